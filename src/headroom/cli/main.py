@@ -1,0 +1,103 @@
+"""The ``headroom`` command: parse the options, call the core, print the result.
+
+Every bad input reaches the user as one message on stderr and exit status 1, never a
+traceback: :class:`HeadroomGroup` catches the one root exception (and click's own usage
+errors) for every command and subcommand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from headroom.errors import HeadroomError, UsageError
+
+
+def _click_exception() -> type[Exception]:
+    # typer re-exports BadParameter but not click's ClickException base (and newer typer releases
+    # carry their own copy of click), so find the base class through the one it does export.
+    for cls in typer.BadParameter.__mro__:
+        if cls.__name__ == "ClickException":
+            return cls
+    raise RuntimeError("typer without ClickException")  # pragma: no cover
+
+
+ClickException = _click_exception()
+
+
+class HeadroomGroup(TyperGroup):
+    """A command group that turns every user error into a message and exit status 1."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except HeadroomError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except typer.Exit as exc:
+            sys.exit(exc.exit_code)
+        except ClickException as exc:
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(1)
+        except typer.Abort:
+            typer.echo("aborted", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def new_app(help: str) -> typer.Typer:
+    return typer.Typer(
+        cls=HeadroomGroup,
+        help=help,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+
+
+app = new_app("Find the customers ready to buy more, run the expansion motion, prove what it earned.")
+
+
+@app.callback()
+def _root() -> None:
+    # A callback keeps `headroom` a group even while it has a single command.
+    """Find the customers ready to buy more, run the expansion motion, prove what it earned."""
+
+
+def parse_date(value: str | None, option: str) -> dt.date | None:
+    """An ISO date option, or a UsageError that says which option and what was wrong."""
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(
+            f"{option} {value!r} is not a date", fix=f"write it YYYY-MM-DD, e.g. {option} 2026-03-31"
+        ) from None
+
+
+def _register() -> None:
+    # Commands live in their own modules; importing them adds them to `app`.
+    from headroom.cli import validate  # noqa: F401
+
+
+def main() -> None:
+    """Entry point of the ``headroom`` script."""
+    _register()
+    app()
+
+
+_register()

@@ -1,0 +1,76 @@
+"""``headroom validate SOURCE``: every error and warning of a source, exit 1 on any error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from headroom.cli.main import app, parse_date
+from headroom.cli.output import Format, console, print_csv, print_json
+from headroom.sources import Report, validate
+
+SOURCE_HELP = "A data folder (<table>.csv / <table>.parquet files) or a source YAML file."
+MAPPING_HELP = "A source YAML file whose table and column mapping applies to the SOURCE folder."
+
+
+def print_report(report: Report) -> None:
+    out = console()
+    out.print(report.headline())
+    if report.tables:
+        out.print()
+        for info in report.tables.values():
+            ignored = f"  (ignored columns: {', '.join(info.ignored_columns)})" if info.ignored_columns else ""
+            out.print(f"  {info.name:<14} {info.file:<36} {info.rows:>12,} rows{ignored}")
+    if report.ignored_files:
+        out.print(f"  not read: {', '.join(report.ignored_files)}")
+    for title, problems in (("Errors", report.errors), ("Warnings", report.warnings)):
+        if not problems:
+            continue
+        out.print()
+        out.print(f"{title}:")
+        for i, p in enumerate(problems):
+            if i:
+                out.print()
+            for line in p.lines():
+                out.print(line)
+
+
+@app.command("validate")
+def validate_command(
+    source: Path = typer.Argument(..., help=SOURCE_HELP),
+    mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP),
+    today: str | None = typer.Option(
+        None, "--today", help="The day dates are checked against (default: today)."
+    ),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+) -> None:
+    """Check a source against the data contract; list every error and warning."""
+    report, _ = validate(source, mapping, today=parse_date(today, "--today"))
+    if fmt == Format.json:
+        print_json(report.to_dict())
+    elif fmt == Format.csv:
+        print_csv(
+            [
+                {
+                    "severity": p.severity,
+                    "code": p.code,
+                    "table": p.table,
+                    "file": p.file,
+                    "location": ex.location,
+                    "column": p.column,
+                    "value": ex.value,
+                    "message": ex.message,
+                    "count": p.count,
+                }
+                for p in report.problems
+                for ex in (p.examples or [None])  # type: ignore[list-item]
+                if ex is not None
+            ],
+            ["severity", "code", "table", "file", "location", "column", "value", "message", "count"],
+        )
+    else:
+        print_report(report)
+    if not report.ok:
+        typer.echo(f"error: {report.headline()}", err=True)
+        raise typer.Exit(1)

@@ -1,0 +1,155 @@
+"""Source configuration: where the tables are and how their names map onto ours.
+
+A source is a folder of ``<table>.csv`` / ``<table>.parquet`` files, or a YAML file that names
+a folder or a database and maps other table and column names onto the contract::
+
+    # examples/sources/mrr-playbook.yaml
+    tables:
+      subscriptions:
+        from: subscription_periods.csv
+        columns: {account_id: customer_id, mrr: monthly_amount}
+
+Columns are written ``ours: theirs``. A mapping without ``path`` or ``database`` can be laid
+over any folder with ``--mapping``, which is how the shipped examples are used on data that
+lives elsewhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from headroom.errors import ConfigError
+from headroom.sources.schema import TABLES
+from headroom.yamldoc import Document, load_document, parse_model
+
+
+class Lookup(BaseModel):
+    """Fill a column from another table of the source, joined on a shared column."""
+
+    model_config = ConfigDict(extra="forbid")
+    table: str
+    on: str
+
+
+class TableMapping(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    source: str | None = Field(default=None, alias="from")
+    columns: dict[str, str] = Field(default_factory=dict)
+    lookup: dict[str, Lookup] = Field(default_factory=dict)
+    combine: Literal["reject", "sum", "first"] = "reject"
+
+
+class DatabaseConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str
+    schema_: str | None = Field(default=None, alias="schema")
+
+
+class SourceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str | None = None
+    database: DatabaseConfig | None = None
+    tables: dict[str, TableMapping] = Field(default_factory=dict)
+
+    @field_validator("tables")
+    @classmethod
+    def _known_tables(cls, value: dict[str, TableMapping]) -> dict[str, TableMapping]:
+        for name in value:
+            if name not in TABLES:
+                known = ", ".join(TABLES)
+                raise ValueError(f"unknown table {name!r}; the tables are {known}")
+        return value
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A resolved source: a folder or a database, plus the mapping to apply."""
+
+    folder: Path | None
+    database: DatabaseConfig | None
+    config: SourceConfig
+    config_text: str  # part of the cache key: a changed mapping is a changed source
+    label: str
+
+    def mapping(self, table: str) -> TableMapping:
+        return self.config.tables.get(table) or TableMapping()
+
+
+def _check_mapping(doc: Document, config: SourceConfig) -> None:
+    for table, mapping in config.tables.items():
+        known = TABLES[table].column_names
+        for ours in (*mapping.columns, *mapping.lookup):
+            if ours not in known:
+                raise doc.error(
+                    ("tables", table, "columns", ours),
+                    f"{table} has no column {ours!r}; its columns are {', '.join(known)}",
+                    fix="write mappings as ours: theirs",
+                )
+        for ours, lookup in mapping.lookup.items():
+            if lookup.table not in TABLES:
+                raise doc.error(
+                    ("tables", table, "lookup", ours, "table"),
+                    f"unknown table {lookup.table!r} in lookup",
+                )
+        if mapping.combine != "reject" and table != "usage_daily":
+            raise doc.error(
+                ("tables", table, "combine"),
+                "combine applies to usage_daily only",
+            )
+
+
+def resolve(source: Path, mapping: Path | None = None) -> SourceSpec:
+    """Turn a SOURCE argument (folder or YAML file) and an optional ``--mapping`` into a spec."""
+    if source.is_dir():
+        if mapping is None:
+            return SourceSpec(source, None, SourceConfig(), "", source.name)
+        doc = load_document(mapping)
+        config = parse_model(doc, SourceConfig)
+        _check_mapping(doc, config)
+        text = mapping.read_text(encoding="utf-8")
+        return SourceSpec(source, None, config, text, source.name)
+    if not source.exists():
+        raise ConfigError(
+            f"{source}: no such folder or file",
+            fix="pass a folder of <table>.csv or <table>.parquet files, or a source YAML file",
+        )
+    if source.suffix.lower() not in (".yaml", ".yml"):
+        raise ConfigError(
+            f"{source.name}: a source is a folder of tables or a .yaml configuration file",
+            fix=f"pass the folder that holds {source.name} instead",
+        )
+    if mapping is not None:
+        raise ConfigError(
+            "--mapping applies to a data folder, not to a configuration file",
+            fix="put the mapping into the configuration file, or pass the folder",
+        )
+    doc = load_document(source)
+    config = parse_model(doc, SourceConfig)
+    _check_mapping(doc, config)
+    text = source.read_text(encoding="utf-8")
+    if config.database is not None:
+        if config.path is not None:
+            raise doc.error(("path",), "give either path or database, not both")
+        return SourceSpec(None, config.database, config, text, source.stem)
+    folder = (source.parent / (config.path or ".")).resolve()
+    if not folder.is_dir():
+        raise doc.error(
+            ("path",),
+            f"path {config.path!r} is not a folder",
+            fix="write the data folder's path relative to this file",
+        )
+    return SourceSpec(folder, None, config, text, source.stem)
+
+
+def fingerprint(spec: SourceSpec, files: list[Path]) -> str:
+    """A key that changes whenever the files or the mapping change."""
+    h = hashlib.sha256(spec.config_text.encode())
+    for f in sorted(files):
+        st = f.stat()
+        h.update(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:20]

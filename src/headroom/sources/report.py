@@ -1,0 +1,172 @@
+"""The validation report: every problem of a source, grouped by kind, with first examples.
+
+A source with 20,000 bad rows gets one group per kind of problem, its count and its first
+few rows, not 20,000 lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Severity = Literal["error", "warning"]
+
+#: How many example rows each group keeps.
+EXAMPLES_PER_PROBLEM = 5
+
+
+@dataclass(frozen=True)
+class Example:
+    """One row of a problem: where it is and what is wrong with it."""
+
+    location: str  # "line 12" in a CSV file, "row 12" in Parquet or a database table
+    value: str | None
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"location": self.location, "value": self.value, "message": self.message}
+
+
+@dataclass
+class Problem:
+    """One kind of problem in one table and column, with its count and first examples."""
+
+    severity: Severity
+    code: str
+    table: str
+    file: str
+    column: str | None
+    count: int
+    examples: list[Example] = field(default_factory=list)
+    hint: str | None = None  # what a person can do about it
+    summary: str | None = None  # a one-line description of the group (warnings)
+
+    def lines(self) -> list[str]:
+        """The problem as the lines a person reads: one per example, then how many more."""
+        head = self.file + (f", {{loc}}, column {self.column}" if self.column else ", {loc}")
+        out: list[str] = []
+        indent = ""
+        if self.summary:
+            out.append(f"{self.file}: {self.summary}")
+            indent = "  "  # examples under their summary
+        for ex in self.examples:
+            where = head.format(loc=ex.location) if ex.location else self.file
+            out.append(f"{indent}{where}: {ex.message}")
+        more = self.count - len(self.examples)
+        if more > 0 and self.examples:
+            out.append(f"  … and {more:,} more like this ({self.count:,} in all)")
+        if self.hint:
+            out.append(f"  what to do: {self.hint}")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity,
+            "code": self.code,
+            "table": self.table,
+            "file": self.file,
+            "column": self.column,
+            "count": self.count,
+            "summary": self.summary,
+            "hint": self.hint,
+            "examples": [e.to_dict() for e in self.examples],
+        }
+
+
+@dataclass
+class TableInfo:
+    """What was found for one table of the contract."""
+
+    name: str
+    file: str | None
+    rows: int = 0
+    ignored_columns: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.name,
+            "file": self.file,
+            "rows": self.rows,
+            "ignored_columns": self.ignored_columns,
+        }
+
+
+@dataclass
+class Report:
+    """Everything validation found, errors and warnings apart."""
+
+    source: str
+    tables: dict[str, TableInfo] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    ignored_files: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def add(self, problem: Problem) -> None:
+        self.problems.append(problem)
+
+    def error_count(self) -> int:
+        return sum(p.count for p in self.errors)
+
+    def warning_count(self) -> int:
+        return sum(p.count for p in self.warnings)
+
+    def headline(self) -> str:
+        e, w = self.error_count(), self.warning_count()
+        if e:
+            return (
+                f"{self.source}: {e:,} error{'s' * (e != 1)} and {w:,} warning{'s' * (w != 1)}; "
+                "nothing was loaded"
+            )
+        return f"{self.source}: valid, {w:,} warning{'s' * (w != 1)}"
+
+    def error_text(self) -> str:
+        """All errors as plain lines: what a failing command prints on stderr."""
+        lines = [self.headline()]
+        for p in self.errors:
+            lines.extend(p.lines())
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "valid": self.ok,
+            "errors": self.error_count(),
+            "warnings": self.warning_count(),
+            "tables": [t.to_dict() for t in self.tables.values()],
+            "ignored_files": self.ignored_files,
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        report = cls(source=data["source"], ignored_files=list(data["ignored_files"]))
+        for t in data["tables"]:
+            report.tables[t["table"]] = TableInfo(
+                t["table"], t["file"], t["rows"], list(t["ignored_columns"])
+            )
+        for p in data["problems"]:
+            report.add(
+                Problem(
+                    severity=p["severity"],
+                    code=p["code"],
+                    table=p["table"],
+                    file=p["file"],
+                    column=p["column"],
+                    count=p["count"],
+                    examples=[Example(e["location"], e["value"], e["message"]) for e in p["examples"]],
+                    hint=p["hint"],
+                    summary=p["summary"],
+                )
+            )
+        return report

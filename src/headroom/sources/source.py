@@ -1,0 +1,371 @@
+"""A source, validated and loaded: typed ibis tables on the engine.
+
+:func:`validate` reads every table, checks it and, only when there is no error, writes the
+typed tables into a DuckDB file in the workspace (``.headroom/sources/``) in one step: the file
+is built aside and renamed into place, so a source with errors loads nothing and a crash leaves
+nothing half-written. The file is reused while the source's files and mapping are unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from headroom.config import settings
+from headroom.errors import ConfigError, SourceError
+from headroom.sources import readers
+from headroom.sources.config import SourceSpec, fingerprint, resolve
+from headroom.sources.readers import LINE, RawTable, ReadFailed
+from headroom.sources.report import Example, Problem, Report, TableInfo
+from headroom.sources.schema import REQUIRED_TABLES, STORAGE_TYPE, TABLES
+from headroom.sources.validate import Validator, parsed
+
+#: Bumped whenever loading changes, so that old loaded files are not reused.
+LOAD_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where one table of the source comes from."""
+
+    table: str
+    kind: str  # csv | parquet | database
+    location: str  # file path, or table name in the database
+    label: str  # what messages call it
+
+
+@dataclass
+class Source:
+    """A loaded source: its typed tables (every contract table, empty where absent)."""
+
+    name: str
+    path: Path
+    report: Report
+    con: Any  # the ibis backend holding the tables
+
+    def table(self, name: str) -> ir.Table:
+        """A contract table as an ibis expression (empty when the source lacks it)."""
+        return self.con.table(name)
+
+    def has(self, name: str) -> bool:
+        """Whether the source gave this table (absent tables load empty)."""
+        return name in self.report.tables
+
+    def close(self) -> None:
+        self.con.disconnect()
+
+
+def _discover_folder(spec: SourceSpec, report: Report) -> list[Located]:
+    assert spec.folder is not None
+    files = {p.name: p for p in spec.folder.iterdir() if p.is_file()}
+    used: set[str] = set()
+    found: list[Located] = []
+    for name in TABLES:
+        mapped = spec.mapping(name).source
+        candidates = [mapped] if mapped else [f"{name}.csv", f"{name}.parquet"]
+        present = [c for c in candidates if c in files]
+        if mapped and not present:
+            report.add(
+                Problem(
+                    "error",
+                    "missing_file",
+                    name,
+                    mapped,
+                    None,
+                    1,
+                    [
+                        Example(
+                            "",
+                            None,
+                            f"the mapping reads {name} from {mapped!r}, which is not in the folder",
+                        )
+                    ],
+                )
+            )
+            continue
+        if len(present) > 1:
+            report.add(
+                Problem(
+                    "error",
+                    "ambiguous_file",
+                    name,
+                    present[0],
+                    None,
+                    1,
+                    [
+                        Example(
+                            "",
+                            None,
+                            f"both {present[0]} and {present[1]} hold {name}; keep one of them",
+                        )
+                    ],
+                )
+            )
+            continue
+        if present:
+            file = present[0]
+            used.add(file)
+            kind = "parquet" if file.lower().endswith(".parquet") else "csv"
+            found.append(Located(name, kind, str(files[file]), file))
+    report.ignored_files = sorted(f for f in files if f not in used and not f.startswith("."))
+    return found
+
+
+def _connect_database(spec: SourceSpec) -> Any:
+    assert spec.database is not None
+    try:
+        return ibis.connect(spec.database.url)
+    except Exception as exc:  # any driver's connection error is the user's to fix
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"{spec.label}: cannot connect to the database ({first})",
+            fix="check database.url, and that the server is running and reachable",
+        ) from None
+
+
+def _discover_database(spec: SourceSpec, con: Any) -> list[Located]:
+    assert spec.database is not None
+    schema = spec.database.schema_
+    names = set(con.list_tables(database=schema) if schema else con.list_tables())
+    found = []
+    for name in TABLES:
+        wanted = spec.mapping(name).source or name
+        if wanted in names:
+            found.append(Located(name, "database", wanted, f"table {wanted}"))
+    return found
+
+
+def _read_all(spec: SourceSpec, located: list[Located], db: Any) -> tuple[list[RawTable], list[Problem]]:
+    raws: list[RawTable] = []
+    problems: list[Problem] = []
+    for loc in located:
+        mapping = spec.mapping(loc.table)
+        try:
+            if loc.kind == "csv":
+                raw, found = readers.read_csv(loc.table, Path(loc.location), loc.label, mapping)
+            elif loc.kind == "parquet":
+                raw, found = readers.read_parquet(loc.table, Path(loc.location), loc.label, mapping)
+            else:
+                assert spec.database is not None
+                schema = spec.database.schema_
+                t = db.table(loc.location, database=schema) if schema else db.table(loc.location)
+                raw, found = readers.typed_to_text(loc.table, loc.label, t.to_pyarrow(), mapping)
+        except ReadFailed as failed:
+            problems.extend(failed.problems)
+            continue
+        raws.append(raw)
+        problems.extend(found)
+    return raws, problems
+
+
+def _typed(table: str, t: ir.Table) -> ir.Table:
+    """The loaded form of a checked table: contract types, defaults filled, lines dropped."""
+    spec = TABLES[table]
+    cols: dict[str, ir.Value] = {}
+    for col in spec.columns:
+        if col.name in t.columns:
+            cols[col.name] = parsed(col, t[col.name]).cast(STORAGE_TYPE[col.kind])
+        else:
+            cols[col.name] = ibis.null(STORAGE_TYPE[col.kind])
+    if table == "accounts":
+        cols["timezone"] = cols["timezone"].fill_null("UTC")
+    if table == "subscriptions":
+        cols["renews_on"] = cols["renews_on"].fill_null(cols["end_date"])
+    return t.select(LINE, **cols)
+
+
+def _combine(table: str, t: ir.Table, how: str) -> ir.Table:
+    spec = TABLES[table]
+    key = list(spec.key)
+    if table == "usage_daily" and how == "sum":
+        return t.group_by(key).aggregate(value=t.value.sum(), **{LINE: t[LINE].min()})
+    if table == "events" or how == "first":
+        first = t.mutate(_n=ibis.row_number().over(group_by=key, order_by=LINE))
+        return first.filter(first._n == 0).drop("_n")
+    return t
+
+
+def _derived_accounts(subscriptions: ir.Table) -> ir.Table:
+    """Accounts for a source without an accounts table: one per subscribed account_id."""
+    spec = TABLES["accounts"]
+    ids = subscriptions.select("account_id").distinct()
+    return ids.select(
+        *[
+            ids.account_id
+            if c.name == "account_id"
+            else (ibis.literal("UTC") if c.name == "timezone" else ibis.null(STORAGE_TYPE[c.kind])).name(
+                c.name
+            )
+            for c in spec.columns
+        ]
+    ).order_by("account_id")
+
+
+def _empty(table: str) -> ir.Table:
+    spec = TABLES[table]
+    schema = ibis.schema({c.name: STORAGE_TYPE[c.kind] for c in spec.columns})
+    return ibis.memtable([], schema=schema)
+
+
+def validate(
+    source: Path,
+    mapping: Path | None = None,
+    *,
+    today: dt.date | None = None,
+    workspace: Path | None = None,
+    reuse: bool = True,
+) -> tuple[Report, Path | None]:
+    """Check a source against the contract; load it when it has no error.
+
+    Returns the report and the path of the loaded DuckDB file (None when there were errors).
+    """
+    spec = resolve(source, mapping)
+    today = today or dt.date.today()
+    workspace = workspace or settings().workspace
+    report = Report(spec.label)
+
+    db = None
+    if spec.database is not None:
+        db = _connect_database(spec)
+        located = _discover_database(spec, db)
+        origin = spec.database.url
+        key = uuid.uuid4().hex[:20]  # a database can change at any time: never reuse
+    else:
+        located = _discover_folder(spec, report)
+        assert spec.folder is not None
+        origin = str(spec.folder.resolve())
+        key = fingerprint(spec, [Path(loc.location) for loc in located])
+    key = hashlib.sha256(f"{LOAD_VERSION}|{today}|{key}".encode()).hexdigest()[:20]
+    prefix = f"{spec.label}-{hashlib.sha256(origin.encode()).hexdigest()[:8]}"
+    store = workspace / "sources"
+    target = store / f"{prefix}-{key}.duckdb"
+    report_file = target.with_suffix(".report.json")
+    if reuse and target.exists() and report_file.exists():
+        return Report.from_dict(json.loads(report_file.read_text())), target
+
+    found_tables = {loc.table for loc in located}
+    for name in REQUIRED_TABLES:
+        if name not in found_tables and not any(p.table == name for p in report.problems):
+            where = "in the database" if spec.database else "in the folder"
+            report.add(
+                Problem(
+                    "error",
+                    "missing_table",
+                    name,
+                    name,
+                    None,
+                    1,
+                    [
+                        Example(
+                            "",
+                            None,
+                            f"no {name} table {where}; every source needs one "
+                            f"({name}.csv or {name}.parquet, or map your table onto it)",
+                        )
+                    ],
+                )
+            )
+
+    if "accounts" not in found_tables and "subscriptions" in found_tables:
+        report.add(
+            Problem(
+                "warning",
+                "accounts_derived",
+                "accounts",
+                "accounts",
+                None,
+                1,
+                summary="no accounts table: accounts are taken from the subscriptions' account_id",
+                hint=(
+                    "add accounts.csv for segments, time zones, owners and health; without it "
+                    "routing and reports by segment see every account as unknown"
+                ),
+            )
+        )
+
+    raws, problems = _read_all(spec, located, db)
+    for p in problems:
+        report.add(p)
+    if db is not None:
+        db.disconnect()
+
+    store.mkdir(parents=True, exist_ok=True)
+    building = store / f".{prefix}-{key}.{os.getpid()}.{uuid.uuid4().hex[:6]}.building"
+    con = ibis.duckdb.connect(building)
+    try:
+        v = Validator(con, report, today)
+        for raw in raws:
+            report.tables[raw.name] = TableInfo(raw.name, raw.label, raw.data.num_rows, raw.ignored_columns)
+            v.register(raw)
+            v.combine[raw.name] = spec.mapping(raw.name).combine
+        for raw in raws:
+            for ours, lk in spec.mapping(raw.name).lookup.items():
+                v.apply_lookup(raw.name, ours, lk.table, lk.on)
+        for name in v.tables:
+            v.column_checks(name)
+            v.key_checks(name)
+        for name in list(v.tables):
+            v.reference_checks(name)
+        v.subscription_checks()
+        v.overlap_checks()
+        v.usage_outside_checks()
+        v.accounts_without_subscriptions()
+        _order(report)
+        if not report.ok:
+            return report, None
+        # subscriptions first: a missing accounts table is derived from it
+        for name in sorted(TABLES, key=lambda n: n != "subscriptions"):
+            if name in v.tables:
+                loaded = _combine(name, _typed(name, v.tables[name]), v.combine[name]).drop(LINE)
+            elif name == "accounts":
+                loaded = _derived_accounts(con.table("subscriptions"))
+            else:
+                loaded = _empty(name)
+            con.create_table(name, loaded)
+        con.disconnect()
+        os.replace(building, target)
+        report_file.write_text(json.dumps(report.to_dict()))
+        for old in store.glob(f"{prefix}-*.duckdb"):
+            if old != target:
+                old.unlink(missing_ok=True)
+                old.with_suffix(".report.json").unlink(missing_ok=True)
+        return report, target
+    finally:
+        con.disconnect()
+        building.unlink(missing_ok=True)
+        Path(f"{building}.wal").unlink(missing_ok=True)
+
+
+def _order(report: Report) -> None:
+    """Errors first, then warnings, each in contract table order."""
+    order = {name: i for i, name in enumerate(TABLES)}
+    report.problems.sort(key=lambda p: (p.severity != "error", order.get(p.table, 99)))
+
+
+def load(
+    source: Path,
+    mapping: Path | None = None,
+    *,
+    today: dt.date | None = None,
+    workspace: Path | None = None,
+) -> Source:
+    """Validate and load a source; raise :class:`SourceError` with every error when it has any.
+
+    >>> src = load(Path("examples/data/tiny"))  # doctest: +SKIP
+    >>> src.table("subscriptions").count().execute()  # doctest: +SKIP
+    3
+    """
+    report, path = validate(source, mapping, today=today, workspace=workspace)
+    if path is None:
+        raise SourceError(report.error_text(), report=report)
+    con = ibis.duckdb.connect(path, read_only=True)
+    return Source(report.source, path, report, con)

@@ -1,0 +1,577 @@
+"""Checking a source against the contract, in the engine, for all rows at once.
+
+The tables arrive as text (see :mod:`headroom.sources.readers`) and are registered on an
+embedded DuckDB connection. Each check is an ibis expression over a whole table; the checks of
+one table's columns are counted in a single pass, and only the groups with problems fetch their
+first examples. Nothing here loops over rows in Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from headroom.sources.readers import LINE, RawTable, lookup_column
+from headroom.sources.report import EXAMPLES_PER_PROBLEM, Example, Problem, Report, Severity
+from headroom.sources.schema import TABLES, Column, Kind
+
+Row = dict[str, Any]
+
+_DECIMAL_RE = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$"
+_INTEGER_RE = r"^[+-]?[0-9]+$"
+_NUMBER_RE = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+_DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_TIMESTAMP_RE = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
+    r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+)
+_FAR_FUTURE = dt.date(9999, 12, 31)
+
+
+@ibis.udf.scalar.builtin
+def json_valid(value: str) -> bool:  # type: ignore[empty-body]
+    """DuckDB's json_valid: true when the text parses as JSON."""
+
+
+@cache
+def timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def quote(value: Any) -> str:
+    """A value as it appears in messages: quoted, and cut when long."""
+    text = str(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return repr(text)
+
+
+def parsed(col: Column, s: ir.StringValue) -> ir.Value:
+    """The typed value of a text column, NULL where it does not parse or is empty."""
+    nonempty = s.nullif("")
+    match col.kind:
+        case Kind.DECIMAL:
+            return nonempty.try_cast("decimal(18, 4)")
+        case Kind.INTEGER:
+            return nonempty.try_cast("int64")
+        case Kind.NUMBER:
+            return nonempty.try_cast("float64")
+        case Kind.DATE:
+            return nonempty.try_cast("date")
+        case Kind.TIMESTAMP:
+            return nonempty.try_cast("timestamp('UTC')")
+        case _:
+            return nonempty
+
+
+def _well_formed(col: Column, s: ir.StringValue) -> ir.BooleanValue:
+    """True where a non-empty value has the right form for its kind."""
+    match col.kind:
+        case Kind.DECIMAL:
+            return s.re_search(_DECIMAL_RE) & parsed(col, s).notnull()
+        case Kind.INTEGER:
+            return s.re_search(_INTEGER_RE) & parsed(col, s).notnull()
+        case Kind.NUMBER:
+            value = parsed(col, s)
+            return s.re_search(_NUMBER_RE) & value.notnull() & ~value.isinf()
+        case Kind.DATE:
+            return s.re_search(_DATE_RE) & parsed(col, s).notnull()
+        case Kind.TIMESTAMP:
+            return s.re_search(_TIMESTAMP_RE) & parsed(col, s).notnull()
+        case Kind.JSON_OBJECT:
+            return s.lstrip().startswith("{") & json_valid(s)
+        case Kind.TIMEZONE:
+            return s.isin(sorted(timezones()))
+        case Kind.CHOICE:
+            return s.isin(list(col.choices))
+        case Kind.TEXT:
+            return ibis.literal(True)
+
+
+def _not_valid_message(col: Column, value: str) -> str:
+    match col.kind:
+        case Kind.DECIMAL:
+            what = "a decimal number"
+        case Kind.INTEGER:
+            what = "a whole number"
+        case Kind.NUMBER:
+            what = "a number"
+        case Kind.DATE:
+            what = "a valid date"
+        case Kind.TIMESTAMP:
+            what = "a timestamp with an offset"
+        case Kind.JSON_OBJECT:
+            what = "a JSON object"
+        case Kind.TIMEZONE:
+            close = difflib.get_close_matches(value, sorted(timezones()), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            return f"{quote(value)} is not an IANA time zone{hint}; {col.describe_valid()}"
+        case Kind.CHOICE:
+            close = difflib.get_close_matches(value.lower(), list(col.choices), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            return f"{quote(value)} is not a valid {col.name}{hint}; {col.describe_valid()}"
+        case Kind.TEXT:
+            what = "text"
+    return f"{quote(value)} is not {what}; {col.describe_valid()}"
+
+
+@dataclass
+class RowCheck:
+    """One check of one table: rows where ``bad`` holds are a problem."""
+
+    code: str
+    column: str | None
+    bad: ir.BooleanValue | None  # None: every row of the base table is a problem
+    message: Callable[[Row], str]
+    severity: Severity = "error"
+    fields: tuple[str, ...] = ()  # extra columns the message needs
+    hint: str | None = None
+    summary: Callable[[int], str] | None = None
+
+
+class Validator:
+    """Runs every check of a source's tables on one DuckDB connection."""
+
+    def __init__(self, con: Any, report: Report, today: dt.date) -> None:
+        self.con = con
+        self.report = report
+        self.today = today
+        self.raw: dict[str, RawTable] = {}
+        self.tables: dict[str, ir.Table] = {}
+        self.combine: dict[str, str] = {}  # table -> how repeated keys are combined
+
+    # -- registration ----------------------------------------------------------------------
+
+    def register(self, raw: RawTable) -> None:
+        self.raw[raw.name] = raw
+        self.tables[raw.name] = self.con.create_table(f"raw_{raw.name}", raw.data, temp=True)
+
+    def _emit(
+        self,
+        raw: RawTable,
+        check: RowCheck,
+        count: int,
+        rows: list[Row],
+    ) -> None:
+        examples = [
+            Example(
+                f"{raw.unit} {row[LINE]}",
+                None if check.column is None else row.get(check.column),
+                check.message(row),
+            )
+            for row in rows
+        ]
+        self.report.add(
+            Problem(
+                check.severity,
+                check.code,
+                raw.name,
+                raw.label,
+                check.column,
+                count,
+                examples,
+                hint=check.hint,
+                summary=check.summary(count) if check.summary else None,
+            )
+        )
+
+    def run_checks(self, name: str, checks: list[RowCheck], base: ir.Table | None = None) -> None:
+        """Count all checks of a table in one pass; fetch examples where a count is not 0."""
+        if not checks:
+            return
+        t = self.tables[name] if base is None else base
+        bads = [t[LINE].notnull() if c.bad is None else c.bad.fill_null(False) for c in checks]
+        counts = t.aggregate(
+            **{f"c{i}": bad.cast("int64").sum() for i, bad in enumerate(bads)}
+        ).to_pyarrow()
+        raw = self.raw[name]
+        for i, check in enumerate(checks):
+            count = counts[f"c{i}"][0].as_py() or 0
+            if count == 0:
+                continue
+            cols = [LINE, *([check.column] if check.column else []), *check.fields]
+            rows = (
+                t.filter(bads[i])
+                .select(*dict.fromkeys(cols))
+                .order_by(LINE)
+                .limit(EXAMPLES_PER_PROBLEM)
+                .to_pyarrow()
+                .to_pylist()
+            )
+            self._emit(raw, check, count, rows)
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def apply_lookup(self, name: str, ours: str, target: str, on: str) -> None:
+        """Fill ``ours`` from ``target`` joined on ``on`` (a mapping's lookup)."""
+        key = lookup_column(ours)
+        t = self.tables[name]
+        if target not in self.tables:
+            self.report.add(
+                Problem(
+                    "error",
+                    "lookup_table_missing",
+                    name,
+                    self.raw[name].label,
+                    ours,
+                    1,
+                    [Example("", None, f"{ours} is looked up in {target}, which the source lacks")],
+                )
+            )
+            return
+        other = self.tables[target]
+        pairs = other.group_by(on).aggregate(_found=other[ours].min())
+        joined = t.left_join(pairs, t[key] == pairs[on]).select(
+            *[c for c in t.columns if c != key],
+            **{ours: ibis._["_found"].fill_null(""), key: t[key]},
+        )
+        self.tables[name] = joined
+        self.run_checks(
+            name,
+            [
+                RowCheck(
+                    "lookup_failed",
+                    key,
+                    joined[ours] == "",
+                    lambda r: (
+                        f"{on} {quote(r[key])} is not in {target}, so its {ours} cannot be "
+                        f"looked up; add the row to {target} or remove this one"
+                    ),
+                )
+            ],
+            base=joined,
+        )
+        self.tables[name] = self.con.create_table(
+            f"raw_{name}", joined.drop(key), temp=True, overwrite=True
+        )
+
+    # -- column checks ---------------------------------------------------------------------
+
+    def column_checks(self, name: str) -> None:
+        spec = TABLES[name]
+        t = self.tables[name]
+        checks: list[RowCheck] = []
+        present = set(t.columns)
+        for col in spec.columns:
+            if col.name not in present:
+                continue
+            s = t[col.name]
+            if not col.nullable:
+                checks.append(
+                    RowCheck(
+                        "empty_value",
+                        col.name,
+                        s == "",
+                        lambda r, c=col: f"{c.name} is empty; every {name} row needs one",
+                    )
+                )
+            if col.kind != Kind.TEXT:
+                checks.append(
+                    RowCheck(
+                        f"bad_{col.kind.value}",
+                        col.name,
+                        (s != "") & ~_well_formed(col, s),
+                        lambda r, c=col: _not_valid_message(c, r[c.name]),
+                    )
+                )
+            if col.minimum is not None:
+                checks.append(
+                    RowCheck(
+                        "negative",
+                        col.name,
+                        _well_formed(col, s) & (parsed(col, s) < col.minimum),
+                        lambda r, c=col: f"{quote(r[c.name])} is negative; {c.describe_valid()}",
+                    )
+                )
+        for col_name in spec.date_columns_for_future_check:
+            if col_name not in present:
+                continue
+            col = spec.column(col_name)
+            value = parsed(col, t[col_name])
+            if col.kind == Kind.TIMESTAMP:
+                value = value.date()
+            checks.append(
+                RowCheck(
+                    "future_date",
+                    col_name,
+                    _well_formed(col, t[col_name]) & (value > self.today),
+                    lambda r, c=col_name: f"{quote(r[c])} is after today ({self.today})",
+                    severity="warning",
+                    summary=lambda n, c=col_name: f"{n:,} rows have a {c} after today",
+                    hint=(
+                        "check the export's clock and time zone; a run as of an earlier day "
+                        "never reads them"
+                    ),
+                )
+            )
+        self.run_checks(name, checks)
+
+    # -- keys and references ---------------------------------------------------------------
+
+    def key_checks(self, name: str) -> None:
+        spec = TABLES[name]
+        if not spec.key:
+            return
+        t = self.tables[name]
+        key = list(spec.key)
+        w = ibis.window(group_by=key)
+        marked = t.mutate(_first=t[LINE].min().over(w))
+        nonempty = ibis.and_(*[marked[k] != "" for k in key])
+        repeat = nonempty & (marked[LINE] != marked["_first"])
+        label = key[0] if len(key) == 1 else "(" + ", ".join(key) + ")"
+
+        def describe(r: Row) -> str:
+            return ", ".join(f"{k} {quote(r[k])}" for k in key)
+
+        mapping_combine = self.combine.get(name, "reject")
+        if name == "events":
+            check = RowCheck(
+                "repeated_event",
+                key[0],
+                repeat,
+                lambda r: f"{describe(r)} repeats line {r['_first']}; kept once",
+                severity="warning",
+                fields=("_first",),
+                summary=lambda n: f"{n:,} rows repeat an earlier event_id",
+                hint="a repeated event_id is the same event (ingest is idempotent); the first is kept",
+            )
+        elif mapping_combine != "reject":
+            check = RowCheck(
+                "combined_rows",
+                None,
+                repeat,
+                lambda r: f"{describe(r)} repeats line {r['_first']}; combined ({mapping_combine})",
+                severity="warning",
+                fields=(*key, "_first"),
+                summary=lambda n: f"{n:,} rows repeat an earlier {label}",
+                hint=f"the mapping says combine: {mapping_combine}",
+            )
+        else:
+            check = RowCheck(
+                "duplicate_key",
+                key[0] if len(key) == 1 else None,
+                repeat,
+                lambda r: f"{describe(r)} repeats line {r['_first']}; {label} must be unique",
+                fields=(*key, "_first"),
+            )
+        self.run_checks(name, [check], base=marked)
+
+    def reference_checks(self, name: str) -> None:
+        spec = TABLES[name]
+        t = self.tables[name]
+        for ref in spec.references:
+            if ref.column not in t.columns or ref.table not in self.tables:
+                continue
+            target = self.tables[ref.table]
+            known = target.select(_k=target[ref.target_column]).distinct()
+            marked = t.left_join(known, t[ref.column] == known["_k"]).select(
+                *t.columns, _missing=known["_k"].isnull()
+            )
+            target_label = self.raw[ref.table].label
+            if ref.severity == "error":
+                check = RowCheck(
+                    "unknown_reference",
+                    ref.column,
+                    (marked[ref.column] != "") & marked["_missing"],
+                    lambda r, rf=ref, tl=target_label: (
+                        f"{quote(r[rf.column])} is not in {tl}; add the {rf.target_column} to "
+                        f"{rf.table} or fix this row"
+                    ),
+                )
+            else:
+                check = RowCheck(
+                    "unknown_account",
+                    ref.column,
+                    (marked[ref.column] != "") & marked["_missing"],
+                    lambda r, rf=ref, tl=target_label: (
+                        f"{quote(r[rf.column])} is not in {tl}; the row is kept but no account "
+                        "will use it"
+                    ),
+                    severity="warning",
+                    summary=lambda n, tl=target_label: f"{n:,} rows name an account not in {tl}",
+                    hint="add the accounts, or fix the ids if they are spelled differently",
+                )
+            self.run_checks(name, [check], base=marked)
+
+    # -- cross-table checks ----------------------------------------------------------------
+
+    def subscription_checks(self) -> None:
+        if "subscriptions" not in self.tables:
+            return
+        spec = TABLES["subscriptions"]
+        t = self.tables["subscriptions"]
+        start = parsed(spec.column("start_date"), t.start_date)
+        if "end_date" not in t.columns:
+            return
+        end = parsed(spec.column("end_date"), t.end_date)
+        self.run_checks(
+            "subscriptions",
+            [
+                RowCheck(
+                    "end_before_start",
+                    "end_date",
+                    end < start,
+                    lambda r: (
+                        f"{quote(r['end_date'])} is before start_date {quote(r['start_date'])}; "
+                        "end_date is the first day the period is no longer in force, after start_date"
+                    ),
+                    fields=("start_date",),
+                ),
+                RowCheck(
+                    "empty_period",
+                    "end_date",
+                    end == start,
+                    lambda r: (
+                        f"{quote(r['end_date'])} equals start_date, so the period is in force on "
+                        "no day; it adds no MRR"
+                    ),
+                    severity="warning",
+                    summary=lambda n: f"{n:,} subscription rows end on the day they start",
+                    hint="end_date is exclusive: a one-day period ends the day after it starts",
+                ),
+            ],
+        )
+
+    def overlap_checks(self) -> None:
+        if "subscriptions" not in self.tables or "end_date" not in self.tables["subscriptions"].columns:
+            return
+        spec = TABLES["subscriptions"]
+        t = self.tables["subscriptions"]
+        periods = t.select(
+            t.account_id,
+            t.subscription_id,
+            t[LINE],
+            _start=parsed(spec.column("start_date"), t.start_date),
+            _end=parsed(spec.column("end_date"), t.end_date).fill_null(_FAR_FUTURE),
+        ).filter(ibis._["_start"].notnull() & (ibis._["_end"] > ibis._["_start"]))
+        a = periods
+        b = periods.view()
+        pairs = a.join(
+            b,
+            [
+                a.account_id == b.account_id,
+                a[LINE] < b[LINE],
+                a._start < b._end,
+                b._start < a._end,
+            ],
+        ).select(
+            account_id=a.account_id,
+            subscription_id=b.subscription_id,
+            _line=b[LINE],
+            _other=a.subscription_id,
+            _other_line=a[LINE],
+        )
+        accounts = pairs.account_id.nunique().to_pyarrow().as_py()
+        self.run_checks(
+            "subscriptions",
+            [
+                RowCheck(
+                    "overlapping_subscriptions",
+                    "subscription_id",
+                    None,
+                    lambda r: (
+                        f"subscription {quote(r['subscription_id'])} of account "
+                        f"{quote(r['account_id'])} overlaps subscription {quote(r['_other'])} of line "
+                        f"{r['_other_line']}; their MRR is summed while both run"
+                    ),
+                    severity="warning",
+                    fields=("account_id", "_other", "_other_line"),
+                    summary=lambda n: (
+                        f"{n:,} pairs of subscription rows overlap, in {accounts:,} accounts"
+                    ),
+                    hint=(
+                        "when a new row replaces an old one (an upgrade, a renewal), end the old "
+                        "row on the new row's start_date; rows that really run side by side "
+                        "(add-ons) can stay"
+                    ),
+                )
+            ],
+            base=pairs,
+        )
+
+    def usage_outside_checks(self) -> None:
+        if "usage_daily" not in self.tables or "subscriptions" not in self.tables:
+            return
+        subs = self.tables["subscriptions"]
+        sspec = TABLES["subscriptions"]
+        periods = subs.select(
+            _acc=subs.account_id,
+            _start=parsed(sspec.column("start_date"), subs.start_date),
+            _end=(
+                parsed(sspec.column("end_date"), subs.end_date)
+                if "end_date" in subs.columns
+                else ibis.null("date")
+            ).fill_null(_FAR_FUTURE),
+        )
+        u = self.tables["usage_daily"]
+        day = parsed(TABLES["usage_daily"].column("date"), u.date)
+        usage = u.mutate(_day=day).filter(ibis._["_day"].notnull())
+        inside = usage.semi_join(
+            periods,
+            [
+                usage.account_id == periods._acc,
+                usage._day >= periods._start,
+                usage._day < periods._end,
+            ],
+        ).select(LINE)
+        outside = usage.anti_join(inside, usage[LINE] == inside[LINE])
+        if "accounts" in self.tables:  # unknown accounts are reported on their own
+            known = self.tables["accounts"].select(_a=self.tables["accounts"].account_id)
+            outside = outside.semi_join(known, outside.account_id == known._a)
+        outside = outside.select("account_id", "date", "metric", LINE)
+        total = u.count().to_pyarrow().as_py()
+        self.run_checks(
+            "usage_daily",
+            [
+                RowCheck(
+                    "usage_outside_subscription",
+                    None,
+                    None,
+                    lambda r: (
+                        f"account {quote(r['account_id'])}, {r['metric']} on {r['date']}: "
+                        "no subscription of this account is in force that day"
+                    ),
+                    severity="warning",
+                    fields=("account_id", "date", "metric"),
+                    summary=lambda n: (
+                        f"{n:,} of {total:,} usage rows ({n / max(total, 1):.0%}) fall outside "
+                        "every subscription period of their account"
+                    ),
+                    hint=(
+                        "usage outside paid periods is kept for signals but earns no MRR; if the "
+                        "account was paying then, fix the subscription dates"
+                    ),
+                )
+            ],
+            base=outside,
+        )
+
+    def accounts_without_subscriptions(self) -> None:
+        if "accounts" not in self.tables or "subscriptions" not in self.tables:
+            return
+        a = self.tables["accounts"]
+        s = self.tables["subscriptions"].select(_acc=self.tables["subscriptions"].account_id)
+        lonely = a.anti_join(s, a.account_id == s._acc)
+        self.run_checks(
+            "accounts",
+            [
+                RowCheck(
+                    "account_without_subscription",
+                    "account_id",
+                    None,
+                    lambda r: f"{quote(r['account_id'])} has no subscription rows",
+                    severity="warning",
+                    summary=lambda n: f"{n:,} accounts have no subscription rows",
+                    hint="prospects and trials without a priced period earn no MRR; that may be fine",
+                )
+            ],
+            base=lonely.filter(lonely.account_id != ""),
+        )

@@ -1,0 +1,108 @@
+"""YAML files whose every value remembers its line and column.
+
+Configuration files (source mappings now, playbooks later) are validated by pydantic; this
+module turns pydantic's error locations back into ``file:line:column`` so that a person can
+go straight to the mistake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from headroom.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Position:
+    line: int  # 1-based
+    column: int  # 1-based
+
+
+@dataclass
+class Document:
+    """A parsed YAML file: its data and where each value and key came from."""
+
+    path: Path
+    data: Any
+    positions: dict[Loc, Position]
+
+    def where(self, loc: Sequence[str | int]) -> Position:
+        """The position of the deepest part of ``loc`` that the file has."""
+        parts = tuple(loc)
+        while parts and parts not in self.positions:
+            parts = parts[:-1]
+        return self.positions.get(parts, Position(1, 1))
+
+    def error(self, loc: Sequence[str | int], message: str, fix: str | None = None) -> ConfigError:
+        pos = self.where(loc)
+        return ConfigError(f"{self.path.name}:{pos.line}:{pos.column}: {message}", fix=fix)
+
+
+def _to_python(node: yaml.Node, loc: Loc, positions: dict[Loc, Position]) -> Any:
+    positions[loc] = Position(node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            # Keys are names: YAML 1.1 would read `on`, `yes` or `no` as booleans.
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+            out[key] = _to_python(value_node, (*loc, str(key)), positions)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(item, (*loc, i), positions) for i, item in enumerate(node.value)]
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def load_document(path: Path) -> Document:
+    """Parse a YAML file, keeping positions; YAML syntax errors carry line and column."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such file", fix="check the path, or pass a data folder instead"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path.name}: not UTF-8 text (byte {exc.start})", fix="save the file as UTF-8"
+        ) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        raise ConfigError(
+            f"{path.name}{where}: YAML syntax error: {exc.problem}",
+            fix="check indentation, colons and quotes around that spot",
+        ) from None
+    positions: dict[Loc, Position] = {}
+    data = {} if node is None else _to_python(node, (), positions)
+    return Document(path, data, positions)
+
+
+def parse_model(doc: Document, model: type[M]) -> M:
+    """Validate a document against a pydantic model; the first problem becomes a ConfigError."""
+    if not isinstance(doc.data, dict):
+        raise doc.error((), "expected a mapping of settings at the top of the file")
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(first["loc"])
+        dotted = ".".join(str(p) for p in loc) or "(top level)"
+        msg = first["msg"]
+        if first["type"] == "extra_forbidden":
+            msg = f"unknown setting {loc[-1]!r}"
+        elif first["type"] == "missing":
+            msg = f"missing setting {dotted!r}"
+        else:
+            msg = f"{dotted}: {msg}"
+        raise doc.error(loc, msg) from None
