@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -68,7 +67,9 @@ def new_app(help: str) -> typer.Typer:
     )
 
 
-app = new_app("Find the customers ready to buy more, run the expansion motion, prove what it earned.")
+app = new_app(
+    "Find the customers ready to buy more, run the expansion motion, prove what it earned."
+)
 
 
 @app.callback()
@@ -85,7 +86,8 @@ def parse_date(value: str | None, option: str) -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise UsageError(
-            f"{option} {value!r} is not a date", fix=f"write it YYYY-MM-DD, e.g. {option} 2026-03-31"
+            f"{option} {value!r} is not a date",
+            fix=f"write it YYYY-MM-DD, e.g. {option} 2026-03-31",
         ) from None
 
 

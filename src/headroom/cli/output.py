@@ -53,7 +53,9 @@ def print_table(
     table = Table(title=title, title_justify="left", show_lines=False)
     for c in columns:
         numeric = bool(rows) and all(
-            isinstance(r.get(c), int | float | decimal.Decimal) for r in rows if r.get(c) is not None
+            isinstance(r.get(c), int | float | decimal.Decimal)
+            for r in rows
+            if r.get(c) is not None
         )
         table.add_column(c, justify="right" if numeric else "left", overflow="fold")
     for row in rows:

@@ -20,7 +20,11 @@ def print_report(report: Report) -> None:
     if report.tables:
         out.print()
         for info in report.tables.values():
-            ignored = f"  (ignored columns: {', '.join(info.ignored_columns)})" if info.ignored_columns else ""
+            ignored = (
+                f"  (ignored columns: {', '.join(info.ignored_columns)})"
+                if info.ignored_columns
+                else ""
+            )
             out.print(f"  {info.name:<14} {info.file:<36} {info.rows:>12,} rows{ignored}")
     if report.ignored_files:
         out.print(f"  not read: {', '.join(report.ignored_files)}")
@@ -67,7 +71,17 @@ def validate_command(
                 for ex in (p.examples or [None])  # type: ignore[list-item]
                 if ex is not None
             ],
-            ["severity", "code", "table", "file", "location", "column", "value", "message", "count"],
+            [
+                "severity",
+                "code",
+                "table",
+                "file",
+                "location",
+                "column",
+                "value",
+                "message",
+                "count",
+            ],
         )
     else:
         print_report(report)

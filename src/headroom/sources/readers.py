@@ -30,6 +30,7 @@ def lookup_column(ours: str) -> str:
     """The name under which a lookup's join column is carried until the lookup is done."""
     return f"_lookup_{ours}"
 
+
 #: Arrow types that can hold each kind of column in a typed file (Parquet, a database).
 _COMPATIBLE: dict[Kind, tuple[str, ...]] = {
     Kind.TEXT: ("string", "integer", "dictionary"),
@@ -78,7 +79,9 @@ class ReadFailed(Exception):
         super().__init__(problems[0].code)
 
 
-def _file_problem(table: str, label: str, code: str, message: str, column: str | None = None) -> Problem:
+def _file_problem(
+    table: str, label: str, code: str, message: str, column: str | None = None
+) -> Problem:
     return Problem("error", code, table, label, column, 1, [Example("", None, message)])
 
 
@@ -159,7 +162,9 @@ def _missing_columns(
     return Problem("error", "missing_column", table, label, None, len(examples), examples)
 
 
-def read_csv(table: str, path: Path, label: str, mapping: TableMapping) -> tuple[RawTable, list[Problem]]:
+def read_csv(
+    table: str, path: Path, label: str, mapping: TableMapping
+) -> tuple[RawTable, list[Problem]]:
     """Read a CSV file as text, with the file line of every row.
 
     Rows with the wrong number of fields are reported (all of them) and left out; blank lines
@@ -337,7 +342,9 @@ def typed_to_text(
     return RawTable(table, label, "row", out, ignored), []
 
 
-def read_parquet(table: str, path: Path, label: str, mapping: TableMapping) -> tuple[RawTable, list[Problem]]:
+def read_parquet(
+    table: str, path: Path, label: str, mapping: TableMapping
+) -> tuple[RawTable, list[Problem]]:
     try:
         data = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as exc:

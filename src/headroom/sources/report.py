@@ -164,7 +164,9 @@ class Report:
                     file=p["file"],
                     column=p["column"],
                     count=p["count"],
-                    examples=[Example(e["location"], e["value"], e["message"]) for e in p["examples"]],
+                    examples=[
+                        Example(e["location"], e["value"], e["message"]) for e in p["examples"]
+                    ],
                     hint=p["hint"],
                     summary=p["summary"],
                 )

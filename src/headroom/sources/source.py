@@ -144,7 +144,9 @@ def _discover_database(spec: SourceSpec, con: Any) -> list[Located]:
     return found
 
 
-def _read_all(spec: SourceSpec, located: list[Located], db: Any) -> tuple[list[RawTable], list[Problem]]:
+def _read_all(
+    spec: SourceSpec, located: list[Located], db: Any
+) -> tuple[list[RawTable], list[Problem]]:
     raws: list[RawTable] = []
     problems: list[Problem] = []
     for loc in located:
@@ -202,9 +204,9 @@ def _derived_accounts(subscriptions: ir.Table) -> ir.Table:
         *[
             ids.account_id
             if c.name == "account_id"
-            else (ibis.literal("UTC") if c.name == "timezone" else ibis.null(STORAGE_TYPE[c.kind])).name(
-                c.name
-            )
+            else (
+                ibis.literal("UTC") if c.name == "timezone" else ibis.null(STORAGE_TYPE[c.kind])
+            ).name(c.name)
             for c in spec.columns
         ]
     ).order_by("account_id")
@@ -304,7 +306,9 @@ def validate(
     try:
         v = Validator(con, report, today)
         for raw in raws:
-            report.tables[raw.name] = TableInfo(raw.name, raw.label, raw.data.num_rows, raw.ignored_columns)
+            report.tables[raw.name] = TableInfo(
+                raw.name, raw.label, raw.data.num_rows, raw.ignored_columns
+            )
             v.register(raw)
             v.combine[raw.name] = spec.mapping(raw.name).combine
         for raw in raws:

@@ -441,7 +441,10 @@ class Validator:
         )
 
     def overlap_checks(self) -> None:
-        if "subscriptions" not in self.tables or "end_date" not in self.tables["subscriptions"].columns:
+        if (
+            "subscriptions" not in self.tables
+            or "end_date" not in self.tables["subscriptions"].columns
+        ):
             return
         spec = TABLES["subscriptions"]
         t = self.tables["subscriptions"]
