@@ -31,7 +31,10 @@ def _plain(value: Any) -> Any:
 
 def console(stderr: bool = False) -> Console:
     # markup off: values from user data may contain [brackets] that Rich would eat
-    return Console(stderr=stderr, markup=False, highlight=False, soft_wrap=True)
+    out = Console(stderr=stderr, markup=False, highlight=False, soft_wrap=True)
+    if not out.is_terminal:
+        out.width = max(out.width, 160)  # piped or captured: never fold a table into slivers
+    return out
 
 
 def print_json(data: Any) -> None:
@@ -57,7 +60,7 @@ def print_table(
             for r in rows
             if r.get(c) is not None
         )
-        table.add_column(c, justify="right" if numeric else "left", overflow="fold")
+        table.add_column(c, justify="right" if numeric else "left", no_wrap=True)
     for row in rows:
         table.add_row(*[_cell(row.get(c)) for c in columns])
     console().print(table)

@@ -1,0 +1,70 @@
+"""``headroom generate teamflow OUT``: write a synthetic TeamFlow source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from headroom.cli.main import app, new_app, parse_date
+from headroom.cli.output import Format, console, emit_rows, print_json
+from headroom.generate import Options, Summary, generate
+from headroom.generate.teamflow import DEFAULT_END
+
+generate_app = new_app("Write synthetic sources with a known truth.")
+app.add_typer(generate_app, name="generate")
+
+
+def run_generate(out: Path, options: Options, quiet: bool = False) -> Summary:
+    """Generate with a progress bar on stderr (hidden when stderr is not a terminal)."""
+    progress = Progress(
+        TextColumn("generating TeamFlow accounts"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console(stderr=True),
+        transient=True,
+        disable=quiet,
+    )
+    with progress:
+        task = progress.add_task("generate", total=options.accounts)
+        return generate(out, options, lambda done, _: progress.update(task, completed=done))
+
+
+@generate_app.command("teamflow")
+def teamflow_command(
+    out: Path = typer.Argument(..., help="Folder to write the source into (created if needed)."),
+    accounts: int = typer.Option(2000, "--accounts", help="Number of accounts."),
+    days: int = typer.Option(730, "--days", help="Days of history, ending on --end."),
+    seed: int = typer.Option(7, "--seed", help="Same seed, same files."),
+    end: str = typer.Option(
+        DEFAULT_END.isoformat(), "--end", help="Last day of the history (YYYY-MM-DD)."
+    ),
+    parquet: bool = typer.Option(False, "--parquet", help="Write Parquet instead of CSV."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+) -> None:
+    """Generate the TeamFlow reference source, with its planted truth in OUT/truth/."""
+    last = parse_date(end, "--end")
+    assert last is not None
+    options = Options(accounts=accounts, days=days, seed=seed, end=last, parquet=parquet)
+    summary = run_generate(out, options, quiet=fmt != Format.table)
+    rows = [{"table": name, "rows": n} for name, n in summary.rows.items()]
+    if fmt == Format.json:
+        print_json(
+            {
+                "out": str(out),
+                "tables": summary.rows,
+                "ready_accounts": summary.ready_accounts,
+                "expanded_accounts": summary.expanded_accounts,
+                "truth": str(out / "truth" / "readiness.csv"),
+            }
+        )
+        return
+    emit_rows(rows, fmt, ["table", "rows"], title=f"TeamFlow source in {out}")
+    if fmt == Format.table:
+        console().print(
+            f"{summary.ready_accounts:,} accounts with a planted readiness moment, "
+            f"{summary.expanded_accounts:,} expansions; the truth is in "
+            f"{out / 'truth' / 'readiness.csv'}"
+        )

@@ -1,0 +1,838 @@
+"""TeamFlow: a synthetic project-management SaaS whose expansion history has a known cause.
+
+Every account gets a hidden *readiness moment* (or none), planted through one driver: seats
+filling up, interest in a gated integration, a growing core of power users, or metered usage
+climbing towards its plan limit. The account expands (a new subscription row with more seats or a
+higher tier) after a realistic delay: some soon, many late, some never. Other accounts carry
+noise that looks like a signal but leads nowhere, and a few expand for no visible reason. The
+planted truth is written to ``truth/readiness.csv`` beside the source, so that backtests can be
+scored against it. ``docs/generator.md`` describes every planted effect.
+
+All randomness flows from the seed: account attributes from one generator, each chunk of
+accounts' daily data from a generator keyed on (seed, chunk), so the files are the same for the
+same seed and options. Daily data is computed as (account, day) matrices, a chunk at a time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from headroom.errors import UsageError
+
+Int = np.ndarray[Any, np.dtype[np.int64]]
+Float = np.ndarray[Any, np.dtype[np.float64]]
+Bool = np.ndarray[Any, np.dtype[np.bool_]]
+
+#: Accounts per chunk of daily data: fixed, so that output never depends on memory settings.
+CHUNK = 1000
+NEVER = 1 << 30  # a day index that is never reached
+
+TIERS = ("Starter", "Professional", "Business", "Enterprise")
+SEAT_PRICE = (10.0, 20.0, 35.0, 60.0)
+#: metric -> (kind, limit per tier)
+LIMITS: dict[str, tuple[str, tuple[float, ...]]] = {
+    "automation_runs": ("per_cycle", (1_000, 6_000, 30_000, 250_000)),
+    "storage_gb": ("gauge", (20, 100, 500, 5_000)),
+}
+FEATURES = (
+    ("tasks", 0),
+    ("boards", 0),
+    ("comments", 0),
+    ("integrations", 1),
+    ("timeline", 1),
+    ("guest_access", 1),
+    ("sso", 2),
+    ("advanced_automation", 2),
+    ("audit_log", 2),
+    ("sandbox", 3),
+    ("custom_roles", 3),
+    ("data_residency", 3),
+)
+#: The gated feature an account of a tier reaches for first (index into FEATURES).
+WANTED_FEATURE = (3, 7, 9, 9)
+INTEGRATIONS = ("slack", "github", "salesforce", "jira", "google_drive", "zapier")
+
+SEGMENTS = ("smb", "mid_market", "enterprise")
+SEGMENT_SHARE = (0.6, 0.3, 0.1)
+#: Starting tier shares per segment.
+TIER_SHARE = ((0.7, 0.3, 0.0, 0.0), (0.2, 0.5, 0.3, 0.0), (0.0, 0.2, 0.5, 0.3))
+#: Median starting seats and spread per segment, and bounds.
+SEATS = ((8.0, 0.5, 3, 40), (35.0, 0.5, 12, 200), (150.0, 0.6, 50, 2000))
+ANNUAL_SHARE = (0.2, 0.7, 1.0)
+TIMEZONES = (
+    ("America/New_York", 0.25),
+    ("America/Chicago", 0.12),
+    ("America/Los_Angeles", 0.15),
+    ("Europe/London", 0.14),
+    ("Europe/Berlin", 0.14),
+    ("Asia/Kolkata", 0.06),
+    ("Asia/Tokyo", 0.06),
+    ("Australia/Sydney", 0.08),
+)
+HEALTH = ("healthy", "neutral", "at_risk")
+HEALTH_SHARE = (0.65, 0.25, 0.10)
+#: Monthly churn hazard by health, scaled by segment.
+CHURN_HAZARD = (0.006, 0.015, 0.05)
+CHURN_SEGMENT = (1.5, 0.8, 0.4)
+CSMS = tuple(f"{n}@teamflow.example" for n in ("ana", "ben", "chloe", "dev", "eli", "fatima"))
+AES = tuple(f"{n}@teamflow.example" for n in ("gus", "hana", "ivan", "jo"))
+NAME_A = ("Blue", "North", "Bright", "Iron", "Silver", "Red", "Clear", "Swift", "Green", "Stone")
+NAME_B = ("lane", "field", "wave", "works", "forge", "path", "stack", "point", "harbor", "leaf")
+NAME_C = ("Labs", "Inc", "Studio", "Group", "Systems", "Co", "Partners", "Digital")
+
+DRIVERS = ("none", "seats", "feature_interest", "power_users", "usage_ceiling")
+D_NONE, D_SEATS, D_FEATURE, D_POWER, D_USAGE = range(5)
+DELAYS = ("none", "soon", "late", "never")
+NOISES = ("none", "seat_spike", "interest_spike", "organic_expansion", "contraction")
+N_NONE, N_SPIKE, N_INTEREST, N_ORGANIC, N_CONTRACTION = range(5)
+KINDS = ("none", "seats", "tier")
+
+DEFAULT_END = dt.date(2026, 9, 30)
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to generate. The defaults make the demo source."""
+
+    accounts: int = 2000
+    days: int = 730
+    seed: int = 7
+    end: dt.date = DEFAULT_END  # the last day with data (inclusive)
+    parquet: bool = False
+
+    def check(self) -> None:
+        if self.accounts < 1:
+            raise UsageError(
+                f"--accounts {self.accounts} is too small", fix="ask for at least 1 account"
+            )
+        if self.days < 60:
+            raise UsageError(
+                f"--days {self.days} is too short",
+                fix="ask for at least 60 days: readiness builds up over weeks",
+            )
+        if self.seed < 0:
+            raise UsageError(f"--seed {self.seed} is negative", fix="use a seed >= 0")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What was written."""
+
+    out: Path
+    rows: dict[str, int]
+    ready_accounts: int
+    expanded_accounts: int
+
+
+@dataclass
+class Population:
+    """Account-level attributes of every account (one entry per account)."""
+
+    n: int
+    ids: pa.Array
+    segment: Int
+    tz: Int
+    signup: Int  # day index; negative = before the window
+    tier0: Int
+    seats0: Int
+    annual: Bool
+    onboarded: Int  # day index, NEVER if not onboarded
+    health: Int
+    churn: Int  # first day no longer a customer, NEVER if not churned
+    driver: Int
+    ready: Int  # day index of the planted readiness moment, NEVER if none
+    delay: Int  # index into DELAYS
+    expand: Int  # day of the planted (or organic) expansion, NEVER if none
+    kind: Int  # index into KINDS
+    tier1: Int  # tier after the expansion
+    seats1: Int  # seats after the expansion
+    noise: Int  # index into NOISES
+    noise_day: Int
+    contract_day: Int  # day of a contraction, NEVER if none
+    base_util: Float
+    drift: Float
+    ramp: Float  # days over which seat demand climbs to the threshold
+    usage_share: Float
+    growth: Float  # monthly growth of metered usage for the usage driver
+    storage_share: Float
+    headcount0: Float
+
+
+def _population(o: Options) -> Population:
+    rng = np.random.default_rng([o.seed, 0])
+    n, days = o.accounts, o.days
+    width = max(5, len(str(n)))
+    ids = pa.array([f"acc_{i:0{width}d}" for i in range(1, n + 1)], pa.string())
+    segment = rng.choice(3, n, p=SEGMENT_SHARE)
+    tz = rng.choice(len(TIMEZONES), n, p=[w for _, w in TIMEZONES])
+    signup = rng.integers(-365, days - 45, n)
+    tier0 = np.zeros(n, np.int64)
+    seats0 = np.zeros(n, np.int64)
+    for s in range(3):
+        m = segment == s
+        tier0[m] = rng.choice(4, int(m.sum()), p=TIER_SHARE[s])
+        median, spread, lo, hi = SEATS[s]
+        seats0[m] = np.clip(np.round(rng.lognormal(np.log(median), spread, int(m.sum()))), lo, hi)
+    annual = rng.random(n) < np.take(ANNUAL_SHARE, segment)
+    onboarded = signup + rng.integers(7, 46, n)
+    onboarded[rng.random(n) < 0.06] = NEVER
+    health = rng.choice(3, n, p=HEALTH_SHARE)
+    hazard = np.take(CHURN_HAZARD, health) * np.take(CHURN_SEGMENT, segment)
+    months = rng.geometric(hazard)
+    months = np.where(annual, np.ceil(months / 12) * 12, months).astype(np.int64)
+    churn = signup + np.round(months * 30.4375).astype(np.int64)
+    churn[churn >= days] = NEVER
+
+    # The planted readiness moment: after onboarding and a month in the stage, before the end.
+    earliest = np.maximum(np.maximum(signup, 0), np.where(onboarded < NEVER, onboarded, 0)) + 30
+    latest = np.minimum(churn - 30, days - 20)
+    can = (onboarded < NEVER) & (earliest < latest)
+    is_ready = can & (rng.random(n) < 0.45)
+    ready = np.where(
+        is_ready, earliest + (rng.random(n) * (latest - earliest)).astype(np.int64), NEVER
+    )
+    small = tier0 <= 1
+    pick = rng.choice(4, n, p=(0.4, 0.2, 0.2, 0.2)) + 1
+    driver = np.where(is_ready, np.where(small, pick, D_SEATS), D_NONE)
+
+    delay = np.where(is_ready, rng.choice(3, n, p=(0.25, 0.55, 0.20)) + 1, 0)
+    wait = np.where(delay == 1, rng.integers(3, 31, n), rng.integers(31, 241, n))
+    expand = np.where((delay == 1) | (delay == 2), ready + wait, NEVER)
+
+    # Noise on accounts without a readiness moment.
+    noise = np.where(~is_ready, rng.choice(5, n, p=(0.71, 0.12, 0.08, 0.05, 0.04)), N_NONE)
+    first = np.maximum(signup, 0) + 40
+    span = np.maximum(np.minimum(churn, days) - 20 - first, 0)
+    noise_day = np.where(noise > 0, first + (rng.random(n) * span).astype(np.int64), NEVER)
+    noise[(noise > 0) & (span <= 0)] = N_NONE
+    noise_day[noise == N_NONE] = NEVER
+    expand = np.where(noise == N_ORGANIC, noise_day, expand)
+    contract_day = np.where(noise == N_CONTRACTION, noise_day, NEVER)
+    expand[expand >= np.minimum(churn, days)] = NEVER
+
+    # What the expansion buys: seats for the seat driver, a tier for the others.
+    to_tier = (driver >= D_FEATURE) | ((driver == D_SEATS) & (tier0 == 2) & (rng.random(n) < 0.4))
+    kind = np.where(expand < NEVER, np.where(to_tier, 2, 1), 0)
+    tier1 = np.where(kind == 2, np.minimum(tier0 + 1, 3), tier0)
+    grow = np.where(kind == 2, rng.uniform(1.0, 1.2, n), rng.uniform(1.25, 1.6, n))
+    seats1 = np.where(kind > 0, np.ceil(seats0 * grow + (kind == 1) * 2), seats0).astype(np.int64)
+
+    return Population(
+        n=n,
+        ids=ids,
+        segment=segment,
+        tz=tz,
+        signup=signup,
+        tier0=tier0,
+        seats0=seats0,
+        annual=annual,
+        onboarded=onboarded,
+        health=health,
+        churn=churn,
+        driver=driver,
+        ready=ready,
+        delay=delay,
+        expand=expand,
+        kind=kind,
+        tier1=tier1,
+        seats1=seats1,
+        noise=noise,
+        noise_day=noise_day,
+        contract_day=contract_day,
+        base_util=rng.uniform(0.45, 0.72, n),
+        drift=rng.normal(0.0, 0.05, n) / 365.0,
+        ramp=rng.uniform(40, 120, n),
+        usage_share=rng.uniform(0.08, 0.45, n),
+        growth=rng.uniform(0.08, 0.15, n),
+        storage_share=rng.uniform(0.03, 0.25, n),
+        headcount0=seats0 * rng.uniform(1.3, 3.0, n),
+    )
+
+
+class _Sink:
+    """One output table, written a batch at a time as CSV or Parquet."""
+
+    def __init__(self, path: Path, schema: pa.Schema, parquet: bool) -> None:
+        self.path = path
+        self.rows = 0
+        self.schema = schema
+        self._writer: Any
+        if parquet:
+            self._writer = pq.ParquetWriter(path.with_suffix(".parquet"), schema)
+        else:
+            options = pacsv.WriteOptions(quoting_style="needed")
+            self._writer = pacsv.CSVWriter(path.with_suffix(".csv"), schema, write_options=options)
+
+    def write(self, columns: dict[str, Any]) -> None:
+        table = pa.table(columns, schema=self.schema)
+        self.rows += table.num_rows
+        if table.num_rows:
+            self._writer.write_table(table)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+def _dates(start: dt.date, days: Int) -> pa.Array:
+    epoch = (start - dt.date(1970, 1, 1)).days
+    return pa.array((days + epoch).astype(np.int32), pa.date32())
+
+
+def _date_or_null(start: dt.date, days: Int, valid: Bool) -> pa.Array:
+    epoch = (start - dt.date(1970, 1, 1)).days
+    return pa.array((days + epoch).astype(np.int32), pa.date32(), mask=~valid)
+
+
+def _strings(values: tuple[str, ...], index: Int) -> pa.Array:
+    return pa.array(values, pa.string()).take(pa.array(index))
+
+
+def _utc_offsets(start: dt.date, days: int) -> Int:
+    """Seconds east of UTC at local noon, per timezone and day (DST-aware)."""
+    out = np.zeros((len(TIMEZONES), days), np.int64)
+    for z, (name, _) in enumerate(TIMEZONES):
+        zone = zoneinfo.ZoneInfo(name)
+        for t in range(days):
+            noon = dt.datetime.combine(start + dt.timedelta(days=t), dt.time(12), tzinfo=zone)
+            offset = noon.utcoffset()
+            out[z, t] = int(offset.total_seconds()) if offset else 0
+    return out
+
+
+class _Generator:
+    def __init__(self, o: Options, out: Path) -> None:
+        self.o = o
+        self.out = out
+        self.start = o.end - dt.timedelta(days=o.days - 1)
+        self.pop = _population(o)
+        self.offsets = _utc_offsets(self.start, o.days)
+        epoch = (self.start - dt.date(1970, 1, 1)).days
+        self.weekday = (np.arange(o.days) + epoch + 3) % 7  # 0 = Monday (1970-01-01 a Thursday)
+        self.event_seq = 0
+        dates = (self.start + dt.timedelta(days=d) for d in range(o.days))
+        self.month_starts = np.array([i for i, d in enumerate(dates) if d.day == 1], np.int64)
+
+    # -- account-level tables ---------------------------------------------------------------
+
+    def plans(self, sinks: dict[str, _Sink]) -> None:
+        sinks["plans"].write(
+            {
+                "plan": list(TIERS),
+                "rank": [1, 2, 3, 4],
+                "seat_price": pa.array(SEAT_PRICE).cast(pa.decimal128(12, 2)),
+            }
+        )
+        metrics = [m for m in LIMITS for _ in TIERS]
+        sinks["plan_limits"].write(
+            {
+                "plan": [t for _ in LIMITS for t in TIERS],
+                "metric": metrics,
+                "limit": [float(v) for m in LIMITS for v in LIMITS[m][1]],
+                "kind": [LIMITS[m][0] for m in metrics],
+            }
+        )
+        sinks["plan_features"].write(
+            {
+                "plan": [TIERS[t] for t in range(4) for _, lo in FEATURES if lo <= t],
+                "feature": [f for t in range(4) for f, lo in FEATURES if lo <= t],
+            }
+        )
+
+    def accounts(self, sinks: dict[str, _Sink]) -> None:
+        p = self.pop
+        rng = np.random.default_rng([self.o.seed, 1])
+        names = pc.binary_join_element_wise(
+            pc.binary_join_element_wise(
+                _strings(NAME_A, rng.integers(0, len(NAME_A), p.n)),
+                _strings(NAME_B, rng.integers(0, len(NAME_B), p.n)),
+                "",
+            ),
+            _strings(NAME_C, rng.integers(0, len(NAME_C), p.n)),
+            " ",
+        )
+        has_csm = (p.segment > 0) | (rng.random(p.n) < 0.3)
+        has_ae = (p.segment == 2) | ((p.segment == 1) & (p.seats0 >= 60))
+        csm = _strings(CSMS, rng.integers(0, len(CSMS), p.n))
+        ae = _strings(AES, rng.integers(0, len(AES), p.n))
+        onboarded_ok = (p.onboarded < NEVER) & (p.onboarded < self.o.days)
+        sinks["accounts"].write(
+            {
+                "account_id": p.ids,
+                "name": names,
+                "segment": _strings(SEGMENTS, p.segment),
+                "timezone": _strings(tuple(z for z, _ in TIMEZONES), p.tz),
+                "csm": pc.if_else(pa.array(has_csm), csm, pa.scalar(None, pa.string())),
+                "ae": pc.if_else(pa.array(has_ae), ae, pa.scalar(None, pa.string())),
+                "onboarded_on": _date_or_null(self.start, p.onboarded, onboarded_ok),
+                "health": _strings(HEALTH, p.health),
+            }
+        )
+
+    def subscriptions(self, sinks: dict[str, _Sink]) -> None:
+        """Priced periods: split at expansions, contractions, annual renewals and churn."""
+        p, days = self.pop, self.o.days
+        # Breakpoints per account: signup, changes, up to four renewals, churn.
+        years = np.arange(1, 5)
+        renewals = p.signup[:, None] + np.round(years * 365.25).astype(np.int64)[None, :]
+        renewals = np.where(p.annual[:, None], renewals, NEVER)
+        end = np.minimum(p.churn, NEVER)
+        points = np.column_stack([p.signup, p.expand, p.contract_day, renewals, end])
+        points = np.where(points > end[:, None], NEVER, points)
+        points = np.sort(points, axis=1)
+        starts, ends = points[:, :-1], points[:, 1:]
+        keep = (starts < ends) & (starts < end[:, None]) & (starts < days)
+        acc, col = np.nonzero(keep)
+        s, e = starts[acc, col], ends[acc, col]
+        expanded = s >= p.expand[acc]
+        contracted = s >= p.contract_day[acc]
+        tier = np.where(expanded, p.tier1[acc], p.tier0[acc])
+        seats = np.where(expanded, p.seats1[acc], p.seats0[acc])
+        seats = np.where(contracted, np.maximum(1, np.round(seats * 0.8)), seats).astype(np.int64)
+        discount = np.where(p.segment[acc] == 2, 0.85, 1.0)
+        mrr = np.round(seats * np.take(SEAT_PRICE, tier) * discount, 2)
+        open_ended = e >= days  # running at the end of the data: no end date yet
+        # The contract's next renewal: the next anniversary after the row starts (annual only).
+        k = np.floor((s - p.signup[acc]) / 365.25).astype(np.int64) + 1
+        renews = p.signup[acc] + np.round(k * 365.25).astype(np.int64)
+        renews = np.where(renews <= s, p.signup[acc] + np.round((k + 1) * 365.25), renews)
+        renews = renews.astype(np.int64)
+        seq = np.arange(1, len(acc) + 1)
+        sinks["subscriptions"].write(
+            {
+                "subscription_id": pc.binary_join_element_wise(
+                    "sub_", pa.array(seq).cast(pa.string()), ""
+                ),
+                "account_id": p.ids.take(pa.array(acc)),
+                "start_date": _dates(self.start, s),
+                "end_date": _date_or_null(self.start, e, ~open_ended),
+                "mrr": pa.array(mrr).cast(pa.decimal128(12, 2)),
+                "plan": _strings(TIERS, tier),
+                "seats": pa.array(seats),
+                "renews_on": _date_or_null(self.start, renews, p.annual[acc]),
+            }
+        )
+
+    def outcomes(self, sinks: dict[str, _Sink]) -> None:
+        """CRM history: some expansions logged as won; some ready accounts that declined."""
+        p, days = self.pop, self.o.days
+        rng = np.random.default_rng([self.o.seed, 2])
+        won = (p.expand < NEVER) & (p.driver > 0) & (rng.random(p.n) < 0.35)
+        said_no = (p.delay == 3) & (rng.random(p.n) < 0.3)
+        no_day = p.ready + rng.integers(10, 60, p.n)
+        said_no &= no_day < np.minimum(p.churn, days)
+        contacted = (p.ready < NEVER) & (rng.random(p.n) < 0.2)
+        c_day = p.ready + rng.integers(2, 20, p.n)
+        contacted &= c_day < np.minimum(np.minimum(p.churn, days), p.expand)
+        acc = np.concatenate([np.nonzero(m)[0] for m in (contacted, won, said_no)])
+        day = np.concatenate([c_day[contacted], p.expand[won], no_day[said_no]])
+        outcome = np.concatenate(
+            [
+                np.zeros(int(contacted.sum()), np.int64),
+                np.ones(int(won.sum()), np.int64),
+                np.where(rng.random(int(said_no.sum())) < 0.6, 3, 2),
+            ]
+        )
+        delta = (p.seats1 - p.seats0) * np.take(SEAT_PRICE, p.tier1) + p.seats0 * (
+            np.take(SEAT_PRICE, p.tier1) - np.take(SEAT_PRICE, p.tier0)
+        )
+        amount = np.where(outcome == 1, delta[acc], 0.0)
+        answered = (
+            "",
+            "seat_expansion_proactive",
+            "tier_upgrade_feature_interest",
+            "tier_upgrade_usage",
+            "usage_ceiling",
+        )
+        order = np.lexsort((acc, day))
+        acc, day, outcome, amount = acc[order], day[order], outcome[order], amount[order]
+        sinks["outcomes"].write(
+            {
+                "account_id": p.ids.take(pa.array(acc)),
+                "date": _dates(self.start, day),
+                "outcome": _strings(("contacted", "won", "lost", "declined"), outcome),
+                "trigger": _strings(answered, p.driver[acc]),
+                "amount_mrr": pa.array(amount, mask=outcome != 1).cast(pa.decimal128(12, 2)),
+            }
+        )
+
+    # -- daily tables, a chunk of accounts at a time -----------------------------------------
+
+    def chunk(self, lo: int, hi: int, sinks: dict[str, _Sink]) -> None:
+        p, days = self.pop, self.o.days
+        rng = np.random.default_rng([self.o.seed, 100 + lo // CHUNK])
+        sl = slice(lo, hi)
+        n = hi - lo
+        t = np.arange(days)[None, :]
+
+        def col(a: Any) -> Any:  # one account attribute as a column against the day axis
+            return a[sl][:, None]
+
+        alive = (t >= col(p.signup)) & (t < col(p.churn))
+        expanded = t >= col(p.expand)
+        tier = np.where(expanded, col(p.tier1), col(p.tier0))
+        seats = np.where(expanded, col(p.seats1), col(p.seats0)).astype(np.float64)
+        seats = np.where(t >= col(p.contract_day), np.maximum(1, np.round(seats * 0.8)), seats)
+        tenure = t - col(p.signup)
+
+        # Seat demand as a share of the starting seats: a base level with drift, an onboarding
+        # ramp, and for the seat driver a climb that crosses 86% on the readiness day.
+        base = col(p.base_util) + col(p.drift) * tenure
+        onboarding = np.clip(0.4 + 0.6 * tenure / 30.0, 0.4, 1.0)
+        seat_driver = col(p.driver) == D_SEATS
+        ready = col(p.ready)
+        ramp = col(p.ramp)
+        at_ready = col(p.base_util) + col(p.drift) * (ready - col(p.signup))
+        slope = (0.86 - at_ready) / ramp
+        # The climb stops once the account has bought seats; without them demand tops out.
+        climbed = np.clip(np.minimum(t, col(p.expand)) - (ready - ramp), 0, None)
+        climb = np.where(seat_driver, slope * climbed, 0.0)
+        demand = np.minimum(base * onboarding + climb, 1.15)
+        spike = (col(p.noise) == N_SPIKE) & (t >= col(p.noise_day))
+        spike &= t < col(p.noise_day) + 2 + (np.arange(lo, hi)[:, None] % 4)
+        demand = demand + np.where(spike, 0.3, 0.0)
+        people = demand * col(p.seats0) * (1 + rng.normal(0, 0.012, (n, days)))
+        active = np.clip(np.round(np.minimum(people, seats)), 0, None)
+        blocked = people > seats + 0.5
+
+        # Power users: a small share of actives; the power-user driver grows a core of 3+.
+        power_driver = col(p.driver) == D_POWER
+        power = rng.poisson(np.clip(0.02 * active, 0, None)).astype(np.float64)
+        power = np.where(power_driver & (t < ready), np.minimum(power, 2), power)
+        extra = 3 + (np.arange(lo, hi)[:, None] % 3)
+        power = np.where(power_driver & (t >= ready), power + extra, power)
+        power = np.minimum(power, active)
+
+        # Metered usage per cycle: a share of the tier's limit, weekday-heavy, noisy; the usage
+        # driver grows month over month and passes 72% of the limit on the readiness day.
+        limit = np.take(LIMITS["automation_runs"][1], tier) / 30.4375
+        limit0 = np.take(LIMITS["automation_runs"][1], col(p.tier0)) / 30.4375
+        rate = col(p.usage_share) * limit * onboarding
+        usage_driver = col(p.driver) == D_USAGE
+        # Growth levels off after the upgrade (or five months on, for those who never buy).
+        months = (np.minimum(np.minimum(t, col(p.expand)), ready + 150) - ready) / 30.4375
+        growth = 0.72 * limit0 * (1 + col(p.growth)) ** months
+        rate = np.where(usage_driver, np.maximum(rate, growth), rate)
+        season = np.where(self.weekday[None, :] < 5, 1.2, 0.5)
+        runs = np.round(rate * season * rng.lognormal(0, 0.25, (n, days)))
+
+        storage_limit0 = np.take(LIMITS["storage_gb"][1], col(p.tier0))
+        storage = np.round(
+            col(p.storage_share) * storage_limit0 * (1 + np.clip(tenure, 0, None) / 500.0), 1
+        )
+
+        self._usage(lo, alive, active, power, runs, storage, sinks["usage_daily"])
+        self._events(lo, hi, rng, alive, tier, seats, blocked, sinks["events"])
+        self._firmographics(lo, hi, rng, alive, sinks["firmographics"])
+
+    def _usage(
+        self,
+        lo: int,
+        alive: Bool,
+        active: Float,
+        power: Float,
+        runs: Float,
+        storage: Float,
+        sink: _Sink,
+    ) -> None:
+        acc, day = np.nonzero(alive)
+        metrics = ("active_users", "power_users", "automation_runs", "storage_gb")
+        values = np.column_stack(
+            [active[acc, day], power[acc, day], runs[acc, day], storage[acc, day]]
+        )
+        k = len(metrics)
+        sink.write(
+            {
+                "account_id": self.pop.ids.take(pa.array(np.repeat(acc + lo, k))),
+                "date": _dates(self.start, np.repeat(day, k)),
+                "metric": pa.DictionaryArray.from_arrays(
+                    pa.array(np.tile(np.arange(k, dtype=np.int8), len(acc))),
+                    pa.array(metrics),
+                ),
+                "value": pa.array(values.ravel()),
+            }
+        )
+
+    def _events(
+        self,
+        lo: int,
+        hi: int,
+        rng: np.random.Generator,
+        alive: Bool,
+        tier: Int,
+        seats: Float,
+        blocked: Bool,
+        sink: _Sink,
+    ) -> None:
+        p, days = self.pop, self.o.days
+        sl = slice(lo, hi)
+        n = hi - lo
+        t = np.arange(days)[None, :]
+        live = alive
+        ready, expand = p.ready[sl][:, None], p.expand[sl][:, None]
+        driver = p.driver[sl][:, None]
+        in_motion = (t >= ready) & (t < expand)
+        small = tier <= 1
+
+        interest = (driver == D_FEATURE) & (t >= ready) & (t < np.minimum(ready + 45, expand))
+        noise_interest = (p.noise[sl][:, None] == N_INTEREST) & (t >= p.noise_day[sl][:, None])
+        noise_interest &= t < p.noise_day[sl][:, None] + 10
+        rates = {
+            "integration_page_view": 0.012 + 0.3 * interest + 0.5 * noise_interest,
+            "gated_feature_attempt": small * 0.004 + 0.12 * interest,
+            "pricing_page_view": 0.01 + 0.06 * in_motion,
+            "upgrade_click": 0.001 + 0.5 * ((t >= expand - 2) & (t <= expand) & (driver > 0)),
+            "invite_blocked_seat_limit": 0.15 * blocked,
+        }
+        names = tuple(rates)
+        parts: list[tuple[Int, Int, Int]] = []
+        for e, name in enumerate(names):
+            lam = np.where(live, np.broadcast_to(rates[name], (n, days)), 0.0)
+            counts = rng.poisson(lam)
+            acc, day = np.nonzero(counts)
+            reps = counts[acc, day]
+            parts.append((np.repeat(acc, reps), np.repeat(day, reps), np.full(reps.sum(), e)))
+        acc = np.concatenate([a for a, _, _ in parts])
+        day = np.concatenate([d for _, d, _ in parts])
+        kind = np.concatenate([k for _, _, k in parts])
+        m = len(acc)
+        # Local business hours in the account's timezone, stored in UTC.
+        local = rng.integers(8 * 3600, 19 * 3600, m)
+        tz = p.tz[sl][acc]
+        epoch = (self.start - dt.date(1970, 1, 1)).days
+        ts = (day + epoch).astype(np.int64) * 86400 + local - self.offsets[tz, day]
+        order = np.lexsort((kind, ts, acc))
+        acc, day, kind, ts = acc[order], day[order], kind[order], ts[order]
+
+        # Properties: each kind's JSON picked from a small table of rendered objects.
+        ev_tier = tier[acc, day]
+        choice = np.zeros(m, np.int64)
+        gated = kind == names.index("gated_feature_attempt")
+        choice[gated] = np.take(WANTED_FEATURE, ev_tier[gated])
+        page = kind == names.index("integration_page_view")
+        choice[page] = rng.integers(0, len(INTEGRATIONS), int(page.sum()))
+        click = kind == names.index("upgrade_click")
+        choice[click] = np.minimum(ev_tier[click] + 1, 3)
+        tables = {
+            "gated_feature_attempt": [
+                json.dumps({"feature": f, "required_plan": TIERS[lo_]}) for f, lo_ in FEATURES
+            ],
+            "integration_page_view": [json.dumps({"integration": i}) for i in INTEGRATIONS],
+            "upgrade_click": [json.dumps({"target_plan": tier_}) for tier_ in TIERS],
+        }
+        offset = {name: 0 for name in names}
+        rendered: list[str] = [""]
+        for name, values in tables.items():
+            offset[name] = len(rendered)
+            rendered.extend(values)
+        index = np.where(
+            np.isin(kind, [names.index(k) for k in tables]),
+            choice + np.take([offset[name] for name in names], kind),
+            0,
+        )
+        props = pa.array(rendered, pa.string()).take(pa.array(index))
+        inv = kind == names.index("invite_blocked_seat_limit")
+        seat_json = pc.binary_join_element_wise(
+            '{"seats": ', pa.array(seats[acc, day].astype(np.int64)).cast(pa.string()), "}", ""
+        )
+        props = pc.if_else(pa.array(inv), seat_json, props)
+
+        users = rng.integers(1, np.maximum(seats[acc, day], 1).astype(np.int64) + 1)
+        ids = self.pop.ids.take(pa.array(acc + lo))
+        seq = np.arange(self.event_seq, self.event_seq + m)
+        self.event_seq += m
+        sink.write(
+            {
+                "event_id": pc.binary_join_element_wise(
+                    "evt_", pa.array(seq).cast(pa.string()), ""
+                ),
+                "account_id": ids,
+                "user_id": pc.binary_join_element_wise(
+                    ids, pa.array(users).cast(pa.string()), "-u"
+                ),
+                "event": _strings(names, kind),
+                "timestamp": pc.strftime(
+                    pa.array(ts, pa.timestamp("s", tz="UTC")), format="%Y-%m-%dT%H:%M:%SZ"
+                ),
+                "properties": props,
+            }
+        )
+
+    def _firmographics(
+        self, lo: int, hi: int, rng: np.random.Generator, alive: Bool, sink: _Sink
+    ) -> None:
+        """Headcount on the first day of each month; growing companies grow faster."""
+        p = self.pop
+        sl = slice(lo, hi)
+        firsts = self.month_starts
+        live = alive[:, firsts]
+        acc, j = np.nonzero(live)
+        day = firsts[j]
+        months = (day - p.signup[sl][acc]) / 30.4375
+        rate = np.where(p.driver[sl][acc] == D_SEATS, 0.03, 0.005)
+        headcount = p.headcount0[sl][acc] * (1 + rate) ** months
+        headcount *= rng.normal(1, 0.02, len(acc))
+        sink.write(
+            {
+                "account_id": p.ids.take(pa.array(acc + lo)),
+                "date": _dates(self.start, day),
+                "headcount": pa.array(np.maximum(1, np.round(headcount)).astype(np.int64)),
+            }
+        )
+
+    def truth(self) -> pa.Table:
+        p, days = self.pop, self.o.days
+        has_ready = p.ready < NEVER
+        has_expand = p.expand < NEVER
+        return pa.table(
+            {
+                "account_id": p.ids,
+                "segment": _strings(SEGMENTS, p.segment),
+                "plan": _strings(TIERS, p.tier0),
+                "seats": pa.array(p.seats0),
+                "driver": _strings(DRIVERS, p.driver),
+                "ready_on": _date_or_null(self.start, p.ready, has_ready),
+                "delay": _strings(DELAYS, p.delay),
+                "expanded_on": _date_or_null(self.start, p.expand, has_expand),
+                "expansion_kind": _strings(KINDS, p.kind),
+                "plan_after": _strings(TIERS, p.tier1),
+                "seats_after": pa.array(p.seats1),
+                "noise": _strings(NOISES, p.noise),
+                "noise_on": _date_or_null(self.start, p.noise_day, p.noise_day < days),
+                "churned_on": _date_or_null(self.start, p.churn, p.churn < days),
+            }
+        )
+
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "plans": pa.schema(
+        [("plan", pa.string()), ("rank", pa.int64()), ("seat_price", pa.decimal128(12, 2))]
+    ),
+    "plan_limits": pa.schema(
+        [
+            ("plan", pa.string()),
+            ("metric", pa.string()),
+            ("limit", pa.float64()),
+            ("kind", pa.string()),
+        ]
+    ),
+    "plan_features": pa.schema([("plan", pa.string()), ("feature", pa.string())]),
+    "accounts": pa.schema(
+        [
+            ("account_id", pa.string()),
+            ("name", pa.string()),
+            ("segment", pa.string()),
+            ("timezone", pa.string()),
+            ("csm", pa.string()),
+            ("ae", pa.string()),
+            ("onboarded_on", pa.date32()),
+            ("health", pa.string()),
+        ]
+    ),
+    "subscriptions": pa.schema(
+        [
+            ("subscription_id", pa.string()),
+            ("account_id", pa.string()),
+            ("start_date", pa.date32()),
+            ("end_date", pa.date32()),
+            ("mrr", pa.decimal128(12, 2)),
+            ("plan", pa.string()),
+            ("seats", pa.int64()),
+            ("renews_on", pa.date32()),
+        ]
+    ),
+    "usage_daily": pa.schema(
+        [
+            ("account_id", pa.string()),
+            ("date", pa.date32()),
+            ("metric", pa.dictionary(pa.int8(), pa.string())),
+            ("value", pa.float64()),
+        ]
+    ),
+    "events": pa.schema(
+        [
+            ("event_id", pa.string()),
+            ("account_id", pa.string()),
+            ("user_id", pa.string()),
+            ("event", pa.string()),
+            ("timestamp", pa.string()),
+            ("properties", pa.string()),
+        ]
+    ),
+    "firmographics": pa.schema(
+        [("account_id", pa.string()), ("date", pa.date32()), ("headcount", pa.int64())]
+    ),
+    "outcomes": pa.schema(
+        [
+            ("account_id", pa.string()),
+            ("date", pa.date32()),
+            ("outcome", pa.string()),
+            ("trigger", pa.string()),
+            ("amount_mrr", pa.decimal128(12, 2)),
+        ]
+    ),
+}
+
+
+def generate(
+    out: Path,
+    options: Options | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Summary:
+    """Write a TeamFlow source into ``out`` (created if needed) and its truth into ``out/truth``.
+
+    ``progress(done, total)`` is called after each chunk of accounts.
+
+    >>> import tempfile
+    >>> s = generate(Path(tempfile.mkdtemp()), Options(accounts=50, days=120, seed=1))
+    >>> s.rows["accounts"]
+    50
+    """
+    o = options or Options()
+    o.check()
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: exists and is not a folder", fix="choose a folder to write into")
+    out.mkdir(parents=True, exist_ok=True)
+    for old in list(out.glob("*.csv")) + list(out.glob("*.parquet")):
+        if old.stem in SCHEMAS:  # a CSV and a Parquet file of one table would be ambiguous
+            old.unlink()
+    g = _Generator(o, out)
+    sinks = {name: _Sink(out / name, schema, o.parquet) for name, schema in SCHEMAS.items()}
+    try:
+        g.plans(sinks)
+        g.accounts(sinks)
+        g.subscriptions(sinks)
+        g.outcomes(sinks)
+        for lo in range(0, o.accounts, CHUNK):
+            hi = min(lo + CHUNK, o.accounts)
+            g.chunk(lo, hi, sinks)
+            if progress:
+                progress(hi, o.accounts)
+    finally:
+        for sink in sinks.values():
+            sink.close()
+    (out / "truth").mkdir(exist_ok=True)
+    truth = g.truth()
+    pacsv.write_csv(
+        truth,
+        out / "truth" / "readiness.csv",
+        write_options=pacsv.WriteOptions(quoting_style="needed"),
+    )
+    p = g.pop
+    return Summary(
+        out=out,
+        rows={name: sink.rows for name, sink in sinks.items()},
+        ready_accounts=int((p.ready < NEVER).sum()),
+        expanded_accounts=int((p.expand < NEVER).sum()),
+    )
