@@ -18,14 +18,16 @@ app.add_typer(generate_app, name="generate")
 
 def run_generate(out: Path, options: Options, quiet: bool = False) -> Summary:
     """Generate with a progress bar on stderr (hidden when stderr is not a terminal)."""
+    options.check()  # before the bar, so that a bad option leaves a clean stderr
+    err = console(stderr=True)
     progress = Progress(
         TextColumn("generating TeamFlow accounts"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=console(stderr=True),
+        console=err,
         transient=True,
-        disable=quiet,
+        disable=quiet or not err.is_terminal,
     )
     with progress:
         task = progress.add_task("generate", total=options.accounts)
