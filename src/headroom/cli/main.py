@@ -8,6 +8,7 @@ errors) for every command and subcommand.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from typing import Any
 
@@ -27,6 +28,10 @@ def _click_exception() -> type[Exception]:
 
 
 ClickException = _click_exception()
+
+
+#: Exit status for a bug (BSD sysexits EX_SOFTWARE), apart from 1 for bad input.
+INTERNAL_ERROR = 70
 
 
 class HeadroomGroup(TyperGroup):
@@ -53,6 +58,16 @@ class HeadroomGroup(TyperGroup):
         except typer.Abort:
             typer.echo("aborted", err=True)
             sys.exit(1)
+        except Exception as exc:  # a bug in headroom, not the user's input
+            if os.environ.get("HEADROOM_DEBUG"):
+                raise
+            typer.echo(
+                f"error: headroom failed unexpectedly ({type(exc).__name__}: {exc}); this is a "
+                "bug in headroom, please report it with the command you ran "
+                "(HEADROOM_DEBUG=1 shows the traceback)",
+                err=True,
+            )
+            sys.exit(INTERNAL_ERROR)
         sys.exit(rv if isinstance(rv, int) else 0)
 
 

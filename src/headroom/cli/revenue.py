@@ -1,15 +1,17 @@
-"""Revenue commands: ``headroom mrr``."""
+"""Revenue commands: ``headroom mrr`` and ``headroom nrr``."""
 
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from pathlib import Path
 
 import typer
 
 from headroom.cli.main import app
-from headroom.cli.output import Format, emit_rows
+from headroom.cli.output import Format, emit_rows, print_json
 from headroom.cli.validate import MAPPING_HELP, SOURCE_HELP
+from headroom.metrics.nrr import retention, retention_series
 from headroom.metrics.revenue import MonthConvention, mrr_bridge, mrr_movements, parse_month
 from headroom.sources import load
 
@@ -57,3 +59,69 @@ def mrr_command(
     finally:
         src.close()
     emit_rows(rows, fmt, title="MRR bridge" if bridge else "MRR movements")
+
+
+class Grouping(StrEnum):
+    segment = "segment"
+    plan = "plan"
+    csm = "csm"
+    cohort = "cohort"
+
+
+class Series(StrEnum):
+    monthly = "monthly"
+    t12m = "t12m"
+
+
+@app.command("nrr")
+def nrr_command(
+    source: Path = typer.Argument(..., help=SOURCE_HELP),
+    start: str = typer.Option(..., "--start", help="Start month (YYYY-MM): its paying accounts."),
+    end: str = typer.Option(..., "--end", help="End month (YYYY-MM)."),
+    mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP),
+    by: Grouping | None = typer.Option(None, "--by", help="One object per group under groups."),
+    series: Series | None = typer.Option(
+        None,
+        "--series",
+        help="Instead: NRR/GRR of every month from --start to --end, month over month "
+        "(monthly) or over the trailing twelve months (t12m).",
+    ),
+    convention: MonthConvention = typer.Option(
+        MonthConvention.first_day, "--month-convention", help=CONVENTION_HELP
+    ),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+) -> None:
+    """Net and gross revenue retention of the accounts paying in --start, at --end."""
+    first = parse_month(start, "--start")
+    last = parse_month(end, "--end")
+    src = load(source, mapping)
+    try:
+        if series is not None:
+            window = 1 if series == Series.monthly else 12
+            table = retention_series(
+                src.table("subscriptions"), first, last, window_months=window, convention=convention
+            )
+            emit_rows(table.to_pyarrow().to_pylist(), fmt, title=f"NRR and GRR, {series}")
+            return
+        results = retention(
+            src.table("subscriptions"),
+            first,
+            last,
+            accounts=src.table("accounts"),
+            plans=src.table("plans"),
+            by=by.value if by else None,
+            convention=convention,
+        )
+    finally:
+        src.close()
+    whole, groups = results[0], results[1:]
+    if fmt == Format.json:
+        body = whole.to_dict()
+        if by is not None:
+            body["by"] = by.value
+            body["groups"] = [g.to_dict() for g in groups]
+        print_json(body)
+        return
+    rows = [r.to_dict() | {"group": r.group or "all"} for r in [whole, *groups]]
+    columns = ["group", "start", "end", "starting_mrr", "ending_mrr", "nrr", "grr", "accounts"]
+    emit_rows(rows, fmt, columns, title="Net and gross revenue retention")

@@ -151,6 +151,7 @@ class Population:
     onboarded: Int  # day index, NEVER if not onboarded
     health: Int
     churn: Int  # first day no longer a customer, NEVER if not churned
+    winback: Int  # day a churned account comes back (monthly, its first plan), NEVER if not
     driver: Int
     ready: Int  # day index of the planted readiness moment, NEVER if none
     delay: Int  # index into DELAYS
@@ -194,6 +195,11 @@ def _population(o: Options) -> Population:
     months = np.where(annual, np.ceil(months / 12) * 12, months).astype(np.int64)
     churn = signup + np.round(months * 30.4375).astype(np.int64)
     churn[churn >= days] = NEVER
+    # Some churned accounts come back a few months later: reactivations in the MRR history.
+    winback = np.where(
+        (churn < NEVER) & (rng.random(n) < 0.12), churn + rng.integers(60, 241, n), NEVER
+    )
+    winback[winback >= days] = NEVER
 
     # The planted readiness moment: after onboarding and a month in the stage, before the end.
     earliest = np.maximum(np.maximum(signup, 0), np.where(onboarded < NEVER, onboarded, 0)) + 30
@@ -241,6 +247,7 @@ def _population(o: Options) -> Population:
         onboarded=onboarded,
         health=health,
         churn=churn,
+        winback=winback,
         driver=driver,
         ready=ready,
         delay=delay,
@@ -402,6 +409,19 @@ class _Generator:
         seats = np.where(contracted, np.maximum(1, np.round(seats * 0.8)), seats).astype(np.int64)
         discount = np.where(p.segment[acc] == 2, 0.85, 1.0)
         mrr = np.round(seats * np.take(SEAT_PRICE, tier) * discount, 2)
+        # Win-backs: one monthly row at the first plan and seats, from the return on.
+        back = np.nonzero(p.winback < NEVER)[0]
+        acc = np.concatenate([acc, back])
+        s = np.concatenate([s, p.winback[back]])
+        e = np.concatenate([e, np.full(len(back), NEVER)])
+        tier = np.concatenate([tier, p.tier0[back]])
+        seats = np.concatenate([seats, p.seats0[back]])
+        back_mrr = p.seats0[back] * np.take(SEAT_PRICE, p.tier0[back])
+        mrr = np.concatenate([mrr, np.round(back_mrr * np.where(p.segment[back] == 2, 0.85, 1), 2)])
+        annual = np.concatenate([p.annual[acc[: len(acc) - len(back)]], np.zeros(len(back), bool)])
+        order = np.lexsort((s, acc))
+        acc, s, e, tier, seats, mrr = (x[order] for x in (acc, s, e, tier, seats, mrr))
+        annual = annual[order]
         open_ended = e >= days  # running at the end of the data: no end date yet
         # The contract's next renewal: the next anniversary after the row starts (annual only).
         k = np.floor((s - p.signup[acc]) / 365.25).astype(np.int64) + 1
@@ -420,7 +440,7 @@ class _Generator:
                 "mrr": pa.array(mrr).cast(pa.decimal128(12, 2)),
                 "plan": _strings(TIERS, tier),
                 "seats": pa.array(seats),
-                "renews_on": _date_or_null(self.start, renews, p.annual[acc]),
+                "renews_on": _date_or_null(self.start, renews, annual),
             }
         )
 
@@ -479,11 +499,14 @@ class _Generator:
         def col(a: Any) -> Any:  # one account attribute as a column against the day axis
             return a[sl][:, None]
 
-        alive = (t >= col(p.signup)) & (t < col(p.churn))
+        alive = ((t >= col(p.signup)) & (t < col(p.churn))) | (t >= col(p.winback))
         expanded = t >= col(p.expand)
         tier = np.where(expanded, col(p.tier1), col(p.tier0))
         seats = np.where(expanded, col(p.seats1), col(p.seats0)).astype(np.float64)
         seats = np.where(t >= col(p.contract_day), np.maximum(1, np.round(seats * 0.8)), seats)
+        back = t >= col(p.winback)  # a returning account starts again on its first plan
+        tier = np.where(back, col(p.tier0), tier)
+        seats = np.where(back, col(p.seats0), seats)
         tenure = t - col(p.signup)
 
         # Seat demand as a share of the starting seats: a base level with drift, an onboarding
@@ -711,6 +734,7 @@ class _Generator:
                 "noise": _strings(NOISES, p.noise),
                 "noise_on": _date_or_null(self.start, p.noise_day, p.noise_day < days),
                 "churned_on": _date_or_null(self.start, p.churn, p.churn < days),
+                "returned_on": _date_or_null(self.start, p.winback, p.winback < days),
             }
         )
 
