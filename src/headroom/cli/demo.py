@@ -19,13 +19,16 @@ from headroom.cli.output import Format, console, emit_rows, print_json
 from headroom.config import settings
 from headroom.facts import account_snapshot, customers_by_plan_and_segment
 from headroom.generate import Options
+from headroom.generate.teamflow import VERSION
 from headroom.sources import load
 
 
 def _generated(out: Path, options: Options, quiet: bool) -> None:
     """Generate unless ``out`` already holds exactly this generation (it takes seconds)."""
     stamp = out / ".generated.json"
-    wanted = json.dumps(dataclasses.asdict(options), default=str, sort_keys=True)
+    wanted = json.dumps(
+        dataclasses.asdict(options) | {"version": VERSION}, default=str, sort_keys=True
+    )
     if stamp.exists() and stamp.read_text() == wanted:
         return
     stamp.unlink(missing_ok=True)

@@ -100,6 +100,8 @@ N_NONE, N_SPIKE, N_INTEREST, N_ORGANIC, N_CONTRACTION = range(5)
 KINDS = ("none", "seats", "tier")
 
 DEFAULT_END = dt.date(2026, 9, 30)
+#: Bumped whenever the same options would give different files, so that copies are remade.
+VERSION = 2
 
 
 @dataclass(frozen=True)

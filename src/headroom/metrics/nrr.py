@@ -209,15 +209,3 @@ def retention_series(
         grr=(grouped.retained / grouped.starting_mrr).cast("float64").round(6),
         accounts=grouped.accounts,
     ).order_by("month")
-
-
-def quick_ratio(bridge: ir.Table) -> ir.Table:
-    """Per month of an MRR bridge: (new + expansion + reactivation) / (contraction + churn)."""
-    gained = bridge.new + bridge.expansion + bridge.reactivation
-    lost = bridge.contraction + bridge.churn
-    return bridge.select(
-        "month",
-        gained_mrr=gained,
-        lost_mrr=lost,
-        quick_ratio=ibis.cases((lost > 0, (gained / lost).cast("float64").round(4)), else_=None),
-    )

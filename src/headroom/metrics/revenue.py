@@ -210,9 +210,10 @@ def mrr_movements(
 
 
 def mrr_bridge(movements: ir.Table) -> ir.Table:
-    """Per month: starting MRR, each movement's MRR, ending MRR.
+    """Per month: starting MRR, each movement's MRR, ending MRR, paying accounts, quick ratio.
 
-    ``starting_mrr + new + expansion + reactivation - contraction - churn = ending_mrr``.
+    ``starting_mrr + new + expansion + reactivation - contraction - churn = ending_mrr``;
+    ``quick_ratio = (new + expansion + reactivation) / (contraction + churn)``.
     """
     t = movements
     zero = ibis.literal(0).cast(t.mrr.type())
@@ -230,4 +231,8 @@ def mrr_bridge(movements: ir.Table) -> ir.Table:
         ending_mrr=t.mrr.sum(),
         accounts=(t.mrr > 0).sum(),
     )
-    return bridge.order_by("month")
+    # Quick ratio: MRR gained per MRR lost; undefined in a month that lost nothing.
+    gained = bridge.new + bridge.expansion + bridge.reactivation
+    lost = bridge.contraction + bridge.churn
+    ratio = ibis.cases((lost > 0, (gained / lost).cast("float64").round(4)), else_=None)
+    return bridge.mutate(quick_ratio=ratio).order_by("month")
