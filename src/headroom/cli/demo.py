@@ -20,6 +20,8 @@ from headroom.config import settings
 from headroom.facts import account_snapshot, customers_by_plan_and_segment
 from headroom.generate import Options
 from headroom.generate.teamflow import VERSION
+from headroom.metrics.nrr import retention
+from headroom.metrics.revenue import add_months, month_start, mrr_bridge, mrr_movements
 from headroom.sources import load
 
 
@@ -43,7 +45,7 @@ def demo_command(
     seed: int = typer.Option(7, "--seed", help="Generator seed."),
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
-    """Generate the TeamFlow example data, validate it and summarise the customer base."""
+    """Generate the TeamFlow example data, validate it, summarise the base and its revenue."""
     options = Options(accounts=accounts, days=days, seed=seed)
     options.check()
     out = settings().workspace / "demo" / "teamflow"
@@ -51,11 +53,21 @@ def demo_command(
     as_of = options.end
     # The demo's "today" is the last day of the generated history.
     source = load(out, today=as_of + dt.timedelta(days=1))
+    last_month = month_start(as_of)
+    first_month = add_months(last_month, -11)
     try:
         rows = customers_by_plan_and_segment(account_snapshot(source, as_of)).to_pyarrow()
         table = rows.to_pylist()
+        subscriptions = source.table("subscriptions")
+        bridge_table = mrr_bridge(mrr_movements(subscriptions, as_of))
+        bridge = bridge_table.filter(bridge_table.month >= first_month).to_pyarrow().to_pylist()
+        year = retention(subscriptions, add_months(last_month, -12), last_month)[0]
     finally:
         source.close()
+    revenue = {
+        "bridge": bridge,
+        "nrr": year.to_dict(),
+    }
     totals: dict[str, Any] = {
         "accounts": sum(r["accounts"] for r in table),
         "mrr": sum(r["mrr"] for r in table),
@@ -70,6 +82,7 @@ def demo_command(
                 "as_of": as_of,
                 "customers": table,
                 "totals": totals,
+                "revenue": revenue,
             }
         )
         return
@@ -86,4 +99,14 @@ def demo_command(
     out_console.print(
         f"total: {totals['accounts']:,} customers, MRR {float(totals['mrr']):,.2f}, "
         f"{totals['seats']:,} seats, {int(totals['active_users']):,} active users"
+    )
+    out_console.print()
+    emit_rows(bridge, fmt, title="MRR bridge, last 12 months")
+    nrr, grr = year.nrr, year.grr
+    out_console.print(
+        f"over the 12 months to {last_month:%Y-%m}: NRR "
+        + ("n/a" if nrr is None else f"{nrr:.1%}")
+        + ", GRR "
+        + ("n/a" if grr is None else f"{grr:.1%}")
+        + f" ({year.accounts:,} accounts paying in {add_months(last_month, -12):%Y-%m})"
     )
