@@ -5,9 +5,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from benchmarks import bench_generate
+from benchmarks import bench_generate, bench_revenue
 
-BENCHMARKS: dict[str, Callable[[], None]] = {"generate": bench_generate.main}
+BENCHMARKS: dict[str, Callable[[], None]] = {
+    "generate": bench_generate.main,
+    "revenue": bench_revenue.main,
+}
 
 
 def main(argv: list[str]) -> int:
