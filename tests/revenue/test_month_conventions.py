@@ -18,15 +18,15 @@ import ibis
 import pytest
 
 from headroom.metrics.revenue import MonthConvention, mrr_movements
+from tests import parts
 
-COURSE = Path(__file__).resolve().parents[2].parent / "shared" / "refdata" / "course_advanced_dbt"
+COURSE = parts.REFDATA / "course_advanced_dbt"
 CATEGORY = {"new": "new", "churn": "churn", "renewal": None, "upgrade": "expansion"}
 SCHEMA = {"account_id": "string", "start_date": "date", "end_date": "date", "mrr": "decimal(18, 4)"}
 
 
 def _read(path: Path) -> list[dict[str, str]]:
-    if not path.exists():
-        pytest.skip("the shared reference data (course_advanced_dbt) is not on this machine")
+    parts.refdata("course_advanced_dbt")
     with path.open() as f:
         return [{k.strip().lower(): v for k, v in row.items()} for row in csv.DictReader(f)]
 

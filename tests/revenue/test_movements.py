@@ -16,6 +16,8 @@ from headroom.generate import Options, generate
 from headroom.metrics.nrr import retention, retention_series
 from headroom.metrics.revenue import add_months, mrr_bridge, mrr_movements
 from headroom.sources import load
+from headroom.sources.engines import on_engine
+from tests import parts
 
 BASE = dt.date(2024, 1, 1)
 THROUGH = dt.date(2025, 6, 1)
@@ -200,10 +202,7 @@ def test_bridge_holds_every_month(teamflow: Any) -> None:
 @pytest.mark.spark
 @pytest.mark.xdist_group("spark")
 def test_same_movements_on_spark(teamflow: Any) -> None:
-    from tests.conftest import require_part
-
-    require_part("spark")
-    from headroom.sources.engines import on_engine
+    parts.spark()
 
     spark = on_engine(teamflow, "spark")
     through = dt.date(2026, 9, 30)

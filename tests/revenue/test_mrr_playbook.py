@@ -22,9 +22,9 @@ import pytest
 from typer.testing import CliRunner
 
 from headroom.cli.main import app
+from tests import parts
 
-REFDATA = Path(__file__).resolve().parents[2].parent / "shared" / "refdata"
-SEED = REFDATA / "mrr-playbook"
+SEED = parts.REFDATA / "mrr-playbook"
 MAPPING = Path(__file__).resolve().parents[2] / "examples" / "sources" / "mrr-playbook.yaml"
 RENAMED = {"upgrade": "expansion", "downgrade": "contraction"}
 
@@ -92,9 +92,7 @@ def playbook(rows: list[dict[str, str]], today: dt.date) -> list[tuple[str, str,
 
 @pytest.fixture
 def seed_rows() -> list[dict[str, str]]:
-    if not SEED.exists():
-        pytest.skip("the shared reference data (mrr-playbook seed) is not on this machine")
-    with (SEED / "subscription_periods.csv").open() as f:
+    with (parts.refdata("mrr-playbook") / "subscription_periods.csv").open() as f:
         return list(csv.DictReader(f))
 
 

@@ -1,0 +1,159 @@
+"""Engines: where the loaded tables of a source are computed on.
+
+A source is validated and loaded once, into an embedded DuckDB file. An engine presents those
+tables as ibis tables on its own backend: ``duckdb`` opens the file itself (no copy), ``spark``
+exports the tables to Parquet beside it and reads them into a local Spark session. Everything
+downstream (facts, signals, triggers, metrics) is ibis expressions over :class:`Source` tables
+and never learns which engine runs it.
+
+Built-in engines register through :func:`register_engine`, the same call a user's own engine
+(a warehouse, say) would make.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ibis
+
+from headroom.errors import UsageError
+from headroom.sources.schema import TABLES
+from headroom.sources.source import Source
+
+#: An engine: given the loaded DuckDB file, an ibis backend holding every contract table.
+Attach = Callable[[Path], Any]
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A named way to compute on a loaded source."""
+
+    name: str
+    attach: Attach
+    help: str
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def register_engine(name: str, attach: Attach, help: str = "") -> None:
+    """Make ``--engine NAME`` available.
+
+    ``attach(path)`` receives the loaded DuckDB file of a source and returns an ibis backend on
+    which ``backend.table(name)`` gives each contract table.
+    """
+    _ENGINES[name] = Engine(name, attach, help)
+
+
+def engine_names() -> list[str]:
+    return sorted(_ENGINES)
+
+
+def get_engine(name: str) -> Engine:
+    """The registered engine called ``name``, or a UsageError listing the known ones."""
+    try:
+        return _ENGINES[name]
+    except KeyError:
+        known = ", ".join(engine_names())
+        raise UsageError(
+            f"--engine {name!r} is not an engine headroom knows", fix=f"use one of {known}"
+        ) from None
+
+
+def _attach_duckdb(path: Path) -> Any:
+    return ibis.duckdb.connect(path, read_only=True)
+
+
+_spark_lock = threading.Lock()
+_spark_session: Any = None
+
+
+def spark_session() -> Any:
+    """The process's local Spark session (started on first use; it takes a few seconds).
+
+    UTC session time, so that timestamps read back as they were stored; few shuffle partitions,
+    because a local session on small data spends its time scheduling otherwise.
+    """
+    global _spark_session
+    with _spark_lock:
+        if _spark_session is None:
+            if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+                raise UsageError(
+                    "--engine spark needs Java, and none was found",
+                    fix="install Java 17 (e.g. the openjdk-17-jre-headless package) or set "
+                    "JAVA_HOME",
+                )
+            try:
+                from pyspark.sql import SparkSession
+            except ImportError:
+                raise UsageError(
+                    "--engine spark needs PySpark, which is not installed",
+                    fix="install headroom with its spark extra: pip install 'headroom[spark]'",
+                ) from None
+            _spark_session = (
+                SparkSession.builder.master(os.environ.get("HEADROOM_SPARK_MASTER", "local[2]"))
+                .appName("headroom")
+                .config("spark.sql.session.timeZone", "UTC")
+                .config("spark.sql.shuffle.partitions", "4")
+                .config("spark.ui.enabled", "false")
+                .config("spark.ui.showConsoleProgress", "false")
+                .config("spark.driver.memory", os.environ.get("HEADROOM_SPARK_MEMORY", "2g"))
+                .getOrCreate()
+            )
+            _spark_session.sparkContext.setLogLevel("ERROR")
+        return _spark_session
+
+
+def _attach_spark(path: Path) -> Any:
+    # Parquet beside the DuckDB file, written once per loaded file (its name carries its key).
+    folder = path.with_suffix(".parquet")
+    if not folder.exists():
+        building = folder.with_name(f".{folder.name}.{os.getpid()}.building")
+        building.mkdir(parents=True, exist_ok=True)
+        con = ibis.duckdb.connect(path, read_only=True)
+        try:
+            for name in TABLES:
+                con.to_parquet(con.table(name), building / f"{name}.parquet")
+        finally:
+            con.disconnect()
+        try:
+            building.rename(folder)
+        except OSError:  # another process finished first: use theirs
+            shutil.rmtree(building, ignore_errors=True)
+    session = spark_session()
+    backend = ibis.pyspark.connect(session)
+    for name in TABLES:
+        frame = session.read.parquet(str(folder / f"{name}.parquet"))
+        frame.createOrReplaceTempView(name)
+    return backend
+
+
+register_engine("duckdb", _attach_duckdb, "embedded DuckDB (the default)")
+register_engine("spark", _attach_spark, "a local Spark session (needs Java 17 and pyspark)")
+
+
+class _SharedSessionSource(Source):
+    """A source on a shared session: closing it must not stop the session for everyone."""
+
+    def close(self) -> None:
+        pass
+
+
+def on_engine(source: Source, engine: str) -> Source:
+    """The same loaded source, computed on ``engine``.
+
+    >>> src = on_engine(load(Path("data")), "spark")  # doctest: +SKIP
+    >>> src.table("subscriptions").count().execute()  # doctest: +SKIP
+    """
+    chosen = get_engine(engine)
+    if chosen.name == "duckdb":
+        return source
+    con = chosen.attach(source.path)
+    cls = _SharedSessionSource if chosen.name == "spark" else Source
+    return cls(source.name, source.path, source.report, con)
