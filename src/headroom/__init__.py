@@ -1,3 +1,3 @@
-"""headroom: find the customers ready to buy more, run the expansion motion, prove what it earned."""
+"""headroom: find the customers ready to buy more, run the expansion motion, prove its worth."""
 
 __version__ = "0.1.0"

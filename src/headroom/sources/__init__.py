@@ -1,4 +1,7 @@
-"""Sources: reading tables (files, databases), mapping their names, validating them into ibis tables."""
+"""Sources: reading tables (files, databases), mapping their names onto ours, validating them.
+
+A valid source is loaded into typed ibis tables; one with errors loads nothing.
+"""
 
 from headroom.sources.report import Report
 from headroom.sources.source import Source, load, validate

@@ -71,7 +71,7 @@ class RawTable:
         return [c for c in self.data.column_names if c != LINE]
 
 
-class ReadFailed(Exception):
+class ReadFailedError(Exception):
     """A table that cannot be read at all; carries the problems to report."""
 
     def __init__(self, *problems: Problem) -> None:
@@ -173,7 +173,7 @@ def read_csv(
     with path.open("rb") as fh:
         head = fh.read(64 * 1024)
     if not head.strip():
-        raise ReadFailed(
+        raise ReadFailedError(
             _file_problem(
                 table,
                 label,
@@ -183,7 +183,7 @@ def read_csv(
             )
         )
     if b"\x00" in head:
-        raise ReadFailed(
+        raise ReadFailedError(
             _file_problem(
                 table,
                 label,
@@ -196,7 +196,7 @@ def read_csv(
     try:
         header = next(csv.reader([first_line.decode("utf-8-sig")]))
     except (UnicodeDecodeError, StopIteration, csv.Error):
-        raise ReadFailed(
+        raise ReadFailedError(
             _file_problem(
                 table,
                 label,
@@ -207,7 +207,7 @@ def read_csv(
     header = [h.strip() for h in header]
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
-        raise ReadFailed(
+        raise ReadFailedError(
             _file_problem(
                 table,
                 label,
@@ -218,7 +218,7 @@ def read_csv(
     renames, ignored = _rename(table, label, header, mapping)
     missing = _missing_columns(table, label, header, renames, mapping)
     if missing is not None:
-        raise ReadFailed(missing)
+        raise ReadFailedError(missing)
 
     def attempt(threads: bool) -> tuple[pa.Table, list[tuple[int | None, int, int, str]]]:
         bad: list[tuple[int | None, int, int, str]] = []
@@ -252,7 +252,7 @@ def read_csv(
             msg = "the file is not UTF-8 text; export the table as UTF-8 CSV"
         else:
             msg = f"the file cannot be read as CSV ({text.splitlines()[0]}); export it as UTF-8 CSV"
-        raise ReadFailed(_file_problem(table, label, "not_csv", msg)) from None
+        raise ReadFailedError(_file_problem(table, label, "not_csv", msg)) from None
 
     problems: list[Problem] = []
     # pyarrow numbers lines from 1 after the skipped header, so add 1 for file lines.
@@ -294,7 +294,7 @@ def typed_to_text(
     renames, ignored = _rename(table, label, header, mapping)
     missing = _missing_columns(table, label, header, renames, mapping)
     if missing is not None:
-        raise ReadFailed(missing)
+        raise ReadFailedError(missing)
     spec = TABLES[table]
     problems: list[Problem] = []
     arrays: list[pa.Array | pa.ChunkedArray] = []
@@ -336,7 +336,7 @@ def typed_to_text(
         arrays.append(pc.fill_null(text, ""))
         names.append(ours)
     if problems:
-        raise ReadFailed(*problems)
+        raise ReadFailedError(*problems)
     out = pa.table(dict(zip(names, arrays, strict=True)))
     out = out.append_column(LINE, pa.array(np.arange(1, out.num_rows + 1, dtype=np.int64)))
     return RawTable(table, label, "row", out, ignored), []
@@ -348,7 +348,7 @@ def read_parquet(
     try:
         data = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise ReadFailed(
+        raise ReadFailedError(
             _file_problem(
                 table,
                 label,

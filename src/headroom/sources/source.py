@@ -24,7 +24,7 @@ from headroom.config import settings
 from headroom.errors import ConfigError, SourceError
 from headroom.sources import readers
 from headroom.sources.config import SourceSpec, fingerprint, resolve
-from headroom.sources.readers import LINE, RawTable, ReadFailed
+from headroom.sources.readers import LINE, RawTable, ReadFailedError
 from headroom.sources.report import Example, Problem, Report, TableInfo
 from headroom.sources.schema import REQUIRED_TABLES, STORAGE_TYPE, TABLES
 from headroom.sources.validate import Validator, parsed
@@ -161,7 +161,7 @@ def _read_all(
                 schema = spec.database.schema_
                 t = db.table(loc.location, database=schema) if schema else db.table(loc.location)
                 raw, found = readers.typed_to_text(loc.table, loc.label, t.to_pyarrow(), mapping)
-        except ReadFailed as failed:
+        except ReadFailedError as failed:
             problems.extend(failed.problems)
             continue
         raws.append(raw)
@@ -336,7 +336,7 @@ def validate(
                 loaded = _empty(name)
             con.create_table(name, loaded)
         con.disconnect()
-        os.replace(building, target)
+        building.replace(target)
         report_file.write_text(json.dumps(report.to_dict()))
         for old in store.glob(f"{prefix}-*.duckdb"):
             if old != target:

@@ -21,7 +21,7 @@ import ibis.expr.types as ir
 
 from headroom.sources.readers import LINE, RawTable, lookup_column
 from headroom.sources.report import EXAMPLES_PER_PROBLEM, Example, Problem, Report, Severity
-from headroom.sources.schema import TABLES, Column, Kind
+from headroom.sources.schema import TABLES, Column, Kind, Reference
 
 Row = dict[str, Any]
 
@@ -36,7 +36,7 @@ _TIMESTAMP_RE = (
 _FAR_FUTURE = dt.date(9999, 12, 31)
 
 
-@ibis.udf.scalar.builtin
+@ibis.udf.scalar.builtin  # type: ignore[untyped-decorator]
 def json_valid(value: str) -> bool:  # type: ignore[empty-body]
     """DuckDB's json_valid: true when the text parses as JSON."""
 
@@ -135,6 +135,37 @@ class RowCheck:
     fields: tuple[str, ...] = ()  # extra columns the message needs
     hint: str | None = None
     summary: Callable[[int], str] | None = None
+
+
+def _empty_message(col: Column, table: str) -> Callable[[Row], str]:
+    return lambda r: f"{col.name} is empty; every {table} row needs one"
+
+
+def _invalid_message(col: Column) -> Callable[[Row], str]:
+    return lambda r: _not_valid_message(col, r[col.name])
+
+
+def _negative_message(col: Column) -> Callable[[Row], str]:
+    return lambda r: f"{quote(r[col.name])} is negative; {col.describe_valid()}"
+
+
+def _future_message(column: str, today: dt.date) -> Callable[[Row], str]:
+    return lambda r: f"{quote(r[column])} is after today ({today})"
+
+
+def _count_message(template: str, subject: str) -> Callable[[int], str]:
+    return lambda n: f"{n:,} " + template.format(subject)
+
+
+def _reference_message(ref: Reference, target: str, *, kept: bool) -> Callable[[Row], str]:
+    if kept:
+        return lambda r: (
+            f"{quote(r[ref.column])} is not in {target}; the row is kept but no account will use it"
+        )
+    return lambda r: (
+        f"{quote(r[ref.column])} is not in {target}; add the {ref.target_column} to "
+        f"{ref.table} or fix this row"
+    )
 
 
 class Validator:
@@ -265,21 +296,14 @@ class Validator:
                 continue
             s = t[col.name]
             if not col.nullable:
-                checks.append(
-                    RowCheck(
-                        "empty_value",
-                        col.name,
-                        s == "",
-                        lambda r, c=col: f"{c.name} is empty; every {name} row needs one",
-                    )
-                )
+                checks.append(RowCheck("empty_value", col.name, s == "", _empty_message(col, name)))
             if col.kind != Kind.TEXT:
                 checks.append(
                     RowCheck(
                         f"bad_{col.kind.value}",
                         col.name,
                         (s != "") & ~_well_formed(col, s),
-                        lambda r, c=col: _not_valid_message(c, r[c.name]),
+                        _invalid_message(col),
                     )
                 )
             if col.minimum is not None:
@@ -288,7 +312,7 @@ class Validator:
                         "negative",
                         col.name,
                         _well_formed(col, s) & (parsed(col, s) < col.minimum),
-                        lambda r, c=col: f"{quote(r[c.name])} is negative; {c.describe_valid()}",
+                        _negative_message(col),
                     )
                 )
         for col_name in spec.date_columns_for_future_check:
@@ -303,9 +327,9 @@ class Validator:
                     "future_date",
                     col_name,
                     _well_formed(col, t[col_name]) & (value > self.today),
-                    lambda r, c=col_name: f"{quote(r[c])} is after today ({self.today})",
+                    _future_message(col_name, self.today),
                     severity="warning",
-                    summary=lambda n, c=col_name: f"{n:,} rows have a {c} after today",
+                    summary=_count_message("rows have a {} after today", col_name),
                     hint=(
                         "check the export's clock and time zone; a run as of an earlier day "
                         "never reads them"
@@ -341,7 +365,10 @@ class Validator:
                 severity="warning",
                 fields=("_first",),
                 summary=lambda n: f"{n:,} rows repeat an earlier event_id",
-                hint="a repeated event_id is the same event (ingest is idempotent); the first is kept",
+                hint=(
+                    "a repeated event_id is the same event (ingest is idempotent); "
+                    "the first is kept"
+                ),
             )
         elif mapping_combine != "reject":
             check = RowCheck(
@@ -381,22 +408,16 @@ class Validator:
                     "unknown_reference",
                     ref.column,
                     (marked[ref.column] != "") & marked["_missing"],
-                    lambda r, rf=ref, tl=target_label: (
-                        f"{quote(r[rf.column])} is not in {tl}; add the {rf.target_column} to "
-                        f"{rf.table} or fix this row"
-                    ),
+                    _reference_message(ref, target_label, kept=False),
                 )
             else:
                 check = RowCheck(
                     "unknown_account",
                     ref.column,
                     (marked[ref.column] != "") & marked["_missing"],
-                    lambda r, rf=ref, tl=target_label: (
-                        f"{quote(r[rf.column])} is not in {tl}; the row is kept but no account "
-                        "will use it"
-                    ),
+                    _reference_message(ref, target_label, kept=True),
                     severity="warning",
-                    summary=lambda n, tl=target_label: f"{n:,} rows name an account not in {tl}",
+                    summary=_count_message("rows name an account not in {}", target_label),
                     hint="add the accounts, or fix the ids if they are spelled differently",
                 )
             self.run_checks(name, [check], base=marked)
@@ -421,7 +442,8 @@ class Validator:
                     end < start,
                     lambda r: (
                         f"{quote(r['end_date'])} is before start_date {quote(r['start_date'])}; "
-                        "end_date is the first day the period is no longer in force, after start_date"
+                        "end_date is the first day the period is no longer in force, "
+                        "after start_date"
                     ),
                     fields=("start_date",),
                 ),
@@ -482,7 +504,8 @@ class Validator:
                     None,
                     lambda r: (
                         f"subscription {quote(r['subscription_id'])} of account "
-                        f"{quote(r['account_id'])} overlaps subscription {quote(r['_other'])} of line "
+                        f"{quote(r['account_id'])} overlaps subscription "
+                        f"{quote(r['_other'])} of line "
                         f"{r['_other_line']}; their MRR is summed while both run"
                     ),
                     severity="warning",
@@ -573,7 +596,9 @@ class Validator:
                     lambda r: f"{quote(r['account_id'])} has no subscription rows",
                     severity="warning",
                     summary=lambda n: f"{n:,} accounts have no subscription rows",
-                    hint="prospects and trials without a priced period earn no MRR; that may be fine",
+                    hint=(
+                        "prospects and trials without a priced period earn no MRR; that may be fine"
+                    ),
                 )
             ],
             base=lonely.filter(lonely.account_id != ""),
