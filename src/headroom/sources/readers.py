@@ -255,25 +255,63 @@ def read_csv(
         raise ReadFailedError(_file_problem(table, label, "not_csv", msg)) from None
 
     problems: list[Problem] = []
-    # pyarrow numbers lines from 1 after the skipped header, so add 1 for file lines.
-    bad_lines = sorted(int(n) + 1 for n, *_ in bad if n is not None)
+    # pyarrow numbers records from 1 after the skipped header.
+    total = data.num_rows + len(bad)
+    layout = _multiline_layout(path, total, len(header))
+    if layout is not None and len(layout[1]) == len(bad):
+        starts, bad_records = layout
+
+        def line_of(record: Any) -> Any:
+            return starts[record]
+    else:
+        # pyarrow counts the skipped header too: its number is already the record + 1.
+        bad_records = [int(n) - 1 for n, *_ in bad if n is not None]
+
+        def line_of(record: Any) -> Any:
+            return record + 1
+
     if bad:
         examples = [
             Example(
-                f"line {int(n) + 1}" if n is not None else "",
+                f"line {line_of(bad_records[k])}" if k < len(bad_records) else "",
                 text[:80],
                 f"expected {exp} fields, found {act}; every line needs one value per header "
                 "column (quote values that contain commas)",
             )
-            for n, exp, act, text in bad[:5]
+            for k, (_, exp, act, text) in enumerate(bad[:5])
         ]
         problems.append(Problem("error", "bad_row", table, label, None, len(bad), examples))
-    total = data.num_rows + len(bad)
-    lines = np.setdiff1d(np.arange(2, total + 2, dtype=np.int64), np.asarray(bad_lines, np.int64))
+    records = np.setdiff1d(np.arange(1, total + 1, dtype=np.int64), np.asarray(bad_records))
     data = data.rename_columns([renames[c] for c in data.column_names])
-    data = data.append_column(LINE, pa.array(lines[: data.num_rows], pa.int64()))
+    lines = line_of(records[: data.num_rows])
+    data = data.append_column(LINE, pa.array(lines, pa.int64()))
     data = _drop_blank_rows(data)
     return RawTable(table, label, "line", data, ignored), problems
+
+
+def _multiline_layout(path: Path, records: int, width: int) -> tuple[Any, list[int]] | None:
+    """Where each record starts when quoted values span lines, and which records are malformed.
+
+    None when every record is one line (the file has header + records lines): then record n is
+    line n + 1. Only a file whose quoted values hold line breaks is scanned record by record.
+    """
+    newlines, last = 0, b""
+    with path.open("rb") as f:
+        while block := f.read(1 << 24):
+            newlines += block.count(b"\n")
+            last = block[-1:]
+    physical = newlines + (1 if last not in (b"\n", b"") else 0)
+    if physical <= records + 1:
+        return None
+    starts = [1]  # starts[n]: the line record n starts on; record 0 is the header
+    bad: list[int] = []
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        for n, fields in enumerate(reader):
+            if n and fields and len(fields) != width:
+                bad.append(n)
+            starts.append(reader.line_num + 1)
+    return np.asarray(starts, np.int64), bad
 
 
 def _drop_blank_rows(data: pa.Table) -> pa.Table:

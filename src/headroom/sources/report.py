@@ -128,6 +128,11 @@ class Report:
                 f"{self.source}: {e:,} error{'s' * (e != 1)} and {w:,} warning{'s' * (w != 1)}; "
                 "nothing was loaded"
             )
+        kinds = len(self.warnings)
+        if w > kinds:  # many rows behind few kinds of warning: say both
+            return (
+                f"{self.source}: valid, {kinds:,} kind{'s' * (kinds != 1)} of warning ({w:,} rows)"
+            )
         return f"{self.source}: valid, {w:,} warning{'s' * (w != 1)}"
 
     def error_text(self) -> str:

@@ -350,9 +350,17 @@ def validate(
 
 
 def _order(report: Report) -> None:
-    """Errors first, then warnings, each in contract table order."""
+    """Errors first, then warnings, each in contract table order, then in file order."""
     order = {name: i for i, name in enumerate(TABLES)}
-    report.problems.sort(key=lambda p: (p.severity != "error", order.get(p.table, 99)))
+
+    def first_line(p: Problem) -> int:
+        where = p.examples[0].location if p.examples else ""
+        number = where.removeprefix("line ").removeprefix("row ")
+        return int(number) if number.isdigit() else 0
+
+    report.problems.sort(
+        key=lambda p: (p.severity != "error", order.get(p.table, 99), first_line(p))
+    )
 
 
 def load(

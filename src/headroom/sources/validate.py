@@ -153,8 +153,13 @@ def _future_message(column: str, today: dt.date) -> Callable[[Row], str]:
     return lambda r: f"{quote(r[column])} is after today ({today})"
 
 
-def _count_message(template: str, subject: str) -> Callable[[int], str]:
-    return lambda n: f"{n:,} " + template.format(subject)
+def plural(n: int, one: str, many: str) -> str:
+    """``1 row has`` / ``2 rows have``: a count with the words that agree with it."""
+    return f"{n:,} {one if n == 1 else many}"
+
+
+def _count_message(one: str, many: str, subject: str) -> Callable[[int], str]:
+    return lambda n: plural(n, one.format(subject), many.format(subject))
 
 
 def _reference_message(ref: Reference, target: str, *, kept: bool) -> Callable[[Row], str]:
@@ -329,7 +334,9 @@ class Validator:
                     _well_formed(col, t[col_name]) & (value > self.today),
                     _future_message(col_name, self.today),
                     severity="warning",
-                    summary=_count_message("rows have a {} after today", col_name),
+                    summary=_count_message(
+                        "row has a {} after today", "rows have a {} after today", col_name
+                    ),
                     hint=(
                         "check the export's clock and time zone; a run as of an earlier day "
                         "never reads them"
@@ -364,7 +371,7 @@ class Validator:
                 lambda r: f"{describe(r)} repeats line {r['_first']}; kept once",
                 severity="warning",
                 fields=("_first",),
-                summary=lambda n: f"{n:,} rows repeat an earlier event_id",
+                summary=lambda n: plural(n, "row repeats", "rows repeat") + " an earlier event_id",
                 hint=(
                     "a repeated event_id is the same event (ingest is idempotent); "
                     "the first is kept"
@@ -378,7 +385,7 @@ class Validator:
                 lambda r: f"{describe(r)} repeats line {r['_first']}; combined ({mapping_combine})",
                 severity="warning",
                 fields=(*key, "_first"),
-                summary=lambda n: f"{n:,} rows repeat an earlier {label}",
+                summary=lambda n: plural(n, "row repeats", "rows repeat") + f" an earlier {label}",
                 hint=f"the mapping says combine: {mapping_combine}",
             )
         else:
@@ -417,7 +424,11 @@ class Validator:
                     (marked[ref.column] != "") & marked["_missing"],
                     _reference_message(ref, target_label, kept=True),
                     severity="warning",
-                    summary=_count_message("rows name an account not in {}", target_label),
+                    summary=_count_message(
+                        "row names an account not in {}",
+                        "rows name an account not in {}",
+                        target_label,
+                    ),
                     hint="add the accounts, or fix the ids if they are spelled differently",
                 )
             self.run_checks(name, [check], base=marked)
@@ -456,26 +467,33 @@ class Validator:
                         "no day; it adds no MRR"
                     ),
                     severity="warning",
-                    summary=lambda n: f"{n:,} subscription rows end on the day they start",
+                    summary=lambda n: plural(
+                        n,
+                        "subscription row ends on the day it starts",
+                        "subscription rows end on the day they start",
+                    ),
                     hint="end_date is exclusive: a one-day period ends the day after it starts",
                 ),
             ],
         )
 
     def overlap_checks(self) -> None:
-        if (
-            "subscriptions" not in self.tables
-            or "end_date" not in self.tables["subscriptions"].columns
-        ):
+        if "subscriptions" not in self.tables:
             return
         spec = TABLES["subscriptions"]
         t = self.tables["subscriptions"]
+        # Without an end_date column every row runs on: they all overlap one another.
+        end = (
+            parsed(spec.column("end_date"), t.end_date).fill_null(_FAR_FUTURE)
+            if "end_date" in t.columns
+            else ibis.literal(_FAR_FUTURE)
+        )
         periods = t.select(
             t.account_id,
             t.subscription_id,
             t[LINE],
             _start=parsed(spec.column("start_date"), t.start_date),
-            _end=parsed(spec.column("end_date"), t.end_date).fill_null(_FAR_FUTURE),
+            _end=end,
         ).filter(ibis._["_start"].notnull() & (ibis._["_end"] > ibis._["_start"]))
         a = periods
         b = periods.view()
@@ -511,7 +529,13 @@ class Validator:
                     severity="warning",
                     fields=("account_id", "_other", "_other_line"),
                     summary=lambda n: (
-                        f"{n:,} pairs of subscription rows overlap, in {accounts:,} accounts"
+                        plural(
+                            n,
+                            "pair of subscription rows overlaps",
+                            "pairs of subscription rows overlap",
+                        )
+                        + ", in "
+                        + plural(accounts, "account", "accounts")
                     ),
                     hint=(
                         "when a new row replaces an old one (an upgrade, a renewal), end the old "
@@ -568,7 +592,8 @@ class Validator:
                     severity="warning",
                     fields=("account_id", "date", "metric"),
                     summary=lambda n: (
-                        f"{n:,} of {total:,} usage rows ({n / max(total, 1):.0%}) fall outside "
+                        f"{n:,} of {plural(total, 'usage row', 'usage rows')} "
+                        f"({n / max(total, 1):.0%}) {'falls' if n == 1 else 'fall'} outside "
                         "every subscription period of their account"
                     ),
                     hint=(
@@ -595,7 +620,9 @@ class Validator:
                     None,
                     lambda r: f"{quote(r['account_id'])} has no subscription rows",
                     severity="warning",
-                    summary=lambda n: f"{n:,} accounts have no subscription rows",
+                    summary=lambda n: (
+                        plural(n, "account has", "accounts have") + " no subscription rows"
+                    ),
                     hint=(
                         "prospects and trials without a priced period earn no MRR; that may be fine"
                     ),
