@@ -7,6 +7,9 @@ go straight to the mistake.
 
 from __future__ import annotations
 
+import difflib
+import types
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,9 +103,38 @@ def parse_model(doc: Document, model: type[M]) -> M:
         dotted = ".".join(str(p) for p in loc) or "(top level)"
         msg = first["msg"]
         if first["type"] == "extra_forbidden":
+            known = _settings_at(model, loc[:-1])
             msg = f"unknown setting {loc[-1]!r}"
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            if close:
+                msg += f" (did you mean {close[0]!r}?)"
+            if known:
+                msg += f"; the settings here are {', '.join(known)}"
         elif first["type"] == "missing":
             msg = f"missing setting {dotted!r}"
         else:
-            msg = f"{dotted}: {msg}"
+            msg = f"{dotted}: {msg.removeprefix('Value error, ')}"
         raise doc.error(loc, msg) from None
+
+
+def _settings_at(model: type[BaseModel], path: tuple[Any, ...]) -> list[str]:
+    """The setting names a model accepts at ``path`` (through nested models and mappings)."""
+    current: Any = model
+    for part in path:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = next(
+                (f for name, f in current.model_fields.items() if part in (name, f.alias)), None
+            )
+            if field is None:
+                return []
+            current = field.annotation
+        elif typing.get_origin(current) is dict:
+            current = typing.get_args(current)[1]
+        else:
+            return []
+        args = [a for a in typing.get_args(current) if a is not type(None)]
+        if typing.get_origin(current) in (typing.Union, types.UnionType) and len(args) == 1:
+            current = args[0]
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or name for name, f in current.model_fields.items()]
+    return []

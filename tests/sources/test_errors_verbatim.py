@@ -302,3 +302,15 @@ def test_warnings_are_listed_apart_and_do_not_fail(tmp_path: Path, workspace: Pa
         "this account is in force that day"
     ) in warnings
     assert list(workspace.glob("sources/*.duckdb"))
+
+
+def test_text_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
+    accounts = b"account_id,name\na1,Acme\na2,M\xfcller\n"
+    code, out, _ = validate(
+        source(tmp_path, {"accounts.csv": accounts, "subscriptions.csv": ONE_SUB})
+    )
+    assert code == 1
+    assert errors(out) == [
+        "accounts.csv, line 3: byte 0xfc is not UTF-8 text; export the table as UTF-8 CSV (a "
+        "spreadsheet's 'CSV UTF-8' option)"
+    ]

@@ -16,6 +16,7 @@ lives elsewhere.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,9 @@ class SourceConfig(BaseModel):
         for name in value:
             if name not in TABLES:
                 known = ", ".join(TABLES)
-                raise ValueError(f"unknown table {name!r}; the tables are {known}")
+                close = difflib.get_close_matches(name, list(TABLES), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ValueError(f"unknown table {name!r}{hint}; the tables are {known}")
         return value
 
 

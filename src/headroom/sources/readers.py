@@ -8,6 +8,7 @@ it from reading at all, and keeps going where it can so that every problem is li
 
 from __future__ import annotations
 
+import codecs
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,6 +220,27 @@ def read_csv(
     missing = _missing_columns(table, label, header, renames, mapping)
     if missing is not None:
         raise ReadFailedError(missing)
+    bad_text = _first_non_utf8(path)
+    if bad_text is not None:
+        line, byte = bad_text
+        raise ReadFailedError(
+            Problem(
+                "error",
+                "not_utf8",
+                table,
+                label,
+                None,
+                1,
+                [
+                    Example(
+                        f"line {line}",
+                        f"0x{byte:02x}",
+                        f"byte 0x{byte:02x} is not UTF-8 text; export the table as UTF-8 CSV "
+                        "(a spreadsheet's 'CSV UTF-8' option)",
+                    )
+                ],
+            )
+        )
 
     def attempt(threads: bool) -> tuple[pa.Table, list[tuple[int | None, int, int, str]]]:
         bad: list[tuple[int | None, int, int, str]] = []
@@ -287,6 +309,24 @@ def read_csv(
     data = data.append_column(LINE, pa.array(lines, pa.int64()))
     data = _drop_blank_rows(data)
     return RawTable(table, label, "line", data, ignored), problems
+
+
+def _first_non_utf8(path: Path) -> tuple[int, int] | None:
+    """The line and value of the first byte that is not UTF-8, if any (pyarrow cannot say)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with path.open("rb") as f:
+        while block := f.read(1 << 24):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                return line + block[: exc.start].count(b"\n"), block[exc.start]
+            line += block.count(b"\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return line, 0
+    return None
 
 
 def _multiline_layout(path: Path, records: int, width: int) -> tuple[Any, list[int]] | None:
