@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -11,15 +10,6 @@ import pytest
 from typer.testing import CliRunner
 
 from headroom.cli.main import app
-from headroom.config import settings
-
-
-@pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("HEADROOM_WORKSPACE", str(tmp_path))
-    settings.cache_clear()
-    yield tmp_path
-    settings.cache_clear()
 
 
 def test_demo_summarises_the_paying_base(workspace: Path) -> None:

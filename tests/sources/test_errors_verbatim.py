@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,18 +15,9 @@ import pytest
 from typer.testing import CliRunner
 
 from headroom.cli.main import app
-from headroom.config import settings
 
 SUBS_HEADER = "subscription_id,account_id,start_date,mrr\n"
 ONE_SUB = SUBS_HEADER + "s1,a1,2024-01-01,10\n"
-
-
-@pytest.fixture(autouse=True)
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("HEADROOM_WORKSPACE", str(tmp_path / "workspace"))
-    settings.cache_clear()
-    yield tmp_path / "workspace"
-    settings.cache_clear()
 
 
 def source(tmp_path: Path, files: dict[str, str | bytes]) -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from headroom.cli.main import app
-from headroom.config import settings as headroom_settings
 from headroom.errors import SourceError
 from headroom.sources import load
 from tests import parts
@@ -30,14 +28,6 @@ GOOD_SUBS = (
     "s3,a2,2024-03-15,,49.99,Starter,2\n"
 )
 GOOD_ACCOUNTS = "account_id,name,segment,timezone\na1,Acme,smb,Europe/Berlin\na2,Beta,mid_market,\n"
-
-
-@pytest.fixture(autouse=True)
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("HEADROOM_WORKSPACE", str(tmp_path / "workspace"))
-    headroom_settings.cache_clear()
-    yield tmp_path / "workspace"
-    headroom_settings.cache_clear()
 
 
 def run(*args: str) -> tuple[int, str, str]:

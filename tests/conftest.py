@@ -1,3 +1,5 @@
+"""Shared fixtures: every test loads into its own workspace, never the checkout's .headroom."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -9,9 +11,9 @@ from headroom.config import settings
 
 
 @pytest.fixture(autouse=True)
-def _workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test loads into its own workspace, never the repository's .headroom."""
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """HEADROOM_WORKSPACE in the test's temporary folder (settings are read once, so reset)."""
     monkeypatch.setenv("HEADROOM_WORKSPACE", str(tmp_path / "workspace"))
     settings.cache_clear()
-    yield
+    yield tmp_path / "workspace"
     settings.cache_clear()
