@@ -71,6 +71,8 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
+        if abs(value) < 10:  # ratios and shares: keep their precision, drop trailing zeros
+            return f"{value:.4f}".rstrip("0").rstrip(".")
         return f"{value:,.2f}"
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"

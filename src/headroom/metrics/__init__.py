@@ -1,0 +1,1 @@
+"""Metrics beside the pipeline: revenue (MRR, movements, NRR), retention and LTV calculators."""
