@@ -108,7 +108,15 @@ def parse_date(value: str | None, option: str) -> dt.date | None:
 
 def _register() -> None:
     # Commands live in their own modules; importing them adds them to `app`.
-    from headroom.cli import calculators, demo, generate, retention, revenue, validate  # noqa: F401
+    from headroom.cli import (  # noqa: F401
+        calculators,
+        demo,
+        expansion,
+        generate,
+        retention,
+        revenue,
+        validate,
+    )
 
 
 def main() -> None:
