@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -87,3 +88,33 @@ def test_bad_survival(value: str, message: str) -> None:
     result = CliRunner().invoke(app, ["retention", "fit", "--survival", value])
     assert result.exit_code == 1
     assert result.stderr == f"error: {message}\n"
+
+
+def test_cohorts_from_a_source(tmp_path: Path) -> None:
+    """Twelve accounts start in 2024-01; 3 churn after 2 months, 3 after 4; 6 stay.
+
+    Survival after month 1..5: 1, 0.75, 0.75, 0.5, 0.5. A 2024-02 cohort of two never churns.
+    """
+    rows = []
+    for i in range(12):
+        end = "2024-03-01" if i < 3 else "2024-05-01" if i < 6 else ""
+        rows.append(f"s{i},a{i},2024-01-01,{end},10\n")
+    rows += ["t1,b1,2024-02-01,,10\n", "t2,b2,2024-02-01,,10\n"]
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "subscriptions.csv").write_text(
+        "subscription_id,account_id,start_date,end_date,mrr\n" + "".join(rows)
+    )
+    result = CliRunner().invoke(
+        app,
+        ["retention", "cohorts", str(tmp_path / "src"), "--through", "2024-06-30",
+         "--min-accounts", "2", "--format", "json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    jan, feb = json.loads(result.stdout)["cohorts"]
+    assert jan["cohort"] == "2024-01"
+    assert jan["observed_survival"] == [1.0, 0.75, 0.75, 0.5, 0.5]
+    reference = fit_sbg([1.0, 0.75, 0.75, 0.5, 0.5])
+    assert jan["alpha"] == pytest.approx(reference.alpha, rel=1e-4)
+    assert jan["beta"] == pytest.approx(reference.beta, rel=1e-4)
+    assert feb["alpha"] is None
+    assert feb["reason"] == "no churn yet: nothing to fit"

@@ -1,13 +1,18 @@
-"""``headroom retention fit``: the shifted-beta-geometric model of a cohort's survival."""
+"""``headroom retention fit`` and ``cohorts``: the shifted-beta-geometric retention model."""
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+
 import typer
 
-from headroom.cli.main import app, new_app
+from headroom.cli.main import app, new_app, parse_date
 from headroom.cli.output import Format, console, emit_rows, print_json
+from headroom.cli.validate import MAPPING_HELP, SOURCE_HELP
 from headroom.errors import UsageError
-from headroom.metrics.retention import fit_sbg
+from headroom.metrics.retention import cohort_survival, fit_cohorts, fit_sbg
+from headroom.sources import load
 
 retention_app = new_app("Retention: fit and project cohort survival (shifted-beta-geometric).")
 app.add_typer(retention_app, name="retention")
@@ -62,3 +67,41 @@ def fit_command(
             line += f"; expected residual lifetime {body['expected_residual_lifetime']:.3f} periods"
         console().print(line)
     emit_rows(rows, fmt, ["period", "observed", "fitted"], title="Survival")
+
+
+@retention_app.command("cohorts")
+def cohorts_command(
+    source: Path = typer.Argument(..., help=SOURCE_HELP),
+    mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP),
+    through: str | None = typer.Option(
+        None, "--through", help="Last day of history (YYYY-MM-DD). Default: today."
+    ),
+    periods: int = typer.Option(12, "--periods", help="Months to project per cohort."),
+    min_accounts: int = typer.Option(10, "--min-accounts", help="Smallest cohort to fit."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+) -> None:
+    """Fit the sBG model per signup cohort (month of first payment) of a source."""
+    last = parse_date(through, "--through") or dt.date.today()
+    src = load(source, mapping)
+    try:
+        cohorts = cohort_survival(src.table("subscriptions"), src.table("plans"), last)
+    finally:
+        src.close()
+    fits = [f.to_dict(periods) for f in fit_cohorts(cohorts, min_accounts)]
+    if fmt == Format.json:
+        print_json({"through": last, "cohorts": fits})
+        return
+    rows = [
+        {
+            "cohort": f["cohort"],
+            "accounts": f["accounts"],
+            "months": len(f["observed_survival"]),
+            "survival_now": f["observed_survival"][-1] if f["observed_survival"] else None,
+            "alpha": f["alpha"],
+            "beta": f["beta"],
+            f"survival_in_{periods}m": (f.get("projected_survival") or [None])[-1],
+            "note": f.get("reason") or "",
+        }
+        for f in fits
+    ]
+    emit_rows(rows, fmt, title="Shifted-beta-geometric fit per signup cohort")

@@ -14,15 +14,22 @@ Setting: The Perils of Ignoring Heterogeneity", Marketing Science 29(1)).
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 from typing import Any
 
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import hyp2f1
 
 from headroom.errors import UsageError
+from headroom.metrics.expansion import account_durations, change_days
+
+#: Bound on |log alpha| and |log beta| in the fit (alpha and beta within 1e-4 .. 1e4).
+LOG_BOUND = math.log(1e4)
 
 
 def churn_probabilities(alpha: float, beta: float, periods: int) -> list[float]:
@@ -65,6 +72,11 @@ class SbgFit:
     beta: float
     log_likelihood: float
     observed: list[float]
+
+    @property
+    def homogeneous(self) -> bool:
+        """The fit ran to its bound: churn looks the same for every customer (geometric)."""
+        return max(self.alpha, self.beta) > math.exp(LOG_BOUND) * 0.99
 
     def fitted(self) -> list[float]:
         return survival(self.alpha, self.beta, len(self.observed))
@@ -137,12 +149,101 @@ def fit_sbg(observed: list[float]) -> SbgFit:
             return math.inf
 
     # Search on log-parameters (both must be positive), from several starts for robustness.
+    # Bounded: when every customer churns at the same rate the likelihood keeps rising as
+    # alpha and beta grow together (the beta collapses to a point); the bound stops there.
     best = None
     for start in ((0.0, 0.0), (-1.0, 1.0), (1.0, 2.0)):
         res = minimize(negative, np.array(start), method="Nelder-Mead",
+                       bounds=[(-LOG_BOUND, LOG_BOUND)] * 2,
                        options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 5000})  # fmt: skip
         if best is None or res.fun < best.fun:
             best = res
     assert best is not None
     alpha, beta = math.exp(best.x[0]), math.exp(best.x[1])
     return SbgFit(alpha, beta, -float(best.fun), list(observed))
+
+
+@dataclass(frozen=True)
+class CohortFit:
+    """The sBG fit of one signup cohort, or why there is none."""
+
+    cohort: str
+    accounts: int
+    survival: list[float]  # share still a customer after month 1, 2, ... of the cohort
+    fit: SbgFit | None
+    reason: str | None = None
+
+    def to_dict(self, periods: int) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "cohort": self.cohort,
+            "accounts": self.accounts,
+            "observed_survival": [round(s, 6) for s in self.survival],
+        }
+        if self.fit is None:
+            return out | {"alpha": None, "beta": None, "reason": self.reason}
+        if self.fit.homogeneous:
+            rate = self.fit.alpha / (self.fit.alpha + self.fit.beta)
+            out["reason"] = f"constant churn {rate:.1%}/month: no spread between customers"
+        return out | {
+            "alpha": round(self.fit.alpha, 6),
+            "beta": round(self.fit.beta, 6),
+            "log_likelihood": round(self.fit.log_likelihood, 6),
+            "projected_survival": [round(s, 6) for s in self.fit.projected(periods)],
+        }
+
+
+def cohort_survival(
+    subscriptions: ir.Table, plans: ir.Table, through: dt.date
+) -> dict[str, tuple[int, list[float]]]:
+    """Per signup cohort (month of first payment): accounts, and the share still a customer
+    (not yet churned for the first time) after each month fully observed by ``through``.
+    """
+    d = account_durations(subscriptions, plans, through)
+    c = change_days(subscriptions, plans, through)
+    out_days = c.filter((c.mrr_before > 0) & (c.mrr_after <= 0))
+    first_out = out_days.group_by("account_id").aggregate(out=out_days.day.min())
+    t = d.left_join(first_out, "account_id")
+    churned = t.out.notnull()
+    months = (
+        (t.out.year() * 12 + t.out.month())
+        - (t.first_paid.year() * 12 + t.first_paid.month())
+        - (t.out.day() < t.first_paid.day()).cast("int64")
+    )
+    rows = (
+        t.mutate(cohort=t.first_paid.truncate("M"), churned=churned, months=months)
+        .group_by(["cohort", "churned", "months"])
+        .aggregate(n=ibis._.count())
+        .to_pyarrow()
+        .to_pylist()
+    )
+    last = through.year * 12 + through.month - 1
+    cohorts: dict[str, tuple[int, list[float]]] = {}
+    for key in sorted({r["cohort"] for r in rows}):
+        mine = [r for r in rows if r["cohort"] == key]
+        total = sum(r["n"] for r in mine)
+        observed = last - (key.year * 12 + key.month - 1)  # months fully behind us
+        curve = [
+            sum(r["n"] for r in mine if not r["churned"] or r["months"] > k) / total
+            for k in range(1, observed + 1)
+        ]
+        cohorts[key.isoformat()[:7]] = (total, curve)
+    return cohorts
+
+
+def fit_cohorts(
+    cohorts: dict[str, tuple[int, list[float]]], min_accounts: int = 10
+) -> list[CohortFit]:
+    """The sBG fit per cohort; cohorts too small, too young or without churn get a reason."""
+    out = []
+    for name, (accounts, curve) in cohorts.items():
+        if accounts < min_accounts:
+            out.append(
+                CohortFit(name, accounts, curve, None, f"fewer than {min_accounts} accounts")
+            )
+        elif len(curve) < 2:
+            out.append(CohortFit(name, accounts, curve, None, "fewer than 2 months observed"))
+        elif curve[-1] >= 1:
+            out.append(CohortFit(name, accounts, curve, None, "no churn yet: nothing to fit"))
+        else:
+            out.append(CohortFit(name, accounts, curve, fit_sbg(curve)))
+    return out
