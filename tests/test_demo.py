@@ -35,6 +35,10 @@ def test_demo_summarises_the_paying_base(workspace: Path) -> None:
     totals = body["totals"]
     assert (totals["accounts"], totals["seats"]) == (expected[0], expected[2])
     assert totals["mrr"] == pytest.approx(float(expected[1]))
+    revenue = body["revenue"]
+    assert len(revenue["bridge"]) == 12
+    assert revenue["nrr"]["start"] == "2025-09"
+    assert revenue["time_to_expansion"]["accounts"] > 0
     plans = [row["plan"] for row in body["customers"]]
     order = ["Starter", "Professional", "Business", "Enterprise"]
     assert plans == sorted(plans, key=order.index)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -215,3 +217,23 @@ def test_same_movements_on_spark(teamflow: Any) -> None:
     ]
     assert len(results[0]) > 1000
     assert results[0] == results[1]
+
+
+def test_daily_mrr_on_a_day_sums_overlapping_rows(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from headroom.cli.main import app
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "subscriptions.csv").write_text(
+        "subscription_id,account_id,start_date,end_date,mrr\n"
+        "s1,a,2024-01-01,2024-03-15,100\n"
+        "s2,a,2024-03-01,,40\n"  # overlaps s1 from March 1st
+        "s3,b,2024-03-10,2024-03-11,70\n"
+    )
+    result = CliRunner().invoke(
+        app, ["mrr", str(tmp_path / "src"), "--on", "2024-03-10", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    got = {r["account_id"]: r["mrr"] for r in json.loads(result.stdout)}
+    assert got == {"a": 140, "b": 70}

@@ -20,6 +20,7 @@ from headroom.config import settings
 from headroom.facts import account_snapshot, customers_by_plan_and_segment
 from headroom.generate import Options
 from headroom.generate.teamflow import VERSION
+from headroom.metrics.expansion import account_durations, time_to_expansion
 from headroom.metrics.nrr import retention
 from headroom.metrics.revenue import add_months, month_start, mrr_bridge, mrr_movements
 from headroom.sources import load
@@ -62,11 +63,15 @@ def demo_command(
         bridge_table = mrr_bridge(mrr_movements(subscriptions, as_of))
         bridge = bridge_table.filter(bridge_table.month >= first_month).to_pyarrow().to_pylist()
         year = retention(subscriptions, add_months(last_month, -12), last_month)[0]
+        durations = account_durations(subscriptions, source.table("plans"), as_of)
+        rows_d = durations.to_pyarrow().to_pylist()
     finally:
         source.close()
+    km = time_to_expansion([("all", r["days"], r["expanded"]) for r in rows_d], step=365)
     revenue = {
         "bridge": bridge,
         "nrr": year.to_dict(),
+        "time_to_expansion": None if km is None else km.to_dict(),
     }
     totals: dict[str, Any] = {
         "accounts": sum(r["accounts"] for r in table),
@@ -110,3 +115,14 @@ def demo_command(
         + ("n/a" if grr is None else f"{grr:.1%}")
         + f" ({year.accounts:,} accounts paying in {add_months(last_month, -12):%Y-%m})"
     )
+    if km is not None:
+        within_year = 1 - dict(km.curve).get(365, 1.0)
+        median = (
+            f"{km.median_days:,.0f} days"
+            if km.median_days is not None
+            else "not reached (fewer than half have expanded)"
+        )
+        out_console.print(
+            f"time from first payment to first expansion: median {median}; "
+            f"{within_year:.0%} expand within a year (Kaplan-Meier, {km.accounts:,} accounts)"
+        )

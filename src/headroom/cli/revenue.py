@@ -8,9 +8,10 @@ from pathlib import Path
 
 import typer
 
-from headroom.cli.main import app
+from headroom.cli.main import app, parse_date
 from headroom.cli.output import Format, emit_rows, print_json
 from headroom.cli.validate import MAPPING_HELP, SOURCE_HELP
+from headroom.facts import account_snapshot
 from headroom.metrics.nrr import retention, retention_series
 from headroom.metrics.revenue import MonthConvention, mrr_bridge, mrr_movements, parse_month
 from headroom.sources import load
@@ -40,14 +41,26 @@ def mrr_command(
     bridge: bool = typer.Option(
         False, "--bridge", help="One row per month: start + new + expansion + ... = end."
     ),
+    on: str | None = typer.Option(
+        None, "--on", help="Instead: each account's daily MRR, plan and seats on this day."
+    ),
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
     """MRR per account and month with its movement (new, expansion, churn, ...)."""
     last = parse_month(through, "--through") if through else dt.date.today()
     lo = parse_month(since, "--from") if since else None
     hi = parse_month(until, "--to") if until else None
+    day = parse_date(on, "--on")
     src = load(source, mapping)
     try:
+        if day is not None:
+            snapshot = account_snapshot(src, day)
+            daily = snapshot.filter(snapshot.customer).select(
+                "account_id", "segment", "plan", "mrr", "seats"
+            )
+            rows = daily.order_by("account_id").to_pyarrow().to_pylist()
+            emit_rows(rows, fmt, title=f"MRR on {day}")
+            return
         movements = mrr_movements(src.table("subscriptions"), last, convention)
         table = mrr_bridge(movements) if bridge else movements
         if lo is not None:
