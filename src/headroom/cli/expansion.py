@@ -15,8 +15,8 @@ from headroom.errors import UsageError
 from headroom.metrics.expansion import (
     account_durations,
     expansion_arr,
-    expansion_events,
     revenue_in_gap,
+    source_expansions,
     time_to_expansion,
 )
 from headroom.metrics.nrr import first_payment_month, plan_in_force
@@ -53,9 +53,7 @@ def expansions_command(
     last = parse_date(through, "--through") or dt.date.today()
     src = load(source, mapping)
     try:
-        events = expansion_events(
-            src.table("subscriptions"), src.table("plans"), src.table("accounts"), last
-        )
+        events = source_expansions(src, last)
         table = expansion_arr(events, by.value) if by else events.order_by(["date", "account_id"])
         rows = table.to_pyarrow().to_pylist()
     finally:
@@ -133,9 +131,7 @@ def gap_command(
     last = parse_date(through, "--through") or dt.date.today()
     src = load(source, mapping)
     try:
-        events = expansion_events(
-            src.table("subscriptions"), src.table("plans"), src.table("accounts"), last
-        )
+        events = source_expansions(src, last)
         gap = revenue_in_gap(
             events, src.table("subscriptions"), src.table("plans"), months_earlier, last
         )

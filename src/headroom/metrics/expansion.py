@@ -19,6 +19,7 @@ import ibis.expr.types as ir
 
 from headroom.errors import UsageError
 from headroom.metrics.nrr import first_payment_month
+from headroom.sources import Source
 
 GROUPS = ("segment", "plan", "owner", "cohort", "kind")
 
@@ -128,6 +129,13 @@ def expansion_events(
         "ae",
         owner=ibis.coalesce(joined.csm, joined.ae, ibis.literal("(none)")),
         cohort=joined.cohort,
+    )
+
+
+def source_expansions(source: Source, through: dt.date) -> ir.Table:
+    """:func:`expansion_events` of a loaded source."""
+    return expansion_events(
+        source.table("subscriptions"), source.table("plans"), source.table("accounts"), through
     )
 
 
