@@ -1,0 +1,1 @@
+"""Signals: the catalogue of per-account facts that trigger conditions are written in."""

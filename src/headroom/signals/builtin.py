@@ -1,0 +1,110 @@
+"""Built-in signals, registered through the same decorator a user's own signal would use.
+
+Each provider computes one or more columns for every account as of the end of the day.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from headroom.playbook.expressions import SignalType
+from headroom.signals.registry import Context, signal
+
+N, T, B = SignalType.number, SignalType.text, SignalType.boolean
+
+#: Usage older than this many days is stale: a gauge is not carried forward for ever.
+USAGE_FRESH_DAYS = 7
+
+
+# -- the subscription in force ------------------------------------------------------------------
+
+
+@signal("mrr", N, "MRR in force at the end of the day (overlapping rows summed)")
+@signal("acv", N, "annual contract value: 12 x MRR")
+@signal("seats", N, "licensed seats in force")
+@signal("tier", T, "the highest-ranked plan in force", needs=("plans",))
+@signal("tier_rank", N, "rank of that plan (a bigger tier has a higher rank)", needs=("plans",))
+@signal("days_to_renewal", N, "days until the next renews_on of the rows in force")
+@signal("paying", B, "MRR > 0 at the end of the day")
+def subscription_in_force(ctx: Context) -> ir.Table:
+    s = ctx.table("subscriptions")
+    live = s.filter(s.end_date.isnull() | (s.end_date > ctx.day))
+    ranked = live.left_join(ctx.table("plans").select("plan", "rank"), "plan")
+    rank = ibis.coalesce(ranked["rank"], 0)
+    upcoming = ibis.cases((ranked.renews_on >= ctx.day, ranked.renews_on), else_=None)
+    g = ranked.group_by("account_id").aggregate(
+        mrr=ranked.mrr.sum(),
+        seats=ranked.seats.sum(),
+        tier=ranked.plan.argmax(rank),
+        tier_rank=rank.max(),
+        next_renewal=upcoming.min(),
+    )
+    return g.select(
+        "account_id",
+        mrr=g.mrr.cast("float64"),
+        acv=(g.mrr * 12).cast("float64"),
+        seats=g.seats.cast("float64"),
+        tier=g.tier,
+        tier_rank=g.tier_rank.cast("float64"),
+        days_to_renewal=g.next_renewal.delta(ctx.day, unit="day").cast("float64"),
+        paying=g.mrr > 0,
+    )
+
+
+@signal("tenure_days", N, "days since the account's first payment")
+def tenure(ctx: Context) -> ir.Table:
+    s = ctx.table("subscriptions")
+    paid = s.filter(s.mrr > 0)
+    first = paid.group_by("account_id").aggregate(first=paid.start_date.min())
+    return first.select(
+        "account_id", tenure_days=ctx.day.delta(first.first, unit="day").cast("float64")
+    )
+
+
+# -- the account --------------------------------------------------------------------------------
+
+
+@signal("segment", T, "smb, mid_market or enterprise")
+@signal("health", T, "healthy, neutral or at_risk")
+@signal("onboarded", B, "onboarding completed on or before the day")
+def account_facts(ctx: Context) -> ir.Table:
+    a = ctx.source.table("accounts")
+    return a.select(
+        "account_id",
+        "segment",
+        "health",
+        onboarded=ibis.coalesce(a.onboarded_on <= ctx.day, ibis.literal(False)),
+    )
+
+
+# -- usage --------------------------------------------------------------------------------------
+
+
+@signal("active_users", N, "users active in the trailing 30 days (latest value)",
+        needs=("usage_daily",))  # fmt: skip
+@signal("power_users", N, "users with > 20 hours in the trailing week (latest value)",
+        needs=("usage_daily",))  # fmt: skip
+@signal("seat_utilisation", N, "active_users / seats", needs=("usage_daily",))
+def latest_usage(ctx: Context) -> ir.Table:
+    u = ctx.table("usage_daily")
+    fresh = u.filter(
+        u.metric.isin(["active_users", "power_users"])
+        & (u.date > ctx.day - ibis.interval(days=USAGE_FRESH_DAYS))
+    )
+    latest = fresh.group_by("account_id").aggregate(
+        active_users=fresh.value.argmax(
+            ibis.cases((fresh.metric == "active_users", fresh.date), else_=None)
+        ),
+        power_users=fresh.value.argmax(
+            ibis.cases((fresh.metric == "power_users", fresh.date), else_=None)
+        ),
+    )
+    seats = subscription_in_force(ctx).select(s_account="account_id", s_seats="seats")
+    joined = latest.left_join(seats, latest.account_id == seats.s_account)
+    return joined.select(
+        "account_id",
+        "active_users",
+        "power_users",
+        seat_utilisation=joined.active_users / joined.s_seats.nullif(0),
+    )

@@ -1,0 +1,126 @@
+"""Built-in signals on a hand-made source, and that nothing after the as-of day is read."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from headroom.errors import ConfigError
+from headroom.playbook.expressions import SignalType, compile_condition, parse
+from headroom.signals.registry import (
+    Context,
+    catalogue,
+    missing_tables,
+    signal,
+    signal_table,
+    types,
+)
+from headroom.sources import Source, load
+
+AS_OF = dt.date(2026, 3, 10)
+FILES = {
+    "accounts.csv": (
+        "account_id,segment,health,onboarded_on\n"
+        "a1,smb,healthy,2025-01-20\n"
+        "a2,enterprise,at_risk,2026-03-11\n"
+    ),
+    "plans.csv": "plan,rank\nStarter,1\nBusiness,3\n",
+    "subscriptions.csv": (
+        "subscription_id,account_id,start_date,end_date,mrr,plan,seats,renews_on\n"
+        "s1,a1,2025-01-10,2026-02-01,100,Starter,10,\n"
+        "s2,a1,2026-02-01,,200,Starter,20,2027-02-01\n"
+        "s3,a2,2025-06-01,,3000,Business,100,2026-06-01\n"
+        "s4,a2,2026-03-11,,500,Business,20,\n"  # starts the day after: not read
+    ),
+    "usage_daily.csv": (
+        "account_id,date,metric,value\n"
+        "a1,2026-03-09,active_users,15\n"
+        "a1,2026-03-10,active_users,18\n"
+        "a1,2026-03-10,power_users,4\n"
+        "a1,2026-03-11,active_users,20\n"  # the day after: not read
+        "a2,2026-02-01,active_users,90\n"  # stale by the as-of day
+    ),
+}
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Any:
+    folder = tmp_path / "src"
+    folder.mkdir()
+    for name, text in FILES.items():
+        (folder / name).write_text(text)
+    src = load(folder, today=dt.date(2026, 12, 31))
+    yield src
+    src.close()
+
+
+def rows(source: Source, names: set[str], day: dt.date = AS_OF) -> dict[str, dict[str, Any]]:
+    t = signal_table(Context(source, day), names)
+    return {r["account_id"]: r for r in t.to_pyarrow().to_pylist()}
+
+
+def test_subscription_and_account_signals(source: Source) -> None:
+    got = rows(source, {"mrr", "acv", "seats", "tier", "tier_rank", "days_to_renewal",
+                        "tenure_days", "segment", "onboarded", "paying"})  # fmt: skip
+    assert got["a1"] == {
+        "account_id": "a1", "mrr": 200.0, "acv": 2400.0, "seats": 20.0, "tier": "Starter",
+        "tier_rank": 1.0, "days_to_renewal": 328.0, "tenure_days": 424.0, "segment": "smb",
+        "onboarded": True, "paying": True,
+    }  # fmt: skip
+    assert got["a2"]["mrr"] == 3000.0  # s4 starts after the as-of day
+    assert got["a2"]["days_to_renewal"] == 83.0
+    assert got["a2"]["onboarded"] is False  # onboarded the day after
+
+
+def test_usage_signals_read_the_latest_fresh_value(source: Source) -> None:
+    got = rows(source, {"active_users", "power_users", "seat_utilisation"})
+    assert (got["a1"]["active_users"], got["a1"]["power_users"]) == (18.0, 4.0)
+    assert got["a1"]["seat_utilisation"] == pytest.approx(18 / 20)
+    assert got["a2"]["active_users"] is None  # five weeks old: stale
+    assert got["a2"]["seat_utilisation"] is None
+
+
+def test_conditions_compile_over_the_signal_table(source: Source) -> None:
+    cond = parse("seat_utilisation > 0.85 and tier in ('Starter', 'Professional')", types())
+    t = signal_table(Context(source, AS_OF), cond.names())
+    fired = t.filter(compile_condition(cond, t)).account_id.to_pyarrow().to_pylist()
+    assert fired == ["a1"]
+
+
+def test_the_catalogue_says_what_a_source_cannot_feed(tmp_path: Path) -> None:
+    folder = tmp_path / "bare"
+    folder.mkdir()
+    (folder / "subscriptions.csv").write_text(
+        "subscription_id,account_id,start_date,mrr\ns1,a1,2025-01-01,10\n"
+    )
+    src = load(folder, today=AS_OF)
+    try:
+        assert missing_tables(src, {"tier", "seat_utilisation", "mrr"}) == {
+            "seat_utilisation": ["usage_daily"],
+            "tier": ["plans"],
+        }
+    finally:
+        src.close()
+
+
+def test_a_users_signal_registers_like_a_built_in(source: Source) -> None:
+    @signal("seats_free", SignalType.number, "seats not in use")
+    def seats_free(ctx: Context) -> Any:
+        t = signal_table(ctx, {"seats", "active_users"})
+        return t.select("account_id", seats_free=t.seats - t.active_users)
+
+    try:
+        assert catalogue()["seats_free"].type == SignalType.number
+        assert rows(source, {"seats_free"})["a1"]["seats_free"] == 2.0
+        with pytest.raises(ConfigError) as err:
+            signal("seats_free", SignalType.number, "again")(lambda ctx: ctx.table("accounts"))
+        assert str(err.value) == (
+            "signal 'seats_free' is registered twice; give one of the signals another name"
+        )
+    finally:
+        from headroom.signals import registry
+
+        registry._CATALOGUE.pop("seats_free")
