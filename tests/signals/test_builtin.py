@@ -16,6 +16,7 @@ from headroom.signals.registry import (
     missing_tables,
     signal,
     signal_table,
+    streak,
     types,
 )
 from headroom.sources import Source, load
@@ -58,7 +59,7 @@ def source(tmp_path: Path) -> Any:
 
 
 def rows(source: Source, names: set[str], day: dt.date = AS_OF) -> dict[str, dict[str, Any]]:
-    t = signal_table(Context(source, day), names)
+    t = signal_table(Context(source, day), names).drop("day")
     return {r["account_id"]: r for r in t.to_pyarrow().to_pylist()}
 
 
@@ -110,7 +111,7 @@ def test_a_users_signal_registers_like_a_built_in(source: Source) -> None:
     @signal("seats_free", SignalType.number, "seats not in use")
     def seats_free(ctx: Context) -> Any:
         t = signal_table(ctx, {"seats", "active_users"})
-        return t.select("account_id", seats_free=t.seats - t.active_users)
+        return t.select("account_id", "day", seats_free=t.seats - t.active_users)
 
     try:
         assert catalogue()["seats_free"].type == SignalType.number
@@ -124,3 +125,53 @@ def test_a_users_signal_registers_like_a_built_in(source: Source) -> None:
         from headroom.signals import registry
 
         registry._CATALOGUE.pop("seats_free")
+
+
+def persistence_source(tmp_path: Path, high_days: int) -> Any:
+    """One account with 10 seats: 7 active users until 2026-03-01, 9 from then for N days."""
+    folder = tmp_path / f"p{high_days}"
+    folder.mkdir()
+    (folder / "subscriptions.csv").write_text(
+        "subscription_id,account_id,start_date,mrr,seats\ns1,a1,2025-01-01,100,10\n"
+    )
+    lines = ["account_id,date,metric,value\n"]
+    for i in range(40):
+        day = dt.date(2026, 2, 1) + dt.timedelta(days=i)
+        high = dt.date(2026, 3, 1) <= day < dt.date(2026, 3, 1) + dt.timedelta(days=high_days)
+        lines.append(f"a1,{day},active_users,{9 if high else 7}\n")
+    (folder / "usage_daily.csv").write_text("".join(lines))
+    return load(folder, today=dt.date(2026, 12, 31))
+
+
+@pytest.mark.parametrize(("high_days", "expected"), [(6, 0), (7, 7), (12, 7)])
+def test_streak_counts_consecutive_days_up_to_the_as_of_day(
+    tmp_path: Path, high_days: int, expected: int
+) -> None:
+    """Over 85% from 2026-03-01, as of 2026-03-07: six high days end on 03-06, so the streak
+    is broken on the 7th (0); seven or more reach it (7, capped by the spine of 8 days).
+    """
+    src = persistence_source(tmp_path, high_days)
+    try:
+        as_of = dt.date(2026, 3, 7)
+        ctx = Context(src, as_of, history=8)
+        cond = parse("seat_utilisation > 0.85", types())
+        table = signal_table(ctx, cond.names())
+        got = streak(table, compile_condition(cond, table), as_of).to_pyarrow().to_pylist()
+    finally:
+        src.close()
+    assert got == [{"account_id": "a1", "days": expected}]
+
+
+def test_data_after_the_as_of_day_changes_nothing(tmp_path: Path) -> None:
+    src = persistence_source(tmp_path, 30)
+    other = persistence_source(tmp_path, 3)
+    try:
+        as_of = dt.date(2026, 3, 2)  # both sources agree up to here; they differ after
+        results = []
+        for s in (src, other):
+            table = signal_table(Context(s, as_of, history=5), {"seat_utilisation", "mrr"})
+            results.append(table.order_by("day").to_pyarrow().to_pylist())
+    finally:
+        src.close()
+        other.close()
+    assert results[0] == results[1]

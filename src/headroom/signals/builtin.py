@@ -1,6 +1,7 @@
 """Built-in signals, registered through the same decorator a user's own signal would use.
 
-Each provider computes one or more columns for every account as of the end of the day.
+Each provider computes one or more columns for every account on every day of the context's
+spine, as of the end of that day.
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ USAGE_FRESH_DAYS = 7
 @signal("paying", B, "MRR > 0 at the end of the day")
 def subscription_in_force(ctx: Context) -> ir.Table:
     s = ctx.table("subscriptions")
-    live = s.filter(s.end_date.isnull() | (s.end_date > ctx.day))
+    d = ctx.days
+    live = s.inner_join(d, (s.start_date <= d.day) & (s.end_date.isnull() | (s.end_date > d.day)))
     ranked = live.left_join(ctx.table("plans").select("plan", "rank"), "plan")
     rank = ibis.coalesce(ranked["rank"], 0)
-    upcoming = ibis.cases((ranked.renews_on >= ctx.day, ranked.renews_on), else_=None)
-    g = ranked.group_by("account_id").aggregate(
+    upcoming = ibis.cases((ranked.renews_on >= ranked.day, ranked.renews_on), else_=None)
+    g = ranked.group_by(["account_id", "day"]).aggregate(
         mrr=ranked.mrr.sum(),
         seats=ranked.seats.sum(),
         tier=ranked.plan.argmax(rank),
@@ -42,12 +44,13 @@ def subscription_in_force(ctx: Context) -> ir.Table:
     )
     return g.select(
         "account_id",
+        "day",
         mrr=g.mrr.cast("float64"),
         acv=(g.mrr * 12).cast("float64"),
         seats=g.seats.cast("float64"),
         tier=g.tier,
         tier_rank=g.tier_rank.cast("float64"),
-        days_to_renewal=g.next_renewal.delta(ctx.day, unit="day").cast("float64"),
+        days_to_renewal=g.next_renewal.delta(g.day, unit="day").cast("float64"),
         paying=g.mrr > 0,
     )
 
@@ -57,8 +60,10 @@ def tenure(ctx: Context) -> ir.Table:
     s = ctx.table("subscriptions")
     paid = s.filter(s.mrr > 0)
     first = paid.group_by("account_id").aggregate(first=paid.start_date.min())
-    return first.select(
-        "account_id", tenure_days=ctx.day.delta(first.first, unit="day").cast("float64")
+    d = ctx.days
+    on = first.inner_join(d, first.first <= d.day)
+    return on.select(
+        "account_id", "day", tenure_days=on.day.delta(on.first, unit="day").cast("float64")
     )
 
 
@@ -69,12 +74,13 @@ def tenure(ctx: Context) -> ir.Table:
 @signal("health", T, "healthy, neutral or at_risk")
 @signal("onboarded", B, "onboarding completed on or before the day")
 def account_facts(ctx: Context) -> ir.Table:
-    a = ctx.source.table("accounts")
+    a = ctx.source.table("accounts").cross_join(ctx.days)
     return a.select(
         "account_id",
+        "day",
         "segment",
         "health",
-        onboarded=ibis.coalesce(a.onboarded_on <= ctx.day, ibis.literal(False)),
+        onboarded=ibis.coalesce(a.onboarded_on <= a.day, ibis.literal(False)),
     )
 
 
@@ -88,11 +94,12 @@ def account_facts(ctx: Context) -> ir.Table:
 @signal("seat_utilisation", N, "active_users / seats", needs=("usage_daily",))
 def latest_usage(ctx: Context) -> ir.Table:
     u = ctx.table("usage_daily")
-    fresh = u.filter(
-        u.metric.isin(["active_users", "power_users"])
-        & (u.date > ctx.day - ibis.interval(days=USAGE_FRESH_DAYS))
+    u = u.filter(u.metric.isin(["active_users", "power_users"]))
+    d = ctx.days
+    fresh = u.inner_join(
+        d, (u.date <= d.day) & (u.date > d.day - ibis.interval(days=USAGE_FRESH_DAYS))
     )
-    latest = fresh.group_by("account_id").aggregate(
+    latest = fresh.group_by(["account_id", "day"]).aggregate(
         active_users=fresh.value.argmax(
             ibis.cases((fresh.metric == "active_users", fresh.date), else_=None)
         ),
@@ -100,10 +107,13 @@ def latest_usage(ctx: Context) -> ir.Table:
             ibis.cases((fresh.metric == "power_users", fresh.date), else_=None)
         ),
     )
-    seats = subscription_in_force(ctx).select(s_account="account_id", s_seats="seats")
-    joined = latest.left_join(seats, latest.account_id == seats.s_account)
+    seats = subscription_in_force(ctx).select(s_account="account_id", s_day="day", s_seats="seats")
+    joined = latest.left_join(
+        seats, (latest.account_id == seats.s_account) & (latest.day == seats.s_day)
+    )
     return joined.select(
         "account_id",
+        "day",
         "active_users",
         "power_users",
         seat_utilisation=joined.active_users / joined.s_seats.nullif(0),

@@ -1,7 +1,8 @@
 """The signal catalogue: named, typed account signals, each computed for every account at once.
 
-A signal is a function from a :class:`Context` (a loaded source and an as-of day) to an ibis
-table with ``account_id`` and one column per signal it provides. Built-in signals register
+A signal is a function from a :class:`Context` (a loaded source, an as-of day and a spine of
+days up to it) to an ibis table with ``account_id``, ``day`` and one column per signal it
+provides. Built-in signals register
 through :func:`signal`, the same decorator a user's own signal module would use::
 
     @signal("logins_per_seat", SignalType.number, "logins in the last 30 days per seat",
@@ -36,11 +37,33 @@ DATED: dict[str, str] = {
 
 @dataclass
 class Context:
-    """What a signal computes from: the source as of the end of ``as_of``."""
+    """What a signal computes from: the source as of the end of ``as_of``.
+
+    Signals are computed for every account on every day of ``days`` (the as-of day and the
+    ``history - 1`` days before it), so that persistence ("for 7 consecutive days") and later
+    the backtest are one vectorised pass, not one run per day.
+    """
 
     source: Source
     as_of: dt.date
+    history: int = 1
     _cache: dict[str, ir.Table] = field(default_factory=dict)
+
+    @property
+    def days(self) -> ir.Table:
+        """The day spine: one row per day, column ``day``."""
+        if "_days" not in self._cache:
+            first = self.as_of - dt.timedelta(days=self.history - 1)
+            self._cache["_days"] = ibis.memtable(
+                {"day": [first + dt.timedelta(days=i) for i in range(self.history)]},
+                schema={"day": "date"},
+            )
+        return self._cache["_days"]
+
+    def grid(self) -> ir.Table:
+        """Every account on every day of the spine: ``account_id, day``."""
+        accounts = self.source.table("accounts").select("account_id")
+        return accounts.cross_join(self.days)
 
     def table(self, name: str) -> ir.Table:
         """A source table holding only rows dated on or before the as-of day."""
@@ -117,13 +140,12 @@ def missing_tables(source: Source, names: set[str]) -> dict[str, list[str]]:
 
 
 def signal_table(ctx: Context, names: set[str]) -> ir.Table:
-    """One row per account with a column for each named signal (computed once per provider)."""
+    """One row per account and spine day with a column per named signal (one pass per provider)."""
     defs = catalogue()
     unknown = sorted(names - set(defs))
     if unknown:
         raise ConfigError(f"unknown signal {unknown[0]!r}", fix="see the signal catalogue")
-    accounts = ctx.source.table("accounts").select("account_id")
-    out = accounts
+    out = ctx.grid()
     done: set[str] = set()
     for name in sorted(names):
         d = defs[name]
@@ -132,6 +154,26 @@ def signal_table(ctx: Context, names: set[str]) -> ir.Table:
         done.add(d.provider)
         part = d.compute(ctx)
         wanted = [c for c in part.columns if c in names]
-        part = part.select("account_id", *wanted).rename(_sig_account="account_id")
-        out = out.left_join(part, out.account_id == part._sig_account).drop("_sig_account")
+        part = part.select(*wanted, _sig_account=part.account_id, _sig_day=part.day)
+        out = out.left_join(
+            part, (out.account_id == part._sig_account) & (out.day == part._sig_day)
+        ).drop("_sig_account", "_sig_day")
     return out
+
+
+def streak(table: ir.Table, condition: ir.BooleanValue, as_of: dt.date) -> ir.Table:
+    """Per account, how many consecutive days up to ``as_of`` the condition has held.
+
+    ``table`` is a signal table over a day spine; a day without data does not hold. The count
+    is capped by the spine's length: ask for one more day of history than the longest
+    persistence a trigger needs.
+    """
+    marked = table.select("account_id", "day", held=condition)
+    broken = marked.filter(~marked.held)
+    last_break = broken.group_by("account_id").aggregate(last_break=broken.day.max())
+    first_day = marked.day.min()
+    spine = marked.group_by("account_id").aggregate(first=first_day)
+    joined = spine.left_join(last_break, "account_id")
+    day = ibis.literal(as_of)
+    held_since = ibis.coalesce(joined.last_break + ibis.interval(days=1), joined.first)
+    return joined.select("account_id", days=(day.delta(held_since, unit="day") + 1).cast("int64"))
