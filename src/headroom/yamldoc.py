@@ -29,6 +29,7 @@ Loc = tuple[str | int, ...]
 class Position:
     line: int  # 1-based
     column: int  # 1-based
+    quote: int = 0  # 1 when the value is a quoted string: its text starts one column later
 
 
 @dataclass
@@ -51,13 +52,24 @@ class Document:
         return ConfigError(f"{self.path.name}:{pos.line}:{pos.column}: {message}", fix=fix)
 
 
+class DuplicateKeyError(Exception):
+    def __init__(self, key: str, first: Position, again: Position) -> None:
+        self.key, self.first, self.again = key, first, again
+
+
 def _to_python(node: yaml.Node, loc: Loc, positions: dict[Loc, Position]) -> Any:
-    positions[loc] = Position(node.start_mark.line + 1, node.start_mark.column + 1)
+    quoted = isinstance(node, yaml.ScalarNode) and node.style in ("'", '"')
+    positions[loc] = Position(node.start_mark.line + 1, node.start_mark.column + 1, int(quoted))
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
+        seen: dict[str, Position] = {}
         for key_node, value_node in node.value:
             # Keys are names: YAML 1.1 would read `on`, `yes` or `no` as booleans.
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+            here = Position(key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            if key in seen:  # YAML keeps the last silently; a repeated setting is a mistake
+                raise DuplicateKeyError(str(key), seen[key], here)
+            seen[key] = here
             out[key] = _to_python(value_node, (*loc, str(key)), positions)
         return out
     if isinstance(node, yaml.SequenceNode):
@@ -87,7 +99,14 @@ def load_document(path: Path) -> Document:
             fix="check indentation, colons and quotes around that spot",
         ) from None
     positions: dict[Loc, Position] = {}
-    data = {} if node is None else _to_python(node, (), positions)
+    try:
+        data = {} if node is None else _to_python(node, (), positions)
+    except DuplicateKeyError as dup:
+        raise ConfigError(
+            f"{path.name}:{dup.again.line}:{dup.again.column}: {dup.key!r} is given twice "
+            f"(first on line {dup.first.line})",
+            fix="keep one of them",
+        ) from None
     return Document(path, data, positions)
 
 
@@ -130,6 +149,8 @@ def _settings_at(model: type[BaseModel], path: tuple[Any, ...]) -> list[str]:
             current = field.annotation
         elif typing.get_origin(current) is dict:
             current = typing.get_args(current)[1]
+        elif typing.get_origin(current) is list:
+            current = typing.get_args(current)[0]
         else:
             return []
         args = [a for a in typing.get_args(current) if a is not type(None)]

@@ -113,6 +113,7 @@ def _register() -> None:
         demo,
         expansion,
         generate,
+        playbook,
         retention,
         revenue,
         validate,
