@@ -114,6 +114,7 @@ def _register() -> None:
         expansion,
         generate,
         playbook,
+        plays,
         retention,
         revenue,
         validate,

@@ -1,0 +1,1 @@
+"""Plays: the state store of plays, decisions and outcomes (SQLAlchemy, Alembic migrations)."""

@@ -1,0 +1,108 @@
+"""Opening the state store: the database at HEADROOM_DATABASE_URL, migrated to the newest schema.
+
+SQLite (a file in the workspace) by default, PostgreSQL in production. Every open runs the
+Alembic migrations up to head first, so an older store is upgraded in place and a new one is
+created; the schema is never made by ``create_all`` behind the migrations' back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, select
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from headroom.config import settings
+from headroom.errors import ConfigError, UsageError
+from headroom.plays.models import Play
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+OUTCOMES = ("contacted", "won", "lost", "declined")
+
+
+def _alembic(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+class Store:
+    """The state store of one database URL."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or settings().state_url
+        if self.url.startswith("sqlite:///"):
+            Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        if self.url.startswith("postgresql://"):  # the installed driver is psycopg 3
+            self.url = "postgresql+psycopg://" + self.url.removeprefix("postgresql://")
+        try:
+            self.engine: Engine = create_engine(self.url)
+            command.upgrade(_alembic(self.url), "head")
+        except (OperationalError, SQLAlchemyError) as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise ConfigError(
+                f"cannot open the state store at {self.url} ({first})",
+                fix="check HEADROOM_DATABASE_URL, and that the database server is running",
+            ) from None
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed when the block ends, rolled back on any error."""
+        with self._sessions.begin() as s:
+            yield s
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- plays ----------------------------------------------------------------------------------
+
+    def plays(self, status: str | None = None) -> list[Play]:
+        with self.session() as s:
+            q = select(Play).order_by(Play.priority, Play.due_at, Play.play_id)
+            if status:
+                q = q.where(Play.status == status)
+            return list(s.scalars(q))
+
+    def record(
+        self,
+        play_id: str,
+        outcome: str,
+        amount_mrr: Decimal | None = None,
+        on: dt.date | None = None,
+    ) -> Play:
+        """Record a play's outcome (contacted, won, lost, declined)."""
+        if outcome not in OUTCOMES:
+            raise UsageError(
+                f"--outcome {outcome!r} is not an outcome", fix=f"use one of {', '.join(OUTCOMES)}"
+            )
+        if amount_mrr is not None and outcome != "won":
+            raise UsageError(
+                f"--amount-mrr goes with a won play, not {outcome}", fix="leave it out"
+            )
+        if amount_mrr is not None and amount_mrr < 0:
+            raise UsageError(f"--amount-mrr {amount_mrr} is negative", fix="pass the added MRR")
+        with self.session() as s:
+            play = s.get(Play, play_id)
+            if play is None:
+                raise UsageError(
+                    f"no play {play_id!r} in the state store",
+                    fix="headroom plays list shows the play ids",
+                )
+            if play.status in ("won", "lost", "declined"):
+                raise UsageError(
+                    f"play {play_id} is already {play.status}",
+                    fix="outcomes are final once won, lost or declined",
+                )
+            play.status = outcome
+            play.outcome_on = on or dt.date.today()
+            play.amount_mrr = float(amount_mrr) if amount_mrr is not None else None
+            return play

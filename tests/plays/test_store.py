@@ -1,0 +1,156 @@
+"""The state store: migrated on open, on SQLite and PostgreSQL; plays listed and recorded."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+from typer.testing import CliRunner
+
+from headroom.cli.main import app
+from headroom.config import settings
+from headroom.plays.models import Play
+from headroom.plays.store import Store
+from tests import parts
+
+
+def add_play(store: Store, play_id: str, priority: int = 2) -> None:
+    with store.session() as s:
+        s.add(
+            Play(
+                play_id=play_id,
+                account_id="acc_1",
+                trigger="seat_expansion_proactive",
+                fired_on=dt.date(2026, 3, 9),
+                due_at="2026-03-10T10:00:00+01:00",
+                owner="ana@example.com",
+                offer="seats",
+                priority=priority,
+                evidence={"seat_utilisation": 0.9, "days_above": 7},
+                playbook_version="abc123",
+                status="open",
+                created_at=dt.datetime(2026, 3, 9, 23, 0, tzinfo=dt.UTC),
+            )
+        )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+        monkeypatch.setenv("HEADROOM_DATABASE_URL", url)
+        settings.cache_clear()
+        yield url
+        return
+    base = parts.database_url()
+    import psycopg
+
+    name = f"headroom_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(base, autocommit=True) as con:
+        con.execute(f"create database {name}")
+    url = base.rsplit("/", 1)[0] + f"/{name}"
+    monkeypatch.setenv("HEADROOM_DATABASE_URL", url)
+    settings.cache_clear()
+    try:
+        yield url
+    finally:
+        with psycopg.connect(base, autocommit=True) as con:
+            con.execute(f"drop database {name} with (force)")
+
+
+def test_opening_migrates_and_reopening_changes_nothing(store_url: str) -> None:
+    store = Store()
+    try:
+        tables = set(inspect(store.engine).get_table_names())
+        with store.engine.connect() as con:
+            head = con.execute(text("select version_num from alembic_version")).scalar_one()
+    finally:
+        store.close()
+    assert {"plays", "decisions", "alembic_version"} <= tables
+    assert head == "0001"
+    Store().close()  # a second open upgrades nothing and fails nothing
+
+
+def test_list_and_record_through_the_cli(store_url: str) -> None:
+    store = Store()
+    try:
+        add_play(store, "p1", priority=2)
+        add_play(store, "p2", priority=1)
+    finally:
+        store.close()
+    runner = CliRunner()
+    result = runner.invoke(app, ["plays", "list", "--status", "open", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.stdout)
+    assert [p["play_id"] for p in listed] == ["p2", "p1"]  # highest priority first
+    assert listed[0]["evidence"] == {"seat_utilisation": 0.9, "days_above": 7}
+
+    result = runner.invoke(
+        app, ["plays", "record", "p1", "--outcome", "won", "--amount-mrr", "250", "--on",
+              "2026-03-20", "--format", "json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert (body["status"], body["outcome_on"], body["amount_mrr"]) == ("won", "2026-03-20", 250)
+    result = runner.invoke(app, ["plays", "list", "--status", "open", "--format", "json"])
+    assert [p["play_id"] for p in json.loads(result.stdout)] == ["p2"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["p9", "--outcome", "won"], "no play 'p9' in the state store; headroom plays list "
+         "shows the play ids"),
+        (["p1", "--outcome", "maybe"], "--outcome 'maybe' is not an outcome; use one of "
+         "contacted, won, lost, declined"),
+        (["p1", "--outcome", "lost", "--amount-mrr", "5"], "--amount-mrr goes with a won play, "
+         "not lost; leave it out"),
+        (["p1", "--outcome", "won", "--amount-mrr", "lots"], "--amount-mrr 'lots' is not a "
+         "number; e.g. --amount-mrr 250"),
+    ],
+)  # fmt: skip
+def test_bad_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str],
+                     message: str) -> None:  # fmt: skip
+    monkeypatch.setenv("HEADROOM_DATABASE_URL", f"sqlite:///{tmp_path / 's.sqlite'}")
+    settings.cache_clear()
+    store = Store()
+    try:
+        add_play(store, "p1")
+    finally:
+        store.close()
+    result = CliRunner().invoke(app, ["plays", "record", *args])
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {message}\n"
+
+
+def test_an_outcome_is_final(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEADROOM_DATABASE_URL", f"sqlite:///{tmp_path / 's.sqlite'}")
+    settings.cache_clear()
+    store = Store()
+    try:
+        add_play(store, "p1")
+        store.record("p1", "declined")
+    finally:
+        store.close()
+    result = CliRunner().invoke(app, ["plays", "record", "p1", "--outcome", "won"])
+    assert result.stderr == (
+        "error: play p1 is already declined; outcomes are final once won, lost or declined\n"
+    )
+
+
+def test_an_unreachable_store_is_a_clean_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEADROOM_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    settings.cache_clear()
+    result = CliRunner().invoke(app, ["plays", "list"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: cannot open the state store at ")
+    assert result.stderr.endswith(
+        "; check HEADROOM_DATABASE_URL, and that the database server is running\n"
+    )
