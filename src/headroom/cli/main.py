@@ -117,6 +117,7 @@ def _register() -> None:
         plays,
         retention,
         revenue,
+        run,
         validate,
     )
 

@@ -12,16 +12,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from headroom.config import settings
 from headroom.errors import ConfigError, UsageError
+from headroom.plays.models import Decision as DecisionRow
 from headroom.plays.models import Play
+from headroom.triggers.evaluate import Decision, History
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 OUTCOMES = ("contacted", "won", "lost", "declined")
@@ -106,3 +109,97 @@ class Store:
             play.outcome_on = on or dt.date.today()
             play.amount_mrr = float(amount_mrr) if amount_mrr is not None else None
             return play
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    def history(
+        self, groups: dict[str, str], as_of: dt.date, declines: dict[str, dt.date]
+    ) -> History:
+        """What decisions depend on, from plays before ``as_of`` (and the source's declines).
+
+        ``groups`` maps trigger ids to their cooldown group.
+        """
+        out = History(declined_on=dict(declines))
+        with self.session() as s:
+            for play in s.scalars(select(Play).where(Play.fired_on < as_of)):
+                if play.status in ("open", "contacted"):
+                    out.open_plays.add((play.account_id, play.trigger))
+                group = groups.get(play.trigger)
+                if group is not None:
+                    key = (play.account_id, group)
+                    out.last_fired[key] = max(out.last_fired.get(key, play.fired_on), play.fired_on)
+                if play.status == "declined" and play.outcome_on and play.outcome_on <= as_of:
+                    seen = out.declined_on.get(play.account_id)
+                    out.declined_on[play.account_id] = max(seen or play.outcome_on, play.outcome_on)
+        return out
+
+    def run_recorded(self, as_of: dt.date) -> bool:
+        with self.session() as s:
+            count = s.scalar(select(func.count()).where(DecisionRow.as_of == as_of))
+            return bool(count)
+
+    def recorded(self, as_of: dt.date) -> tuple[list[Play], list[DecisionRow]]:
+        """The plays fired and decisions taken by the run of ``as_of``."""
+        with self.session() as s:
+            decisions = list(
+                s.scalars(
+                    select(DecisionRow)
+                    .where(DecisionRow.as_of == as_of)
+                    .order_by(DecisionRow.trigger, DecisionRow.account_id)
+                )
+            )
+            plays = list(
+                s.scalars(
+                    select(Play).where(Play.fired_on == as_of).order_by(Play.priority, Play.due_at)
+                )
+            )
+        return plays, decisions
+
+    def record_run(self, as_of: dt.date, decisions: list[Decision], version: str) -> None:
+        """Every decision and play of a run, in one transaction."""
+        now = dt.datetime.now(dt.UTC)
+        with self.session() as s:
+            for d in decisions:
+                s.add(
+                    DecisionRow(
+                        as_of=as_of,
+                        account_id=d.account_id,
+                        trigger=d.trigger,
+                        action=d.action,
+                        reason=d.reason,
+                        until=d.until,
+                        play_id=d.play.play_id if d.play else None,
+                        playbook_version=version,
+                    )
+                )
+                if d.play is not None:
+                    p = d.play
+                    s.add(
+                        Play(
+                            play_id=p.play_id,
+                            account_id=p.account_id,
+                            trigger=p.trigger,
+                            fired_on=p.fired_on,
+                            due_at=p.due_at,
+                            owner=p.owner,
+                            offer=p.offer,
+                            priority=p.priority,
+                            evidence=_jsonable(p.evidence),
+                            playbook_version=p.playbook_version,
+                            status="open",
+                            created_at=now,
+                        )
+                    )
+
+
+def _jsonable(evidence: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in evidence.items():
+        if isinstance(v, Decimal):
+            v = float(v)
+        elif isinstance(v, dt.date):
+            v = v.isoformat()
+        elif isinstance(v, float) and v != v:  # NaN is not JSON
+            v = None
+        out[k] = v
+    return out

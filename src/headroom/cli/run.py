@@ -1,0 +1,102 @@
+"""``headroom run SOURCE --playbook P --as-of D``: evaluate, record, print plays and decisions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from headroom.cli.main import app, parse_date
+from headroom.cli.output import Format, console, emit_rows, print_json
+from headroom.cli.plays import play_dict
+from headroom.cli.validate import MAPPING_HELP, SOURCE_HELP
+from headroom.playbook.model import load_playbook
+from headroom.plays.store import Store
+from headroom.signals.registry import types
+from headroom.sources import load
+from headroom.sources.engines import engine_names, on_engine
+from headroom.triggers.evaluate import evaluate
+
+
+def _source_declines(src: Any, as_of: dt.date) -> dict[str, dt.date]:
+    """Latest declined conversation per account in the source's outcomes, up to the day."""
+    o = src.table("outcomes")
+    d = o.filter((o.outcome == "declined") & (o.date <= as_of))
+    rows = d.group_by("account_id").aggregate(last=d.date.max()).to_pyarrow().to_pylist()
+    return {r["account_id"]: r["last"] for r in rows}
+
+
+@app.command("run")
+def run_command(
+    source: Path = typer.Argument(..., help=SOURCE_HELP),
+    playbook: Path = typer.Option(..., "--playbook", help="The playbook YAML file."),
+    as_of: str = typer.Option(..., "--as-of", help="Evaluate as of the end of this day."),
+    mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP),
+    engine: str = typer.Option("duckdb", "--engine", help=f"One of {', '.join(engine_names())}."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Record nothing."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+) -> None:
+    """Evaluate a playbook as of a day; record its plays and decisions (once per day)."""
+    day = parse_date(as_of, "--as-of")
+    assert day is not None
+    book = load_playbook(playbook, types())
+    store = Store()
+    try:
+        if store.run_recorded(day):  # idempotent per as-of day: report what was recorded
+            stored, rows = store.recorded(day)
+            decisions = [
+                {k: v for k, v in (("account_id", r.account_id), ("trigger", r.trigger),
+                                   ("action", r.action), ("reason", r.reason),
+                                   ("until", r.until), ("play_id", r.play_id)) if v is not None}
+                for r in rows
+            ]  # fmt: skip
+            _print(day, [play_dict(p) for p in stored], decisions, fmt, recorded=True)
+            return
+        src = on_engine(load(source, mapping), engine)
+        try:
+            groups = {t.id: t.cooldown.group for t in book.model.triggers if t.cooldown}
+            history = store.history(groups, day, _source_declines(src, day))
+            result = evaluate(src, book, day, history)
+        finally:
+            src.close()
+        if not dry_run:
+            store.record_run(day, result, book.version)
+    finally:
+        store.close()
+    plays = [
+        {
+            "play_id": d.play.play_id, "account_id": d.play.account_id,
+            "trigger": d.play.trigger, "fired_on": d.play.fired_on, "due_at": d.play.due_at,
+            "owner": d.play.owner, "offer": d.play.offer, "priority": d.play.priority,
+            "evidence": d.play.evidence, "playbook_version": d.play.playbook_version,
+        }
+        for d in result
+        if d.play
+    ]  # fmt: skip
+    _print(day, plays, [d.to_dict() for d in result], fmt, recorded=False)
+
+
+def _print(
+    day: dt.date,
+    plays: list[dict[str, Any]],
+    decisions: list[dict[str, Any]],
+    fmt: Format,
+    recorded: bool,
+) -> None:
+    if fmt == Format.json:
+        print_json({"as_of": day, "plays": plays, "decisions": decisions})
+        return
+    if fmt == Format.csv:
+        emit_rows(decisions, fmt, ["account_id", "trigger", "action", "reason", "until", "play_id"])
+        return
+    out = console()
+    note = " (recorded earlier; nothing new)" if recorded else ""
+    out.print(f"as of {day}: {len(plays)} plays fired, {len(decisions)} decisions{note}")
+    if plays:
+        emit_rows(
+            [{k: v for k, v in p.items() if k not in ("evidence", "playbook_version")}
+             for p in plays],
+            fmt, title="Plays",
+        )  # fmt: skip

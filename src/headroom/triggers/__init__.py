@@ -1,0 +1,1 @@
+"""Triggers: stage, eligibility, persistence, cooldown, suppression and timing → decisions."""

@@ -1,0 +1,259 @@
+"""Evaluate a playbook as of the end of a day: which triggers fire for whom, and why not.
+
+Conditions, persistence, stage entry, eligibility and owner rules are evaluated in the engine
+for every account in one query per trigger; only the candidate rows (accounts whose condition
+held) come back to Python, where the decisions that depend on the state store (already open,
+cooldown, suppression) are taken.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from headroom.errors import ConfigError
+from headroom.metrics.expansion import expansion_events
+from headroom.playbook.expressions import compile_condition
+from headroom.playbook.model import Duration, Playbook, Timing, Trigger
+from headroom.signals.registry import Context, signal_table, streak
+from headroom.sources import Source
+from headroom.triggers.timing import due_at
+
+
+@dataclass(frozen=True)
+class PlayDraft:
+    play_id: str
+    account_id: str
+    trigger: str
+    fired_on: dt.date
+    due_at: str
+    owner: str
+    offer: str
+    priority: int
+    evidence: dict[str, Any]
+    playbook_version: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    account_id: str
+    trigger: str
+    action: str  # fired | skipped
+    reason: str | None = None  # not_in_stage, not_eligible, already_open, cooldown, suppressed
+    until: dt.date | None = None
+    play: PlayDraft | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "account_id": self.account_id,
+            "trigger": self.trigger,
+            "action": self.action,
+        }
+        if self.reason:
+            out["reason"] = self.reason
+        if self.until:
+            out["until"] = self.until
+        if self.play:
+            out["play_id"] = self.play.play_id
+        return out
+
+
+@dataclass
+class History:
+    """What the state store knows that a decision depends on (read before the run)."""
+
+    open_plays: set[tuple[str, str]] = field(default_factory=set)  # (account, trigger)
+    last_fired: dict[tuple[str, str], dt.date] = field(default_factory=dict)  # (account, group)
+    declined_on: dict[str, dt.date] = field(default_factory=dict)  # account -> latest decline
+
+
+def play_id(account_id: str, trigger: str, fired_on: dt.date) -> str:
+    """Deterministic: the same account, trigger and day always make the same play."""
+    return hashlib.sha256(f"{account_id}|{trigger}|{fired_on}".encode()).hexdigest()[:16]
+
+
+def _days(text: str) -> int:
+    d = Duration.parse(text)
+    if d.unit != "days":
+        raise ConfigError(f"{text!r} must be in days here", fix="write e.g. 30d")
+    return d.amount
+
+
+def _persistence_days(trigger: Trigger) -> int:
+    p = trigger.persistence
+    if p is None:
+        return 0
+    if p.unit == "cycles":
+        raise ConfigError(
+            f"trigger {trigger.id}: persistence in billing cycles is not evaluated by headroom "
+            "run yet",
+            fix="write the persistence in days for now, e.g. for: 60d",
+        )
+    if p.unit != "days":
+        raise ConfigError(
+            f"trigger {trigger.id}: for: {p} is finer than the daily data",
+            fix="write the persistence in days, e.g. for: 7d",
+        )
+    return p.amount
+
+
+def _cooldown_days(trigger: Trigger) -> int:
+    if trigger.cooldown is None:
+        return 0
+    period = trigger.cooldown.period.strip().lower()
+    if period in ("contract term", "term"):
+        return 365  # once per (annual) contract term
+    return _days(trigger.cooldown.period)
+
+
+def evaluate(
+    source: Source, playbook: Playbook, as_of: dt.date, history: History
+) -> list[Decision]:
+    """Every decision of the playbook for the end of ``as_of``."""
+    triggers = playbook.model.triggers
+    span = max([_persistence_days(t) for t in triggers] + [1])
+    ctx = Context(source, as_of, history=span + 1)
+    names = playbook.signals() | {"days_to_renewal"}
+    table = signal_table(ctx, names)
+    accounts = source.table("accounts").select(
+        acct="account_id", timezone="timezone", csm="csm", ae="ae"
+    )
+    today = table.filter(table.day == ibis.literal(as_of))
+    stage = compile_condition(playbook.conditions[("stage", "entry")], today)
+    last_expansion = _last_expansions(ctx)
+    decisions: list[Decision] = []
+    for i, trigger in enumerate(triggers):
+        rows = _candidates(ctx, table, today, stage, accounts, playbook, i, trigger)
+        for row in rows:
+            decision = _decide(row, trigger, playbook, as_of, history, last_expansion)
+            decisions.append(decision)
+            if decision.action == "fired":  # later triggers of this run see it
+                history.open_plays.add((decision.account_id, trigger.id))
+                if trigger.cooldown is not None:
+                    key = (decision.account_id, trigger.cooldown.group)
+                    history.last_fired[key] = as_of
+    return decisions
+
+
+def _last_expansions(ctx: Context) -> dict[str, dt.date]:
+    events = expansion_events(
+        ctx.table("subscriptions"), ctx.table("plans"), ctx.source.table("accounts"), ctx.as_of
+    )
+    last = events.group_by("account_id").aggregate(last=events.date.max())
+    return {r["account_id"]: r["last"] for r in last.to_pyarrow().to_pylist()}
+
+
+def _candidates(
+    ctx: Context,
+    table: ir.Table,
+    today: ir.Table,
+    stage: ir.BooleanValue,
+    accounts: ir.Table,
+    playbook: Playbook,
+    index: int,
+    trigger: Trigger,
+) -> list[dict[str, Any]]:
+    """Accounts whose condition holds (for long enough) as of the day, with what decides."""
+    when = playbook.conditions[("triggers", index, "when")]
+    need = _persistence_days(trigger)
+    cols: dict[str, Any] = {
+        "in_stage": stage,
+        "eligible": (
+            compile_condition(playbook.conditions[("triggers", index, "eligible")], today)
+            if trigger.eligible
+            else ibis.literal(True)
+        ),
+    }
+    if isinstance(trigger.owner, list):
+        for j, rule in enumerate(trigger.owner):
+            loc = ("triggers", index, "owner", j, "when")
+            cols[f"_owner_{j}"] = (
+                compile_condition(playbook.conditions[loc], today)
+                if rule.when
+                else ibis.literal(True)
+            )
+    evidence = sorted(when.names())
+    base = today.select("account_id", *evidence, "days_to_renewal", **cols)
+    if need:
+        held = streak(table, compile_condition(when, table), ctx.as_of)
+        held = held.filter(held.days >= need).select(h_account="account_id", days_held="days")
+        base = base.inner_join(held, base.account_id == held.h_account).drop("h_account")
+    else:
+        base = base.filter(compile_condition(when, today))
+    base = base.left_join(accounts, base.account_id == accounts.acct).drop("acct")
+    return list(base.order_by("account_id").to_pyarrow().to_pylist())
+
+
+def _owner(row: dict[str, Any], trigger: Trigger) -> str:
+    role = trigger.owner
+    if isinstance(trigger.owner, list):
+        role = next((r.owner for j, r in enumerate(trigger.owner) if row.get(f"_owner_{j}")), "csm")
+    assert isinstance(role, str)
+    if role in ("csm", "ae"):
+        return str(row.get(role) or f"{role} (unassigned)")
+    return role
+
+
+def _decide(
+    row: dict[str, Any],
+    trigger: Trigger,
+    playbook: Playbook,
+    as_of: dt.date,
+    history: History,
+    last_expansion: dict[str, dt.date],
+) -> Decision:
+    account = row["account_id"]
+
+    def skip(reason: str, until: dt.date | None = None) -> Decision:
+        return Decision(account, trigger.id, "skipped", reason, until)
+
+    reenter = _days(playbook.model.stage.reenter_after_expansion)
+    expanded = last_expansion.get(account)
+    if expanded is not None and as_of < expanded + dt.timedelta(days=reenter):
+        return skip("not_in_stage", expanded + dt.timedelta(days=reenter))
+    if not row["in_stage"]:
+        return skip("not_in_stage")
+    if not row["eligible"]:
+        return skip("not_eligible")
+    declined = history.declined_on.get(account)
+    suppress = _days(playbook.model.stage.declined_suppression)
+    if declined is not None and as_of < declined + dt.timedelta(days=suppress):
+        return skip("suppressed", declined + dt.timedelta(days=suppress))
+    if (account, trigger.id) in history.open_plays:
+        return skip("already_open")
+    if trigger.cooldown is not None:
+        last = history.last_fired.get((account, trigger.cooldown.group))
+        until = None if last is None else last + dt.timedelta(days=_cooldown_days(trigger))
+        if until is not None and as_of < until:
+            return skip("cooldown", until)
+    renews = (
+        as_of + dt.timedelta(days=int(row["days_to_renewal"]))
+        if row.get("days_to_renewal") is not None
+        else None
+    )
+    due = due_at(Timing.parse(trigger.timing), as_of, row.get("timezone") or "UTC", renews)
+    evidence = {
+        k: v
+        for k, v in row.items()
+        if k
+        not in ("account_id", "in_stage", "eligible", "timezone", "csm", "ae", "days_to_renewal")
+        and not k.startswith("_owner_")
+    }
+    play = PlayDraft(
+        play_id=play_id(account, trigger.id, as_of),
+        account_id=account,
+        trigger=trigger.id,
+        fired_on=as_of,
+        due_at=due.isoformat(),
+        owner=_owner(row, trigger),
+        offer=trigger.offer,
+        priority=trigger.priority,
+        evidence=evidence,
+        playbook_version=playbook.version,
+    )
+    return Decision(account, trigger.id, "fired", play=play)

@@ -1,0 +1,61 @@
+"""When a fired play is due, in the customer's own timezone (correct across DST changes).
+
+A run evaluates the as-of day after it has ended, so a play fired "immediately" is due at the
+first moment of the next day in the customer's timezone; the other timings count from there.
+Local times are built with zoneinfo and only then turned into an offset, so "10:00" is 10:00 on
+both sides of a daylight-saving change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from headroom.errors import ConfigError
+from headroom.playbook.model import Timing
+
+
+def _local(day: dt.date, hour: int, minute: int, tz: str) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=zoneinfo.ZoneInfo(tz))
+
+
+def next_business_day(day: dt.date) -> dt.date:
+    """The first Monday-to-Friday after ``day``."""
+    nxt = day + dt.timedelta(days=1)
+    while nxt.weekday() >= 5:
+        nxt += dt.timedelta(days=1)
+    return nxt
+
+
+def due_at(
+    timing: Timing, fired_on: dt.date, tz: str, renews_on: dt.date | None = None
+) -> dt.datetime:
+    """The moment a play fired at the end of ``fired_on`` is due, as an aware datetime."""
+    start = _local(fired_on + dt.timedelta(days=1), 0, 0, tz)
+    match timing.kind:
+        case "immediately":
+            return start
+        case "next_business_day":
+            hour, minute = timing.numbers
+            return _local(next_business_day(fired_on), hour, minute, tz)
+        case "after_threshold" | "within":
+            # Wall-clock hours: 48h after midnight is midnight two days on, DST or not.
+            return (start.replace(tzinfo=None) + dt.timedelta(hours=timing.numbers[0])).replace(
+                tzinfo=zoneinfo.ZoneInfo(tz)
+            )
+        case "within_business_days":
+            day = fired_on
+            for _ in range(timing.numbers[1]):
+                day = next_business_day(day)
+            return _local(day, 17, 0, tz)  # end of the last business day of the window
+        case "before_renewal":
+            if renews_on is None:
+                return start
+            latest = renews_on - dt.timedelta(days=timing.numbers[0])
+            return max(start, _local(latest, 9, 0, tz))
+        case _:
+            raise ConfigError(
+                f"timing {timing.kind.replace('_', ' ')} needs the usage projection, which "
+                "headroom run does not compute yet",
+                fix="use another timing for now",
+            )
