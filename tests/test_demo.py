@@ -39,6 +39,8 @@ def test_demo_summarises_the_paying_base(workspace: Path) -> None:
     assert len(revenue["bridge"]) == 12
     assert revenue["nrr"]["start"] == "2025-09"
     assert revenue["time_to_expansion"]["accounts"] > 0
+    assert body["queue"], "the demo shows the TeamFlow playbook's queue"
+    assert set(body["queue"][0]) == {"account", "trigger", "why", "owner", "due"}
     plans = [row["plan"] for row in body["customers"]]
     order = ["Starter", "Professional", "Business", "Enterprise"]
     assert plans == sorted(plans, key=order.index)

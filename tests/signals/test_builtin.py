@@ -175,3 +175,28 @@ def test_data_after_the_as_of_day_changes_nothing(tmp_path: Path) -> None:
         src.close()
         other.close()
     assert results[0] == results[1]
+
+
+def test_event_counts_over_a_trailing_window(tmp_path: Path) -> None:
+    folder = tmp_path / "ev"
+    folder.mkdir()
+    (folder / "subscriptions.csv").write_text(
+        "subscription_id,account_id,start_date,mrr\ns1,a1,2025-01-01,10\ns2,a2,2025-01-01,10\n"
+    )
+    (folder / "events.csv").write_text(
+        "event_id,account_id,event,timestamp\n"
+        "e1,a1,integration_page_view,2026-02-08T10:00:00Z\n"  # 31 days before: outside
+        "e2,a1,integration_page_view,2026-02-09T10:00:00Z\n"  # 30 days window starts here
+        "e3,a1,integration_page_view,2026-03-10T23:30:00Z\n"
+        "e4,a1,pricing_page_view,2026-03-10T10:00:00Z\n"
+        "e5,a1,integration_page_view,2026-03-11T00:30:00Z\n"  # after the day: not read
+    )
+    src = load(folder, today=dt.date(2026, 12, 31))
+    try:
+        got = rows(src, {"events_integration_page_view_30d", "events_pricing_page_view_1d"})
+    finally:
+        src.close()
+    assert got["a1"]["events_integration_page_view_30d"] == 2.0
+    assert got["a1"]["events_pricing_page_view_1d"] == 1.0
+    assert got["a2"]["events_integration_page_view_30d"] == 0.0
+    assert types()["events_anything_7d"] == SignalType.number

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,10 @@ from headroom.generate.teamflow import VERSION
 from headroom.metrics.expansion import account_durations, time_to_expansion
 from headroom.metrics.nrr import retention
 from headroom.metrics.revenue import add_months, month_start, mrr_bridge, mrr_movements
+from headroom.playbook.model import load_playbook
+from headroom.signals.registry import types
 from headroom.sources import load
+from headroom.triggers.evaluate import History, evaluate
 
 
 def _generated(out: Path, options: Options, quiet: bool) -> None:
@@ -37,6 +41,50 @@ def _generated(out: Path, options: Options, quiet: bool) -> None:
     stamp.unlink(missing_ok=True)
     run_generate(out, options, quiet=quiet)
     stamp.write_text(wanted)
+
+
+QUEUE_SHOWN = 15
+PLAYBOOK = Path(__file__).resolve().parents[3] / "examples" / "teamflow" / "playbook.yaml"
+
+
+def _why(evidence: dict[str, Any]) -> str:
+    """The evidence in words: the figures that made the play fire."""
+    parts = []
+    for name, value in evidence.items():
+        counted = re.fullmatch(r"events_(.+)_(\d+)d", name)
+        if counted:
+            days = int(counted.group(2))
+            span = "today" if days == 1 else f"in {days} days"
+            parts.append(f"{int(value)} {counted.group(1).replace('_', ' ')} {span}")
+        elif name == "days_held":
+            parts.append(f"for {int(value)} days")
+        elif isinstance(value, float):
+            shown = f"{value:.0%}" if "utilisation" in name else f"{value:,.0f}"
+            parts.append(f"{name.replace('_', ' ')} {shown}")
+        else:
+            parts.append(f"{name.replace('_', ' ')} {value}")
+    return ", ".join(parts)
+
+
+def _queue(folder: Path, as_of: dt.date) -> list[dict[str, Any]]:
+    """The TeamFlow playbook's plays as of the last day, ranked (nothing is recorded)."""
+    if not PLAYBOOK.exists():
+        return []
+    book = load_playbook(PLAYBOOK, types())
+    source = load(folder, today=as_of + dt.timedelta(days=1))
+    try:
+        decisions = evaluate(source, book, as_of, History())
+    finally:
+        source.close()
+    plays = sorted(
+        (d.play for d in decisions if d.play),
+        key=lambda p: (p.priority, dt.datetime.fromisoformat(p.due_at), p.account_id),
+    )
+    return [
+        {"account": p.account_id, "trigger": p.trigger, "why": _why(p.evidence),
+         "owner": p.owner, "due": p.due_at}
+        for p in plays
+    ]  # fmt: skip
 
 
 @app.command("demo")
@@ -68,6 +116,7 @@ def demo_command(
     finally:
         source.close()
     km = time_to_expansion([("all", r["days"], r["expanded"]) for r in rows_d], step=365)
+    queue = _queue(out, as_of)
     revenue = {
         "bridge": bridge,
         "nrr": year.to_dict(),
@@ -88,6 +137,7 @@ def demo_command(
                 "customers": table,
                 "totals": totals,
                 "revenue": revenue,
+                "queue": queue,
             }
         )
         return
@@ -125,4 +175,16 @@ def demo_command(
         out_console.print(
             f"time from first payment to first expansion: median {median}; "
             f"{within_year:.0%} expand within a year (Kaplan-Meier, {km.accounts:,} accounts)"
+        )
+    out_console.print()
+    if queue:
+        emit_rows(
+            queue[:QUEUE_SHOWN],
+            fmt,
+            title=f"Expansion queue on {as_of} (TeamFlow playbook): {len(queue):,} plays, "
+            f"top {min(QUEUE_SHOWN, len(queue))}",
+        )
+        out_console.print(
+            "next: headroom run SOURCE --playbook examples/teamflow/playbook.yaml --as-of DAY "
+            "records them; headroom plays list shows them"
         )

@@ -6,11 +6,13 @@ spine, as of the end of that day.
 
 from __future__ import annotations
 
+import re
+
 import ibis
 import ibis.expr.types as ir
 
 from headroom.playbook.expressions import SignalType
-from headroom.signals.registry import Context, signal
+from headroom.signals.registry import Compute, Context, family, signal
 
 N, T, B = SignalType.number, SignalType.text, SignalType.boolean
 
@@ -118,3 +120,37 @@ def latest_usage(ctx: Context) -> ir.Table:
         "power_users",
         seat_utilisation=joined.active_users / joined.s_seats.nullif(0),
     )
+
+
+# -- events -------------------------------------------------------------------------------------
+
+
+@family(
+    r"events_([a-z][a-z0-9_]*)_(\d+)d",
+    "events_<event>_<N>d",
+    N,
+    "how many <event> events the account had in the trailing N days, the day itself included",
+    needs=("events",),
+)
+def event_count(match: re.Match[str]) -> Compute:
+    event, days = match.group(1), int(match.group(2))
+    name = match.group(0)
+
+    def compute(ctx: Context) -> ir.Table:
+        e = ctx.table("events")
+        e = e.filter(e.event == event).select("account_id", on=e.timestamp.date())
+        d = ctx.days
+        window = e.inner_join(d, (e.on <= d.day) & (e.on > d.day - ibis.interval(days=days)))
+        counted = window.group_by(["account_id", "day"]).aggregate(n=window.count())
+        grid = ctx.grid()
+        joined = grid.left_join(
+            counted,
+            (grid.account_id == counted.account_id) & (grid.day == counted.day),
+        )
+        return joined.select(
+            account_id=grid.account_id,
+            day=grid.day,
+            **{name: ibis.coalesce(joined.n, 0).cast("float64")},
+        )
+
+    return compute

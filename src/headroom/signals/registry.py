@@ -16,7 +16,8 @@ tables already cut at that day, so a signal cannot look ahead by mistake.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import ibis
@@ -100,6 +101,75 @@ class SignalDef:
 _CATALOGUE: dict[str, SignalDef] = {}
 
 
+@dataclass(frozen=True)
+class Family:
+    """Signals named by a pattern, e.g. ``events_<event>_<N>d``: one definition per match."""
+
+    pattern: re.Pattern[str]
+    example: str
+    type: SignalType
+    help: str
+    needs: tuple[str, ...]
+    make: Callable[[re.Match[str]], Compute]
+
+    def define(self, name: str) -> SignalDef | None:
+        m = self.pattern.fullmatch(name)
+        if m is None:
+            return None
+        return SignalDef(name, self.type, self.help, self.needs, self.make(m), f"family:{name}")
+
+
+_FAMILIES: list[Family] = []
+
+
+def family(
+    pattern: str, example: str, type: SignalType, help: str, *, needs: tuple[str, ...] = ()
+) -> Callable[[Callable[[re.Match[str]], Compute]], Callable[[re.Match[str]], Compute]]:
+    """Register signals named by a regular expression; the factory builds each one's compute."""
+
+    def register(
+        make: Callable[[re.Match[str]], Compute],
+    ) -> Callable[[re.Match[str]], Compute]:
+        _FAMILIES.append(Family(re.compile(pattern), example, type, help, needs, make))
+        return make
+
+    return register
+
+
+class Catalogue(Mapping[str, SignalType]):
+    """Signal names and types, including names made by families (what conditions check)."""
+
+    def __init__(self) -> None:
+        self._fixed = {name: s.type for name, s in catalogue().items()}
+
+    def __getitem__(self, name: str) -> SignalType:
+        if name in self._fixed:
+            return self._fixed[name]
+        d = resolve(name)
+        if d is None:
+            raise KeyError(name)
+        return d.type
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._fixed
+        yield from (f.example for f in _FAMILIES)
+
+    def __len__(self) -> int:
+        return len(self._fixed) + len(_FAMILIES)
+
+
+def resolve(name: str) -> SignalDef | None:
+    """The definition of a signal name: a registered one, or one a family makes."""
+    defs = catalogue()
+    if name in defs:
+        return defs[name]
+    for f in _FAMILIES:
+        d = f.define(name)
+        if d is not None:
+            return d
+    return None
+
+
 def signal(
     name: str, type: SignalType, help: str, *, needs: tuple[str, ...] = ()
 ) -> Callable[[Compute], Compute]:
@@ -124,16 +194,17 @@ def catalogue() -> dict[str, SignalDef]:
     return dict(_CATALOGUE)
 
 
-def types() -> dict[str, SignalType]:
+def types() -> Catalogue:
     """Signal names and types: what conditions are checked against."""
-    return {name: s.type for name, s in catalogue().items()}
+    return Catalogue()
 
 
 def missing_tables(source: Source, names: set[str]) -> dict[str, list[str]]:
     """For each signal that the source cannot feed, the tables it lacks."""
     out: dict[str, list[str]] = {}
     for name in sorted(names):
-        lacking = [t for t in catalogue()[name].needs if not source.has(t)]
+        d = resolve(name)
+        lacking = [t for t in (d.needs if d else ()) if not source.has(t)]
         if lacking:
             out[name] = lacking
     return out
@@ -141,14 +212,15 @@ def missing_tables(source: Source, names: set[str]) -> dict[str, list[str]]:
 
 def signal_table(ctx: Context, names: set[str]) -> ir.Table:
     """One row per account and spine day with a column per named signal (one pass per provider)."""
-    defs = catalogue()
-    unknown = sorted(names - set(defs))
+    defs = {name: resolve(name) for name in names}
+    unknown = sorted(n for n, d in defs.items() if d is None)
     if unknown:
         raise ConfigError(f"unknown signal {unknown[0]!r}", fix="see the signal catalogue")
     out = ctx.grid()
     done: set[str] = set()
     for name in sorted(names):
         d = defs[name]
+        assert d is not None
         if d.provider in done:
             continue
         done.add(d.provider)
