@@ -142,6 +142,13 @@ def test_check_on_generated_teamflow_data(tmp_path: Path) -> None:
             "indentation, colons and quotes around that spot",
         ),
         (
+            "    priority: 2\n",
+            "    priority: 2\n    message: seats_email.md.j2\n",
+            "playbook.yaml:18:14: trigger seat_expansion_proactive: message template "
+            "'seats_email.md.j2' does not exist; add templates/seats_email.md.j2 beside the "
+            "playbook, or fix the name",
+        ),
+        (
             "    priority: 2",
             "    priorty: 2",
             "playbook.yaml:17:14: unknown setting 'priorty' (did you mean 'priority'?); the "
@@ -158,6 +165,14 @@ def test_bad_playbooks_get_precise_messages(
     assert code == 1
     assert out == ""
     assert err == f"error: {message}\n"
+
+
+def test_an_existing_template_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "seats_email.md.j2").write_text("Hello {{ account }}")
+    text = GOOD.replace("    priority: 2\n", "    priority: 2\n    message: seats_email.md.j2\n")
+    code, _, err = check(tmp_path, text)
+    assert code == 0, err
 
 
 def test_durations_and_timings() -> None:

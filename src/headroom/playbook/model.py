@@ -269,5 +269,12 @@ def load_playbook(path: Path, catalogue: Mapping[str, SignalType]) -> Playbook:
                 f"{path.name}:{pos.line}:{column}: {_label(model, loc)}: {err.message}",
                 fix=err.fix,
             ) from None
+    for i, t in enumerate(model.triggers):
+        if t.message is not None and not (path.parent / "templates" / t.message).is_file():
+            raise doc.error(
+                ("triggers", i, "message"),
+                f"trigger {t.id}: message template {t.message!r} does not exist",
+                fix=f"add templates/{t.message} beside the playbook, or fix the name",
+            )
     version = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
     return Playbook(path, model, conditions, version)
