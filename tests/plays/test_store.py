@@ -7,6 +7,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import inspect, text
@@ -74,7 +75,7 @@ def test_opening_migrates_and_reopening_changes_nothing(store_url: str) -> None:
     finally:
         store.close()
     assert {"plays", "decisions", "alembic_version"} <= tables
-    assert head == "0001"
+    assert head == "0002"
     Store().close()  # a second open upgrades nothing and fails nothing
 
 
@@ -154,3 +155,36 @@ def test_an_unreachable_store_is_a_clean_error(monkeypatch: pytest.MonkeyPatch) 
     assert result.stderr.endswith(
         "; check HEADROOM_DATABASE_URL, and that the database server is running\n"
     )
+
+
+def test_an_old_store_is_upgraded_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from alembic import command
+
+    from headroom.plays.store import _alembic
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    command.upgrade(_alembic(url), "0001")  # a store made by the first release
+    with _raw(url) as con:
+        con.execute(
+            text(
+                "insert into plays (play_id, account_id, trigger, fired_on, due_at, owner, "
+                "offer, priority, evidence, playbook_version, status, created_at) values "
+                "('old', 'a', 't', '2026-01-01', '2026-01-02T00:00:00+00:00', 'csm', 'seats', "
+                "1, '{}', 'v0', 'open', '2026-01-01 00:00:00')"
+            )
+        )
+        con.commit()
+    monkeypatch.setenv("HEADROOM_DATABASE_URL", url)
+    settings.cache_clear()
+    store = Store()
+    try:
+        [play] = store.plays()
+    finally:
+        store.close()
+    assert (play.play_id, play.notify, play.sla_due_at) == ("old", [], None)
+
+
+def _raw(url: str) -> Any:
+    from sqlalchemy import create_engine
+
+    return create_engine(url).connect()

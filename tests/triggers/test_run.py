@@ -31,6 +31,13 @@ triggers:
       - owner: csm
     offer: seats
     priority: 2
+routing:
+  - when: "acv >= 1000"
+    notify: [csm_direct_message]
+    sla: 4h
+  - when: "tier = 'Starter'"
+    notify: [csm_direct_message, growth_team]
+    sla: 24h
 """
 HIGH_FROM = dt.date(2026, 3, 20)  # 9 of 10 seats in use from this day on
 
@@ -96,6 +103,9 @@ def test_six_days_do_not_fire_a_seven_day_rule_the_seventh_does(env: dict[str, P
     assert play["evidence"] == {"seat_utilisation": 0.9, "days_held": 7}
     # Thursday 26 March: due the next business day, Friday, 10:00 in Berlin (CET, +01:00).
     assert play["due_at"] == "2026-03-27T10:00:00+01:00"
+    # Routing: both rules match (acv 1,200; Starter); the tightest SLA runs from firing.
+    assert play["notify"] == ["csm_direct_message", "growth_team"]
+    assert play["sla_due_at"] == "2026-03-27T04:00:00+01:00"
     # a2 held too, but declined on 1 March: suppressed for 90 days.
     assert decisions(body)["a2"] == {
         "account_id": "a2", "trigger": "seat_expansion_proactive", "action": "skipped",

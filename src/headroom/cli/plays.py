@@ -20,7 +20,7 @@ app.add_typer(plays_app, name="plays")
 
 COLUMNS = [
     "play_id", "account_id", "trigger", "fired_on", "due_at", "owner", "offer", "priority",
-    "status", "outcome_on", "amount_mrr", "playbook_version", "evidence",
+    "status", "outcome_on", "amount_mrr", "playbook_version", "evidence", "notify", "sla_due_at",
 ]  # fmt: skip
 
 

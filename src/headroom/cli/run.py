@@ -71,6 +71,7 @@ def run_command(
             "trigger": d.play.trigger, "fired_on": d.play.fired_on, "due_at": d.play.due_at,
             "owner": d.play.owner, "offer": d.play.offer, "priority": d.play.priority,
             "evidence": d.play.evidence, "playbook_version": d.play.playbook_version,
+            "notify": list(d.play.notify), "sla_due_at": d.play.sla_due_at,
         }
         for d in result
         if d.play

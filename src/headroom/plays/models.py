@@ -32,6 +32,8 @@ class Play(Base):
     outcome_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     amount_mrr: Mapped[float | None] = mapped_column(Numeric(18, 4), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    notify: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sla_due_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
 
 class Decision(Base):

@@ -188,6 +188,8 @@ class Store:
                             playbook_version=p.playbook_version,
                             status="open",
                             created_at=now,
+                            notify=list(p.notify),
+                            sla_due_at=p.sla_due_at,
                         )
                     )
 

@@ -37,6 +37,8 @@ class PlayDraft:
     priority: int
     evidence: dict[str, Any]
     playbook_version: str
+    notify: tuple[str, ...] = ()  # from the playbook's routing rules that match
+    sla_due_at: str | None = None  # the tightest SLA of those rules, from when it fired
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,8 @@ def _candidates(
                 if rule.when
                 else ibis.literal(True)
             )
+    for k, _route in enumerate(playbook.model.routing):
+        cols[f"_route_{k}"] = compile_condition(playbook.conditions[("routing", k, "when")], today)
     evidence = sorted(when.names())
     base = today.select("account_id", *evidence, "days_to_renewal", **cols)
     if need:
@@ -242,8 +246,13 @@ def _decide(
         for k, v in row.items()
         if k
         not in ("account_id", "in_stage", "eligible", "timezone", "csm", "ae", "days_to_renewal")
-        and not k.startswith("_owner_")
+        and not k.startswith(("_owner_", "_route_"))
     }
+    routes = [r for k, r in enumerate(playbook.model.routing) if row.get(f"_route_{k}")]
+    notify = tuple(dict.fromkeys(n for r in routes for n in r.notify))
+    slas = [Duration.parse(r.sla).timedelta() for r in routes if r.sla]
+    fired_at = due_at(Timing("immediately", ()), as_of, row.get("timezone") or "UTC")
+    sla_due = (fired_at + min(slas)).isoformat() if slas else None
     play = PlayDraft(
         play_id=play_id(account, trigger.id, as_of),
         account_id=account,
@@ -255,5 +264,7 @@ def _decide(
         priority=trigger.priority,
         evidence=evidence,
         playbook_version=playbook.version,
+        notify=notify,
+        sla_due_at=sla_due,
     )
     return Decision(account, trigger.id, "fired", play=play)
