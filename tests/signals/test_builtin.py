@@ -200,3 +200,35 @@ def test_event_counts_over_a_trailing_window(tmp_path: Path) -> None:
     assert got["a1"]["events_pricing_page_view_1d"] == 1.0
     assert got["a2"]["events_integration_page_view_30d"] == 0.0
     assert types()["events_anything_7d"] == SignalType.number
+
+
+def test_limit_shares_per_billing_cycle_and_gauge(tmp_path: Path) -> None:
+    """Subscription started on the 15th: the cycle of 2026-03-10 began on 2026-02-15."""
+    folder = tmp_path / "lim"
+    folder.mkdir()
+    (folder / "plans.csv").write_text("plan,rank\nStarter,1\n")
+    (folder / "plan_limits.csv").write_text(
+        "plan,metric,limit,kind\nStarter,automation_runs,1000,per_cycle\n"
+        "Starter,storage_gb,20,gauge\n"
+    )
+    (folder / "subscriptions.csv").write_text(
+        "subscription_id,account_id,start_date,mrr,plan\ns1,a1,2025-06-15,10,Starter\n"
+    )
+    lines = ["account_id,date,metric,value\n"]
+    for i in range(40):  # 2026-02-01 .. 2026-03-12, 10 runs a day; storage grows 0.1 a day
+        day = dt.date(2026, 2, 1) + dt.timedelta(days=i)
+        lines.append(f"a1,{day},automation_runs,10\n")
+        lines.append(f"a1,{day},storage_gb,{10 + i / 10:.1f}\n")
+    (folder / "usage_daily.csv").write_text("".join(lines))
+    src = load(folder, today=dt.date(2026, 12, 31))
+    try:
+        got = rows(src, {"limit_share_automation_runs", "limit_share_storage_gb"})["a1"]
+        feb = rows(src, {"limit_share_automation_runs"}, dt.date(2026, 2, 14))["a1"]
+    finally:
+        src.close()
+    # 2026-02-15 .. 2026-03-10 is 24 days of 10 runs: 240 of 1,000.
+    assert got["limit_share_automation_runs"] == pytest.approx(0.24)
+    # The gauge's latest value on 2026-03-10 (day 37 of the data): 13.7 of 20.
+    assert got["limit_share_storage_gb"] == pytest.approx(13.7 / 20)
+    # On 2026-02-14 the cycle began 2026-01-15, but data starts 2026-02-01: 14 days.
+    assert feb["limit_share_automation_runs"] == pytest.approx(0.14)

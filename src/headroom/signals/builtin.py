@@ -154,3 +154,75 @@ def event_count(match: re.Match[str]) -> Compute:
         )
 
     return compute
+
+
+# -- plan limits --------------------------------------------------------------------------------
+
+
+def _days_in_month(year: ir.IntegerValue, month: ir.IntegerValue) -> ir.IntegerValue:
+    first = ibis.date(year, month, 1)
+    nxt = first + ibis.interval(months=1)
+    return nxt.delta(first, unit="day")
+
+
+def cycle_start(day: ir.DateValue, anchor: ir.IntegerValue) -> ir.DateValue:
+    """The first day of the billing cycle that ``day`` falls in.
+
+    Cycles are monthly, anchored on ``anchor`` (the day of month the current subscription
+    started); in a month too short for the anchor, the cycle starts on its last day.
+    """
+    this_day = ibis.least(anchor, _days_in_month(day.year(), day.month()))
+    this_start = ibis.date(day.year(), day.month(), this_day)
+    prev = day.truncate("M") - ibis.interval(months=1)
+    prev_day = ibis.least(anchor, _days_in_month(prev.year(), prev.month()))
+    prev_start = ibis.date(prev.year(), prev.month(), prev_day)
+    return ibis.cases((day.day() >= this_day, this_start), else_=prev_start)
+
+
+@family(
+    r"limit_share_([a-z][a-z0-9_]*)",
+    "limit_share_<metric>",
+    N,
+    "a metered metric as a share of the plan's limit: the latest value for a gauge, the sum "
+    "so far in the current billing cycle for a per_cycle limit",
+    needs=("usage_daily", "plan_limits"),
+)
+def limit_share(match: re.Match[str]) -> Compute:
+    metric = match.group(1)
+    name = match.group(0)
+
+    def compute(ctx: Context) -> ir.Table:
+        s = ctx.table("subscriptions")
+        d = ctx.days
+        live = s.inner_join(
+            d, (s.start_date <= d.day) & (s.end_date.isnull() | (s.end_date > d.day))
+        )
+        limits = ctx.table("plan_limits")
+        limits = limits.filter(limits.metric == metric).select("plan", "limit", "kind")
+        ranked = live.left_join(ctx.table("plans").select("plan", "rank"), "plan")
+        rank = ibis.coalesce(ranked["rank"], 0)
+        top = ranked.group_by(["account_id", "day"]).aggregate(
+            plan=ranked.plan.argmax(rank), anchor=ranked.start_date.max().day()
+        )
+        top = top.inner_join(limits, "plan")
+        top = top.mutate(since=cycle_start(top.day, top.anchor))
+        u = ctx.table("usage_daily")
+        u = u.filter(u.metric == metric).select(u_account="account_id", u_date="date", v="value")
+        window = top.inner_join(
+            u,
+            (u.u_account == top.account_id)
+            & (u.u_date <= top.day)
+            & (
+                ibis.cases(
+                    (top.kind == "per_cycle", u.u_date >= top.since),
+                    else_=u.u_date > top.day - ibis.interval(days=USAGE_FRESH_DAYS),
+                )
+            ),
+        )
+        g = window.group_by(["account_id", "day", "kind", "limit"]).aggregate(
+            total=window.v.sum(), latest=window.v.argmax(window.u_date)
+        )
+        used = ibis.cases((g.kind == "per_cycle", g.total), else_=g.latest)
+        return g.select("account_id", "day", **{name: used / g["limit"].nullif(0)})
+
+    return compute
