@@ -179,6 +179,43 @@ def cycle_start(day: ir.DateValue, anchor: ir.IntegerValue) -> ir.DateValue:
     return ibis.cases((day.day() >= this_day, this_start), else_=prev_start)
 
 
+def billing_anchor(ctx: Context) -> ir.Table:
+    """Per account and spine day: the day of month its billing cycles start on (``anchor``).
+
+    The anchor is the day of month of the latest subscription row in force that day.
+    """
+    s = ctx.table("subscriptions")
+    d = ctx.days
+    live = s.inner_join(d, (s.start_date <= d.day) & (s.end_date.isnull() | (s.end_date > d.day)))
+    return live.group_by(["account_id", "day"]).aggregate(anchor=live.start_date.max().day())
+
+
+def cycle_streak(
+    ctx: Context, table: ir.Table, condition: ir.BooleanValue, cycles: int
+) -> ir.Table:
+    """Accounts whose condition held at the end of each of their last ``cycles`` completed
+    billing cycles (a cycle's last day is where per-cycle totals are complete).
+
+    Columns: account_id, cycles_held.
+    """
+    marked = table.select("account_id", "day", held=condition)
+    anchors = billing_anchor(ctx).select(a_account="account_id", a_day="day", anchor="anchor")
+    joined = marked.inner_join(
+        anchors, (marked.account_id == anchors.a_account) & (marked.day == anchors.a_day)
+    )
+    tomorrow = joined.day + ibis.interval(days=1)
+    ends = joined.filter(cycle_start(tomorrow, joined.anchor) == tomorrow)
+    ranked = ends.mutate(
+        n=ibis.row_number().over(group_by=ends.account_id, order_by=ibis.desc(ends.day))
+    )
+    last = ranked.filter(ranked.n < cycles)
+    counted = last.group_by("account_id").aggregate(
+        seen=last.count(), held=last.held.cast("int64").sum()
+    )
+    done = counted.filter((counted.seen == cycles) & (counted.held == cycles))
+    return done.select("account_id", cycles_held=done.held)
+
+
 @family(
     r"limit_share_([a-z][a-z0-9_]*)",
     "limit_share_<metric>",
@@ -196,7 +233,7 @@ def limit_share(match: re.Match[str]) -> Compute:
         d = ctx.days
         live = s.inner_join(
             d, (s.start_date <= d.day) & (s.end_date.isnull() | (s.end_date > d.day))
-        )
+        )  # the anchor comes from these rows too: see billing_anchor
         limits = ctx.table("plan_limits")
         limits = limits.filter(limits.metric == metric).select("plan", "limit", "kind")
         ranked = live.left_join(ctx.table("plans").select("plan", "rank"), "plan")

@@ -20,6 +20,7 @@ from headroom.errors import ConfigError
 from headroom.metrics.expansion import expansion_events
 from headroom.playbook.expressions import compile_condition
 from headroom.playbook.model import Duration, Playbook, Timing, Trigger
+from headroom.signals.builtin import cycle_streak
 from headroom.signals.registry import Context, signal_table, streak
 from headroom.sources import Source
 from headroom.triggers.timing import due_at
@@ -86,16 +87,17 @@ def _days(text: str) -> int:
     return d.amount
 
 
+#: Days of history that cover N completed monthly billing cycles before the as-of day.
+CYCLE_DAYS = 31
+
+
 def _persistence_days(trigger: Trigger) -> int:
+    """Days of history a trigger's persistence needs (cycles: enough for that many cycles)."""
     p = trigger.persistence
     if p is None:
         return 0
     if p.unit == "cycles":
-        raise ConfigError(
-            f"trigger {trigger.id}: persistence in billing cycles is not evaluated by headroom "
-            "run yet",
-            fix="write the persistence in days for now, e.g. for: 60d",
-        )
+        return (p.amount + 1) * CYCLE_DAYS
     if p.unit != "days":
         raise ConfigError(
             f"trigger {trigger.id}: for: {p} is finer than the daily data",
@@ -183,7 +185,12 @@ def _candidates(
         cols[f"_route_{k}"] = compile_condition(playbook.conditions[("routing", k, "when")], today)
     evidence = sorted(when.names())
     base = today.select("account_id", *evidence, "days_to_renewal", **cols)
-    if need:
+    persistence = trigger.persistence
+    if persistence is not None and persistence.unit == "cycles":
+        by_cycle = cycle_streak(ctx, table, compile_condition(when, table), persistence.amount)
+        by_cycle = by_cycle.select(h_account="account_id", cycles_held="cycles_held")
+        base = base.inner_join(by_cycle, base.account_id == by_cycle.h_account).drop("h_account")
+    elif need:
         held = streak(table, compile_condition(when, table), ctx.as_of)
         held = held.filter(held.days >= need).select(h_account="account_id", days_held="days")
         base = base.inner_join(held, base.account_id == held.h_account).drop("h_account")
