@@ -20,6 +20,13 @@ N, T, B = SignalType.number, SignalType.text, SignalType.boolean
 USAGE_FRESH_DAYS = 7
 
 
+def rows_in_force(ctx: Context) -> ir.Table:
+    """Each subscription row with every spine day it is in force on (column ``day``)."""
+    s = ctx.table("subscriptions")
+    d = ctx.days
+    return s.inner_join(d, (s.start_date <= d.day) & (s.end_date.isnull() | (s.end_date > d.day)))
+
+
 # -- the subscription in force ------------------------------------------------------------------
 
 
@@ -31,9 +38,7 @@ USAGE_FRESH_DAYS = 7
 @signal("days_to_renewal", N, "days until the next renews_on of the rows in force")
 @signal("paying", B, "MRR > 0 at the end of the day")
 def subscription_in_force(ctx: Context) -> ir.Table:
-    s = ctx.table("subscriptions")
-    d = ctx.days
-    live = s.inner_join(d, (s.start_date <= d.day) & (s.end_date.isnull() | (s.end_date > d.day)))
+    live = rows_in_force(ctx)
     ranked = live.left_join(ctx.table("plans").select("plan", "rank"), "plan")
     rank = ibis.coalesce(ranked["rank"], 0)
     upcoming = ibis.cases((ranked.renews_on >= ranked.day, ranked.renews_on), else_=None)
@@ -184,9 +189,7 @@ def billing_anchor(ctx: Context) -> ir.Table:
 
     The anchor is the day of month of the latest subscription row in force that day.
     """
-    s = ctx.table("subscriptions")
-    d = ctx.days
-    live = s.inner_join(d, (s.start_date <= d.day) & (s.end_date.isnull() | (s.end_date > d.day)))
+    live = rows_in_force(ctx)
     return live.group_by(["account_id", "day"]).aggregate(anchor=live.start_date.max().day())
 
 
@@ -229,11 +232,7 @@ def limit_share(match: re.Match[str]) -> Compute:
     name = match.group(0)
 
     def compute(ctx: Context) -> ir.Table:
-        s = ctx.table("subscriptions")
-        d = ctx.days
-        live = s.inner_join(
-            d, (s.start_date <= d.day) & (s.end_date.isnull() | (s.end_date > d.day))
-        )  # the anchor comes from these rows too: see billing_anchor
+        live = rows_in_force(ctx)  # the plan and the cycle anchor come from the same rows
         limits = ctx.table("plan_limits")
         limits = limits.filter(limits.metric == metric).select("plan", "limit", "kind")
         ranked = live.left_join(ctx.table("plans").select("plan", "rank"), "plan")
