@@ -232,3 +232,25 @@ def test_limit_shares_per_billing_cycle_and_gauge(tmp_path: Path) -> None:
     assert got["limit_share_storage_gb"] == pytest.approx(13.7 / 20)
     # On 2026-02-14 the cycle began 2026-01-15, but data starts 2026-02-01: 14 days.
     assert feb["limit_share_automation_runs"] == pytest.approx(0.14)
+
+
+def test_headcount_growth(tmp_path: Path) -> None:
+    folder = tmp_path / "hc"
+    folder.mkdir()
+    (folder / "subscriptions.csv").write_text(
+        "subscription_id,account_id,start_date,mrr\ns1,a1,2025-01-01,10\n"
+    )
+    (folder / "firmographics.csv").write_text(
+        "account_id,date,headcount\n"
+        "a1,2025-12-01,100\n"
+        "a1,2026-01-01,110\n"
+        "a1,2026-03-01,120\n"
+        "a1,2026-03-15,500\n"  # after the as-of day: not read
+    )
+    src = load(folder, today=dt.date(2026, 12, 31))
+    try:
+        got = rows(src, {"headcount_growth_90d"})["a1"]
+    finally:
+        src.close()
+    # As of 2026-03-10: 120 now; 90 days earlier (2025-12-10) the latest figure was 100.
+    assert got["headcount_growth_90d"] == pytest.approx(0.2)

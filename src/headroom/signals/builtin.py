@@ -262,3 +262,40 @@ def limit_share(match: re.Match[str]) -> Compute:
         return g.select("account_id", "day", **{name: used / g["limit"].nullif(0)})
 
     return compute
+
+
+# -- company ------------------------------------------------------------------------------------
+
+
+@family(
+    r"headcount_growth_(\d+)d",
+    "headcount_growth_<N>d",
+    N,
+    "relative change of the company's headcount over the trailing N days (0.1 = +10%), "
+    "from the latest figures on or before each end",
+    needs=("firmographics",),
+)
+def headcount_growth(match: re.Match[str]) -> Compute:
+    days = int(match.group(1))
+    name = match.group(0)
+
+    def latest_on(ctx: Context, shift: int, label: str) -> ir.Table:
+        f = ctx.table("firmographics")
+        d = ctx.days
+        on = d.day - ibis.interval(days=shift) if shift else d.day
+        known = f.inner_join(d, f.date <= on)
+        return known.group_by(["account_id", "day"]).aggregate(
+            **{label: known.headcount.argmax(known.date)}
+        )
+
+    def compute(ctx: Context) -> ir.Table:
+        now = latest_on(ctx, 0, "now")
+        then = latest_on(ctx, days, "then").rename(t_account="account_id", t_day="day")
+        j = now.inner_join(then, (now.account_id == then.t_account) & (now.day == then.t_day))
+        return j.select(
+            "account_id",
+            "day",
+            **{name: (j.now / j.then.nullif(0)).cast("float64") - 1},
+        )
+
+    return compute
