@@ -1,10 +1,14 @@
-"""The calculators: ``headroom ltv`` and ``headroom plan``."""
+"""The calculators: ``headroom ltv`` and ``headroom plan``.
+
+The maths is in :mod:`headroom.metrics.calculators`; this module parses options and prints.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
 import typer
+from rich.table import Table
 
 from headroom.cli.main import app
 from headroom.cli.output import Format, console, emit_rows, print_json
@@ -45,16 +49,28 @@ def ltv_command(
         print_json(result.to_dict())
         return
     rows = [{"month": k, "mrr": v} for k, v in enumerate(result.schedule, 1)]
-    if fmt == Format.csv:
-        emit_rows(rows, fmt)
-        return
-    out = console()
-    out.print(f"LTV over {months} months: {result.ltv:,}")
-    for e in result.expansions:
-        if e.month > 1:
-            out.print(
-                f"  moving +{e.amount:,} from month {e.month} one month earlier adds {e.amount:,}"
+    if fmt == Format.table:
+        pairs: list[tuple[str, object]] = [
+            ("ltv", result.ltv),
+            ("months", result.months),
+            ("mrr", result.mrr),
+            (
+                "discount rate",
+                f"{result.discount_rate} a year, end-of-month cash"
+                if result.discount_rate
+                else "none",
+            ),
+            ("gross margin", result.gross_margin),
+        ]
+        for e, gain in zip(result.expansions, result.one_month_earlier, strict=True):
+            pairs.append(
+                (
+                    f"+{e.amount:,} from month {e.month}",
+                    "already from month 1" if gain is None else f"one month earlier adds {gain:,}",
+                )
             )
+        _listing(pairs, f"Lifetime value over {result.months} months")
+    emit_rows(rows, fmt, ["month", "mrr"], title="MRR per month")
 
 
 @app.command("plan")
@@ -75,8 +91,27 @@ def plan_command(
         return
     rows = result.to_dict()["sensitivity"]
     if fmt == Format.table:
-        console().print(
-            f"target ARR {result.target_arr:,}; retained at NRR {result.nrr}: "
-            f"{result.retained_arr:,}; new-logo ARR needed: {result.new_logo_arr_needed:,}"
+        _listing(
+            [
+                ("arr", result.arr),
+                ("nrr", result.nrr),
+                ("growth", result.growth),
+                ("target_arr", result.target_arr),
+                ("retained_arr", result.retained_arr),
+                ("new_logo_arr_needed", result.new_logo_arr_needed),
+            ],
+            "NRR plan",
         )
-    emit_rows(rows, fmt, title="Sensitivity to NRR")
+    emit_rows(rows, fmt, ["nrr", "retained_arr", "new_logo_arr_needed"], title="Sensitivity to NRR")
+
+
+def _listing(pairs: list[tuple[str, object]], title: str) -> None:
+    """Key-value pairs as a two-column Rich table, numbers grouped by thousands."""
+    table = Table(title=title, title_justify="left", show_header=False, box=None)
+    table.add_column("field", style="bold")
+    table.add_column("value", justify="right")
+    for key, value in pairs:
+        text = f"{value:,}" if isinstance(value, int | Decimal) else str(value)
+        table.add_row(key, text)
+    console().print(table)
+    console().print()

@@ -1,7 +1,12 @@
 """The seed's calculators: expansion-timing LTV and the NRR planner. Exact decimal arithmetic.
 
+PRODUCT.md, "Why it exists": $500 MRR for 24 months with +$250 from month 3 earns $17,500, from
+month 18 $13,750; at $10M ARR, 85% NRR and a 40% growth target, $5.5M must come from new logos.
+
 >>> ltv(Decimal(500), 24, [Expansion(Decimal(250), 3)]).ltv
 Decimal('17500')
+>>> ltv(Decimal(500), 24, [Expansion(Decimal(250), 18)]).ltv
+Decimal('13750')
 >>> plan(Decimal(10_000_000), Decimal("0.85"), Decimal("0.40")).new_logo_arr_needed
 Decimal('5500000.00')
 """
@@ -15,7 +20,10 @@ from typing import Any
 
 from headroom.errors import UsageError
 
-_EXPANSION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*@\s*(-?\d+)\s*$")
+_EXPANSION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*@\s*(-?\d+)\s*$")
+
+#: The longest lifetime ``ltv`` accepts: a hundred years of months.
+MAX_MONTHS = 1200
 
 
 @dataclass(frozen=True)
@@ -27,7 +35,11 @@ class Expansion:
 
     @classmethod
     def parse(cls, text: str) -> Expansion:
-        """``250@3`` → Expansion(250, 3)."""
+        """``250@3`` → Expansion(250, 3); anything else is a UsageError.
+
+        >>> Expansion.parse("250@3")
+        Expansion(amount=Decimal('250'), month=3)
+        """
         m = _EXPANSION.match(text)
         if not m:
             raise UsageError(
@@ -45,6 +57,8 @@ class LtvResult:
     schedule: list[Decimal]  # MRR of each month, 1..months
     discount_rate: Decimal
     gross_margin: Decimal
+    #: Per expansion, what the LTV gains if it starts one month earlier (None in month 1).
+    one_month_earlier: list[Decimal | None]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,11 +69,11 @@ class LtvResult:
             "discount_rate": self.discount_rate,
             "gross_margin": self.gross_margin,
             "schedule": self.schedule,
-            # Moving an expansion one month earlier adds one more month of it (undiscounted).
+            # Moving an expansion one month earlier adds one more month of it: exactly its amount
+            # undiscounted, less once discounted or taken at a margin; nothing in month 1.
             "expansion_timing": [
-                {"amount": e.amount, "month": e.month, "one_month_earlier_adds": e.amount}
-                for e in self.expansions
-                if e.month > 1
+                {"amount": e.amount, "month": e.month, "one_month_earlier_adds": gain}
+                for e, gain in zip(self.expansions, self.one_month_earlier, strict=True)
             ],
         }
 
@@ -74,17 +88,58 @@ def ltv(
 ) -> LtvResult:
     """Revenue over a lifetime of ``months`` months, with expansions from their month on.
 
-    Month k's revenue is discounted by ``(1 + discount_rate) ** (k / 12)``: it is received at
-    the end of month k and the rate is annual. ``gross_margin`` turns revenue into margin.
+    An expansion ``A@m`` adds A to the MRR of months m, m + 1, ..., ``months`` (months count
+    from 1), so undiscounted the LTV is ``mrr * months + sum(A * (months - m + 1))``.
+
+    Discounting is end-of-month: month k's revenue arrives at the end of month k and is divided
+    by ``(1 + discount_rate) ** (k / 12)``, the rate being annual; so even month 1 is discounted
+    (by one twelfth of a year). ``gross_margin`` multiplies the result, turning revenue into
+    gross profit. Discounted or margined figures are rounded to the cent; undiscounted ones are
+    exact.
+
+    >>> ltv(Decimal(297), 24).ltv
+    Decimal('7128')
+    >>> ltv(Decimal(100), 12, discount_rate=Decimal("0.12")).ltv  # sum of 100 / 1.12 ** (k / 12)
+    Decimal('1129.15')
     """
     expansions = list(expansions or [])
+    _check_ltv(mrr, months, expansions, discount_rate, gross_margin)
+    schedule = _schedule(mrr, months, expansions)
+    total = _value(schedule, discount_rate, gross_margin)
+    earlier: list[Decimal | None] = []
+    for i, e in enumerate(expansions):
+        if e.month == 1:
+            earlier.append(None)  # already there from the first month
+            continue
+        moved = [*expansions[:i], Expansion(e.amount, e.month - 1), *expansions[i + 1 :]]
+        earlier.append(_value(_schedule(mrr, months, moved), discount_rate, gross_margin) - total)
+    return LtvResult(total, months, mrr, expansions, schedule, discount_rate, gross_margin, earlier)
+
+
+def _check_ltv(
+    mrr: Decimal,
+    months: int,
+    expansions: list[Expansion],
+    discount_rate: Decimal,
+    gross_margin: Decimal,
+) -> None:
     if months < 1:
         raise UsageError(
             f"--months {months} is not a lifetime", fix="pass at least 1 month, e.g. --months 24"
         )
+    if months > MAX_MONTHS:
+        raise UsageError(
+            f"--months {months} is more than {MAX_MONTHS} months (100 years)",
+            fix="pass a customer lifetime in months, e.g. --months 24",
+        )
     if mrr < 0:
         raise UsageError(f"--mrr {mrr} is negative", fix="pass the monthly revenue, e.g. --mrr 500")
     for e in expansions:
+        if e.amount < 0:
+            raise UsageError(
+                f"--expansion {e.amount}@{e.month} has a negative amount",
+                fix="pass the MRR an expansion adds, e.g. --expansion 250@3",
+            )
         if e.month < 1:
             raise UsageError(
                 f"--expansion {e.amount}@{e.month} has month {e.month}",
@@ -105,23 +160,35 @@ def ltv(
             f"--gross-margin {gross_margin} is outside 0 (excluded) to 1",
             fix="pass a share, e.g. --gross-margin 0.80",
         )
-    schedule = [
-        mrr + sum((e.amount for e in expansions if e.month <= k), Decimal(0))
-        for k in range(1, months + 1)
-    ]
+
+
+def _schedule(mrr: Decimal, months: int, expansions: list[Expansion]) -> list[Decimal]:
+    """MRR of months 1..months: the base plus every expansion that has started."""
+    step = [Decimal(0)] * (months + 2)
+    for e in expansions:
+        step[e.month] += e.amount
+    out, level = [], mrr
+    for k in range(1, months + 1):
+        level += step[k]
+        out.append(level)
+    return out
+
+
+_CENT = Decimal("0.01")
+
+
+def _value(schedule: list[Decimal], discount_rate: Decimal, gross_margin: Decimal) -> Decimal:
+    """The schedule's total: discounted end-of-month at an annual rate, times the margin."""
     if discount_rate:
+        growth = 1 + discount_rate
         total = sum(
-            (
-                Decimal(float(v) / float(1 + discount_rate) ** (k / 12))
-                for k, v in enumerate(schedule, 1)
-            ),
-            Decimal(0),
-        ).quantize(Decimal("0.01"))
+            (v / growth ** (Decimal(k) / 12) for k, v in enumerate(schedule, 1)), Decimal(0)
+        )
     else:
         total = sum(schedule, Decimal(0))
     if gross_margin != 1:
-        total = (total * gross_margin).quantize(Decimal("0.01"))
-    return LtvResult(total, months, mrr, expansions, schedule, discount_rate, gross_margin)
+        total *= gross_margin
+    return total.quantize(_CENT) if discount_rate or gross_margin != 1 else total
 
 
 @dataclass(frozen=True)
@@ -165,7 +232,17 @@ SENSITIVITY = [Decimal(80 + 5 * i) / 100 for i in range(11)]
 
 
 def plan(arr: Decimal, nrr: Decimal, growth: Decimal) -> PlanResult:
-    """How much new-logo ARR a growth target needs at a given NRR, with a sensitivity table."""
+    """How much new-logo ARR a growth target needs at a given NRR, with a sensitivity table.
+
+    ``target_arr = arr * (1 + growth)``; ``retained_arr = arr * nrr`` (what today's customers
+    will pay in a year, expansion and churn included); the rest, ``target - retained``, must
+    come from new logos (negative when NRR alone beats the target). Money is rounded to the
+    cent, and ``target == retained + new_logo`` holds exactly on every row.
+
+    >>> at_100 = plan(Decimal(10_000_000), Decimal("0.85"), Decimal("0.40")).sensitivity[4]
+    >>> at_100.nrr, at_100.new_logo_arr_needed
+    (Decimal('1'), Decimal('4000000.00'))
+    """
     if arr < 0:
         raise UsageError(f"--arr {arr} is negative", fix="pass today's ARR, e.g. --arr 10000000")
     if not Decimal(0) <= nrr <= Decimal(3):
@@ -173,10 +250,10 @@ def plan(arr: Decimal, nrr: Decimal, growth: Decimal) -> PlanResult:
             f"--nrr {nrr} is not a plausible net revenue retention",
             fix="pass it as a share between 0 and 3, e.g. --nrr 1.05 for 105%",
         )
-    if growth <= -1:
+    if growth < -1:
         raise UsageError(
             f"--growth {growth} would shrink ARR below nothing",
-            fix="pass the growth target as a share above -1, e.g. --growth 0.40 for 40%",
+            fix="pass the growth target as a share of at least -1, e.g. --growth 0.40 for 40%",
         )
     target = (arr * (1 + growth)).quantize(Decimal("0.01"))
 
