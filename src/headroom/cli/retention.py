@@ -1,4 +1,7 @@
-"""``headroom retention fit`` and ``cohorts``: the shifted-beta-geometric retention model."""
+"""``headroom retention fit`` and ``cohorts``: the shifted-beta-geometric retention model.
+
+The maths is in :mod:`headroom.metrics.retention`; this module parses options and prints.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,14 @@ from headroom.cli.main import app, new_app, parse_date
 from headroom.cli.output import Format, console, emit_rows, print_json
 from headroom.cli.validate import MAPPING_HELP, SOURCE_HELP
 from headroom.errors import UsageError
-from headroom.metrics.retention import cohort_survival, fit_cohorts, fit_sbg
+from headroom.metrics.retention import (
+    COHORT_SIZE,
+    check_discount_rate,
+    check_periods,
+    cohort_survival,
+    fit_cohorts,
+    fit_sbg,
+)
 from headroom.sources import load
 
 retention_app = new_app("Retention: fit and project cohort survival (shifted-beta-geometric).")
@@ -39,16 +49,19 @@ def fit_command(
         "--discount-rate",
         help="Per-period discount rate: adds the expected residual lifetime.",
     ),
+    cohort_size: int = typer.Option(
+        COHORT_SIZE,
+        "--cohort-size",
+        help="Customers the shares are shares of (scales the log-likelihood only).",
+    ),
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
     """Fit alpha and beta by maximum likelihood; project survival beyond the data."""
-    if periods < 0:
-        raise UsageError(f"--periods {periods} is negative", fix="pass 0 or more, e.g. 12")
-    if discount_rate is not None and not 0 <= discount_rate < 1:
-        raise UsageError(
-            f"--discount-rate {discount_rate} is outside 0 to 1", fix="e.g. --discount-rate 0.10"
-        )
-    fit = fit_sbg(_shares(survival))
+    shares = _shares(survival)
+    check_periods(periods)
+    if discount_rate is not None:
+        check_discount_rate(discount_rate)
+    fit = fit_sbg(shares, cohort_size)
     body = fit.to_dict(periods, discount_rate)
     if fmt == Format.json:
         print_json(body)
@@ -57,15 +70,23 @@ def fit_command(
     rows = [
         {"period": t, "observed": o, "fitted": round(f, 4)}
         for t, (o, f) in enumerate(zip(fit.observed, fit.fitted(), strict=True), 1)
-    ] + [{"period": n + t, "observed": None, "fitted": round(p, 4)} for t, p in
-         enumerate(fit.projected(periods), 1)]  # fmt: skip
+    ] + [
+        {"period": n + t, "observed": None, "fitted": round(p, 4)}
+        for t, p in enumerate(fit.projected(periods), 1)
+    ]
     if fmt == Format.table:
-        line = (
-            f"alpha {fit.alpha:.4f}, beta {fit.beta:.4f}, log-likelihood {fit.log_likelihood:.4f}"
+        out = console()
+        out.print(
+            f"alpha {fit.alpha:.4f}, beta {fit.beta:.4f}, log-likelihood "
+            f"{fit.log_likelihood:,.4f} (cohort of {cohort_size:,g})"
         )
+        if "note" in body:
+            out.print(body["note"])
         if discount_rate is not None:
-            line += f"; expected residual lifetime {body['expected_residual_lifetime']:.3f} periods"
-        console().print(line)
+            out.print(
+                f"expected residual lifetime of a customer still there after period {n}: "
+                f"{body['expected_residual_lifetime']:.3f} periods at {discount_rate:g} a period"
+            )
     emit_rows(rows, fmt, ["period", "observed", "fitted"], title="Survival")
 
 
@@ -81,6 +102,7 @@ def cohorts_command(
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
     """Fit the sBG model per signup cohort (month of first payment) of a source."""
+    check_periods(periods)
     last = parse_date(through, "--through") or dt.date.today()
     src = load(source, mapping)
     try:
