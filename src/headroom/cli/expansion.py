@@ -13,13 +13,13 @@ from headroom.cli.output import Format, console, emit_rows, print_json
 from headroom.cli.validate import MAPPING_HELP, SOURCE_HELP
 from headroom.errors import UsageError
 from headroom.metrics.expansion import (
-    account_durations,
+    MILESTONES,
+    check_survival_options,
     expansion_arr,
-    revenue_in_gap,
-    source_expansions,
+    expansion_events,
     time_to_expansion,
 )
-from headroom.metrics.nrr import first_payment_month, plan_in_force
+from headroom.metrics.gap import check_months_earlier, revenue_in_gap
 from headroom.sources import load
 
 THROUGH_HELP = "Last day of history to use (YYYY-MM-DD). Default: today."
@@ -36,6 +36,7 @@ class ExpansionGroup(StrEnum):
 class SurvivalGroup(StrEnum):
     segment = "segment"
     plan = "plan"
+    owner = "owner"
     cohort = "cohort"
 
 
@@ -45,21 +46,29 @@ def expansions_command(
     mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP),
     through: str | None = typer.Option(None, "--through", help=THROUGH_HELP),
     by: ExpansionGroup | None = typer.Option(
-        None, "--by", help="Expansion ARR per segment, plan, owner, cohort or kind."
+        None,
+        "--by",
+        help="Instead: expansions, accounts, expansion MRR and ARR per segment, plan, owner "
+        "(CSM, else AE), cohort (month of first payment) or kind.",
     ),
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
-    """Every expansion (MRR rising while already paying), or expansion ARR by group."""
+    """Every expansion: a day the account's MRR rose while it was already paying."""
     last = parse_date(through, "--through") or dt.date.today()
     src = load(source, mapping)
     try:
-        events = source_expansions(src, last)
-        table = expansion_arr(events, by.value) if by else events.order_by(["date", "account_id"])
+        events = expansion_events(src, last)
+        if by is None:
+            table = events.drop("first_paid").order_by(["date", "account_id"])
+        else:
+            table = expansion_arr(events, by.value)
         rows = table.to_pyarrow().to_pylist()
     finally:
         src.close()
-    title = f"Expansion ARR by {by.value}" if by else "Expansions"
-    emit_rows(rows, fmt, title=title)
+    if by is not None:
+        emit_rows(rows, fmt, title=f"Expansion ARR by {by.value}")
+    else:  # the table leaves out csm and ae (owner says who); json and csv keep them
+        emit_rows(rows, fmt, EVENT_COLUMNS if fmt == Format.table else None, title="Expansions")
 
 
 @app.command("time-to-expansion")
@@ -67,79 +76,81 @@ def time_to_expansion_command(
     source: Path = typer.Argument(..., help=SOURCE_HELP),
     mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP),
     through: str | None = typer.Option(None, "--through", help=THROUGH_HELP),
-    by: SurvivalGroup | None = typer.Option(None, "--by", help="One curve per group."),
+    by: SurvivalGroup | None = typer.Option(
+        None, "--by", help="Also one curve per segment, plan, owner or cohort (at first payment)."
+    ),
     step: int = typer.Option(30, "--step", help="Days between the curve's points."),
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
     """Days from first payment to first expansion (Kaplan-Meier, censored at churn)."""
     last = parse_date(through, "--through") or dt.date.today()
-    if step < 1:
-        raise UsageError(f"--step {step} is not a number of days", fix="pass e.g. --step 30")
+    check_survival_options(by.value if by else None, step)  # before the source is loaded
     src = load(source, mapping)
     try:
-        durations = account_durations(src.table("subscriptions"), src.table("plans"), last)
-        if by is not None:
-            if by == SurvivalGroup.segment:
-                attrs = src.table("accounts").select("account_id", group="segment")
-            elif by == SurvivalGroup.plan:
-                attrs = plan_in_force(src.table("subscriptions"), src.table("plans"), last)
-                attrs = attrs.select("account_id", group="plan")
-            else:
-                cohorts = first_payment_month(src.table("subscriptions"))
-                attrs = cohorts.select("account_id", group=cohorts.cohort.cast("string").left(7))
-            durations = durations.left_join(attrs, "account_id")
-        else:
-            durations = durations.mutate(group=durations.account_id.left(0))
-        rows = durations.to_pyarrow().to_pylist()
+        fits = time_to_expansion(src, last, by.value if by else None, step=step)
     finally:
         src.close()
-    groups: dict[str, list[tuple[str, int, bool]]] = {"all": []}
-    for r in rows:
-        groups["all"].append(("all", r["days"], r["expanded"]))
-        if by is not None:
-            name = r["group"] or "(none)"
-            groups.setdefault(name, []).append((name, r["days"], r["expanded"]))
-    fits = [f for f in (time_to_expansion(v, step) for v in groups.values()) if f]
     if fmt == Format.json:
-        print_json({"through": last, "by": by.value if by else None,
-                    "groups": [f.to_dict() for f in fits]})  # fmt: skip
-        return
-    summary = [{k: v for k, v in f.to_dict().items() if k != "curve"} for f in fits]
-    if fmt == Format.csv:
-        emit_rows(
-            [
-                {"group": f.group, "days": d, "not_yet_expanded": round(s, 6)}
-                for f in fits
-                for d, s in f.curve
-            ],
-            fmt,
+        print_json(
+            {"through": last, "by": by.value if by else None, "groups": [f.to_dict() for f in fits]}
         )
-        return
-    emit_rows(summary, fmt, title="Time from first payment to first expansion (days)")
-    console().print("median_days is empty where fewer than half have expanded within the data")
+    elif fmt == Format.csv:
+        curve = [
+            {"group": f.group, "days": d, "not_yet_expanded": round(s, 6)}
+            for f in fits
+            for d, s in f.curve
+        ]
+        emit_rows(curve, fmt, ["group", "days", "not_yet_expanded"])
+    else:
+        summary = [{k: v for k, v in f.to_dict().items() if k in SUMMARY} for f in fits]
+        emit_rows(summary, fmt, SUMMARY, title="Days from first payment to first expansion")
+        if any(f.median_days is None for f in fits):
+            console().print("median_days is empty where fewer than half have expanded (yet)")
+
+
+SUMMARY = ["group", "accounts", "expanded", "censored", "median_days"] + [
+    f"expanded_by_{days}d" for days in MILESTONES
+]
+EVENT_COLUMNS = ["account_id", "date", "mrr_before", "mrr_after", "delta_mrr", "kind", "segment",
+                 "plan", "owner", "cohort"]  # fmt: skip
+
+
+def parse_months(value: str) -> int:
+    """--months-earlier as a whole number of months from 1 to 120, or a UsageError."""
+    try:
+        months = int(value)
+    except ValueError:
+        raise UsageError(
+            f"--months-earlier {value!r} is not a whole number of months",
+            fix="pass how many months sooner each expansion would have come, e.g. "
+            "--months-earlier 3",
+        ) from None
+    check_months_earlier(months)
+    return months
 
 
 @app.command("gap")
 def gap_command(
     source: Path = typer.Argument(..., help=SOURCE_HELP),
-    months_earlier: int = typer.Option(..., "--months-earlier", help="How many months sooner."),
+    months: str = typer.Option(
+        ..., "--months-earlier", help="How many months sooner each expansion would have come."
+    ),
     mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP),
     through: str | None = typer.Option(None, "--through", help=THROUGH_HELP),
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
     """Money in the gap: what the real expansions would have added had they come sooner."""
+    months_earlier = parse_months(months)  # before the source is loaded
     last = parse_date(through, "--through") or dt.date.today()
     src = load(source, mapping)
     try:
-        events = source_expansions(src, last)
-        gap = revenue_in_gap(
-            events, src.table("subscriptions"), src.table("plans"), months_earlier, last
-        )
+        gap = revenue_in_gap(expansion_events(src, last), months_earlier, last)
     finally:
         src.close()
     if fmt == Format.json:
         print_json(gap.to_dict())
         return
-    emit_rows(gap.by_segment, fmt, title=f"Revenue in the gap, {months_earlier} months earlier")
+    title = f"Revenue in the gap, each expansion {months_earlier} months earlier"
+    emit_rows(gap.by_segment, fmt, ["segment", "revenue_in_gap", "expansions"], title=title)
     if fmt == Format.table:
-        console().print(f"total: {gap.revenue_in_gap:,} from {gap.expansions:,} expansions")
+        console().print(f"total: {gap.revenue_in_gap:,.2f} from {gap.expansions:,} expansions")
