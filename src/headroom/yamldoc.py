@@ -11,12 +11,13 @@ import difflib
 import types
 import typing
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from yaml.constructor import SafeConstructor
 
 from headroom.errors import ConfigError
 
@@ -38,7 +39,8 @@ class Document:
 
     path: Path
     data: Any
-    positions: dict[Loc, Position]
+    positions: dict[Loc, Position]  # where each value starts
+    keys: dict[Loc, Position] = field(default_factory=dict)  # where the key of that value is
 
     def where(self, loc: Sequence[str | int]) -> Position:
         """The position of the deepest part of ``loc`` that the file has."""
@@ -47,8 +49,20 @@ class Document:
             parts = parts[:-1]
         return self.positions.get(parts, Position(1, 1))
 
-    def error(self, loc: Sequence[str | int], message: str, fix: str | None = None) -> ConfigError:
-        pos = self.where(loc)
+    def where_key(self, loc: Sequence[str | int]) -> Position:
+        """The position of the key naming ``loc`` (a value's own position for list items)."""
+        return self.keys.get(tuple(loc)) or self.where(loc)
+
+    def error(
+        self,
+        loc: Sequence[str | int],
+        message: str,
+        fix: str | None = None,
+        *,
+        at_key: bool = False,
+    ) -> ConfigError:
+        """A ConfigError at ``loc``'s value, or at its key (``at_key``: the name is wrong)."""
+        pos = self.where_key(loc) if at_key else self.where(loc)
         return ConfigError(f"{self.path.name}:{pos.line}:{pos.column}: {message}", fix=fix)
 
 
@@ -57,7 +71,9 @@ class DuplicateKeyError(Exception):
         self.key, self.first, self.again = key, first, again
 
 
-def _to_python(node: yaml.Node, loc: Loc, positions: dict[Loc, Position]) -> Any:
+def _to_python(
+    node: yaml.Node, loc: Loc, positions: dict[Loc, Position], keys: dict[Loc, Position]
+) -> Any:
     quoted = isinstance(node, yaml.ScalarNode) and node.style in ("'", '"')
     positions[loc] = Position(node.start_mark.line + 1, node.start_mark.column + 1, int(quoted))
     if isinstance(node, yaml.MappingNode):
@@ -70,24 +86,33 @@ def _to_python(node: yaml.Node, loc: Loc, positions: dict[Loc, Position]) -> Any
             if key in seen:  # YAML keeps the last silently; a repeated setting is a mistake
                 raise DuplicateKeyError(str(key), seen[key], here)
             seen[key] = here
-            out[key] = _to_python(value_node, (*loc, str(key)), positions)
+            keys[(*loc, str(key))] = here
+            out[key] = _to_python(value_node, (*loc, str(key)), positions, keys)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(item, (*loc, i), positions) for i, item in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
+        return [_to_python(item, (*loc, i), positions, keys) for i, item in enumerate(node.value)]
+    # A scalar: null, bool, number, date or text, as yaml.safe_load would read it.
+    return SafeConstructor().construct_object(node, deep=True)
 
 
 def load_document(path: Path) -> Document:
     """Parse a YAML file, keeping positions; YAML syntax errors carry line and column."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: no such file", fix="check the path, or pass a data folder instead"
         ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a YAML file", fix="pass the file") from None
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         raise ConfigError(
-            f"{path.name}: not UTF-8 text (byte {exc.start})", fix="save the file as UTF-8"
+            f"{path.name}:{line}:{column}: byte 0x{raw[exc.start]:02x} is not UTF-8 text",
+            fix="save the file as UTF-8",
         ) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -99,15 +124,16 @@ def load_document(path: Path) -> Document:
             fix="check indentation, colons and quotes around that spot",
         ) from None
     positions: dict[Loc, Position] = {}
+    keys: dict[Loc, Position] = {}
     try:
-        data = {} if node is None else _to_python(node, (), positions)
+        data = {} if node is None else _to_python(node, (), positions, keys)
     except DuplicateKeyError as dup:
         raise ConfigError(
             f"{path.name}:{dup.again.line}:{dup.again.column}: {dup.key!r} is given twice "
             f"(first on line {dup.first.line})",
             fix="keep one of them",
         ) from None
-    return Document(path, data, positions)
+    return Document(path, data, positions, keys)
 
 
 def parse_model(doc: Document, model: type[M]) -> M:
@@ -129,11 +155,42 @@ def parse_model(doc: Document, model: type[M]) -> M:
                 msg += f" (did you mean {close[0]!r}?)"
             if known:
                 msg += f"; the settings here are {', '.join(known)}"
+            raise doc.error(loc, msg, at_key=True) from None  # the name is the mistake
         elif first["type"] == "missing":
             msg = f"missing setting {dotted!r}"
+        elif first["type"] == "literal_error":
+            msg = f"{dotted}: {first['input']!r} is not a choice; {msg[0].lower()}{msg[1:]}"
+        elif first["type"] in _EXPECTED:
+            msg = f"{dotted}: expected {_EXPECTED[first['type']]}, got {_shown(first['input'])}"
         else:
             msg = f"{dotted}: {msg.removeprefix('Value error, ')}"
         raise doc.error(loc, msg) from None
+
+
+#: What a value of the wrong YAML type should have been, by pydantic error type.
+_EXPECTED = {
+    "dict_type": "a mapping of names to settings (name: value, one per line)",
+    "model_type": "a mapping of names to settings (name: value, one per line)",
+    "model_attributes_type": "a mapping of names to settings (name: value, one per line)",
+    "list_type": "a list ([a, b] or one '- item' per line)",
+    "string_type": "text",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+}
+
+
+def _shown(value: Any) -> str:
+    """A YAML value as a message shows it: nothing, a short repr, or its kind."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _settings_at(model: type[BaseModel], path: tuple[Any, ...]) -> list[str]:

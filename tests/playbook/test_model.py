@@ -151,7 +151,7 @@ def test_check_on_generated_teamflow_data(tmp_path: Path) -> None:
         (
             "    priority: 2",
             "    priorty: 2",
-            "playbook.yaml:17:14: unknown setting 'priorty' (did you mean 'priority'?); the "
+            "playbook.yaml:17:5: unknown setting 'priorty' (did you mean 'priority'?); the "
             "settings here are id, when, for, eligible, cooldown, timing, owner, offer, "
             "priority, message",
         ),
