@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -25,7 +26,8 @@ def print_report(report: Report) -> None:
                 if info.ignored_columns
                 else ""
             )
-            out.print(f"  {info.name:<14} {info.file:<36} {info.rows:>12,} rows{ignored}")
+            rows = f"{info.rows:>12,} row{'s' * (info.rows != 1)}"
+            out.print(f"  {info.name:<14} {info.file:<36} {rows}{ignored}")
     if report.ignored_files:
         out.print(f"  not read: {', '.join(report.ignored_files)}")
     for title, problems in (("Errors", report.errors), ("Warnings", report.warnings)):
@@ -40,12 +42,44 @@ def print_report(report: Report) -> None:
                 out.print(line)
 
 
+CSV_COLUMNS = (
+    "severity",
+    "code",
+    "table",
+    "file",
+    "location",
+    "column",
+    "value",
+    "message",
+    "count",
+)
+
+
+def csv_rows(report: Report) -> list[dict[str, Any]]:
+    """One row per example of each problem; a problem without examples gets one row of its own.
+
+    ``count`` is the size of the whole group, repeated on each of its example rows.
+    """
+    rows: list[dict[str, Any]] = []
+    for p in report.problems:
+        group: dict[str, Any] = {"severity": p.severity, "code": p.code, "table": p.table}
+        group |= {"file": p.file, "column": p.column, "count": p.count}
+        if not p.examples:
+            rows.append(group | {"location": None, "value": None, "message": p.summary})
+        for ex in p.examples:
+            rows.append(group | {"location": ex.location, "value": ex.value, "message": ex.message})
+    return rows
+
+
 @app.command("validate")
 def validate_command(
-    source: Path = typer.Argument(..., help=SOURCE_HELP),
-    mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP),
+    source: Path = typer.Argument(..., help=SOURCE_HELP, metavar="SOURCE", show_default=False),
+    mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP, metavar="FILE"),
     today: str | None = typer.Option(
-        None, "--today", help="The day dates are checked against (default: today)."
+        None,
+        "--today",
+        metavar="YYYY-MM-DD",
+        help="The day dates are checked against (default: today).",
     ),
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
@@ -54,35 +88,7 @@ def validate_command(
     if fmt == Format.json:
         print_json(report.to_dict())
     elif fmt == Format.csv:
-        print_csv(
-            [
-                {
-                    "severity": p.severity,
-                    "code": p.code,
-                    "table": p.table,
-                    "file": p.file,
-                    "location": ex.location,
-                    "column": p.column,
-                    "value": ex.value,
-                    "message": ex.message,
-                    "count": p.count,
-                }
-                for p in report.problems
-                for ex in (p.examples or [None])  # type: ignore[list-item]
-                if ex is not None
-            ],
-            [
-                "severity",
-                "code",
-                "table",
-                "file",
-                "location",
-                "column",
-                "value",
-                "message",
-                "count",
-            ],
-        )
+        print_csv(csv_rows(report), CSV_COLUMNS)
     else:
         print_report(report)
     if not report.ok:

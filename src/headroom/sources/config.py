@@ -21,8 +21,9 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from headroom.errors import ConfigError
 from headroom.sources.schema import TABLES
@@ -57,17 +58,6 @@ class SourceConfig(BaseModel):
     database: DatabaseConfig | None = None
     tables: dict[str, TableMapping] = Field(default_factory=dict)
 
-    @field_validator("tables")
-    @classmethod
-    def _known_tables(cls, value: dict[str, TableMapping]) -> dict[str, TableMapping]:
-        for name in value:
-            if name not in TABLES:
-                known = ", ".join(TABLES)
-                close = difflib.get_close_matches(name, list(TABLES), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ValueError(f"unknown table {name!r}{hint}; the tables are {known}")
-        return value
-
 
 @dataclass(frozen=True)
 class SourceSpec:
@@ -84,15 +74,35 @@ class SourceSpec:
 
 
 def _check_mapping(doc: Document, config: SourceConfig) -> None:
+    """What the model alone cannot check; each error points at the name that is wrong."""
+    for table in config.tables:
+        if table not in TABLES:
+            close = difflib.get_close_matches(table, list(TABLES), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise doc.error(
+                ("tables", table),
+                f"unknown table {table!r}{hint}; the tables are {', '.join(TABLES)}",
+                at_key=True,
+            )
     for table, mapping in config.tables.items():
         known = TABLES[table].column_names
-        for ours in (*mapping.columns, *mapping.lookup):
-            if ours not in known:
-                raise doc.error(
-                    ("tables", table, "columns", ours),
-                    f"{table} has no column {ours!r}; its columns are {', '.join(known)}",
-                    fix="write mappings as ours: theirs",
-                )
+        for setting, names in (("columns", mapping.columns), ("lookup", mapping.lookup)):
+            for ours in names:
+                if ours not in known:
+                    close = difflib.get_close_matches(ours, known, n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    theirs = mapping.columns.get(ours)
+                    fix = (
+                        f"write mappings as ours: theirs, here {theirs}: {ours}"
+                        if setting == "columns" and theirs in known
+                        else "write mappings as ours: theirs"
+                    )
+                    raise doc.error(
+                        ("tables", table, setting, ours),
+                        f"{table} has no column {ours!r}{hint}; its columns are {', '.join(known)}",
+                        fix=fix,
+                        at_key=True,
+                    )
         for ours, lookup in mapping.lookup.items():
             if lookup.table not in TABLES:
                 raise doc.error(
@@ -138,7 +148,8 @@ def resolve(source: Path, mapping: Path | None = None) -> SourceSpec:
     if config.database is not None:
         if config.path is not None:
             raise doc.error(("path",), "give either path or database, not both")
-        return SourceSpec(None, config.database, config, text, source.stem)
+        database = _database_file(doc, config.database, source.parent)
+        return SourceSpec(None, database, config, text, source.stem)
     folder = (source.parent / (config.path or ".")).resolve()
     if not folder.is_dir():
         raise doc.error(
@@ -147,6 +158,47 @@ def resolve(source: Path, mapping: Path | None = None) -> SourceSpec:
             fix="write the data folder's path relative to this file",
         )
     return SourceSpec(folder, None, config, text, source.stem)
+
+
+#: URL schemes whose database is a file on this machine.
+FILE_DATABASES = ("duckdb", "sqlite")
+
+
+def database_file(url: str) -> Path | None:
+    """The file of a ``duckdb://`` or ``sqlite://`` URL (as ibis reads it), else None.
+
+    >>> database_file("duckdb:///data/crm.duckdb")
+    PosixPath('/data/crm.duckdb')
+    >>> database_file("duckdb://crm.duckdb"), database_file("postgresql://db/crm")
+    (PosixPath('crm.duckdb'), None)
+    """
+    parsed = urlsplit(url)
+    if parsed.scheme not in FILE_DATABASES:
+        return None
+    parts = [p for p in (parsed.netloc, parsed.path[bool(parsed.netloc) :]) if p]
+    if not parts or parts == [":memory:"]:
+        return None
+    return Path(*parts)
+
+
+def _database_file(doc: Document, database: DatabaseConfig, base: Path) -> DatabaseConfig:
+    """A file database's URL with its path made absolute (relative to the YAML file).
+
+    A missing file is an error here: connecting would quietly create an empty database.
+    """
+    path = database_file(database.url)
+    if path is None:
+        return database
+    path = (base / path).resolve()
+    if not path.is_file():
+        raise doc.error(
+            ("database", "url"),
+            f"the database file {path} does not exist",
+            fix="write its path absolute (duckdb:///path/file.duckdb) or relative to this file",
+        )
+    scheme, _, _, query, _ = urlsplit(database.url)
+    url = f"{scheme}://{path.as_posix()}" + (f"?{query}" if query else "")
+    return database.model_copy(update={"url": url})
 
 
 def fingerprint(spec: SourceSpec, files: list[Path]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,16 +34,18 @@ def lookup_column(ours: str) -> str:
 
 
 #: Arrow types that can hold each kind of column in a typed file (Parquet, a database).
+#: Dictionary-encoded columns count as their values' type; a column of only nulls (Arrow type
+#: null) fits every kind.
 _COMPATIBLE: dict[Kind, tuple[str, ...]] = {
-    Kind.TEXT: ("string", "integer", "dictionary"),
-    Kind.DECIMAL: ("integer", "floating", "decimal", "string"),
-    Kind.INTEGER: ("integer", "string", "floating"),
-    Kind.NUMBER: ("integer", "floating", "decimal", "string"),
-    Kind.DATE: ("date", "timestamp", "string"),
-    Kind.TIMESTAMP: ("timestamp", "string"),
-    Kind.JSON_OBJECT: ("string",),
-    Kind.TIMEZONE: ("string", "dictionary"),
-    Kind.CHOICE: ("string", "dictionary"),
+    Kind.TEXT: ("string", "integer", "null"),
+    Kind.DECIMAL: ("integer", "floating", "decimal", "string", "null"),
+    Kind.INTEGER: ("integer", "string", "floating", "null"),
+    Kind.NUMBER: ("integer", "floating", "decimal", "string", "null"),
+    Kind.DATE: ("date", "timestamp", "string", "null"),
+    Kind.TIMESTAMP: ("timestamp", "string", "null"),
+    Kind.JSON_OBJECT: ("string", "null"),
+    Kind.TIMEZONE: ("string", "null"),
+    Kind.CHOICE: ("string", "null"),
 }
 
 _EXPECTED_TYPE: dict[Kind, str] = {
@@ -67,6 +70,9 @@ class RawTable:
     unit: str  # "line" or "row": what the numbers in _line count
     data: pa.Table
     ignored_columns: list[str] = field(default_factory=list)
+    #: Name rows by their key too ("row 3 (subscription_id 's3')"): a database table's row
+    #: numbers follow the key order the rows were read in, which nobody can see.
+    key_in_location: bool = False
 
     def columns(self) -> list[str]:
         return [c for c in self.data.column_names if c != LINE]
@@ -81,14 +87,46 @@ class ReadFailedError(Exception):
 
 
 def _file_problem(
-    table: str, label: str, code: str, message: str, column: str | None = None
+    table: str, label: str, code: str, message: str, *, location: str = ""
 ) -> Problem:
-    return Problem("error", code, table, label, column, 1, [Example("", None, message)])
+    return Problem("error", code, table, label, None, 1, [Example(location, None, message)])
+
+
+#: The first bytes of files that end up under a .csv name: what they are, and the fix.
+_CSV_FIX = "export the table as UTF-8 CSV with a header line"
+_MAGIC: tuple[tuple[bytes, str, str], ...] = (
+    (b"\x1f\x8b", "it is gzip-compressed", "decompress it first"),
+    (b"PK\x03\x04", "it is a zip archive or an Excel workbook", "save the sheet as CSV UTF-8"),
+    (b"\xd0\xcf\x11\xe0", "it is an Excel workbook (.xls)", "save the sheet as CSV UTF-8"),
+    (b"PAR1", "it is a Parquet file", "name it {table}.parquet"),
+    (b"\x89PNG", "it is a PNG image", _CSV_FIX),
+    (b"%PDF", "it is a PDF document", _CSV_FIX),
+    (b"\xff\xfe", "it is UTF-16 text", "export the table as UTF-8 CSV"),
+    (b"\xfe\xff", "it is UTF-16 text", "export the table as UTF-8 CSV"),
+)
+
+
+def _not_text(head: bytes) -> tuple[str, str] | None:
+    """Why a file's first bytes are not CSV text, and the fix; None when they may be."""
+    for magic, what, fix in _MAGIC:
+        if head.startswith(magic):
+            return what, fix
+    if b"\x00" in head:
+        return "it holds binary data", _CSV_FIX
+    return None
 
 
 def _arrow_kind(t: pa.DataType) -> str:
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
+    if pa.types.is_dictionary(t):
+        return _arrow_kind(t.value_type)
+    if (
+        pa.types.is_string(t)
+        or pa.types.is_large_string(t)
+        or getattr(pa.types, "is_string_view", lambda _: False)(t)
+    ):
         return "string"
+    if pa.types.is_null(t):
+        return "null"
     if pa.types.is_integer(t):
         return "integer"
     if pa.types.is_floating(t):
@@ -99,8 +137,6 @@ def _arrow_kind(t: pa.DataType) -> str:
         return "date"
     if pa.types.is_timestamp(t):
         return "timestamp"
-    if pa.types.is_dictionary(t):
-        return "dictionary"
     return str(t)
 
 
@@ -173,53 +209,28 @@ def read_csv(
     """
     with path.open("rb") as fh:
         head = fh.read(64 * 1024)
+    columns = ", ".join(TABLES[table].required_columns)
     if not head.strip():
         raise ReadFailedError(
             _file_problem(
                 table,
                 label,
                 "empty_file",
-                f"the file is empty; it needs a header line naming the columns "
-                f"({', '.join(TABLES[table].required_columns)}) and one line per row",
+                f"the file is empty; it needs a header line naming the columns ({columns}) "
+                "and one line per row",
             )
         )
-    if b"\x00" in head:
+    not_text = _not_text(head)
+    if not_text is not None:
+        what, fix = not_text
         raise ReadFailedError(
             _file_problem(
                 table,
                 label,
                 "not_csv",
-                "this is not a CSV text file (it holds binary data); "
-                "export the table as UTF-8 CSV with a header line",
+                f"this is not a CSV text file ({what}); {fix.format(table=table)}",
             )
         )
-    first_line = head.split(b"\n", 1)[0].rstrip(b"\r")
-    try:
-        header = next(csv.reader([first_line.decode("utf-8-sig")]))
-    except (UnicodeDecodeError, StopIteration, csv.Error):
-        raise ReadFailedError(
-            _file_problem(
-                table,
-                label,
-                "not_csv",
-                "line 1 is not UTF-8 CSV text; export the table as UTF-8 CSV with a header line",
-            )
-        ) from None
-    header = [h.strip() for h in header]
-    dupes = sorted({h for h in header if header.count(h) > 1})
-    if dupes:
-        raise ReadFailedError(
-            _file_problem(
-                table,
-                label,
-                "duplicate_column",
-                f"line 1 names column {dupes[0]!r} more than once; each column needs one name",
-            )
-        )
-    renames, ignored = _rename(table, label, header, mapping)
-    missing = _missing_columns(table, label, header, renames, mapping)
-    if missing is not None:
-        raise ReadFailedError(missing)
     bad_text = _first_non_utf8(path)
     if bad_text is not None:
         line, byte = bad_text
@@ -241,6 +252,43 @@ def read_csv(
                 ],
             )
         )
+    header = _header(head)
+    if not any(header):
+        raise ReadFailedError(
+            _file_problem(
+                table,
+                label,
+                "no_header",
+                f"line 1 is blank; the first line must be the header naming the columns "
+                f"({columns})",
+                location="line 1",
+            )
+        )
+    used = {*TABLES[table].column_names, *mapping.columns.values()}
+    used |= {lk.on for lk in mapping.lookup.values()}
+    for name in sorted({h for h in header if h in used and header.count(h) > 1}):
+        places = [str(i) for i, h in enumerate(header, 1) if h == name]
+        where = ", ".join(places[:-1]) + " and " + places[-1]
+        raise ReadFailedError(
+            _file_problem(
+                table,
+                label,
+                "duplicate_column",
+                f"the header names column {name!r} more than once (columns {where}); keep "
+                "one of them, or rename the others",
+                location="line 1",
+            )
+        )
+    # Unnamed columns (a spreadsheet's trailing commas) and repeats of unused names are ignored.
+    seen: set[str] = set()
+    for i, h in enumerate(header):
+        if not h or h in seen:
+            header[i] = f"(column {i + 1}{', no name' if not h else ''})"
+        seen.add(header[i])
+    renames, ignored = _rename(table, label, header, mapping)
+    missing = _missing_columns(table, label, header, renames, mapping)
+    if missing is not None:
+        raise ReadFailedError(missing)
 
     def attempt(threads: bool) -> tuple[pa.Table, list[tuple[int | None, int, int, str]]]:
         bad: list[tuple[int | None, int, int, str]] = []
@@ -311,6 +359,17 @@ def read_csv(
     return RawTable(table, label, "line", data, ignored), problems
 
 
+def _header(head: bytes) -> list[str]:
+    """The column names on line 1 (which may end in LF, CRLF or a lone CR), stripped."""
+    first_line = re.split(rb"\r\n|\n|\r", head, maxsplit=1)[0]
+    text = first_line.decode("utf-8-sig", errors="replace")  # checked to be UTF-8 before
+    try:
+        names = next(csv.reader([text]), [])
+    except csv.Error:  # pragma: no cover - one line without line breaks always parses
+        names = text.split(",")
+    return [h.strip() for h in names]
+
+
 def _first_non_utf8(path: Path) -> tuple[int, int] | None:
     """The line and value of the first byte that is not UTF-8, if any (pyarrow cannot say)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
@@ -335,12 +394,14 @@ def _multiline_layout(path: Path, records: int, width: int) -> tuple[Any, list[i
     None when every record is one line (the file has header + records lines): then record n is
     line n + 1. Only a file whose quoted values hold line breaks is scanned record by record.
     """
-    newlines, last = 0, b""
+    breaks, last = 0, b""  # line breaks: LF, CRLF or a lone CR, as the CSV readers count them
     with path.open("rb") as f:
         while block := f.read(1 << 24):
-            newlines += block.count(b"\n")
+            breaks += block.count(b"\n") + block.count(b"\r") - block.count(b"\r\n")
+            if last == b"\r" and block.startswith(b"\n"):
+                breaks -= 1  # a CRLF split between two blocks
             last = block[-1:]
-    physical = newlines + (1 if last not in (b"\n", b"") else 0)
+    physical = breaks + (1 if last not in (b"\n", b"\r", b"") else 0)
     if physical <= records + 1:
         return None
     starts = [1]  # starts[n]: the line record n starts on; record 0 is the header
@@ -401,17 +462,7 @@ def typed_to_text(
                 )
             )
             continue
-        if pa.types.is_dictionary(col.type):
-            col = col.cast(col.type.value_type)
-        if kind == Kind.DATE and arrow_kind == "timestamp":
-            col = pc.cast(col, pa.date32())
-        if arrow_kind == "timestamp" and col.type.tz is None:
-            col = pc.assume_timezone(col, "UTC")
-        if arrow_kind == "timestamp":
-            text = pc.strftime(col, format="%Y-%m-%dT%H:%M:%S%z")
-        else:
-            text = pc.cast(col, pa.string())
-        arrays.append(pc.fill_null(text, ""))
+        arrays.append(pc.fill_null(_as_text(col, kind), ""))
         names.append(ours)
     if problems:
         raise ReadFailedError(*problems)
@@ -420,18 +471,65 @@ def typed_to_text(
     return RawTable(table, label, "row", out, ignored), []
 
 
+def _as_text(col: pa.ChunkedArray, kind: Kind) -> pa.ChunkedArray:
+    """A typed column as the text a CSV file would hold, for the same checks."""
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    if pa.types.is_null(col.type):
+        return pa.chunked_array([pa.nulls(len(col), pa.string())])
+    if not pa.types.is_timestamp(col.type):
+        return pc.cast(col, pa.string())
+    if col.type.tz is None:  # a timestamp without a zone is taken as UTC
+        col = pc.assume_timezone(col, "UTC")
+    # A date column given as timestamps: the calendar day in the timestamps' own zone.
+    return pc.strftime(col, format="%Y-%m-%d" if kind == Kind.DATE else "%Y-%m-%dT%H:%M:%S%z")
+
+
+def _arrow_reason(exc: Exception) -> str:
+    """The first line of an Arrow error, without the file path it starts with."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return re.sub(r"^Could not open Parquet input source '[^']*': ", "", text)
+
+
 def read_parquet(
     table: str, path: Path, label: str, mapping: TableMapping
 ) -> tuple[RawTable, list[Problem]]:
     try:
         data = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowException, OSError) as exc:
         raise ReadFailedError(
             _file_problem(
                 table,
                 label,
                 "not_parquet",
-                f"the file cannot be read as Parquet ({str(exc).splitlines()[0]})",
+                f"the file cannot be read as Parquet ({_arrow_reason(exc)}); write it again "
+                "with a Parquet writer, or export the table as CSV",
             )
         ) from None
     return typed_to_text(table, label, data, mapping)
+
+
+def read_database(
+    table: str, t: Any, label: str, mapping: TableMapping
+) -> tuple[RawTable, list[Problem]]:
+    """A database table (an ibis table): the columns the contract uses, in key order."""
+    header = list(t.columns)
+    renames, ignored = _rename(table, label, header, mapping)
+    missing = _missing_columns(table, label, header, renames, mapping)
+    if missing is not None:
+        raise ReadFailedError(missing)
+    theirs_of = {ours: theirs for theirs, ours in renames.items()}
+    order = [theirs_of[k] for k in TABLES[table].key if k in theirs_of]
+    # UUIDs arrive as text: the drivers hand them over as objects Arrow cannot hold.
+    cols = {c: t[c].cast("string") if t[c].type().is_uuid() else t[c] for c in renames}
+    try:
+        data = t.select(**cols).order_by(order or list(renames)).to_pyarrow()
+    except Exception as exc:  # any driver's error: a column type it cannot hand over, say
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ReadFailedError(
+            _file_problem(table, label, "unreadable", f"the table cannot be read ({first})")
+        ) from None
+    raw, problems = typed_to_text(table, label, data, mapping)
+    raw.ignored_columns = ignored
+    raw.key_in_location = True
+    return raw, problems

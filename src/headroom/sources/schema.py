@@ -121,8 +121,17 @@ class Table:
         return tuple(c.name for c in self.columns if c.required)
 
 
-def _c(name: str, kind: Kind, *, req: bool = False, null: bool = True, **kw: object) -> Column:
-    return Column(name, kind, required=req, nullable=null, **kw)  # type: ignore[arg-type]
+def _c(
+    name: str,
+    kind: Kind,
+    *,
+    req: bool = False,
+    null: bool = True,
+    choices: tuple[str, ...] = (),
+    minimum: float | None = None,
+    meaning: str = "",
+) -> Column:
+    return Column(name, kind, req, null, choices, minimum, meaning)
 
 
 SEGMENTS = ("smb", "mid_market", "enterprise")

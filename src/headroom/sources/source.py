@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ import ibis.expr.types as ir
 from headroom.config import settings
 from headroom.errors import ConfigError, SourceError
 from headroom.sources import readers
-from headroom.sources.config import SourceSpec, fingerprint, resolve
+from headroom.sources.config import SourceSpec, database_file, fingerprint, resolve
 from headroom.sources.readers import LINE, RawTable, ReadFailedError
 from headroom.sources.report import Example, Problem, Report, TableInfo
 from headroom.sources.schema import REQUIRED_TABLES, STORAGE_TYPE, TABLES
@@ -122,8 +123,11 @@ def _discover_folder(spec: SourceSpec, report: Report) -> list[Located]:
 
 def _connect_database(spec: SourceSpec) -> Any:
     assert spec.database is not None
+    url = spec.database.url
     try:
-        return ibis.connect(spec.database.url)
+        if database_file(url) is not None and url.startswith("duckdb:"):
+            return ibis.connect(url, read_only=True)  # read a source, never write to it
+        return ibis.connect(url)
     except Exception as exc:  # any driver's connection error is the user's to fix
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(
@@ -132,16 +136,68 @@ def _connect_database(spec: SourceSpec) -> Any:
         ) from None
 
 
-def _discover_database(spec: SourceSpec, con: Any) -> list[Located]:
+def _discover_database(spec: SourceSpec, con: Any, report: Report) -> list[Located]:
     assert spec.database is not None
     schema = spec.database.schema_
-    names = set(con.list_tables(database=schema) if schema else con.list_tables())
+    names = _table_names(con, schema)
     found = []
     for name in TABLES:
-        wanted = spec.mapping(name).source or name
+        mapped = spec.mapping(name).source
+        wanted = mapped or name
         if wanted in names:
             found.append(Located(name, "database", wanted, f"table {wanted}"))
+        elif mapped:
+            where = f"schema {schema}" if schema else "the database"
+            report.add(
+                Problem(
+                    "error",
+                    "missing_table",
+                    name,
+                    f"table {mapped}",
+                    None,
+                    1,
+                    [
+                        Example(
+                            "",
+                            None,
+                            f"the mapping reads {name} from table {mapped!r}, which is not in "
+                            f"{where}; its tables are {_some(sorted(names))}",
+                        )
+                    ],
+                )
+            )
     return found
+
+
+def _some(names: list[str], limit: int = 10) -> str:
+    """``a, b, c`` or ``a, b, … (12 in all)``: a list short enough for one message."""
+    if not names:
+        return "none"
+    if len(names) <= limit:
+        return ", ".join(names)
+    return ", ".join(names[:limit]) + f", … ({len(names)} in all)"
+
+
+def _table_names(con: Any, schema: str | None) -> set[str]:
+    """The tables and views of a database schema (the connection's default when None)."""
+    if con.name == "duckdb":
+        # ibis 12's DuckDB list_tables calls fetch_arrow_table, which DuckDB 2 removed.
+        cursor = con.raw_sql(
+            "select table_name from information_schema.tables "
+            "where table_catalog = current_database() "
+            "and table_schema = coalesce(?, current_schema())",
+            parameters=[schema],
+        )
+        return {row[0] for row in cursor.fetchall()}
+    return set(con.list_tables(database=schema) if schema else con.list_tables())
+
+
+def _database_of(con: Any, schema: str | None) -> Any:
+    """ibis's ``database=`` for a schema: in DuckDB with its catalog, as the file's name and a
+    schema's may be the same (crm.duckdb holding schema crm)."""
+    if schema is None:
+        return None
+    return (con.current_catalog, schema) if con.name == "duckdb" else schema
 
 
 def _read_all(
@@ -158,11 +214,24 @@ def _read_all(
                 raw, found = readers.read_parquet(loc.table, Path(loc.location), loc.label, mapping)
             else:
                 assert spec.database is not None
-                schema = spec.database.schema_
-                t = db.table(loc.location, database=schema) if schema else db.table(loc.location)
-                raw, found = readers.typed_to_text(loc.table, loc.label, t.to_pyarrow(), mapping)
+                t = db.table(loc.location, database=_database_of(db, spec.database.schema_))
+                raw, found = readers.read_database(loc.table, t, loc.label, mapping)
         except ReadFailedError as failed:
             problems.extend(failed.problems)
+            continue
+        except OSError as exc:  # a file that vanished or may not be read
+            reason = exc.strerror or type(exc).__name__
+            problems.append(
+                Problem(
+                    "error",
+                    "unreadable",
+                    loc.table,
+                    loc.label,
+                    None,
+                    1,
+                    [Example("", None, f"the file cannot be read ({reason})")],
+                )
+            )
             continue
         raws.append(raw)
         problems.extend(found)
@@ -238,7 +307,7 @@ def validate(
     db = None
     if spec.database is not None:
         db = _connect_database(spec)
-        located = _discover_database(spec, db)
+        located = _discover_database(spec, db, report)
         origin = spec.database.url
         key = uuid.uuid4().hex[:20]  # a database can change at any time: never reuse
     else:
@@ -257,7 +326,11 @@ def validate(
     found_tables = {loc.table for loc in located}
     for name in REQUIRED_TABLES:
         if name not in found_tables and not any(p.table == name for p in report.problems):
-            where = "in the database" if spec.database else "in the folder"
+            where, how = (
+                ("in the database", f"a table named {name}")
+                if spec.database
+                else ("in the folder", f"{name}.csv or {name}.parquet")
+            )
             report.add(
                 Problem(
                     "error",
@@ -271,7 +344,7 @@ def validate(
                             "",
                             None,
                             f"no {name} table {where}; every source needs one "
-                            f"({name}.csv or {name}.parquet, or map your table onto it)",
+                            f"({how}, or map your table onto it)",
                         )
                     ],
                 )
@@ -355,8 +428,8 @@ def _order(report: Report) -> None:
 
     def first_line(p: Problem) -> int:
         where = p.examples[0].location if p.examples else ""
-        number = where.removeprefix("line ").removeprefix("row ")
-        return int(number) if number.isdigit() else 0
+        number = re.match(r"(?:line|row) (\d+)", where)
+        return int(number.group(1)) if number else 0
 
     report.problems.sort(
         key=lambda p: (p.severity != "error", order.get(p.table, 99), first_line(p))

@@ -18,12 +18,16 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from headroom.sources.readers import LINE, RawTable, lookup_column
 from headroom.sources.report import EXAMPLES_PER_PROBLEM, Example, Problem, Report, Severity
 from headroom.sources.schema import TABLES, Column, Kind, Reference
 
 Row = dict[str, Any]
+
+#: In the row a message is made from: "line" (CSV) or "row" (Parquet, database).
+UNIT = "_unit"
 
 _DECIMAL_RE = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$"
 _INTEGER_RE = r"^[+-]?[0-9]+$"
@@ -37,8 +41,9 @@ _FAR_FUTURE = dt.date(9999, 12, 31)
 
 
 @ibis.udf.scalar.builtin  # type: ignore[untyped-decorator]
-def json_valid(value: str) -> bool:  # type: ignore[empty-body]
-    """DuckDB's json_valid: true when the text parses as JSON."""
+def json_valid(value: str) -> bool:
+    """DuckDB's json_valid: true when the text parses as JSON (runs in the engine, not here)."""
+    raise NotImplementedError("json_valid is evaluated by DuckDB")
 
 
 @cache
@@ -72,8 +77,14 @@ def parsed(col: Column, s: ir.StringValue) -> ir.Value:
             return nonempty
 
 
-def _well_formed(col: Column, s: ir.StringValue) -> ir.BooleanValue:
-    """True where a non-empty value has the right form for its kind."""
+def _well_formed(
+    col: Column, s: ir.StringValue, zones: ir.StringColumn | None = None
+) -> ir.BooleanValue:
+    """True where a non-empty value has the right form for its kind.
+
+    ``zones`` is a column of the IANA names on the engine (a subquery compiles far faster
+    than a list of some 600 literals); without it the names are inlined.
+    """
     match col.kind:
         case Kind.DECIMAL:
             return s.re_search(_DECIMAL_RE) & parsed(col, s).notnull()
@@ -89,7 +100,7 @@ def _well_formed(col: Column, s: ir.StringValue) -> ir.BooleanValue:
         case Kind.JSON_OBJECT:
             return s.lstrip().startswith("{") & json_valid(s)
         case Kind.TIMEZONE:
-            return s.isin(sorted(timezones()))
+            return s.isin(sorted(timezones()) if zones is None else zones)
         case Kind.CHOICE:
             return s.isin(list(col.choices))
         case Kind.TEXT:
@@ -135,6 +146,7 @@ class RowCheck:
     fields: tuple[str, ...] = ()  # extra columns the message needs
     hint: str | None = None
     summary: Callable[[int], str] | None = None
+    shown_as: str | None = None  # the column as the file names it, when ``column`` is ours
 
 
 def _empty_message(col: Column, table: str) -> Callable[[Row], str]:
@@ -183,6 +195,16 @@ class Validator:
         self.raw: dict[str, RawTable] = {}
         self.tables: dict[str, ir.Table] = {}
         self.combine: dict[str, str] = {}  # table -> how repeated keys are combined
+        self._zones: ir.Table | None = None
+
+    def zones(self, col: Column) -> ir.StringColumn | None:
+        """The IANA time zone names as a table on the engine, for a time zone column."""
+        if col.kind != Kind.TIMEZONE:
+            return None
+        if self._zones is None:
+            names = pa.table({"name": pa.array(sorted(timezones()), pa.string())})
+            self._zones = self.con.create_table("_timezones", names, temp=True, overwrite=True)
+        return self._zones.name
 
     # -- registration ----------------------------------------------------------------------
 
@@ -199,9 +221,9 @@ class Validator:
     ) -> None:
         examples = [
             Example(
-                f"{raw.unit} {row[LINE]}",
+                self._location(raw, row),
                 None if check.column is None else row.get(check.column),
-                check.message(row),
+                check.message({**row, UNIT: raw.unit}),
             )
             for row in rows
         ]
@@ -211,13 +233,22 @@ class Validator:
                 check.code,
                 raw.name,
                 raw.label,
-                check.column,
+                check.shown_as or check.column,
                 count,
                 examples,
                 hint=check.hint,
                 summary=check.summary(count) if check.summary else None,
             )
         )
+
+    @staticmethod
+    def _location(raw: RawTable, row: Row) -> str:
+        """``line 12``; for a database table ``row 12 (subscription_id 's12')``."""
+        where = f"{raw.unit} {row[LINE]}"
+        key = [k for k in TABLES[raw.name].key if k in row]
+        if raw.key_in_location and key:
+            where += " (" + ", ".join(f"{k} {quote(row[k])}" for k in key) + ")"
+        return where
 
     def run_checks(self, name: str, checks: list[RowCheck], base: ir.Table | None = None) -> None:
         """Count all checks of a table in one pass; fetch examples where a count is not 0."""
@@ -234,10 +265,13 @@ class Validator:
             if count == 0:
                 continue
             cols = [LINE, *([check.column] if check.column else []), *check.fields]
+            if raw.key_in_location:
+                cols += [k for k in TABLES[name].key if k in t.columns]
+            cols = list(dict.fromkeys(cols))
             rows = (
                 t.filter(bads[i])
-                .select(*dict.fromkeys(cols))
-                .order_by(LINE)
+                .select(*cols)
+                .order_by(cols)  # file order; ties (pairs of one line) in a fixed order too
                 .limit(EXAMPLES_PER_PROBLEM)
                 .to_pyarrow()
                 .to_pylist()
@@ -247,40 +281,55 @@ class Validator:
     # -- lookups ---------------------------------------------------------------------------
 
     def apply_lookup(self, name: str, ours: str, target: str, on: str) -> None:
-        """Fill ``ours`` from ``target`` joined on ``on`` (a mapping's lookup)."""
+        """Fill ``ours`` from ``target`` joined on ``on`` (a mapping's lookup).
+
+        A row whose ``on`` value the target lacks gets NULL, reported here once (and not again
+        as an empty value).
+        """
         key = lookup_column(ours)
         t = self.tables[name]
+        missing = None
         if target not in self.tables:
+            missing = f"{ours} is looked up in {target}, which the source lacks"
+        else:
+            lacks = [c for c in (on, ours) if c not in self.tables[target].columns]
+            if lacks:
+                missing = (
+                    f"{ours} is looked up in {target} by {on}, but {target} has no column "
+                    f"{' or '.join(dict.fromkeys(lacks))}"
+                )
+        if missing is not None:
             self.report.add(
                 Problem(
                     "error",
-                    "lookup_table_missing",
+                    "lookup_impossible",
                     name,
                     self.raw[name].label,
                     ours,
                     1,
-                    [Example("", None, f"{ours} is looked up in {target}, which the source lacks")],
+                    [Example("", None, missing)],
                 )
             )
+            self.tables[name] = t.drop(key).mutate(**{ours: ibis.null("string")})
             return
         other = self.tables[target]
         pairs = other.group_by(on).aggregate(_found=other[ours].min())
         joined = t.left_join(pairs, t[key] == pairs[on]).select(
             *[c for c in t.columns if c != key],
-            **{ours: ibis._["_found"].fill_null(""), key: t[key]},
+            **{ours: ibis._["_found"], key: t[key]},
         )
-        self.tables[name] = joined
         self.run_checks(
             name,
             [
                 RowCheck(
                     "lookup_failed",
                     key,
-                    joined[ours] == "",
+                    joined[ours].isnull(),
                     lambda r: (
-                        f"{on} {quote(r[key])} is not in {target}, so its {ours} cannot be "
-                        f"looked up; add the row to {target} or remove this one"
+                        f"{quote(r[key])} is not in {target}, so the row's {ours} cannot be "
+                        f"looked up; add the {on} to {target} or remove this row"
                     ),
+                    shown_as=on,
                 )
             ],
             base=joined,
@@ -307,7 +356,7 @@ class Validator:
                     RowCheck(
                         f"bad_{col.kind.value}",
                         col.name,
-                        (s != "") & ~_well_formed(col, s),
+                        (s != "") & ~_well_formed(col, s, self.zones(col)),
                         _invalid_message(col),
                     )
                 )
@@ -316,7 +365,7 @@ class Validator:
                     RowCheck(
                         "negative",
                         col.name,
-                        _well_formed(col, s) & (parsed(col, s) < col.minimum),
+                        _well_formed(col, s, self.zones(col)) & (parsed(col, s) < col.minimum),
                         _negative_message(col),
                     )
                 )
@@ -368,7 +417,7 @@ class Validator:
                 "repeated_event",
                 key[0],
                 repeat,
-                lambda r: f"{describe(r)} repeats line {r['_first']}; kept once",
+                lambda r: f"{describe(r)} repeats {r[UNIT]} {r['_first']}; kept once",
                 severity="warning",
                 fields=("_first",),
                 summary=lambda n: plural(n, "row repeats", "rows repeat") + " an earlier event_id",
@@ -382,7 +431,9 @@ class Validator:
                 "combined_rows",
                 None,
                 repeat,
-                lambda r: f"{describe(r)} repeats line {r['_first']}; combined ({mapping_combine})",
+                lambda r: (
+                    f"{describe(r)} repeats {r[UNIT]} {r['_first']}; combined ({mapping_combine})"
+                ),
                 severity="warning",
                 fields=(*key, "_first"),
                 summary=lambda n: plural(n, "row repeats", "rows repeat") + f" an earlier {label}",
@@ -393,7 +444,7 @@ class Validator:
                 "duplicate_key",
                 key[0] if len(key) == 1 else None,
                 repeat,
-                lambda r: f"{describe(r)} repeats line {r['_first']}; {label} must be unique",
+                lambda r: f"{describe(r)} repeats {r[UNIT]} {r['_first']}; {label} must be unique",
                 fields=(*key, "_first"),
             )
         self.run_checks(name, [check], base=marked)
@@ -512,7 +563,10 @@ class Validator:
             _other=a.subscription_id,
             _other_line=a[LINE],
         )
-        accounts = pairs.account_id.nunique().to_pyarrow().as_py()
+
+        def accounts() -> int:  # asked only when some pair overlaps
+            return int(pairs.account_id.nunique().to_pyarrow().as_py())
+
         self.run_checks(
             "subscriptions",
             [
@@ -523,11 +577,11 @@ class Validator:
                     lambda r: (
                         f"subscription {quote(r['subscription_id'])} of account "
                         f"{quote(r['account_id'])} overlaps subscription "
-                        f"{quote(r['_other'])} of line "
+                        f"{quote(r['_other'])} of {r[UNIT]} "
                         f"{r['_other_line']}; their MRR is summed while both run"
                     ),
                     severity="warning",
-                    fields=("account_id", "_other", "_other_line"),
+                    fields=("account_id", "_other_line", "_other"),
                     summary=lambda n: (
                         plural(
                             n,
@@ -535,7 +589,7 @@ class Validator:
                             "pairs of subscription rows overlap",
                         )
                         + ", in "
-                        + plural(accounts, "account", "accounts")
+                        + plural(accounts(), "account", "accounts")
                     ),
                     hint=(
                         "when a new row replaces an old one (an upgrade, a renewal), end the old "
@@ -577,7 +631,7 @@ class Validator:
             known = self.tables["accounts"].select(_a=self.tables["accounts"].account_id)
             outside = outside.semi_join(known, outside.account_id == known._a)
         outside = outside.select("account_id", "date", "metric", LINE)
-        total = u.count().to_pyarrow().as_py()
+        total = self.raw["usage_daily"].data.num_rows
         self.run_checks(
             "usage_daily",
             [
