@@ -219,6 +219,53 @@ def cycle_streak(
     return done.select("account_id", cycles_held=done.held)
 
 
+def limits_in_force(ctx: Context) -> ir.Table:
+    """Per account, spine day and metered metric: the plan's ``limit`` and ``kind`` in force,
+    and ``since``, the first day of the billing cycle the day falls in.
+
+    The plan is the highest-ranked one in force; the cycle anchor comes from the same rows.
+    """
+    if "_limits" not in ctx._cache:
+        live = rows_in_force(ctx)
+        ranked = live.left_join(ctx.table("plans").select("plan", "rank"), "plan")
+        rank = ibis.coalesce(ranked["rank"], 0)
+        top = ranked.group_by(["account_id", "day"]).aggregate(
+            plan=ranked.plan.argmax(rank), anchor=ranked.start_date.max().day()
+        )
+        limits = ctx.table("plan_limits").select("plan", "metric", "limit", "kind")
+        top = top.inner_join(limits, "plan")
+        ctx._cache["_limits"] = top.select(
+            "account_id", "day", "metric", "limit", "kind", since=cycle_start(top.day, top.anchor)
+        )
+    return ctx._cache["_limits"]
+
+
+def limit_shares(ctx: Context) -> ir.Table:
+    """Per account, spine day and metered metric: usage as a share of the limit (``share``)."""
+    if "_shares" not in ctx._cache:
+        top = limits_in_force(ctx)
+        # A per-cycle limit sums the cycle so far; a gauge reads its latest fresh value.
+        fresh = top.day - ibis.interval(days=USAGE_FRESH_DAYS - 1)
+        top = top.mutate(counts_from=ibis.cases((top.kind == "per_cycle", top.since), else_=fresh))
+        u = ctx.table("usage_daily")
+        u = u.select(u_account="account_id", u_metric="metric", u_date="date", v="value")
+        window = top.inner_join(
+            u,
+            (u.u_account == top.account_id)
+            & (u.u_metric == top.metric)
+            & (u.u_date <= top.day)
+            & (u.u_date >= top.counts_from),
+        )
+        g = window.group_by(["account_id", "day", "metric", "kind", "limit"]).aggregate(
+            total=window.v.sum(), latest=window.v.argmax(window.u_date)
+        )
+        used = ibis.cases((g.kind == "per_cycle", g.total), else_=g.latest)
+        ctx._cache["_shares"] = g.select(
+            "account_id", "day", "metric", share=(used / g["limit"].nullif(0)).cast("float64")
+        )
+    return ctx._cache["_shares"]
+
+
 @family(
     r"limit_share_([a-z][a-z0-9_]*)",
     "limit_share_<metric>",
@@ -232,36 +279,24 @@ def limit_share(match: re.Match[str]) -> Compute:
     name = match.group(0)
 
     def compute(ctx: Context) -> ir.Table:
-        live = rows_in_force(ctx)  # the plan and the cycle anchor come from the same rows
-        limits = ctx.table("plan_limits")
-        limits = limits.filter(limits.metric == metric).select("plan", "limit", "kind")
-        ranked = live.left_join(ctx.table("plans").select("plan", "rank"), "plan")
-        rank = ibis.coalesce(ranked["rank"], 0)
-        top = ranked.group_by(["account_id", "day"]).aggregate(
-            plan=ranked.plan.argmax(rank), anchor=ranked.start_date.max().day()
-        )
-        top = top.inner_join(limits, "plan")
-        top = top.mutate(since=cycle_start(top.day, top.anchor))
-        u = ctx.table("usage_daily")
-        u = u.filter(u.metric == metric).select(u_account="account_id", u_date="date", v="value")
-        window = top.inner_join(
-            u,
-            (u.u_account == top.account_id)
-            & (u.u_date <= top.day)
-            & (
-                ibis.cases(
-                    (top.kind == "per_cycle", u.u_date >= top.since),
-                    else_=u.u_date > top.day - ibis.interval(days=USAGE_FRESH_DAYS),
-                )
-            ),
-        )
-        g = window.group_by(["account_id", "day", "kind", "limit"]).aggregate(
-            total=window.v.sum(), latest=window.v.argmax(window.u_date)
-        )
-        used = ibis.cases((g.kind == "per_cycle", g.total), else_=g.latest)
-        return g.select("account_id", "day", **{name: used / g["limit"].nullif(0)})
+        shares = limit_shares(ctx)
+        mine = shares.filter(shares.metric == metric)
+        return mine.select("account_id", "day", **{name: mine.share})
 
     return compute
+
+
+@signal("limit_share", N, "the highest limit_share_<metric> of the account's metered metrics",
+        needs=("usage_daily", "plan_limits"))  # fmt: skip
+@signal("limit_metric", T, "the metered metric closest to (or furthest past) its limit",
+        needs=("usage_daily", "plan_limits"))  # fmt: skip
+def top_limit_share(ctx: Context) -> ir.Table:
+    shares = limit_shares(ctx)
+    shares = shares.filter(shares.share.notnull())
+    g = shares.group_by(["account_id", "day"]).aggregate(
+        limit_share=shares.share.max(), limit_metric=shares.metric.argmax(shares.share)
+    )
+    return g
 
 
 # -- company ------------------------------------------------------------------------------------

@@ -111,26 +111,38 @@ class Family:
     help: str
     needs: tuple[str, ...]
     make: Callable[[re.Match[str]], Compute]
+    shared: str | None = None  # names with the same shared key and first group: one compute
 
     def define(self, name: str) -> SignalDef | None:
         m = self.pattern.fullmatch(name)
         if m is None:
             return None
-        return SignalDef(name, self.type, self.help, self.needs, self.make(m), f"family:{name}")
+        provider = f"{self.shared}:{m.group(1)}" if self.shared else f"family:{name}"
+        return SignalDef(name, self.type, self.help, self.needs, self.make(m), provider)
 
 
 _FAMILIES: list[Family] = []
 
 
 def family(
-    pattern: str, example: str, type: SignalType, help: str, *, needs: tuple[str, ...] = ()
+    pattern: str,
+    example: str,
+    type: SignalType,
+    help: str,
+    *,
+    needs: tuple[str, ...] = (),
+    shared: str | None = None,
 ) -> Callable[[Callable[[re.Match[str]], Compute]], Callable[[re.Match[str]], Compute]]:
-    """Register signals named by a regular expression; the factory builds each one's compute."""
+    """Register signals named by a regular expression; the factory builds each one's compute.
+
+    With ``shared``, every name whose first group is the same (``days_to_limit_api_calls`` and
+    ``days_to_limit_api_calls_low``) is computed by one query giving all of their columns.
+    """
 
     def register(
         make: Callable[[re.Match[str]], Compute],
     ) -> Callable[[re.Match[str]], Compute]:
-        _FAMILIES.append(Family(re.compile(pattern), example, type, help, needs, make))
+        _FAMILIES.append(Family(re.compile(pattern), example, type, help, needs, make, shared))
         return make
 
     return register
@@ -189,7 +201,7 @@ def signal(
 
 def catalogue() -> dict[str, SignalDef]:
     """Every registered signal by name (built-ins are registered on first use)."""
-    from headroom.signals import builtin  # noqa: F401 - registers the built-in signals
+    from headroom.signals import builtin, trend  # noqa: F401 - registers the built-in signals
 
     return dict(_CATALOGUE)
 
