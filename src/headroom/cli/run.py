@@ -44,8 +44,9 @@ def run_command(
     book = load_playbook(playbook, types())
     store = Store()
     try:
-        if store.run_recorded(day):  # idempotent per as-of day: report what was recorded
-            stored, rows = store.recorded(day)
+        ids = [t.id for t in book.model.triggers]
+        if store.run_recorded(day, ids):  # idempotent per as-of day: report what was recorded
+            stored, rows = store.recorded(day, ids)
             decisions = [
                 {k: v for k, v in (("account_id", r.account_id), ("trigger", r.trigger),
                                    ("action", r.action), ("reason", r.reason),

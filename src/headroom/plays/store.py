@@ -8,7 +8,7 @@ created; the schema is never made by ``create_all`` behind the migrations' back.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -133,24 +133,34 @@ class Store:
                     out.declined_on[play.account_id] = max(seen or play.outcome_on, play.outcome_on)
         return out
 
-    def run_recorded(self, as_of: dt.date) -> bool:
+    def run_recorded(self, as_of: dt.date, triggers: Collection[str]) -> bool:
+        """Whether a run of ``as_of`` already decided for any of these triggers."""
         with self.session() as s:
-            count = s.scalar(select(func.count()).where(DecisionRow.as_of == as_of))
+            count = s.scalar(
+                select(func.count()).where(
+                    DecisionRow.as_of == as_of, DecisionRow.trigger.in_(list(triggers))
+                )
+            )
             return bool(count)
 
-    def recorded(self, as_of: dt.date) -> tuple[list[Play], list[DecisionRow]]:
-        """The plays fired and decisions taken by the run of ``as_of``."""
+    def recorded(
+        self, as_of: dt.date, triggers: Collection[str]
+    ) -> tuple[list[Play], list[DecisionRow]]:
+        """The plays fired and decisions taken for these triggers by the run of ``as_of``."""
+        ids = list(triggers)
         with self.session() as s:
             decisions = list(
                 s.scalars(
                     select(DecisionRow)
-                    .where(DecisionRow.as_of == as_of)
+                    .where(DecisionRow.as_of == as_of, DecisionRow.trigger.in_(ids))
                     .order_by(DecisionRow.trigger, DecisionRow.account_id)
                 )
             )
             plays = list(
                 s.scalars(
-                    select(Play).where(Play.fired_on == as_of).order_by(Play.priority, Play.due_at)
+                    select(Play)
+                    .where(Play.fired_on == as_of, Play.trigger.in_(ids))
+                    .order_by(Play.priority, Play.due_at)
                 )
             )
         return plays, decisions

@@ -100,7 +100,7 @@ def account_facts(ctx: Context) -> ir.Table:
         needs=("usage_daily",))  # fmt: skip
 @signal("seat_utilisation", N, "active_users / seats", needs=("usage_daily",))
 def latest_usage(ctx: Context) -> ir.Table:
-    u = ctx.table("usage_daily")
+    u = ctx.recent("usage_daily", USAGE_FRESH_DAYS)
     u = u.filter(u.metric.isin(["active_users", "power_users"]))
     d = ctx.days
     fresh = u.inner_join(
@@ -142,7 +142,7 @@ def event_count(match: re.Match[str]) -> Compute:
     name = match.group(0)
 
     def compute(ctx: Context) -> ir.Table:
-        e = ctx.table("events")
+        e = ctx.recent("events", days)
         e = e.filter(e.event == event).select("account_id", on=e.timestamp.date())
         d = ctx.days
         window = e.inner_join(d, (e.on <= d.day) & (e.on > d.day - ibis.interval(days=days)))
@@ -247,7 +247,7 @@ def limit_shares(ctx: Context) -> ir.Table:
         # A per-cycle limit sums the cycle so far; a gauge reads its latest fresh value.
         fresh = top.day - ibis.interval(days=USAGE_FRESH_DAYS - 1)
         top = top.mutate(counts_from=ibis.cases((top.kind == "per_cycle", top.since), else_=fresh))
-        u = ctx.table("usage_daily")
+        u = ctx.recent("usage_daily", 31)  # a billing cycle is at most 31 days
         u = u.select(u_account="account_id", u_metric="metric", u_date="date", v="value")
         window = top.inner_join(
             u,

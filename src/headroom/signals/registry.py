@@ -78,6 +78,14 @@ class Context:
             self._cache[name] = t
         return self._cache[name]
 
+    def recent(self, name: str, lookback: int) -> ir.Table:
+        """Rows of a dated table from ``lookback`` days before the spine's first day on:
+        what a trailing window of ``lookback`` days can see (an engine scans less)."""
+        t = self.table(name)
+        since = ibis.literal(self.as_of - dt.timedelta(days=self.history - 1 + lookback))
+        column = t.timestamp.date() if name == "events" else t[DATED[name]]
+        return t.filter(column >= since)
+
     @property
     def day(self) -> ir.DateScalar:
         return ibis.literal(self.as_of)

@@ -52,8 +52,9 @@ def _x(ctx: Context, date: ir.DateValue) -> ir.IntegerValue:
     return date.delta(ctx.day, unit="day")
 
 
-def _usage(ctx: Context, metric: str) -> ir.Table:
-    u = ctx.table("usage_daily")
+def _usage(ctx: Context, metric: str, lookback: int) -> ir.Table:
+    """The metric's rows from ``lookback`` days before the spine's first day to the as-of day."""
+    u = ctx.recent("usage_daily", lookback)
     u = u.filter(u.metric == metric)
     return u.select("account_id", "date", x=_x(ctx, u.date), y=u.value.cast("float64"))
 
@@ -81,7 +82,7 @@ def growth(match: re.Match[str]) -> Compute:
     name = match.group(0)
 
     def compute(ctx: Context) -> ir.Table:
-        u = _usage(ctx, metric)
+        u = _usage(ctx, metric, MONTH_DAYS * (months + 1))
         means: list[ir.FloatingValue] = []
         enough: list[ir.BooleanValue] = []
         for k in range(months + 1):
@@ -125,7 +126,7 @@ def projections(ctx: Context, metric: str) -> ir.Table:
     key = f"_projection_{metric}"
     if key in ctx._cache:
         return ctx._cache[key]
-    u = _usage(ctx, metric)
+    u = _usage(ctx, metric, PROJECTION_WINDOW)
     w = ibis.window(range=(-(PROJECTION_WINDOW - 1), 0), group_by="account_id", order_by="x")
     x, y = u.x.cast("float64"), u.y
     sums = u.select(

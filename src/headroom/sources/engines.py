@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+import ibis.expr.types as ir
 
 from headroom.errors import UsageError
 from headroom.sources.schema import TABLES
@@ -140,6 +141,12 @@ register_engine("spark", _attach_spark, "a local Spark session (needs Java 17 an
 
 class _SharedSessionSource(Source):
     """A source on a shared session: closing it must not stop the session for everyone."""
+
+    def cache(self, table: ir.Table) -> ir.Table:
+        # ibis's PySpark cache compiles the query without first registering the in-memory
+        # tables it reads (the day spine), as its create_view does: register them here.
+        self.con._register_in_memory_tables(table)
+        return table.cache()
 
     def close(self) -> None:
         pass

@@ -61,6 +61,10 @@ class Source:
         """Whether the source gave this table (absent tables load empty)."""
         return name in self.report.tables
 
+    def cache(self, table: ir.Table) -> ir.Table:
+        """``table`` computed once and kept by the engine until ``.release()``."""
+        return table.cache()
+
     def close(self) -> None:
         self.con.disconnect()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,25 +124,31 @@ def evaluate(
     span = max([_persistence_days(t) for t in triggers] + [1])
     ctx = Context(source, as_of, history=span + 1)
     names = playbook.signals() | {"days_to_renewal"}
-    table = signal_table(ctx, names)
-    accounts = source.table("accounts").select(
-        acct="account_id", timezone="timezone", csm="csm", ae="ae"
-    )
-    today = table.filter(table.day == ibis.literal(as_of))
-    stage = compile_condition(playbook.conditions[("stage", "entry")], today)
-    last_expansion = _last_expansions(ctx)
-    decisions: list[Decision] = []
-    for i, trigger in enumerate(triggers):
-        rows = _candidates(ctx, table, today, stage, accounts, playbook, i, trigger)
-        for row in rows:
-            decision = _decide(row, trigger, playbook, as_of, history, last_expansion)
-            decisions.append(decision)
-            if decision.action == "fired":  # later triggers of this run see it
-                history.open_plays.add((decision.account_id, trigger.id))
-                if trigger.cooldown is not None:
-                    key = (decision.account_id, trigger.cooldown.group)
-                    history.last_fired[key] = as_of
-    return decisions
+    if any(Timing.parse(t.timing).kind == "before_ceiling" for t in triggers):
+        names.add("days_to_limit")  # the projected ceiling the play is timed against
+    # Computed once and kept by the engine: every trigger's query reads it, none recomputes it.
+    table = source.cache(signal_table(ctx, names))
+    try:
+        accounts = source.table("accounts").select(
+            acct="account_id", timezone="timezone", csm="csm", ae="ae"
+        )
+        today = table.filter(table.day == ibis.literal(as_of))
+        stage = compile_condition(playbook.conditions[("stage", "entry")], today)
+        last_expansion = _last_expansions(ctx)
+        decisions: list[Decision] = []
+        for i, trigger in enumerate(triggers):
+            rows = _candidates(ctx, table, today, stage, accounts, playbook, i, trigger)
+            for row in rows:
+                decision = _decide(row, trigger, playbook, as_of, history, last_expansion)
+                decisions.append(decision)
+                if decision.action == "fired":  # later triggers of this run see it
+                    history.open_plays.add((decision.account_id, trigger.id))
+                    if trigger.cooldown is not None:
+                        key = (decision.account_id, trigger.cooldown.group)
+                        history.last_fired[key] = as_of
+        return decisions
+    finally:
+        table.release()  # the engine's copy of the signal table
 
 
 def _last_expansions(ctx: Context) -> dict[str, dt.date]:
@@ -184,7 +191,8 @@ def _candidates(
     for k, _route in enumerate(playbook.model.routing):
         cols[f"_route_{k}"] = compile_condition(playbook.conditions[("routing", k, "when")], today)
     evidence = sorted(when.names())
-    base = today.select("account_id", *evidence, "days_to_renewal", **cols)
+    dates = [c for c in ("days_to_renewal", "days_to_limit") if c in today.columns]
+    base = today.select("account_id", *dict.fromkeys([*evidence, *dates]), **cols)
     persistence = trigger.persistence
     if persistence is not None and persistence.unit == "cycles":
         by_cycle = cycle_streak(ctx, table, compile_condition(when, table), persistence.amount)
@@ -247,7 +255,13 @@ def _decide(
         if row.get("days_to_renewal") is not None
         else None
     )
-    due = due_at(Timing.parse(trigger.timing), as_of, row.get("timezone") or "UTC", renews)
+    timing = Timing.parse(trigger.timing)
+    ceiling = (
+        as_of + dt.timedelta(days=math.ceil(row["days_to_limit"]))
+        if row.get("days_to_limit") is not None
+        else None
+    )
+    due = due_at(timing, as_of, row.get("timezone") or "UTC", renews, ceiling)
     evidence = {
         k: v
         for k, v in row.items()
@@ -255,6 +269,8 @@ def _decide(
         not in ("account_id", "in_stage", "eligible", "timezone", "csm", "ae", "days_to_renewal")
         and not k.startswith(("_owner_", "_route_"))
     }
+    if timing.kind == "before_ceiling":
+        evidence["projected_ceiling"] = ceiling  # None: no projection, so due at once
     routes = [r for k, r in enumerate(playbook.model.routing) if row.get(f"_route_{k}")]
     notify = tuple(dict.fromkeys(n for r in routes for n in r.notify))
     slas = [Duration.parse(r.sla).timedelta() for r in routes if r.sla]

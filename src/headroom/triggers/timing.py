@@ -28,9 +28,18 @@ def next_business_day(day: dt.date) -> dt.date:
 
 
 def due_at(
-    timing: Timing, fired_on: dt.date, tz: str, renews_on: dt.date | None = None
+    timing: Timing,
+    fired_on: dt.date,
+    tz: str,
+    renews_on: dt.date | None = None,
+    ceiling_on: dt.date | None = None,
 ) -> dt.datetime:
-    """The moment a play fired at the end of ``fired_on`` is due, as an aware datetime."""
+    """The moment a play fired at the end of ``fired_on`` is due, as an aware datetime.
+
+    "75-90d before renewal" and "45-60d before ceiling" are due at 09:00 on the last day of
+    their window (75 or 45 days before), or at once if that day has passed or the date is
+    unknown (no renewal date, no projected ceiling).
+    """
     start = _local(fired_on + dt.timedelta(days=1), 0, 0, tz)
     match timing.kind:
         case "immediately":
@@ -48,14 +57,11 @@ def due_at(
             for _ in range(timing.numbers[1]):
                 day = next_business_day(day)
             return _local(day, 17, 0, tz)  # end of the last business day of the window
-        case "before_renewal":
-            if renews_on is None:
+        case "before_renewal" | "before_ceiling":
+            target = renews_on if timing.kind == "before_renewal" else ceiling_on
+            if target is None:
                 return start
-            latest = renews_on - dt.timedelta(days=timing.numbers[0])
+            latest = target - dt.timedelta(days=timing.numbers[0])
             return max(start, _local(latest, 9, 0, tz))
         case _:
-            raise ConfigError(
-                f"timing {timing.kind.replace('_', ' ')} needs the usage projection, which "
-                "headroom run does not compute yet",
-                fix="use another timing for now",
-            )
+            raise ConfigError(f"unknown timing {timing.kind!r}", fix="see the playbook docs")
