@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from headroom.playbook.model import load_playbook
 from headroom.signals.registry import types
 from headroom.sources import load
 from headroom.triggers.evaluate import History, evaluate
+from headroom.triggers.evidence import describe
 
 
 def _generated(out: Path, options: Options, quiet: bool) -> None:
@@ -47,25 +47,6 @@ QUEUE_SHOWN = 15
 PLAYBOOK = Path(__file__).resolve().parents[3] / "examples" / "teamflow" / "playbook.yaml"
 
 
-def _why(evidence: dict[str, Any]) -> str:
-    """The evidence in words: the figures that made the play fire."""
-    parts = []
-    for name, value in evidence.items():
-        counted = re.fullmatch(r"events_(.+)_(\d+)d", name)
-        if counted:
-            days = int(counted.group(2))
-            span = "today" if days == 1 else f"in {days} days"
-            parts.append(f"{int(value)} {counted.group(1).replace('_', ' ')} {span}")
-        elif name == "days_held":
-            parts.append(f"for {int(value)} days")
-        elif isinstance(value, float):
-            shown = f"{value:.0%}" if "utilisation" in name else f"{value:,.0f}"
-            parts.append(f"{name.replace('_', ' ')} {shown}")
-        else:
-            parts.append(f"{name.replace('_', ' ')} {value}")
-    return ", ".join(parts)
-
-
 def _queue(folder: Path, as_of: dt.date) -> list[dict[str, Any]]:
     """The TeamFlow playbook's plays as of the last day, ranked (nothing is recorded)."""
     if not PLAYBOOK.exists():
@@ -81,7 +62,7 @@ def _queue(folder: Path, as_of: dt.date) -> list[dict[str, Any]]:
         key=lambda p: (p.priority, dt.datetime.fromisoformat(p.due_at), p.account_id),
     )
     return [
-        {"account": p.account_id, "trigger": p.trigger, "why": _why(p.evidence),
+        {"account": p.account_id, "trigger": p.trigger, "why": describe(p.evidence),
          "owner": p.owner, "due": p.due_at}
         for p in plays
     ]  # fmt: skip

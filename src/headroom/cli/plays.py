@@ -14,6 +14,7 @@ from headroom.cli.output import Format, console, emit_rows, print_json
 from headroom.errors import UsageError
 from headroom.plays.models import Play
 from headroom.plays.store import Store
+from headroom.triggers.evidence import describe
 
 plays_app = new_app("The plays in the state store, and their outcomes.")
 app.add_typer(plays_app, name="plays")
@@ -33,7 +34,9 @@ class Status(StrEnum):
 
 
 def play_dict(play: Play) -> dict[str, Any]:
-    return {c: getattr(play, c) for c in COLUMNS}
+    out = {c: getattr(play, c) for c in COLUMNS}
+    out["why"] = describe(play.evidence)
+    return out
 
 
 @plays_app.command("list")

@@ -18,6 +18,7 @@ from headroom.signals.registry import types
 from headroom.sources import load
 from headroom.sources.engines import engine_names, on_engine
 from headroom.triggers.evaluate import evaluate
+from headroom.triggers.evidence import describe
 
 
 def _source_declines(src: Any, as_of: dt.date) -> dict[str, dt.date]:
@@ -71,7 +72,8 @@ def run_command(
             "play_id": d.play.play_id, "account_id": d.play.account_id,
             "trigger": d.play.trigger, "fired_on": d.play.fired_on, "due_at": d.play.due_at,
             "owner": d.play.owner, "offer": d.play.offer, "priority": d.play.priority,
-            "evidence": d.play.evidence, "playbook_version": d.play.playbook_version,
+            "evidence": d.play.evidence, "why": describe(d.play.evidence),
+            "playbook_version": d.play.playbook_version,
             "notify": list(d.play.notify), "sla_due_at": d.play.sla_due_at,
         }
         for d in result
