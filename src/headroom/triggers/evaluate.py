@@ -257,7 +257,8 @@ def _decide(
     )
     timing = Timing.parse(trigger.timing)
     ceiling = (
-        as_of + dt.timedelta(days=math.ceil(row["days_to_limit"]))
+        # Rounded first: a fitted 108.0000000001 days is 108 days, not 109.
+        as_of + dt.timedelta(days=math.ceil(round(row["days_to_limit"], 6)))
         if row.get("days_to_limit") is not None
         else None
     )
@@ -275,7 +276,12 @@ def _decide(
     notify = tuple(dict.fromkeys(n for r in routes for n in r.notify))
     slas = [Duration.parse(r.sla).timedelta() for r in routes if r.sla]
     fired_at = due_at(Timing("immediately", ()), as_of, row.get("timezone") or "UTC")
-    sla_due = (fired_at + min(slas)).isoformat() if slas else None
+    # An SLA is elapsed time: 4 hours from midnight on the night clocks go forward is 05:00.
+    sla_due = (
+        (fired_at.astimezone(dt.UTC) + min(slas)).astimezone(fired_at.tzinfo).isoformat()
+        if slas
+        else None
+    )
     play = PlayDraft(
         play_id=play_id(account, trigger.id, as_of),
         account_id=account,
