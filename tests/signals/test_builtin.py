@@ -59,8 +59,9 @@ def source(tmp_path: Path) -> Any:
 
 
 def rows(source: Source, names: set[str], day: dt.date = AS_OF) -> dict[str, dict[str, Any]]:
-    t = signal_table(Context(source, day), names).drop("day")
-    return {r["account_id"]: r for r in t.to_pyarrow().to_pylist()}
+    with Context(source, day) as ctx:
+        t = signal_table(ctx, names).drop("day")
+        return {r["account_id"]: r for r in t.to_pyarrow().to_pylist()}
 
 
 def test_subscription_and_account_signals(source: Source) -> None:
@@ -86,8 +87,9 @@ def test_usage_signals_read_the_latest_fresh_value(source: Source) -> None:
 
 def test_conditions_compile_over_the_signal_table(source: Source) -> None:
     cond = parse("seat_utilisation > 0.85 and tier in ('Starter', 'Professional')", types())
-    t = signal_table(Context(source, AS_OF), cond.names())
-    fired = t.filter(compile_condition(cond, t)).account_id.to_pyarrow().to_pylist()
+    with Context(source, AS_OF) as ctx:
+        t = signal_table(ctx, cond.names())
+        fired = t.filter(compile_condition(cond, t)).account_id.to_pyarrow().to_pylist()
     assert fired == ["a1"]
 
 
@@ -153,10 +155,10 @@ def test_streak_counts_consecutive_days_up_to_the_as_of_day(
     src = persistence_source(tmp_path, high_days)
     try:
         as_of = dt.date(2026, 3, 7)
-        ctx = Context(src, as_of, history=8)
         cond = parse("seat_utilisation > 0.85", types())
-        table = signal_table(ctx, cond.names())
-        got = streak(table, compile_condition(cond, table), as_of).to_pyarrow().to_pylist()
+        with Context(src, as_of, history=8) as ctx:
+            table = signal_table(ctx, cond.names())
+            got = streak(table, compile_condition(cond, table), as_of).to_pyarrow().to_pylist()
     finally:
         src.close()
     assert got == [{"account_id": "a1", "days": expected}]
@@ -169,8 +171,9 @@ def test_data_after_the_as_of_day_changes_nothing(tmp_path: Path) -> None:
         as_of = dt.date(2026, 3, 2)  # both sources agree up to here; they differ after
         results = []
         for s in (src, other):
-            table = signal_table(Context(s, as_of, history=5), {"seat_utilisation", "mrr"})
-            results.append(table.order_by("day").to_pyarrow().to_pylist())
+            with Context(s, as_of, history=5) as ctx:
+                table = signal_table(ctx, {"seat_utilisation", "mrr"})
+                results.append(table.order_by("day").to_pyarrow().to_pylist())
     finally:
         src.close()
         other.close()

@@ -41,9 +41,9 @@ def source(folder: Path, series: dict[str, Callable[[int], float | None]], days:
 
 
 def signals(src: Any, names: set[str], day: dt.date = AS_OF) -> dict[str, Any]:
-    t = signal_table(Context(src, day), names)
     try:
-        (row,) = t.to_pyarrow().to_pylist()
+        with Context(src, day) as ctx:
+            (row,) = signal_table(ctx, names).to_pyarrow().to_pylist()
     finally:
         src.close()
     return row  # type: ignore[no-any-return]

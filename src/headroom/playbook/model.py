@@ -10,6 +10,7 @@ catalogue when it is loaded; anything wrong is reported as ``file:line:column: w
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
@@ -39,6 +40,7 @@ class Duration:
     unit: Literal["days", "hours", "minutes", "cycles"]
 
     @classmethod
+    @functools.lru_cache(maxsize=512)  # pure, and asked once per decision of a run
     def parse(cls, text: str) -> Duration:
         m = _DURATION.match(str(text))
         if not m:
@@ -82,6 +84,7 @@ class Timing:
     numbers: tuple[int, ...]
 
     @classmethod
+    @functools.lru_cache(maxsize=512)  # pure, and asked once per decision of a run
     def parse(cls, text: str) -> Timing:
         clean = " ".join(str(text).lower().split())
         for pattern, kind in _TIMING:

