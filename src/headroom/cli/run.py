@@ -17,16 +17,8 @@ from headroom.plays.store import Store
 from headroom.signals.registry import types
 from headroom.sources import load
 from headroom.sources.engines import engine_names, on_engine
-from headroom.triggers.evaluate import evaluate
+from headroom.triggers.evaluate import evaluate, source_declines
 from headroom.triggers.evidence import describe
-
-
-def _source_declines(src: Any, as_of: dt.date) -> dict[str, dt.date]:
-    """Latest declined conversation per account in the source's outcomes, up to the day."""
-    o = src.table("outcomes")
-    d = o.filter((o.outcome == "declined") & (o.date <= as_of))
-    rows = d.group_by("account_id").aggregate(last=d.date.max()).to_pyarrow().to_pylist()
-    return {r["account_id"]: r["last"] for r in rows}
 
 
 @app.command("run")
@@ -59,7 +51,7 @@ def run_command(
         src = on_engine(load(source, mapping), engine)
         try:
             groups = {t.id: t.cooldown.group for t in book.model.triggers if t.cooldown}
-            history = store.history(groups, day, _source_declines(src, day))
+            history = store.history(groups, day, source_declines(src, day))
             result = evaluate(src, book, day, history)
         finally:
             src.close()

@@ -9,6 +9,7 @@ cooldown, suppression) are taken.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -74,6 +75,14 @@ class History:
     open_plays: set[tuple[str, str]] = field(default_factory=set)  # (account, trigger)
     last_fired: dict[tuple[str, str], dt.date] = field(default_factory=dict)  # (account, group)
     declined_on: dict[str, dt.date] = field(default_factory=dict)  # account -> latest decline
+
+
+def source_declines(source: Source, as_of: dt.date) -> dict[str, dt.date]:
+    """Latest declined conversation per account in the source's outcomes, up to the day."""
+    o = source.table("outcomes")
+    d = o.filter((o.outcome == "declined") & (o.date <= as_of))
+    last = d.group_by("account_id").aggregate(last=d.date.max()).to_pyarrow()
+    return dict(zip(last["account_id"].to_pylist(), last["last"].to_pylist(), strict=True))
 
 
 def play_id(account_id: str, trigger: str, fired_on: dt.date) -> str:
@@ -149,12 +158,13 @@ def evaluate(
             acct="account_id", timezone="timezone", csm="csm", ae="ae"
         )
         stage = compile_condition(playbook.conditions[("stage", "entry")], today)
-        last_expansion = _last_expansions(ctx)
+        last_expansion = _last_expansions(ctx, _days(playbook.model.stage.reenter_after_expansion))
         decisions: list[Decision] = []
         for i, trigger in enumerate(triggers):
+            rules = _Rules.of(trigger, playbook)
             rows = _candidates(ctx, table, today, stage, accounts, playbook, i, trigger)
             for row in rows:
-                decision = _decide(row, trigger, playbook, as_of, history, last_expansion)
+                decision = _decide(row, rules, as_of, history, last_expansion)
                 decisions.append(decision)
                 if decision.action == "fired":  # later triggers of this run see it
                     history.open_plays.add((decision.account_id, trigger.id))
@@ -181,12 +191,19 @@ def _last_day(table: ir.Table, as_of: dt.date, names: set[str]) -> ir.Table:
     return last.select(_a=last.account_id, **{n: last[n] for n in sorted(names)})
 
 
-def _last_expansions(ctx: Context) -> dict[str, dt.date]:
-    events = expansion_events(
-        ctx.table("subscriptions"), ctx.table("plans"), ctx.source.table("accounts"), ctx.as_of
-    )
-    last = events.group_by("account_id").aggregate(last=events.date.max())
-    return {r["account_id"]: r["last"] for r in last.to_pyarrow().to_pylist()}
+def _last_expansions(ctx: Context, within: int) -> dict[str, dt.date]:
+    """Each account's latest expansion in the ``within`` days up to the as-of day.
+
+    An expansion on day d compares the rows in force on d and on d - 1, so only rows in force
+    at some point of the window and the day before it take part: an older history is not read.
+    """
+    s = ctx.table("subscriptions")
+    first = ctx.as_of - dt.timedelta(days=within)
+    s = s.filter(s.end_date.isnull() | (s.end_date >= ibis.literal(first)))
+    events = expansion_events(s, ctx.table("plans"), ctx.source.table("accounts"), ctx.as_of)
+    events = events.filter(events.date > ibis.literal(first))
+    last = events.group_by("account_id").aggregate(last=events.date.max()).to_pyarrow()
+    return dict(zip(last["account_id"].to_pylist(), last["last"].to_pylist(), strict=True))
 
 
 def _candidates(
@@ -238,93 +255,119 @@ def _candidates(
     return list(base.order_by("account_id").to_pyarrow().to_pylist())
 
 
-def _owner(row: dict[str, Any], trigger: Trigger) -> str:
-    role = trigger.owner
-    if isinstance(trigger.owner, list):
-        role = next((r.owner for j, r in enumerate(trigger.owner) if row.get(f"_owner_{j}")), "csm")
-    assert isinstance(role, str)
-    if role in ("csm", "ae"):
-        return str(row.get(role) or f"{role} (unassigned)")
-    return role
+@functools.lru_cache(maxsize=4096)  # pure; many plays share a zone and an SLA
+def _sla_due(fired_on: dt.date, tz: str, sla: dt.timedelta) -> str:
+    """When a play fired at the end of ``fired_on`` must have been acted on.
+
+    An SLA is elapsed time: 4 hours from midnight on the night clocks go forward is 05:00.
+    """
+    fired_at = due_at(Timing("immediately", ()), fired_on, tz)
+    return (fired_at.astimezone(dt.UTC) + sla).astimezone(fired_at.tzinfo).isoformat()
+
+
+_NOT_EVIDENCE = frozenset(
+    ("account_id", "in_stage", "eligible", "timezone", "csm", "ae", "days_to_renewal")
+)
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """What a trigger's decisions need from the playbook, parsed once per run, not per row."""
+
+    trigger: Trigger
+    version: str
+    reenter: dt.timedelta
+    suppress: dt.timedelta
+    cooldown: dt.timedelta | None
+    timing: Timing
+    owners: tuple[tuple[str, str], ...]  # (row flag, role); the first flag set wins
+    routes: tuple[tuple[str, tuple[str, ...], dt.timedelta | None], ...]  # flag, notify, sla
+
+    @classmethod
+    def of(cls, trigger: Trigger, playbook: Playbook) -> _Rules:
+        stage = playbook.model.stage
+        owners = (
+            tuple((f"_owner_{j}", r.owner) for j, r in enumerate(trigger.owner))
+            if isinstance(trigger.owner, list)
+            else (("", trigger.owner),)
+        )
+        routes = tuple(
+            (f"_route_{k}", tuple(r.notify), Duration.parse(r.sla).timedelta() if r.sla else None)
+            for k, r in enumerate(playbook.model.routing)
+        )
+        return cls(
+            trigger=trigger,
+            version=playbook.version,
+            reenter=dt.timedelta(days=_days(stage.reenter_after_expansion)),
+            suppress=dt.timedelta(days=_days(stage.declined_suppression)),
+            cooldown=(
+                dt.timedelta(days=_cooldown_days(trigger)) if trigger.cooldown is not None else None
+            ),
+            timing=Timing.parse(trigger.timing),
+            owners=owners,
+            routes=routes,
+        )
+
+    def owner(self, row: dict[str, Any]) -> str:
+        role = next((r for flag, r in self.owners if not flag or row.get(flag)), "csm")
+        if role in ("csm", "ae"):
+            return str(row.get(role) or f"{role} (unassigned)")
+        return role
 
 
 def _decide(
     row: dict[str, Any],
-    trigger: Trigger,
-    playbook: Playbook,
+    rules: _Rules,
     as_of: dt.date,
     history: History,
     last_expansion: dict[str, dt.date],
 ) -> Decision:
     account = row["account_id"]
-
-    def skip(reason: str, until: dt.date | None = None) -> Decision:
-        return Decision(account, trigger.id, "skipped", reason, until)
-
+    trigger = rules.trigger
     if not row["in_stage"]:
-        return skip("not_in_stage")
+        return Decision(account, trigger.id, "skipped", "not_in_stage")
     # In the stage but for a recent expansion: say when the account re-enters it.
-    reenter = _days(playbook.model.stage.reenter_after_expansion)
     expanded = last_expansion.get(account)
-    if expanded is not None and as_of < expanded + dt.timedelta(days=reenter):
-        return skip("not_in_stage", expanded + dt.timedelta(days=reenter))
+    if expanded is not None and as_of < expanded + rules.reenter:
+        return Decision(account, trigger.id, "skipped", "not_in_stage", expanded + rules.reenter)
     if not row["eligible"]:
-        return skip("not_eligible")
+        return Decision(account, trigger.id, "skipped", "not_eligible")
     declined = history.declined_on.get(account)
-    suppress = _days(playbook.model.stage.declined_suppression)
-    if declined is not None and as_of < declined + dt.timedelta(days=suppress):
-        return skip("suppressed", declined + dt.timedelta(days=suppress))
+    if declined is not None and as_of < declined + rules.suppress:
+        return Decision(account, trigger.id, "skipped", "suppressed", declined + rules.suppress)
     if (account, trigger.id) in history.open_plays:
-        return skip("already_open")
-    if trigger.cooldown is not None:
+        return Decision(account, trigger.id, "skipped", "already_open")
+    if rules.cooldown is not None:
+        assert trigger.cooldown is not None
         last = history.last_fired.get((account, trigger.cooldown.group))
-        until = None if last is None else last + dt.timedelta(days=_cooldown_days(trigger))
-        if until is not None and as_of < until:
-            return skip("cooldown", until)
-    renews = (
-        as_of + dt.timedelta(days=int(row["days_to_renewal"]))
-        if row.get("days_to_renewal") is not None
-        else None
-    )
-    timing = Timing.parse(trigger.timing)
+        if last is not None and as_of < last + rules.cooldown:
+            return Decision(account, trigger.id, "skipped", "cooldown", last + rules.cooldown)
+    tz = row.get("timezone") or "UTC"
+    to_renewal, to_limit = row.get("days_to_renewal"), row.get("days_to_limit")
+    renews = as_of + dt.timedelta(days=int(to_renewal)) if to_renewal is not None else None
+    # Rounded first: a fitted 108.0000000001 days is 108 days, not 109.
     ceiling = (
-        # Rounded first: a fitted 108.0000000001 days is 108 days, not 109.
-        as_of + dt.timedelta(days=math.ceil(round(row["days_to_limit"], 6)))
-        if row.get("days_to_limit") is not None
-        else None
+        as_of + dt.timedelta(days=math.ceil(round(to_limit, 6))) if to_limit is not None else None
     )
-    due = due_at(timing, as_of, row.get("timezone") or "UTC", renews, ceiling)
-    evidence = {
-        k: v
-        for k, v in row.items()
-        if k
-        not in ("account_id", "in_stage", "eligible", "timezone", "csm", "ae", "days_to_renewal")
-        and not k.startswith(("_owner_", "_route_"))
-    }
-    if timing.kind == "before_ceiling":
+    due = due_at(rules.timing, as_of, tz, renews, ceiling)
+    evidence = {k: v for k, v in row.items() if k not in _NOT_EVIDENCE and not k.startswith("_")}
+    if rules.timing.kind == "before_ceiling":
         evidence["projected_ceiling"] = ceiling  # None: no projection, so due at once
-    routes = [r for k, r in enumerate(playbook.model.routing) if row.get(f"_route_{k}")]
-    notify = tuple(dict.fromkeys(n for r in routes for n in r.notify))
-    slas = [Duration.parse(r.sla).timedelta() for r in routes if r.sla]
-    fired_at = due_at(Timing("immediately", ()), as_of, row.get("timezone") or "UTC")
-    # An SLA is elapsed time: 4 hours from midnight on the night clocks go forward is 05:00.
-    sla_due = (
-        (fired_at.astimezone(dt.UTC) + min(slas)).astimezone(fired_at.tzinfo).isoformat()
-        if slas
-        else None
-    )
+    matched = [(notify, sla) for flag, notify, sla in rules.routes if row.get(flag)]
+    notify = tuple(dict.fromkeys(n for names, _ in matched for n in names))
+    slas = [sla for _, sla in matched if sla is not None]
     play = PlayDraft(
         play_id=play_id(account, trigger.id, as_of),
         account_id=account,
         trigger=trigger.id,
         fired_on=as_of,
         due_at=due.isoformat(),
-        owner=_owner(row, trigger),
+        owner=rules.owner(row),
         offer=trigger.offer,
         priority=trigger.priority,
         evidence=evidence,
-        playbook_version=playbook.version,
+        playbook_version=rules.version,
         notify=notify,
-        sla_due_at=sla_due,
+        sla_due_at=_sla_due(as_of, tz, min(slas)) if slas else None,
     )
     return Decision(account, trigger.id, "fired", play=play)

@@ -9,6 +9,7 @@ both sides of a daylight-saving change.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 
 from headroom.errors import ConfigError
@@ -27,6 +28,7 @@ def next_business_day(day: dt.date) -> dt.date:
     return nxt
 
 
+@functools.lru_cache(maxsize=4096)  # pure; a run asks it for thousands of plays, few zones
 def due_at(
     timing: Timing,
     fired_on: dt.date,
