@@ -9,8 +9,7 @@ from pathlib import Path
 import typer
 
 from headroom.cli.main import app, parse_date
-from headroom.cli.output import Format, console, emit_rows, print_json
-from headroom.cli.validate import MAPPING_HELP, SOURCE_HELP
+from headroom.cli.output import MAPPING_HELP, SOURCE_HELP, Format, console, emit_rows, print_json
 from headroom.errors import UsageError
 from headroom.metrics.expansion import (
     MILESTONES,

@@ -14,6 +14,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+#: Help shared by every command that reads a source.
+SOURCE_HELP = "A data folder (<table>.csv / <table>.parquet files) or a source YAML file."
+MAPPING_HELP = "A source YAML file whose table and column mapping applies to the SOURCE folder."
+
 
 class Format(StrEnum):
     table = "table"

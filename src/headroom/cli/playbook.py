@@ -7,8 +7,7 @@ from pathlib import Path
 import typer
 
 from headroom.cli.main import app
-from headroom.cli.output import Format, console, emit_rows, print_json
-from headroom.cli.validate import MAPPING_HELP, SOURCE_HELP
+from headroom.cli.output import MAPPING_HELP, SOURCE_HELP, Format, console, emit_rows, print_json
 from headroom.playbook.model import load_playbook
 from headroom.signals.registry import missing_tables, types
 from headroom.sources import load

@@ -9,8 +9,7 @@ from pathlib import Path
 import typer
 
 from headroom.cli.main import app, parse_date
-from headroom.cli.output import Format, emit_rows, print_json
-from headroom.cli.validate import MAPPING_HELP, SOURCE_HELP
+from headroom.cli.output import MAPPING_HELP, SOURCE_HELP, Format, emit_rows, print_json
 from headroom.facts import account_snapshot
 from headroom.metrics.nrr import retention, retention_series
 from headroom.metrics.revenue import MonthConvention, mrr_bridge, mrr_movements, parse_month

@@ -9,9 +9,8 @@ from typing import Any
 import typer
 
 from headroom.cli.main import app, parse_date
-from headroom.cli.output import Format, console, emit_rows, print_json
+from headroom.cli.output import MAPPING_HELP, SOURCE_HELP, Format, console, emit_rows, print_json
 from headroom.cli.plays import play_dict
-from headroom.cli.validate import MAPPING_HELP, SOURCE_HELP
 from headroom.playbook.model import load_playbook
 from headroom.plays.store import Store
 from headroom.signals.registry import types

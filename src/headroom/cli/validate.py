@@ -8,11 +8,8 @@ from typing import Any
 import typer
 
 from headroom.cli.main import app, parse_date
-from headroom.cli.output import Format, console, print_csv, print_json
+from headroom.cli.output import MAPPING_HELP, SOURCE_HELP, Format, console, print_csv, print_json
 from headroom.sources import Report, validate
-
-SOURCE_HELP = "A data folder (<table>.csv / <table>.parquet files) or a source YAML file."
-MAPPING_HELP = "A source YAML file whose table and column mapping applies to the SOURCE folder."
 
 
 def print_report(report: Report) -> None:
