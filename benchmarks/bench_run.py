@@ -10,7 +10,7 @@ Goals (issue: the expansion engine), measured in one run on the same loaded sour
 long enough, the expansion stage, re-entry 30 days after an expansion, suppression for 90 days
 after a declined conversation in the source, and the cooldown group two triggers share. The three
 answers are compared before any time is reported. headroom and the SQL query are timed as the
-best of three runs (timings on this machine wander by a second); the pandas version runs once,
+best of five runs (timings on this machine wander by a second); the pandas version runs once,
 starting from DataFrames already in memory (its reading time is not counted against it). Each
 contender runs in a child process of its own, so that peak memory is its own.
 """
@@ -147,7 +147,7 @@ src = typed_source(Path(sys.argv[1]))
 book = load_playbook(Path(sys.argv[2]), types())
 day = dt.date.fromisoformat(sys.argv[3])
 seconds = float("inf")
-for _ in range(3):  # the best of three: this machine's timings wander by a second
+for _ in range(5):  # the best of five: this machine's timings wander by a second
     t = time.perf_counter()
     # what headroom run does with an empty state store: the source's declines suppress
     decisions = evaluate(src, book, day, History(declined_on=source_declines(src, day)))
@@ -165,7 +165,7 @@ from benchmarks.bench_run import typed_source
 src = typed_source(Path(sys.argv[1]))
 con = src.con.con  # the DuckDB connection under ibis
 seconds = float("inf")
-for _ in range(3):
+for _ in range(5):
     t = time.perf_counter()
     rows = con.execute(sys.argv[2]).fetchall()
     seconds = min(seconds, time.perf_counter() - t)
