@@ -52,7 +52,7 @@ def _describe(name: str, value: Any, evidence: dict[str, Any]) -> str | None:
     if m := _EVENTS.fullmatch(name):
         days = int(m.group(2))
         span = "today" if days == 1 else f"in {days} days"
-        return f"{int(value)} {_words(m.group(1))} {span}"
+        return f"{_words(m.group(1))} events: {int(value)} {span}"
     if m := _GROWTH.fullmatch(name):
         metric, months = _words(m.group(1)), int(m.group(2))
         if months == 1:
@@ -90,6 +90,8 @@ def _describe(name: str, value: Any, evidence: dict[str, Any]) -> str | None:
         return f"for {int(value)} billing cycles"
     if name == "days_to_renewal":
         return f"renewal in {_days(value)}"
+    if isinstance(value, bool):
+        return _words(name) if value else f"not {_words(name)}"
     if isinstance(value, float):
         if "utilisation" in name or "share" in name:
             return f"{_words(name)} {value:.0%}"

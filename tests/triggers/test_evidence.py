@@ -1,0 +1,60 @@
+"""A play's evidence in words: every kind of signal a playbook can name, said as a person would."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from headroom.triggers.evidence import describe
+
+
+@pytest.mark.parametrize(
+    ("evidence", "words"),
+    [
+        (
+            {"events_invite_blocked_seat_limit_1d": 1.0},
+            "invite blocked seat limit events: 1 today",
+        ),
+        (
+            {"events_integration_page_view_30d": 4.0, "tier": "Starter"},
+            "integration page view events: 4 in 30 days, tier Starter",
+        ),
+        ({"seat_utilisation": 0.9, "days_held": 7}, "seat utilisation 90% for 7 days"),
+        ({"power_users": 3.0, "days_held": 14}, "power users 3 for 14 days"),
+        ({"acv": 112098.0}, "acv 112,098"),
+        ({"limit_share": 0.775, "cycles_held": 2}, "78% of a plan limit for 2 billing cycles"),
+        ({"limit_share_storage_gb": 0.5}, "storage gb at 50% of its limit"),
+        ({"growth_api_calls_1m": 0.125}, "api calls +12.5% month over month"),
+        ({"growth_api_calls_3m": -0.02}, "api calls changing by at most 2.0% a month for 3 months"),
+        (
+            {
+                "days_to_limit_storage_gb": 50.0,
+                "days_to_limit_storage_gb_low": 44.2,
+                "days_to_limit_storage_gb_high": None,
+                "projection_storage_gb": "projected",
+            },
+            "storage gb reaches its limit in 50 days (80%: 44-never)",
+        ),
+        ({"days_to_limit_storage_gb": 0.0}, "storage gb is at its limit"),
+        (
+            {"days_to_limit_storage_gb": None, "projection_storage_gb": "too_little_history"},
+            "storage gb has under 28 days of usage: too little to project",
+        ),
+        (
+            {"days_to_limit_storage_gb": None, "projection_storage_gb": "not_growing"},
+            "storage gb is not growing: no ceiling date",
+        ),
+        (
+            {"days_to_limit": 108.2, "projected_ceiling": dt.date(2026, 6, 2)},
+            "nearest limit in 109 days, ceiling 2026-06-02",
+        ),
+        ({"days_to_limit": None, "projected_ceiling": None}, "no projected ceiling, so due now"),
+        ({"days_to_renewal": 90.0}, "renewal in 90 days"),
+        ({"segment": "mid_market", "paying": True}, "segment mid_market, paying"),
+        ({"onboarded": False}, "not onboarded"),
+    ],
+)
+def test_evidence_in_words(evidence: dict[str, Any], words: str) -> None:
+    assert describe(evidence) == words
