@@ -64,7 +64,11 @@ def print_table(
             for r in rows
             if r.get(c) is not None
         )
-        table.add_column(c, justify="right" if numeric else "left", no_wrap=True)
+        # Long prose (a condition, a reason) wraps; ids, figures and dates never break.
+        prose = not numeric and any(
+            len(text) > 40 and " " in text for text in (_cell(r.get(c)) for r in rows)
+        )
+        table.add_column(c, justify="right" if numeric else "left", no_wrap=not prose)
     for row in rows:
         table.add_row(*[_cell(row.get(c)) for c in columns])
     console().print(table)
