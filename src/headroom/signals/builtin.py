@@ -32,6 +32,11 @@ def _text_by_number(arg: str, key: int) -> str:  # type: ignore[empty-body]
 
 
 @ibis.udf.agg.builtin(name="max_by")  # type: ignore[untyped-decorator]
+def _text_by_share(arg: str, key: float) -> str:  # type: ignore[empty-body]
+    """The text of the row with the highest share."""
+
+
+@ibis.udf.agg.builtin(name="max_by")  # type: ignore[untyped-decorator]
 def _whole_by_date(arg: int, key: datetime.date) -> int:  # type: ignore[empty-body]
     """The whole number of the row with the latest date."""
 
@@ -247,7 +252,8 @@ def limits_in_force(ctx: Context) -> ir.Table:
 
     The plan is the highest-ranked one in force; the cycle anchor comes from the same rows.
     """
-    if "_limits" not in ctx._cache:
+
+    def build() -> ir.Table:
         live = rows_in_force(ctx)
         ranked = live.left_join(ctx.table("plans").select("plan", "rank"), "plan")
         rank = ibis.coalesce(ranked["rank"], 0)
@@ -257,7 +263,7 @@ def limits_in_force(ctx: Context) -> ir.Table:
         limits = ctx.table("plan_limits").select("plan", "metric", "limit", "kind")
         top = top.inner_join(limits, "plan")
         top = top.inner_join(ctx.window_days(USAGE_FRESH_DAYS), "day")
-        ctx._cache["_limits"] = top.select(
+        return top.select(
             "account_id",
             "day",
             "metric",
@@ -266,12 +272,14 @@ def limits_in_force(ctx: Context) -> ir.Table:
             since=cycle_start(top.day, top.anchor),
             fresh_from=top.window_start,  # where a gauge's latest value must be from
         )
-    return ctx._cache["_limits"]
+
+    return ctx.once("_limits", build)
 
 
 def limit_shares(ctx: Context) -> ir.Table:
     """Per account, spine day and metered metric: usage as a share of the limit (``share``)."""
-    if "_shares" not in ctx._cache:
+
+    def build() -> ir.Table:
         top = limits_in_force(ctx)
         # A per-cycle limit sums the cycle so far; a gauge reads its latest fresh value.
         top = top.mutate(
@@ -290,10 +298,11 @@ def limit_shares(ctx: Context) -> ir.Table:
             total=window.v.sum(), latest=_number_by_date(window.v, window.u_date)
         )
         used = ibis.cases((g.kind == "per_cycle", g.total), else_=g.latest)
-        ctx._cache["_shares"] = g.select(
+        return g.select(
             "account_id", "day", "metric", share=(used / g["limit"].nullif(0)).cast("float64")
         )
-    return ctx._cache["_shares"]
+
+    return ctx.once("_shares", build)
 
 
 @family(
@@ -324,7 +333,7 @@ def top_limit_share(ctx: Context) -> ir.Table:
     shares = limit_shares(ctx)
     shares = shares.filter(shares.share.notnull())
     g = shares.group_by(["account_id", "day"]).aggregate(
-        limit_share=shares.share.max(), limit_metric=shares.metric.argmax(shares.share)
+        limit_share=shares.share.max(), limit_metric=_text_by_share(shares.metric, shares.share)
     )
     return g
 

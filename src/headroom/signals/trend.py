@@ -123,9 +123,10 @@ def _t80_table() -> ir.Table:
 
 def projections(ctx: Context, metric: str) -> ir.Table:
     """Per account and spine day: ``status``, ``days``, ``low``, ``high`` for one metric."""
-    key = f"_projection_{metric}"
-    if key in ctx._cache:
-        return ctx._cache[key]
+    return ctx.once(f"_projection_{metric}", lambda: _projection(ctx, metric))
+
+
+def _projection(ctx: Context, metric: str) -> ir.Table:
     u = _usage(ctx, metric, PROJECTION_WINDOW)
     w = ibis.window(range=(-(PROJECTION_WINDOW - 1), 0), group_by="account_id", order_by="x")
     x, y = u.x.cast("float64"), u.y
@@ -185,7 +186,6 @@ def projections(ctx: Context, metric: str) -> ir.Table:
             else_=None,
         ),
     )
-    ctx._cache[key] = out
     return out
 
 
