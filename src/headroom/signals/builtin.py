@@ -110,7 +110,7 @@ def tenure(ctx: Context) -> ir.Table:
 @signal("health", T, "healthy, neutral or at_risk")
 @signal("onboarded", B, "onboarding completed on or before the day")
 def account_facts(ctx: Context) -> ir.Table:
-    a = ctx.source.table("accounts").cross_join(ctx.days)
+    a = ctx.table("accounts").cross_join(ctx.days)
     return a.select(
         "account_id",
         "day",

@@ -50,11 +50,16 @@ class Context:
     Signals are computed for every account on every day of ``days`` (the as-of day and the
     ``history - 1`` days before it), so that persistence ("for 7 consecutive days") and later
     the backtest are one vectorised pass, not one run per day.
+
+    ``accounts`` (a table with an ``account_id`` column) narrows every table a signal reads,
+    and the grid, to those accounts: persistence only needs the history of the accounts whose
+    condition holds on the as-of day, a small share of them.
     """
 
     source: Source
     as_of: dt.date
     history: int = 1
+    accounts: ir.Table | None = None
     _cache: dict[str, ir.Table] = field(default_factory=dict)
     _kept: list[ir.Table] = field(default_factory=list)
 
@@ -117,16 +122,20 @@ class Context:
 
     def grid(self) -> ir.Table:
         """Every account on every day of the spine: ``account_id, day``."""
-        accounts = self.source.table("accounts").select("account_id")
-        return accounts.cross_join(self.days)
+        return self.table("accounts").select("account_id").cross_join(self.days)
 
     def table(self, name: str) -> ir.Table:
-        """A source table holding only rows dated on or before the as-of day."""
+        """A source table holding only rows dated on or before the as-of day (and only the
+        context's accounts, when it is narrowed to some)."""
 
         def cut() -> ir.Table:
             t = self.source.table(name)
             on = _date_of(t, name)
-            return t if on is None else t.filter(on <= ibis.literal(self.as_of))
+            if on is not None:
+                t = t.filter(on <= ibis.literal(self.as_of))
+            if self.accounts is not None and "account_id" in t.columns:
+                t = t.semi_join(self.accounts, t.account_id == self.accounts.account_id)
+            return t
 
         return self.once(name, cut)
 

@@ -23,7 +23,7 @@ from headroom.metrics.expansion import expansion_events
 from headroom.playbook.expressions import compile_condition
 from headroom.playbook.model import Duration, Playbook, Timing, Trigger
 from headroom.signals.builtin import cycle_streak
-from headroom.signals.registry import Context, resolve, signal_table, streak
+from headroom.signals.registry import Context, signal_table, streak
 from headroom.sources import Source
 from headroom.triggers.timing import due_at
 
@@ -130,8 +130,6 @@ def evaluate(
 ) -> list[Decision]:
     """Every decision of the playbook for the end of ``as_of``."""
     triggers = playbook.model.triggers
-    span = max([_persistence_days(t) for t in triggers] + [1])
-    ctx = Context(source, as_of, history=span + 1)
     names = playbook.signals() | {"days_to_renewal"}
     if any(Timing.parse(t.timing).kind == "before_ceiling" for t in triggers):
         names.add("days_to_limit")  # the projected ceiling the play is timed against
@@ -145,20 +143,17 @@ def evaluate(
             if t.persistence is not None
         )
     )
-    # A signal computed over past days for persistence is read from there for the as-of day
-    # too (with every signal its provider gives), not computed a second time.
-    over_days = _same_providers(persistent, names | persistent)
-    table = source.cache(signal_table(ctx, over_days or {"paying"}))
     day_ctx = Context(source, as_of)
-    rest = signal_table(day_ctx, names - over_days)
-    last = _last_day(table, as_of, over_days & names)
-    today = source.cache(rest.left_join(last, rest.account_id == last._a).drop("_a"))
+    today = source.cache(signal_table(day_ctx, names | persistent))
+    ctx = Context(source, as_of, history=_span(triggers), accounts=_holding(playbook, today))
+    table = source.cache(signal_table(ctx, persistent)) if persistent else today
     try:
         accounts = source.table("accounts").select(
             acct="account_id", timezone="timezone", csm="csm", ae="ae"
         )
         stage = compile_condition(playbook.conditions[("stage", "entry")], today)
-        last_expansion = _last_expansions(ctx, _days(playbook.model.stage.reenter_after_expansion))
+        reenter = _days(playbook.model.stage.reenter_after_expansion)
+        last_expansion = _last_expansions(day_ctx, reenter)
         decisions: list[Decision] = []
         for i, trigger in enumerate(triggers):
             rules = _Rules.of(trigger, playbook)
@@ -173,22 +168,34 @@ def evaluate(
                         history.last_fired[key] = as_of
         return decisions
     finally:
-        today.release()  # the engine's copies of the signal tables
-        table.release()
+        if table is not today:
+            table.release()  # the engine's copies of the signal tables
+        today.release()
         ctx.close()
         day_ctx.close()
 
 
-def _same_providers(names: set[str], among: set[str]) -> set[str]:
-    """``names`` and every name of ``among`` that the same signal providers compute."""
-    providers = {d.provider for d in map(resolve, names) if d is not None}
-    return {n for n in among if (d := resolve(n)) is not None and d.provider in providers}
+def _span(triggers: list[Trigger]) -> int:
+    """Days of signals persistence reads: one more than the longest, to see where it began."""
+    return max([_persistence_days(t) for t in triggers] + [0]) + 1
 
 
-def _last_day(table: ir.Table, as_of: dt.date, names: set[str]) -> ir.Table:
-    """The as-of day's row of each account of a signal table over days, key renamed ``_a``."""
-    last = table.filter(table.day == ibis.literal(as_of))
-    return last.select(_a=last.account_id, **{n: last[n] for n in sorted(names)})
+def _holding(playbook: Playbook, today: ir.Table) -> ir.Table | None:
+    """The accounts whose persistent conditions hold on the as-of day, or None for all.
+
+    A streak of days that ends on the as-of day needs the condition to hold on it, so only
+    these accounts' history is computed (a small share on real data). Persistence over billing
+    cycles ends with the last completed cycle, not the day, so it reads every account.
+    """
+    held: list[ir.Table] = []
+    for i, trigger in enumerate(playbook.model.triggers):
+        if trigger.persistence is None:
+            continue
+        if trigger.persistence.unit != "days":
+            return None
+        when = compile_condition(playbook.conditions[("triggers", i, "when")], today)
+        held.append(today.filter(when).select("account_id"))
+    return functools.reduce(ir.Table.union, held) if held else None
 
 
 def _last_expansions(ctx: Context, within: int) -> dict[str, dt.date]:
