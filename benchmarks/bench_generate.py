@@ -14,13 +14,14 @@ import time
 from pathlib import Path
 
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
+from benchmarks import peak_mb
 from pathlib import Path
 from headroom.generate import Options, generate
 t = time.perf_counter()
 s = generate(Path(sys.argv[1]), Options(accounts=int(sys.argv[2]), days=int(sys.argv[3]), seed=7))
 print(json.dumps({"seconds": time.perf_counter() - t, "rows": s.rows,
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_mb": peak_mb()}))
 """
 
 BASELINE = """

@@ -137,7 +137,8 @@ where not (trigger = 'tier_upgrade_usage' and account_id in
 """
 
 OURS = """
-import datetime as dt, json, resource, sys, time
+import datetime as dt, json, sys, time
+from benchmarks import peak_mb
 from pathlib import Path
 from headroom.playbook.model import load_playbook
 from headroom.signals.registry import types
@@ -155,11 +156,12 @@ for _ in range(5):  # the best of five: this machine's timings wander by a secon
 firings = sorted([d.account_id, d.trigger] for d in decisions if d.play is not None)
 print(json.dumps({"seconds": seconds, "firings": firings,
                   "plays": sum(d.play is not None for d in decisions),
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_mb": peak_mb()}))
 """
 
 HAND = """
-import json, resource, sys, time
+import json, sys, time
+from benchmarks import peak_mb
 from pathlib import Path
 from benchmarks.bench_run import typed_source
 src = typed_source(Path(sys.argv[1]))
@@ -170,11 +172,12 @@ for _ in range(5):
     rows = con.execute(sys.argv[2]).fetchall()
     seconds = min(seconds, time.perf_counter() - t)
 print(json.dumps({"seconds": seconds, "firings": sorted([r[0], r[1]] for r in rows),
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_mb": peak_mb()}))
 """
 
 PANDAS = """
-import datetime as dt, json, resource, sys, time
+import datetime as dt, json, sys, time
+from benchmarks import peak_mb
 from pathlib import Path
 import pandas as pd
 from benchmarks.bench_run import typed_source
@@ -262,7 +265,7 @@ fired["tier_upgrade_usage"] -= fired["tier_upgrade_feature_interest"]  # shared 
 firings = sorted([i, trig] for trig, ids in fired.items() for i in ids)
 seconds = time.perf_counter() - t
 print(json.dumps({"seconds": seconds, "firings": firings,
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_mb": peak_mb()}))
 """
 
 
@@ -287,17 +290,21 @@ def build_typed_source(folder: Path) -> None:
     """The generated Parquet files as contract-typed tables in ``folder/typed.duckdb``.
 
     ``headroom validate`` is bypassed here: at 106 million usage rows it needs more memory
-    than this machine has (see the engine issue's note), and the run is what is measured.
+    than this machine has (see the engine issue's note), and the run is what is measured. The
+    tables are stored as the loader stores them (usage and events in date order).
     """
     import duckdb
+
+    from headroom.sources.source import STORED_IN_ORDER
 
     con = duckdb.connect(str(folder / "typed.duckdb"))
     try:
         con.execute("set timezone = 'UTC'")
         for table, columns in CASTS.items():
+            order = f" order by {STORED_IN_ORDER[table]}" if table in STORED_IN_ORDER else ""
             con.execute(
                 f"create table {table} as select {columns} "
-                f"from read_parquet('{folder / (table + '.parquet')}')"
+                f"from read_parquet('{folder / (table + '.parquet')}'){order}"
             )
     finally:
         con.close()

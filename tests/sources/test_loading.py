@@ -157,3 +157,34 @@ def test_a_loaded_source_is_reused_until_a_file_changes(tmp_path: Path, workspac
     path.write_text(SUBSCRIPTIONS.replace("200", "-200"))
     assert validate(folder).code == 1
     assert loaded_files(workspace) == [second]  # a broken source replaces nothing
+
+
+def test_usage_and_events_are_stored_in_date_order(tmp_path: Path) -> None:
+    # Runs read the last weeks of these tables; stored in date order, the engine skips the
+    # older blocks by their min/max. The file gives them account by account, newest first.
+    usage = "account_id,date,metric,value\n" + "".join(
+        f"{a},2024-07-{d:02d},active_users,{d}\n" for a in ("a1", "a2") for d in (9, 5, 2)
+    )
+    events = "event_id,account_id,event,timestamp\n" + "".join(
+        f"e{a}{d},{a},login,2024-07-{d:02d}T10:00:00Z\n" for a in ("a1", "a2") for d in (8, 3)
+    )
+    folder = write_source(
+        tmp_path / "data",
+        {
+            "subscriptions.csv": SUBSCRIPTIONS,
+            "accounts.csv": ACCOUNTS,
+            "usage_daily.csv": usage,
+            "events.csv": events,
+        },
+    )
+    source = load(folder, today=TODAY)
+    try:
+        stored = {  # the engine's own scan order: no ORDER BY
+            table: [r[0] for r in source.con.raw_sql(f"select {col} from {table}").fetchall()]
+            for table, col in (("usage_daily", "date"), ("events", "timestamp"))
+        }
+    finally:
+        source.close()
+    assert stored["usage_daily"] == sorted(stored["usage_daily"])
+    assert stored["events"] == sorted(stored["events"])
+    assert [d.day for d in stored["usage_daily"]] == [2, 2, 5, 5, 9, 9]

