@@ -209,6 +209,12 @@ def test_tier_upgrade_triggers_share_a_cooldown(tmp_path: Path) -> None:
     # Both hold; the first in the playbook fires and puts the group in its 60-day cooldown.
     assert list(result.fired("tier_upgrade_feature_interest")) == ["a1"]
     assert result.skipped("tier_upgrade_usage") == {"a1": ("cooldown", dt.date(2026, 5, 3))}
+    # Only a play that fires starts the cooldown: with the first one open already, the second
+    # trigger of the group fires.
+    history = History(open_plays={("a1", "tier_upgrade_feature_interest")})
+    result = s.evaluate(playbook, dt.date(2026, 3, 4), history)
+    assert result.skipped("tier_upgrade_feature_interest") == {"a1": ("already_open", None)}
+    assert list(result.fired("tier_upgrade_usage")) == ["a1"]
 
 
 def test_enterprise_expansion_within_24_hours_across_the_dst_change(tmp_path: Path) -> None:
@@ -378,6 +384,7 @@ def test_contract_anniversary_60_to_90_days_before_renewal(tmp_path: Path) -> No
     plays = s.evaluate(playbook, dt.date(2026, 3, 10)).fired("contract_anniversary")  # 90 days
     assert plays["a1"].owner == "csm.a1@example.com"
     assert plays["big"].owner == "ae.big@example.com"
+    assert plays["a1"].evidence == {"days_to_renewal": 90.0}  # the figure that made it fire
     # 75 days before 8 June is 25 March, 09:00 in Berlin (CET until the 29th).
     assert plays["a1"].due_at == "2026-03-25T09:00:00+01:00"
     # Once per contract term: a play fired last term keeps it quiet until a year has passed.

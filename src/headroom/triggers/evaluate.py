@@ -1,9 +1,12 @@
 """Evaluate a playbook as of the end of a day: which triggers fire for whom, and why not.
 
-Conditions, persistence, stage entry, eligibility and owner rules are evaluated in the engine
-for every account in one query per trigger; only the candidate rows (accounts whose condition
-held) come back to Python, where the decisions that depend on the state store (already open,
-cooldown, suppression) are taken.
+Every decision is taken in the engine, for every account in one query: conditions and their
+persistence, the expansion stage and re-entry after an expansion, eligibility, suppression
+after a declined conversation, plays already open, cooldowns (from earlier runs and from this
+one: the first trigger of a cooldown group in playbook order fires, the later ones wait),
+owners and routing. The state store's history goes into the query as a small table. Only the
+outcome comes back to Python: one row per account whose condition held, from which the
+decisions and plays are written out, with due times computed per timezone.
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ import datetime as dt
 import functools
 import hashlib
 import math
+import operator
 from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from headroom.errors import ConfigError
 from headroom.metrics.expansion import expansion_events
@@ -128,14 +133,15 @@ def _cooldown_days(trigger: Trigger) -> int:
 def evaluate(
     source: Source, playbook: Playbook, as_of: dt.date, history: History
 ) -> list[Decision]:
-    """Every decision of the playbook for the end of ``as_of``."""
+    """Every decision of the playbook for the end of ``as_of``: per trigger in playbook order,
+    one per account whose condition held (for long enough), in account order."""
     triggers = playbook.model.triggers
     names = playbook.signals() | {"days_to_renewal"}
     if any(Timing.parse(t.timing).kind == "before_ceiling" for t in triggers):
         names.add("days_to_limit")  # the projected ceiling the play is timed against
     # Only persistence needs the signals of past days, and only those its conditions name; the
     # rest is computed for the as-of day alone. Each table is computed once and kept by the
-    # engine: every trigger's query reads it, none recomputes it.
+    # engine: the decision query reads it, nothing recomputes it.
     persistent: set[str] = set().union(
         *(
             playbook.conditions[("triggers", i, "when")].names()
@@ -148,25 +154,9 @@ def evaluate(
     ctx = Context(source, as_of, history=_span(triggers), accounts=_holding(playbook, today))
     table = source.cache(signal_table(ctx, persistent)) if persistent else today
     try:
-        accounts = source.table("accounts").select(
-            acct="account_id", timezone="timezone", csm="csm", ae="ae"
-        )
-        stage = compile_condition(playbook.conditions[("stage", "entry")], today)
-        reenter = _days(playbook.model.stage.reenter_after_expansion)
-        last_expansion = _last_expansions(day_ctx, reenter)
-        decisions: list[Decision] = []
-        for i, trigger in enumerate(triggers):
-            rules = _Rules.of(trigger, playbook)
-            rows = _candidates(ctx, table, today, stage, accounts, playbook, i, trigger)
-            for row in rows:
-                decision = _decide(row, rules, as_of, history, last_expansion)
-                decisions.append(decision)
-                if decision.action == "fired":  # later triggers of this run see it
-                    history.open_plays.add((decision.account_id, trigger.id))
-                    if trigger.cooldown is not None:
-                        key = (decision.account_id, trigger.cooldown.group)
-                        history.last_fired[key] = as_of
-        return decisions
+        rules = [_Rules.of(i, t, playbook) for i, t in enumerate(triggers)]
+        query = _decision_query(ctx, day_ctx, table, today, playbook, rules, history)
+        return _write_out(query.to_pyarrow(), rules, playbook, as_of)
     finally:
         if table is not today:
             table.release()  # the engine's copies of the signal tables
@@ -198,8 +188,9 @@ def _holding(playbook: Playbook, today: ir.Table) -> ir.Table | None:
     return functools.reduce(ir.Table.union, held) if held else None
 
 
-def _last_expansions(ctx: Context, within: int) -> dict[str, dt.date]:
-    """Each account's latest expansion in the ``within`` days up to the as-of day.
+def _expansions(ctx: Context, within: int) -> ir.Table:
+    """Each account's latest expansion in the ``within`` days up to the as-of day
+    (``account_id``, ``last``).
 
     An expansion on day d compares the rows in force on d and on d - 1, so only rows in force
     at some point of the window and the day before it take part: an older history is not read.
@@ -207,59 +198,222 @@ def _last_expansions(ctx: Context, within: int) -> dict[str, dt.date]:
     s = ctx.table("subscriptions")
     first = ctx.as_of - dt.timedelta(days=within)
     s = s.filter(s.end_date.isnull() | (s.end_date >= ibis.literal(first)))
-    events = expansion_events(s, ctx.table("plans"), ctx.source.table("accounts"), ctx.as_of)
+    events = expansion_events(s, ctx.table("plans"), ctx.table("accounts"), ctx.as_of)
     events = events.filter(events.date > ibis.literal(first))
-    last = events.group_by("account_id").aggregate(last=events.date.max()).to_pyarrow()
-    return dict(zip(last["account_id"].to_pylist(), last["last"].to_pylist(), strict=True))
+    return events.group_by("account_id").aggregate(last=events.date.max())
 
 
-def _candidates(
+@dataclass(frozen=True)
+class _Rules:
+    """One trigger's part of the playbook, parsed once per run."""
+
+    index: int
+    trigger: Trigger
+    group: int | None  # index of its cooldown group among the playbook's groups
+    reenter: int  # days
+    suppress: int
+    cooldown: int | None
+    timing: Timing
+    evidence: tuple[str, ...]  # the signals its condition names, then the dates shown
+
+    @classmethod
+    def of(cls, index: int, trigger: Trigger, playbook: Playbook) -> _Rules:
+        stage = playbook.model.stage
+        groups = _groups(playbook)
+        return cls(
+            index=index,
+            trigger=trigger,
+            group=groups.index(trigger.cooldown.group) if trigger.cooldown else None,
+            reenter=_days(stage.reenter_after_expansion),
+            suppress=_days(stage.declined_suppression),
+            cooldown=_cooldown_days(trigger) if trigger.cooldown is not None else None,
+            timing=Timing.parse(trigger.timing),
+            evidence=tuple(sorted(playbook.conditions[("triggers", index, "when")].names())),
+        )
+
+    def col(self, name: str) -> str:
+        """This trigger's column ``name`` in the decision query."""
+        return f"_t{self.index}_{name}"
+
+
+def _groups(playbook: Playbook) -> list[str]:
+    """The playbook's cooldown groups, in order of first use."""
+    return list(dict.fromkeys(t.cooldown.group for t in playbook.model.triggers if t.cooldown))
+
+
+def _history_table(history: History, rules: list[_Rules], groups: list[str]) -> ir.Table | None:
+    """The state store's history as one row per account it knows something about.
+
+    Columns: account_id, _declined (latest decline), _open_<k> (trigger k has an open play),
+    _last_<g> (latest play of cooldown group g). None when the history is empty.
+    """
+    accounts = sorted(
+        set(history.declined_on)
+        | {a for a, _ in history.open_plays}
+        | {a for a, _ in history.last_fired}
+    )
+    if not accounts:
+        return None
+    data: dict[str, Any] = {
+        "account_id": pa.array(accounts, pa.string()),
+        "_declined": pa.array([history.declined_on.get(a) for a in accounts], pa.date32()),
+    }
+    for r in rules:
+        trigger = r.trigger.id
+        data[f"_open_{r.index}"] = pa.array(
+            [(a, trigger) in history.open_plays for a in accounts], pa.bool_()
+        )
+    for g, group in enumerate(groups):
+        data[f"_last_{g}"] = pa.array(
+            [history.last_fired.get((a, group)) for a in accounts], pa.date32()
+        )
+    return ibis.memtable(pa.table(data))
+
+
+def _attach(t: ir.Table, other: ir.Table) -> ir.Table:
+    """``t`` with ``other``'s columns for the same account (null where it has no row)."""
+    other = other.rename(_key="account_id")
+    return t.left_join(other, t.account_id == other._key).drop("_key")
+
+
+def _decision_query(
     ctx: Context,
+    day_ctx: Context,
     table: ir.Table,
     today: ir.Table,
-    stage: ir.BooleanValue,
-    accounts: ir.Table,
     playbook: Playbook,
-    index: int,
-    trigger: Trigger,
-) -> list[dict[str, Any]]:
-    """Accounts whose condition holds (for long enough) as of the day, with what decides."""
-    when = playbook.conditions[("triggers", index, "when")]
-    need = _persistence_days(trigger)
-    cols: dict[str, Any] = {
-        "in_stage": stage,
-        "eligible": (
-            compile_condition(playbook.conditions[("triggers", index, "eligible")], today)
-            if trigger.eligible
+    rules: list[_Rules],
+    history: History,
+) -> ir.Table:
+    """One row per account whose condition held for some trigger, with every decision.
+
+    Per trigger k: ``_t<k>_held``; ``_t<k>_reason`` (null: it fires); ``_t<k>_since``, the
+    date the reason's period counts from; ``_t<k>_owner``; ``_t<k>_days_held`` or
+    ``_t<k>_cycles_held`` for persistence. Shared: the evidence signals, ``_tz``,
+    ``_routes`` (a bit per matching routing rule) and the dates timings need.
+    """
+    as_of = ctx.as_of
+    groups = _groups(playbook)
+    t = today
+    accounts = day_ctx.source.table("accounts")
+    t = _attach(t, accounts.select("account_id", _tz="timezone", _csm="csm", _ae="ae"))
+    stage = playbook.model.stage
+    t = _attach(
+        t, _expansions(day_ctx, _days(stage.reenter_after_expansion)).rename(_expanded="last")
+    )
+    past = _history_table(history, rules, groups)
+    if past is not None:
+        t = _attach(t, past)
+    t = _with_streaks(t, ctx, table, playbook, rules)
+
+    def column(name: str, kind: str) -> ir.Value:
+        return t[name] if name in t.columns else ibis.null(kind)
+
+    def within(name: str, days: int) -> ir.BooleanValue:
+        """The date ``name`` is less than ``days`` days before the end of the as-of day."""
+        return column(name, "date") > ibis.literal(as_of - dt.timedelta(days=days))
+
+    in_stage = compile_condition(playbook.conditions[("stage", "entry")], t)
+    expanded = ibis.coalesce(within("_expanded", _days(stage.reenter_after_expansion)), False)
+    declined = ibis.coalesce(within("_declined", _days(stage.declined_suppression)), False)
+    held: dict[int, ir.BooleanValue] = {}
+    passes: dict[int, ir.BooleanValue] = {}  # held, and nothing but this run's cooldown stops it
+    out: dict[str, ir.Value] = {}
+    for r in rules:
+        if r.trigger.persistence is None:
+            held[r.index] = compile_condition(playbook.conditions[("triggers", r.index, "when")], t)
+        else:
+            name = "cycles_held" if r.trigger.persistence.unit == "cycles" else "days_held"
+            held[r.index] = t[r.col(name)].notnull()
+            out[r.col(name)] = t[r.col(name)]
+        eligible = (
+            compile_condition(playbook.conditions[("triggers", r.index, "eligible")], t)
+            if r.trigger.eligible
             else ibis.literal(True)
-        ),
-    }
-    if isinstance(trigger.owner, list):
-        for j, rule in enumerate(trigger.owner):
-            loc = ("triggers", index, "owner", j, "when")
-            cols[f"_owner_{j}"] = (
-                compile_condition(playbook.conditions[loc], today)
-                if rule.when
-                else ibis.literal(True)
+        )
+        already = ibis.coalesce(column(f"_open_{r.index}", "boolean"), False)
+        last = f"_last_{r.group}"
+        cooling = (
+            ibis.coalesce(within(last, r.cooldown), False)
+            if r.group is not None and r.cooldown is not None
+            else ibis.literal(False)
+        )
+        # This run's cooldown: an earlier trigger of the group fires (the first that passes).
+        earlier = [
+            passes[e.index] for e in rules[: r.index] if e.group is not None and e.group == r.group
+        ]
+        taken = functools.reduce(operator.or_, earlier) if earlier else ibis.literal(False)
+        blocks: list[tuple[ir.BooleanValue, str, ir.Value]] = [
+            (~in_stage, "not_in_stage", ibis.null("date")),
+            (expanded, "not_in_stage", column("_expanded", "date")),
+            (~eligible, "not_eligible", ibis.null("date")),
+            (declined, "suppressed", column("_declined", "date")),
+            (already, "already_open", ibis.null("date")),
+            (cooling, "cooldown", column(last, "date")),
+            (taken, "cooldown", ibis.literal(as_of)),
+        ]
+        stopped = functools.reduce(operator.or_, [b for b, _, _ in blocks[:-1]])
+        passes[r.index] = held[r.index] & ~stopped
+        out[r.col("held")] = held[r.index]
+        out[r.col("reason")] = ibis.cases(*[(b, reason) for b, reason, _ in blocks], else_=None)
+        out[r.col("since")] = ibis.cases(*[(b, since) for b, _, since in blocks], else_=None)
+        out[r.col("owner")] = _owner(r.trigger, playbook, r.index, t)
+    routes = [
+        compile_condition(playbook.conditions[("routing", k, "when")], t).cast("int64") * (1 << k)
+        for k in range(len(playbook.model.routing))
+    ]
+    shown = sorted({n for r in rules for n in r.evidence} | {"days_to_renewal", "days_to_limit"})
+    query = t.select(
+        "account_id",
+        "_tz",
+        *[n for n in shown if n in t.columns],
+        _routes=functools.reduce(operator.add, routes) if routes else ibis.literal(0),
+        **out,
+    )
+    any_held = functools.reduce(operator.or_, [query[r.col("held")] for r in rules])
+    return query.filter(any_held).order_by("account_id")
+
+
+def _with_streaks(
+    t: ir.Table, ctx: Context, table: ir.Table, playbook: Playbook, rules: list[_Rules]
+) -> ir.Table:
+    """``t`` with each persistent trigger's ``days_held`` or ``cycles_held`` (null: not long
+    enough) from the signal table over days."""
+    for r in rules:
+        persistence = r.trigger.persistence
+        if persistence is None:
+            continue
+        when = compile_condition(playbook.conditions[("triggers", r.index, "when")], table)
+        if persistence.unit == "cycles":
+            cycles = cycle_streak(ctx, table, when, persistence.amount)
+            t = _attach(
+                t, cycles.select("account_id", **{r.col("cycles_held"): cycles.cycles_held})
             )
-    for k, _route in enumerate(playbook.model.routing):
-        cols[f"_route_{k}"] = compile_condition(playbook.conditions[("routing", k, "when")], today)
-    evidence = sorted(when.names())
-    dates = [c for c in ("days_to_renewal", "days_to_limit") if c in today.columns]
-    base = today.select("account_id", *dict.fromkeys([*evidence, *dates]), **cols)
-    persistence = trigger.persistence
-    if persistence is not None and persistence.unit == "cycles":
-        by_cycle = cycle_streak(ctx, table, compile_condition(when, table), persistence.amount)
-        by_cycle = by_cycle.select(h_account="account_id", cycles_held="cycles_held")
-        base = base.inner_join(by_cycle, base.account_id == by_cycle.h_account).drop("h_account")
-    elif need:
-        held = streak(table, compile_condition(when, table), ctx.as_of)
-        held = held.filter(held.days >= need).select(h_account="account_id", days_held="days")
-        base = base.inner_join(held, base.account_id == held.h_account).drop("h_account")
-    else:
-        base = base.filter(compile_condition(when, today))
-    base = base.left_join(accounts, base.account_id == accounts.acct).drop("acct")
-    return list(base.order_by("account_id").to_pyarrow().to_pylist())
+        else:
+            days = streak(table, when, ctx.as_of)
+            days = days.filter(days.days >= _persistence_days(r.trigger))
+            t = _attach(t, days.select("account_id", **{r.col("days_held"): days.days}))
+    return t
+
+
+def _owner(trigger: Trigger, playbook: Playbook, index: int, t: ir.Table) -> ir.StringValue:
+    """The owner of a play: the first owner rule that matches; a csm or ae role is the
+    account's own (``csm (unassigned)`` when it has none)."""
+
+    def person(role: str) -> ir.StringValue:
+        if role in ("csm", "ae"):
+            return ibis.coalesce(t[f"_{role}"].nullif(""), ibis.literal(f"{role} (unassigned)"))
+        return ibis.literal(role)
+
+    if not isinstance(trigger.owner, list):
+        return person(trigger.owner)
+    cases: list[tuple[ir.BooleanValue, ir.StringValue]] = []
+    for j, rule in enumerate(trigger.owner):
+        if not rule.when:
+            return ibis.cases(*cases, else_=person(rule.owner)) if cases else person(rule.owner)
+        when = compile_condition(playbook.conditions[("triggers", index, "owner", j, "when")], t)
+        cases.append((when, person(rule.owner)))
+    return ibis.cases(*cases, else_=person("csm"))
 
 
 @functools.lru_cache(maxsize=4096)  # pure; many plays share a zone and an SLA
@@ -272,109 +426,75 @@ def _sla_due(fired_on: dt.date, tz: str, sla: dt.timedelta) -> str:
     return (fired_at.astimezone(dt.UTC) + sla).astimezone(fired_at.tzinfo).isoformat()
 
 
-_NOT_EVIDENCE = frozenset(
-    ("account_id", "in_stage", "eligible", "timezone", "csm", "ae", "days_to_renewal")
-)
+def _write_out(
+    rows: pa.Table, rules: list[_Rules], playbook: Playbook, as_of: dt.date
+) -> list[Decision]:
+    """The decision query's rows as decisions and plays (the plays' due times and ids)."""
+    routing = playbook.model.routing
+    slas = [Duration.parse(r.sla).timedelta() if r.sla else None for r in routing]
 
+    @functools.cache
+    def routed(mask: int) -> tuple[tuple[str, ...], dt.timedelta | None]:
+        matched = [k for k in range(len(routing)) if mask >> k & 1]
+        notify = tuple(dict.fromkeys(n for k in matched for n in routing[k].notify))
+        within = [sla for k in matched if (sla := slas[k]) is not None]
+        return notify, min(within) if within else None
 
-@dataclass(frozen=True)
-class _Rules:
-    """What a trigger's decisions need from the playbook, parsed once per run, not per row."""
-
-    trigger: Trigger
-    version: str
-    reenter: dt.timedelta
-    suppress: dt.timedelta
-    cooldown: dt.timedelta | None
-    timing: Timing
-    owners: tuple[tuple[str, str], ...]  # (row flag, role); the first flag set wins
-    routes: tuple[tuple[str, tuple[str, ...], dt.timedelta | None], ...]  # flag, notify, sla
-
-    @classmethod
-    def of(cls, trigger: Trigger, playbook: Playbook) -> _Rules:
-        stage = playbook.model.stage
-        owners = (
-            tuple((f"_owner_{j}", r.owner) for j, r in enumerate(trigger.owner))
-            if isinstance(trigger.owner, list)
-            else (("", trigger.owner),)
-        )
-        routes = tuple(
-            (f"_route_{k}", tuple(r.notify), Duration.parse(r.sla).timedelta() if r.sla else None)
-            for k, r in enumerate(playbook.model.routing)
-        )
-        return cls(
-            trigger=trigger,
-            version=playbook.version,
-            reenter=dt.timedelta(days=_days(stage.reenter_after_expansion)),
-            suppress=dt.timedelta(days=_days(stage.declined_suppression)),
-            cooldown=(
-                dt.timedelta(days=_cooldown_days(trigger)) if trigger.cooldown is not None else None
-            ),
-            timing=Timing.parse(trigger.timing),
-            owners=owners,
-            routes=routes,
-        )
-
-    def owner(self, row: dict[str, Any]) -> str:
-        role = next((r for flag, r in self.owners if not flag or row.get(flag)), "csm")
-        if role in ("csm", "ae"):
-            return str(row.get(role) or f"{role} (unassigned)")
-        return role
-
-
-def _decide(
-    row: dict[str, Any],
-    rules: _Rules,
-    as_of: dt.date,
-    history: History,
-    last_expansion: dict[str, dt.date],
-) -> Decision:
-    account = row["account_id"]
-    trigger = rules.trigger
-    if not row["in_stage"]:
-        return Decision(account, trigger.id, "skipped", "not_in_stage")
-    # In the stage but for a recent expansion: say when the account re-enters it.
-    expanded = last_expansion.get(account)
-    if expanded is not None and as_of < expanded + rules.reenter:
-        return Decision(account, trigger.id, "skipped", "not_in_stage", expanded + rules.reenter)
-    if not row["eligible"]:
-        return Decision(account, trigger.id, "skipped", "not_eligible")
-    declined = history.declined_on.get(account)
-    if declined is not None and as_of < declined + rules.suppress:
-        return Decision(account, trigger.id, "skipped", "suppressed", declined + rules.suppress)
-    if (account, trigger.id) in history.open_plays:
-        return Decision(account, trigger.id, "skipped", "already_open")
-    if rules.cooldown is not None:
-        assert trigger.cooldown is not None
-        last = history.last_fired.get((account, trigger.cooldown.group))
-        if last is not None and as_of < last + rules.cooldown:
-            return Decision(account, trigger.id, "skipped", "cooldown", last + rules.cooldown)
-    tz = row.get("timezone") or "UTC"
-    to_renewal, to_limit = row.get("days_to_renewal"), row.get("days_to_limit")
-    renews = as_of + dt.timedelta(days=int(to_renewal)) if to_renewal is not None else None
-    # Rounded first: a fitted 108.0000000001 days is 108 days, not 109.
-    ceiling = (
-        as_of + dt.timedelta(days=math.ceil(round(to_limit, 6))) if to_limit is not None else None
-    )
-    due = due_at(rules.timing, as_of, tz, renews, ceiling)
-    evidence = {k: v for k, v in row.items() if k not in _NOT_EVIDENCE and not k.startswith("_")}
-    if rules.timing.kind == "before_ceiling":
-        evidence["projected_ceiling"] = ceiling  # None: no projection, so due at once
-    matched = [(notify, sla) for flag, notify, sla in rules.routes if row.get(flag)]
-    notify = tuple(dict.fromkeys(n for names, _ in matched for n in names))
-    slas = [sla for _, sla in matched if sla is not None]
-    play = PlayDraft(
-        play_id=play_id(account, trigger.id, as_of),
-        account_id=account,
-        trigger=trigger.id,
-        fired_on=as_of,
-        due_at=due.isoformat(),
-        owner=rules.owner(row),
-        offer=trigger.offer,
-        priority=trigger.priority,
-        evidence=evidence,
-        playbook_version=rules.version,
-        notify=notify,
-        sla_due_at=_sla_due(as_of, tz, min(slas)) if slas else None,
-    )
-    return Decision(account, trigger.id, "fired", play=play)
+    has = set(rows.column_names)
+    decisions: list[Decision] = []
+    for r in rules:
+        part = rows.filter(rows[r.col("held")])
+        streak_of = next((c for c in ("days_held", "cycles_held") if r.col(c) in has), None)
+        evidence = [n for n in r.evidence if n in has]
+        if r.timing.kind == "before_ceiling" and "days_to_limit" not in evidence:
+            evidence.append("days_to_limit")  # what the play is timed against
+        names = [*evidence, *([streak_of] if streak_of else [])]
+        cols = {n: part[n].to_pylist() for n in evidence}
+        if streak_of:
+            cols[streak_of] = part[r.col(streak_of)].to_pylist()
+        account = part["account_id"].to_pylist()
+        reason = part[r.col("reason")].to_pylist()
+        since = part[r.col("since")].to_pylist()
+        owner = part[r.col("owner")].to_pylist()
+        tz = part["_tz"].to_pylist()
+        routes = part["_routes"].to_pylist()
+        to_renewal = part["days_to_renewal"].to_pylist() if "days_to_renewal" in has else None
+        to_limit = part["days_to_limit"].to_pylist() if "days_to_limit" in has else None
+        trigger = r.trigger
+        periods = {"not_in_stage": r.reenter, "suppressed": r.suppress, "cooldown": r.cooldown}
+        for i, acct in enumerate(account):
+            why = reason[i]
+            if why is not None:
+                start, period = since[i], periods.get(why)
+                until = start + dt.timedelta(days=period) if start and period else None
+                decisions.append(Decision(acct, trigger.id, "skipped", why, until))
+                continue
+            zone = tz[i] or "UTC"
+            renews = ceiling = None
+            if r.timing.kind == "before_renewal" and to_renewal and to_renewal[i] is not None:
+                renews = as_of + dt.timedelta(days=int(to_renewal[i]))
+            if to_limit is not None and to_limit[i] is not None:
+                # Rounded first: a fitted 108.0000000001 days is 108 days, not 109.
+                ceiling = as_of + dt.timedelta(days=math.ceil(round(to_limit[i], 6)))
+            due = due_at(r.timing, as_of, zone, renews, ceiling if r.timing.kind ==
+                         "before_ceiling" else None)  # fmt: skip
+            shown = {n: cols[n][i] for n in names}
+            if r.timing.kind == "before_ceiling":
+                shown["projected_ceiling"] = ceiling  # None: no projection, so due at once
+            notify, sla = routed(routes[i])
+            play = PlayDraft(
+                play_id=play_id(acct, trigger.id, as_of),
+                account_id=acct,
+                trigger=trigger.id,
+                fired_on=as_of,
+                due_at=due.isoformat(),
+                owner=owner[i],
+                offer=trigger.offer,
+                priority=trigger.priority,
+                evidence=shown,
+                playbook_version=playbook.version,
+                notify=notify,
+                sla_due_at=_sla_due(as_of, zone, sla) if sla is not None else None,
+            )
+            decisions.append(Decision(acct, trigger.id, "fired", play=play))
+    return decisions
