@@ -95,7 +95,8 @@ def play_id(account_id: str, trigger: str, fired_on: dt.date) -> str:
     return hashlib.sha256(f"{account_id}|{trigger}|{fired_on}".encode()).hexdigest()[:16]
 
 
-def _days(text: str) -> int:
+def period_days(text: str) -> int:
+    """The days of a period written in days, such as a stage's ``30d``."""
     d = Duration.parse(text)
     if d.unit != "days":
         raise ConfigError(f"{text!r} must be in days here", fix="write e.g. 30d")
@@ -106,7 +107,7 @@ def _days(text: str) -> int:
 CYCLE_DAYS = 31
 
 
-def _persistence_days(trigger: Trigger) -> int:
+def persistence_days(trigger: Trigger) -> int:
     """Days of history a trigger's persistence needs (cycles: enough for that many cycles)."""
     p = trigger.persistence
     if p is None:
@@ -121,13 +122,14 @@ def _persistence_days(trigger: Trigger) -> int:
     return p.amount
 
 
-def _cooldown_days(trigger: Trigger) -> int:
+def cooldown_days(trigger: Trigger) -> int:
+    """The days of a trigger's cooldown (0 without one)."""
     if trigger.cooldown is None:
         return 0
     period = trigger.cooldown.period.strip().lower()
     if period in ("contract term", "term"):
         return 365  # once per (annual) contract term
-    return _days(trigger.cooldown.period)
+    return period_days(trigger.cooldown.period)
 
 
 def evaluate(
@@ -167,7 +169,7 @@ def evaluate(
 
 def _span(triggers: list[Trigger]) -> int:
     """Days of signals persistence reads: one more than the longest, to see where it began."""
-    return max([_persistence_days(t) for t in triggers] + [0]) + 1
+    return max([persistence_days(t) for t in triggers] + [0]) + 1
 
 
 def _holding(playbook: Playbook, today: ir.Table) -> ir.Table | None:
@@ -224,9 +226,9 @@ class _Rules:
             index=index,
             trigger=trigger,
             group=groups.index(trigger.cooldown.group) if trigger.cooldown else None,
-            reenter=_days(stage.reenter_after_expansion),
-            suppress=_days(stage.declined_suppression),
-            cooldown=_cooldown_days(trigger) if trigger.cooldown is not None else None,
+            reenter=period_days(stage.reenter_after_expansion),
+            suppress=period_days(stage.declined_suppression),
+            cooldown=cooldown_days(trigger) if trigger.cooldown is not None else None,
             timing=Timing.parse(trigger.timing),
             evidence=tuple(sorted(playbook.conditions[("triggers", index, "when")].names())),
         )
@@ -299,7 +301,7 @@ def _decision_query(
     t = _attach(t, accounts.select("account_id", _tz="timezone", _csm="csm", _ae="ae"))
     stage = playbook.model.stage
     t = _attach(
-        t, _expansions(day_ctx, _days(stage.reenter_after_expansion)).rename(_expanded="last")
+        t, _expansions(day_ctx, period_days(stage.reenter_after_expansion)).rename(_expanded="last")
     )
     past = _history_table(history, rules, groups)
     if past is not None:
@@ -314,8 +316,8 @@ def _decision_query(
         return column(name, "date") > ibis.literal(as_of - dt.timedelta(days=days))
 
     in_stage = compile_condition(playbook.conditions[("stage", "entry")], t)
-    expanded = ibis.coalesce(within("_expanded", _days(stage.reenter_after_expansion)), False)
-    declined = ibis.coalesce(within("_declined", _days(stage.declined_suppression)), False)
+    expanded = ibis.coalesce(within("_expanded", period_days(stage.reenter_after_expansion)), False)
+    declined = ibis.coalesce(within("_declined", period_days(stage.declined_suppression)), False)
     held: dict[int, ir.BooleanValue] = {}
     passes: dict[int, ir.BooleanValue] = {}  # held, and nothing but this run's cooldown stops it
     out: dict[str, ir.Value] = {}
@@ -391,7 +393,7 @@ def _with_streaks(
             )
         else:
             days = streak(table, when, ctx.as_of)
-            days = days.filter(days.days >= _persistence_days(r.trigger))
+            days = days.filter(days.days >= persistence_days(r.trigger))
             t = _attach(t, days.select("account_id", **{r.col("days_held"): days.days}))
     return t
 
