@@ -13,6 +13,8 @@ from typing import Any
 
 import typer
 
+from headroom.backtest import Backtest, backtest
+from headroom.cli.backtest import table_rows
 from headroom.cli.generate import run_generate
 from headroom.cli.main import app
 from headroom.cli.output import Format, console, emit_rows, print_json
@@ -68,6 +70,23 @@ def _queue(folder: Path, as_of: dt.date) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+#: The demo's backtest: a year of days, each judged over the 90 days after it (within the data).
+BACKTEST_HORIZON = 90
+
+
+def _backtest(folder: Path, as_of: dt.date) -> Backtest | None:
+    """The TeamFlow playbook replayed over the year that ends a horizon before the last day."""
+    if not PLAYBOOK.exists():
+        return None
+    book = load_playbook(PLAYBOOK, types())
+    end = as_of - dt.timedelta(days=BACKTEST_HORIZON)
+    source = load(folder, today=as_of + dt.timedelta(days=1))
+    try:
+        return backtest(source, book, end - dt.timedelta(days=364), end, BACKTEST_HORIZON)
+    finally:
+        source.close()
+
+
 @app.command("demo")
 def demo_command(
     accounts: int = typer.Option(2000, "--accounts", help="Number of TeamFlow accounts."),
@@ -98,6 +117,7 @@ def demo_command(
         source.close()
     km = time_to_expansion([("all", r["days"], r["expanded"]) for r in rows_d], step=365)
     queue = _queue(out, as_of)
+    tested = _backtest(out, as_of)
     revenue = {
         "bridge": bridge,
         "nrr": year.to_dict(),
@@ -119,6 +139,7 @@ def demo_command(
                 "totals": totals,
                 "revenue": revenue,
                 "queue": queue,
+                "backtest": None if tested is None else tested.to_dict(),
             }
         )
         return
@@ -168,4 +189,17 @@ def demo_command(
         out_console.print(
             "next: headroom run SOURCE --playbook examples/teamflow/playbook.yaml --as-of DAY "
             "records them; headroom plays list shows them"
+        )
+    if tested is not None:
+        out_console.print()
+        emit_rows(
+            table_rows(tested.triggers),
+            fmt,
+            title=f"Backtest of the TeamFlow playbook, {tested.start} to {tested.end}: did its "
+            f"triggers foretell expansions within {tested.horizon_days} days?",
+        )
+        out_console.print(
+            f"base rate {tested.base_rate or 0:.1%}: the share of eligible account-days followed "
+            "by an expansion; lift is precision over it. next: headroom backtest SOURCE "
+            "--playbook ... --start ... --end ... (--format json for segments and horizons)"
         )

@@ -109,6 +109,7 @@ def parse_date(value: str | None, option: str) -> dt.date | None:
 def _register() -> None:
     # Commands live in their own modules; importing them adds them to `app`.
     from headroom.cli import (  # noqa: F401
+        backtest,
         calculators,
         demo,
         expansion,

@@ -1,0 +1,283 @@
+"""Replay a playbook over every day of a range, as ``headroom run`` would have fired it.
+
+Each day's signals come from data dated on or before that day (the signal table over a spine of
+days: one vectorised pass over all accounts and days). What a day decides on its own (the stage,
+re-entry after an expansion, eligibility, suppression after a declined conversation in the
+source's outcomes) is computed for every account-day at once. What depends on earlier firings,
+cooldowns and plays still open, is resolved in rounds: a *chain* is an account's cooldown group
+(or, for a trigger without a cooldown, the trigger itself), and each round fires, in every chain
+at once, the earliest candidate its previous firings allow (on the same day, the trigger first in
+the playbook). A chain fires a few times a year, so a year takes a handful of rounds, not one run
+per day.
+
+A replayed play stays open until the account's next expansion, or until the horizon has passed
+(nobody records outcomes in a replay: a play that led nowhere within the horizon counts as lost
+then), so the same trigger fires again for an account only after that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import ibis
+import ibis.expr.types as ir
+
+from headroom.errors import UsageError
+from headroom.metrics.expansion import expansion_events
+from headroom.playbook.expressions import compile_condition
+from headroom.playbook.model import Playbook
+from headroom.signals.builtin import billing_anchor, cycle_start
+from headroom.signals.registry import Context, signal_table
+from headroom.sources import Source
+from headroom.triggers.evaluate import cooldown_days, period_days, persistence_days
+
+EPOCH = dt.date(1970, 1, 1)
+
+
+def day_number(day: ir.DateValue) -> ir.IntegerValue:
+    """Days since 1970-01-01: day arithmetic in whole numbers, the same on every engine."""
+    return day.delta(ibis.literal(EPOCH), unit="day").cast("int64")
+
+
+def number_day(n: int) -> dt.date:
+    """The date of a day number."""
+    return EPOCH + dt.timedelta(days=n)
+
+
+@dataclass
+class Replay:
+    """What a replay fired, and the account-days it can be judged against (engine tables)."""
+
+    start: dt.date
+    end: dt.date
+    horizon: int
+    triggers: list[str]
+    firings: ir.Table  # account_id, trigger, dn (day number of the day it fired)
+    in_stage: ir.Table  # account_id, dn: the replayed account-days in the expansion stage
+    _kept: list[ir.Table] = field(default_factory=list)
+    _ctx: Context | None = None
+
+    def release(self) -> None:
+        """Release the engine's copies of the replay's tables."""
+        while self._kept:
+            self._kept.pop().release()
+        if self._ctx is not None:
+            self._ctx.close()
+
+    def __enter__(self) -> Replay:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def replay(
+    source: Source, playbook: Playbook, start: dt.date, end: dt.date, horizon: int
+) -> Replay:
+    """Every play the playbook would have fired on the days ``start`` to ``end``, each day from
+    the data dated on or before it. ``horizon``: days a replayed play stays open at most."""
+    if end < start:
+        raise UsageError(
+            f"--end {end} is before --start {start}", fix="give an end on or after the start"
+        )
+    if horizon < 1:
+        raise UsageError(f"--horizon-days {horizon} is not a positive number", fix="use e.g. 90")
+    triggers = playbook.model.triggers
+    span = max([persistence_days(t) for t in triggers] + [0])
+    ctx = Context(source, end, history=(end - start).days + 1 + span)
+    kept: list[ir.Table] = []
+
+    def keep(t: ir.Table) -> ir.Table:
+        cached = source.cache(t)
+        kept.append(cached)
+        return cached
+
+    try:
+        table = keep(signal_table(ctx, playbook.signals() | {"paying"}))
+        table = table.mutate(dn=day_number(table.day))
+        stage = playbook.model.stage
+        table = _mark(
+            table,
+            _within(ctx, _expansions(ctx), period_days(stage.reenter_after_expansion)),
+            "_expanded",
+        )
+        table = _mark(
+            table,
+            _within(ctx, _declines(ctx), period_days(stage.declined_suppression)),
+            "_declined",
+        )
+        entry = compile_condition(playbook.conditions[("stage", "entry")], table)
+        table = table.mutate(_in_stage=entry & ~table._expanded & ~table._declined)
+        held = keep(_held(ctx, playbook, table))
+        first = day_number(ibis.literal(start))
+        in_stage = keep(held.filter(held._in_stage & (held.dn >= first)).select("account_id", "dn"))
+        parts = []
+        for i, t in enumerate(triggers):
+            eligible = (
+                compile_condition(playbook.conditions[("triggers", i, "eligible")], held)
+                if t.eligible
+                else ibis.literal(True)
+            )
+            ok = held[f"_held_{i}"] & held._in_stage & eligible & (held.dn >= first)
+            parts.append(
+                held.filter(ok).select(
+                    "account_id",
+                    "dn",
+                    k=ibis.literal(i, "int64"),
+                    chain=ibis.literal(f"group {t.cooldown.group}" if t.cooldown else t.id),
+                    cooldown=ibis.literal(cooldown_days(t) if t.cooldown else 0, "int64"),
+                )
+            )
+        candidates = keep(functools.reduce(ir.Table.union, parts[1:], parts[0]))
+        fired = _resolve(ctx, candidates, horizon, keep, (end - start).days + 1)
+        names = ibis.memtable(
+            {"k": list(range(len(triggers))), "trigger": [t.id for t in triggers]},
+            schema={"k": "int64", "trigger": "string"},
+        )
+        named = fired.inner_join(names, "k")
+        firings = keep(named.select("account_id", "trigger", "dn"))
+        ids = [t.id for t in triggers]
+        return Replay(start, end, horizon, ids, firings, in_stage, kept, ctx)
+    except BaseException:
+        for t in kept:
+            t.release()
+        ctx.close()
+        raise
+
+
+def _mark(table: ir.Table, marks: ir.Table, name: str) -> ir.Table:
+    """``table`` with a boolean column ``name``: whether its account-day is one of ``marks``."""
+    m = marks.select(_m_account="account_id", _m_day="day", **{name: ibis.literal(True)})
+    joined = table.left_join(m, (table.account_id == m._m_account) & (table.day == m._m_day))
+    joined = joined.drop("_m_account", "_m_day")
+    return joined.mutate(**{name: ibis.coalesce(joined[name], False)})
+
+
+def _expansions(ctx: Context) -> ir.Table:
+    """Expansions up to the last replayed day (account_id, date)."""
+    events = expansion_events(
+        ctx.table("subscriptions"), ctx.table("plans"), ctx.table("accounts"), ctx.as_of
+    )
+    return events.select("account_id", "date")
+
+
+def _declines(ctx: Context) -> ir.Table:
+    """Declined conversations in the source's outcomes (account_id, date)."""
+    o = ctx.table("outcomes")
+    return o.filter(o.outcome == "declined").select("account_id", "date")
+
+
+def _within(ctx: Context, dated: ir.Table, days: int) -> ir.Table:
+    """The spine's account-days with a row of ``dated`` in the ``days`` days up to them."""
+    d = ctx.window_days(days)
+    joined = dated.inner_join(d, (dated.date <= d.day) & (dated.date >= d.window_start))
+    return joined.select("account_id", "day").distinct()
+
+
+def _held(ctx: Context, playbook: Playbook, table: ir.Table) -> ir.Table:
+    """``table`` with ``_held_<k>``: trigger k's condition held on the day, for as long as its
+    persistence asks (consecutive days, or consecutive completed billing cycles)."""
+    cols: dict[str, ir.Value] = {}
+    cycles: dict[int, tuple[ir.BooleanValue, int]] = {}
+    for i, t in enumerate(playbook.model.triggers):
+        when = compile_condition(playbook.conditions[("triggers", i, "when")], table)
+        p = t.persistence
+        if p is None:
+            cols[f"_held_{i}"] = when
+        elif p.unit == "days":
+            # The spine has every account on every day, so N rows are N consecutive days.
+            w = ibis.window(
+                group_by="account_id", order_by="day", preceding=p.amount - 1, following=0
+            )
+            cols[f"_held_{i}"] = when.cast("int64").sum().over(w) == p.amount
+        else:
+            cycles[i] = (when, p.amount)
+    out = table.mutate(**cols)
+    return _cycles_held(ctx, out, cycles) if cycles else out
+
+
+def _cycles_held(
+    ctx: Context, table: ir.Table, cycles: dict[int, tuple[ir.BooleanValue, int]]
+) -> ir.Table:
+    """``table`` with ``_held_<k>`` for persistence over billing cycles: on each day, the
+    condition held at the end of each of the account's last N completed cycles.
+
+    A cycle's last day is the day before a cycle starts (by the anchor in force that day); a
+    day's last completed cycle is the latest such day up to it.
+    """
+    a = billing_anchor(ctx).select(_a_account="account_id", _a_day="day", _anchor="anchor")
+    t = table.left_join(a, (table.account_id == a._a_account) & (table.day == a._a_day)).drop(
+        "_a_account", "_a_day"
+    )
+    tomorrow = t.day + ibis.interval(days=1)
+    is_end = ibis.coalesce(cycle_start(tomorrow, t._anchor) == tomorrow, False)
+    flags = {f"_c{i}": ibis.coalesce(when, False) for i, (when, _) in cycles.items()}
+    t = t.mutate(_is_end=is_end, **{k: v.name(k) for k, v in flags.items()})
+    upto = ibis.window(group_by="account_id", order_by="day", preceding=None, following=0)
+    t = t.mutate(_last_end=ibis.cases((t._is_end, t.dn), else_=None).max().over(upto))
+    ends = t.filter(t._is_end)
+    runs = {}
+    for i, (_, n) in cycles.items():
+        w = ibis.window(group_by="account_id", order_by="day", preceding=n - 1, following=0)
+        runs[f"_run{i}"] = ends[f"_c{i}"].cast("int64").sum().over(w) == n
+    ends = ends.select(_e_account="account_id", _e_dn="dn", **runs)
+    j = t.left_join(ends, (t.account_id == ends._e_account) & (t._last_end == ends._e_dn))
+    j = j.drop("_e_account", "_e_dn")
+    return j.mutate(**{f"_held_{i}": ibis.coalesce(j[f"_run{i}"], False) for i in cycles})
+
+
+def _resolve(
+    ctx: Context,
+    candidates: ir.Table,
+    horizon: int,
+    keep: Callable[[ir.Table], ir.Table],
+    days: int,
+) -> ir.Table:
+    """The candidates that fire (account_id, chain, k, dn), in rounds over all chains at once.
+
+    A candidate fires when its chain's last firing is at least the trigger's cooldown ago (and
+    before that day), and the trigger's own last play has closed: at the account's next
+    expansion, or ``horizon`` days after it fired, whichever is first.
+    """
+    e = _expansions(ctx)
+    e = e.select(_x_account="account_id", _x_dn=day_number(e.date))
+    fired: ir.Table | None = None
+    for _ in range(days):  # each round fires a later day in some chain: at most one per day
+        c = candidates
+        if fired is not None:
+            last = fired.group_by(["account_id", "chain"]).aggregate(_last=fired.dn.max())
+            last = last.rename(_l_account="account_id", _l_chain="chain")
+            c = c.left_join(
+                last, (c.account_id == last._l_account) & (c.chain == last._l_chain)
+            ).drop("_l_account", "_l_chain")
+            open_ = fired.group_by(["account_id", "k"]).aggregate(_until=fired.open_until.max())
+            open_ = open_.rename(_o_account="account_id", _o_k="k")
+            c = c.left_join(open_, (c.account_id == open_._o_account) & (c.k == open_._o_k)).drop(
+                "_o_account", "_o_k"
+            )
+            c = c.filter(
+                (c._last.isnull() | ((c.dn > c._last) & (c.dn >= c._last + c.cooldown)))
+                & (c._until.isnull() | (c.dn >= c._until))
+            )
+        # The earliest candidate of each chain; on one day, the trigger first in the playbook.
+        first = c.group_by(["account_id", "chain"]).aggregate(_key=(c.dn * 1000 + c.k).min())
+        nxt = first.select("account_id", "chain", dn=first._key // 1000, k=first._key % 1000)
+        later = nxt.left_join(e, (nxt.account_id == e._x_account) & (e._x_dn > nxt.dn))
+        closes = later.group_by(["account_id", "chain", "dn", "k"]).aggregate(
+            _next=later._x_dn.min()
+        )
+        closes = closes.mutate(
+            open_until=ibis.least(
+                ibis.coalesce(closes._next, closes.dn + horizon), closes.dn + horizon
+            )
+        ).drop("_next")
+        new = keep(closes)
+        if new.count().to_pyarrow().as_py() == 0:
+            break
+        fired = new if fired is None else keep(fired.union(new))
+    if fired is None:
+        return candidates.select("account_id", "chain", "k", "dn").limit(0)
+    return fired.select("account_id", "chain", "k", "dn")

@@ -1,0 +1,87 @@
+"""``headroom backtest SOURCE --playbook P --start D --end D``: how well triggers foretold
+expansions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from headroom.backtest import Backtest, Score, backtest
+from headroom.cli.main import app, parse_date
+from headroom.cli.output import MAPPING_HELP, SOURCE_HELP, Format, console, emit_rows, print_json
+from headroom.playbook.model import load_playbook
+from headroom.signals.registry import types
+from headroom.sources import load
+from headroom.sources.engines import engine_names, on_engine
+
+
+@app.command("backtest")
+def backtest_command(
+    source: Path = typer.Argument(..., help=SOURCE_HELP),
+    playbook: Path = typer.Option(..., "--playbook", help="The playbook YAML file."),
+    start: str = typer.Option(..., "--start", help="The first day replayed."),
+    end: str = typer.Option(..., "--end", help="The last day replayed."),
+    horizon_days: int = typer.Option(
+        90, "--horizon-days", help="An expansion within this many days counts as foretold."
+    ),
+    mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP),
+    engine: str = typer.Option("duckdb", "--engine", help=f"One of {', '.join(engine_names())}."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+) -> None:
+    """Replay a playbook over past days (no look-ahead) and score each trigger."""
+    first, last = parse_date(start, "--start"), parse_date(end, "--end")
+    assert first is not None and last is not None
+    book = load_playbook(playbook, types())
+    src = on_engine(load(source, mapping), engine)
+    try:
+        result = backtest(src, book, first, last, horizon_days)
+    finally:
+        src.close()
+    if fmt == Format.json:
+        print_json(result.to_dict())
+    elif fmt == Format.csv:
+        emit_rows([s.to_dict() for s in result.triggers], fmt)
+    else:
+        print_backtest(result)
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def table_rows(scores: list[Score]) -> list[dict[str, Any]]:
+    """Scores as table rows for people (percentages, lift as a multiple)."""
+    return [
+        {
+            **({"segment": s.segment} if s.segment is not None else {}),
+            "trigger": s.trigger,
+            "fired": f"{s.fired:,}",
+            "accounts": f"{s.accounts:,}",
+            "precision": _pct(s.precision),
+            "recall": _pct(s.recall),
+            "lift": "n/a" if s.lift is None else f"{s.lift:.2f}x",
+            "median lead": "n/a" if s.median_lead_days is None else f"{s.median_lead_days:g} d",
+            "revenue in gap": f"{s.revenue_in_gap:,.0f}",
+        }
+        for s in scores
+    ]
+
+
+def print_backtest(result: Backtest) -> None:
+    """The backtest as tables: per trigger, then per segment."""
+    out = console()
+    emit_rows(
+        table_rows(result.triggers),
+        Format.table,
+        title=f"Backtest {result.start} to {result.end}, horizon {result.horizon_days} days",
+    )
+    expansions = result.triggers[-1].expansions if result.triggers else 0
+    out.print(
+        f"{expansions:,} expansions in the range; base rate {_pct(result.base_rate)} "
+        f"(eligible account-days followed by an expansion within {result.horizon_days} days)"
+    )
+    out.print()
+    emit_rows(table_rows(result.by_segment), Format.table, title="By segment")
+    out.print("precision, recall and lift by horizon (for a chart): --format json, by_horizon")
