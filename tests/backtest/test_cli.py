@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from headroom.backtest import ALL, backtest
-from headroom.generate import Options, generate
 from headroom.playbook.model import load_playbook
 from headroom.signals.registry import types
 from headroom.sources import load
@@ -28,13 +27,6 @@ NOISE = """
     priority: 5
 
 routing:"""
-
-
-@pytest.fixture(scope="module")
-def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("backtest") / "tf"
-    generate(folder, Options(accounts=2000, days=365, seed=11, parquet=True))
-    return folder
 
 
 def test_backtest_json(history: Path) -> None:

@@ -88,8 +88,9 @@ class Backtest:
         }
 
 
-def score(source: Source, replayed: Replay) -> Backtest:
-    """Precision, recall, lift, lead time and revenue in the gap of a replay's firings."""
+def score(source: Source, replayed: Replay, detail: bool = True) -> Backtest:
+    """Precision, recall, lift, lead time and revenue in the gap of a replay's firings (with
+    ``detail``, also by segment and by horizon)."""
     h = replayed.horizon
     truth = expansion_events(source, replayed.end + dt.timedelta(days=h))
     truth = truth.select(
@@ -113,6 +114,8 @@ def score(source: Source, replayed: Replay) -> Backtest:
 
     overall = _scores(fired, truth, stage, span, h, None)[None]
     triggers = [_row(t, None, overall) for t in order]
+    if not detail:
+        return Backtest(replayed.start, replayed.end, h, overall.base_rate, triggers, [], [])
     per_segment = _scores(
         with_segment(fired), with_segment(truth), with_segment(stage), span, h, "segment"
     )

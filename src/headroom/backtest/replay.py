@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
@@ -57,15 +57,12 @@ class Replay:
     triggers: list[str]
     firings: ir.Table  # account_id, trigger, dn (day number of the day it fired)
     in_stage: ir.Table  # account_id, dn: the replayed account-days in the expansion stage
-    _kept: list[ir.Table] = field(default_factory=list)
-    _ctx: Context | None = None
+    _owner: Replayer | None = None
 
     def release(self) -> None:
         """Release the engine's copies of the replay's tables."""
-        while self._kept:
-            self._kept.pop().release()
-        if self._ctx is not None:
-            self._ctx.close()
+        if self._owner is not None:
+            self._owner.release()
 
     def __enter__(self) -> Replay:
         return self
@@ -74,46 +71,73 @@ class Replay:
         self.release()
 
 
-def replay(
-    source: Source, playbook: Playbook, start: dt.date, end: dt.date, horizon: int
-) -> Replay:
-    """Every play the playbook would have fired on the days ``start`` to ``end``, each day from
-    the data dated on or before it. ``horizon``: days a replayed play stays open at most."""
-    if end < start:
-        raise UsageError(
-            f"--end {end} is before --start {start}", fix="give an end on or after the start"
-        )
-    if horizon < 1:
-        raise UsageError(f"--horizon-days {horizon} is not a positive number", fix="use e.g. 90")
-    triggers = playbook.model.triggers
-    span = max([persistence_days(t) for t in triggers] + [0])
-    ctx = Context(source, end, history=(end - start).days + 1 + span)
-    kept: list[ir.Table] = []
+class Replayer:
+    """The signals of every account on every day of a range, computed once, from which the
+    firings of a playbook (or of variants of its triggers, for a sweep) are replayed.
 
-    def keep(t: ir.Table) -> ir.Table:
-        cached = source.cache(t)
-        kept.append(cached)
+    The variants must share the playbook's stage and signals; only trigger conditions differ.
+    """
+
+    def __init__(
+        self, source: Source, playbook: Playbook, start: dt.date, end: dt.date, horizon: int
+    ) -> None:
+        if end < start:
+            raise UsageError(
+                f"--end {end} is before --start {start}", fix="give an end on or after the start"
+            )
+        if horizon < 1:
+            raise UsageError(
+                f"--horizon-days {horizon} is not a positive number", fix="use e.g. 90"
+            )
+        self.source, self.playbook = source, playbook
+        self.start, self.end, self.horizon = start, end, horizon
+        span = max([persistence_days(t) for t in playbook.model.triggers] + [0])
+        self.ctx = Context(source, end, history=(end - start).days + 1 + span)
+        self._kept: list[ir.Table] = []
+        try:
+            table = self.keep(signal_table(self.ctx, playbook.signals() | {"paying"}))
+            table = table.mutate(dn=day_number(table.day))
+            stage = playbook.model.stage
+            reenter = period_days(stage.reenter_after_expansion)
+            suppress = period_days(stage.declined_suppression)
+            table = _mark(table, _within(self.ctx, _expansions(self.ctx), reenter), "_expanded")
+            table = _mark(table, _within(self.ctx, _declines(self.ctx), suppress), "_declined")
+            entry = compile_condition(playbook.conditions[("stage", "entry")], table)
+            self.table = self.keep(
+                table.mutate(_in_stage=entry & ~table._expanded & ~table._declined)
+            )
+            first = day_number(ibis.literal(start))
+            t = self.table
+            self.in_stage = self.keep(
+                t.filter(t._in_stage & (t.dn >= first)).select("account_id", "dn")
+            )
+        except BaseException:
+            self.release()
+            raise
+
+    def keep(self, t: ir.Table) -> ir.Table:
+        """``t`` computed by the engine and kept until :meth:`release`."""
+        cached = self.source.cache(t)
+        self._kept.append(cached)
         return cached
 
-    try:
-        table = keep(signal_table(ctx, playbook.signals() | {"paying"}))
-        table = table.mutate(dn=day_number(table.day))
-        stage = playbook.model.stage
-        table = _mark(
-            table,
-            _within(ctx, _expansions(ctx), period_days(stage.reenter_after_expansion)),
-            "_expanded",
-        )
-        table = _mark(
-            table,
-            _within(ctx, _declines(ctx), period_days(stage.declined_suppression)),
-            "_declined",
-        )
-        entry = compile_condition(playbook.conditions[("stage", "entry")], table)
-        table = table.mutate(_in_stage=entry & ~table._expanded & ~table._declined)
-        held = keep(_held(ctx, playbook, table))
-        first = day_number(ibis.literal(start))
-        in_stage = keep(held.filter(held._in_stage & (held.dn >= first)).select("account_id", "dn"))
+    def release(self) -> None:
+        while self._kept:
+            self._kept.pop().release()
+        self.ctx.close()
+
+    def __enter__(self) -> Replayer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def replay(self, playbook: Playbook | None = None) -> Replay:
+        """The firings of ``playbook`` (by default the one given at the start)."""
+        playbook = playbook or self.playbook
+        triggers = playbook.model.triggers
+        held = _held(self.ctx, playbook, self.table)
+        first = day_number(ibis.literal(self.start))
         parts = []
         for i, t in enumerate(triggers):
             eligible = (
@@ -131,21 +155,35 @@ def replay(
                     cooldown=ibis.literal(cooldown_days(t) if t.cooldown else 0, "int64"),
                 )
             )
-        candidates = keep(functools.reduce(ir.Table.union, parts[1:], parts[0]))
-        fired = _resolve(ctx, candidates, horizon, keep, (end - start).days + 1)
+        candidates = self.keep(functools.reduce(ir.Table.union, parts[1:], parts[0]))
+        days = (self.end - self.start).days + 1
+        fired = _resolve(self.ctx, candidates, self.horizon, self.keep, days)
         names = ibis.memtable(
             {"k": list(range(len(triggers))), "trigger": [t.id for t in triggers]},
             schema={"k": "int64", "trigger": "string"},
         )
         named = fired.inner_join(names, "k")
-        firings = keep(named.select("account_id", "trigger", "dn"))
+        firings = self.keep(named.select("account_id", "trigger", "dn"))
         ids = [t.id for t in triggers]
-        return Replay(start, end, horizon, ids, firings, in_stage, kept, ctx)
+        return Replay(self.start, self.end, self.horizon, ids, firings, self.in_stage)
+
+
+def replay(
+    source: Source, playbook: Playbook, start: dt.date, end: dt.date, horizon: int
+) -> Replay:
+    """Every play the playbook would have fired on the days ``start`` to ``end``, each day from
+    the data dated on or before it. ``horizon``: days a replayed play stays open at most.
+
+    Release the result (or use it as a context manager) to free the engine's tables.
+    """
+    replayer = Replayer(source, playbook, start, end, horizon)
+    try:
+        out = replayer.replay()
     except BaseException:
-        for t in kept:
-            t.release()
-        ctx.close()
+        replayer.release()
         raise
+    out._owner = replayer
+    return out
 
 
 def _mark(table: ir.Table, marks: ir.Table, name: str) -> ir.Table:

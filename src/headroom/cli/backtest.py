@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from headroom.backtest import Backtest, Score, backtest
+from headroom.backtest.sweep import parse_sweep, sweep
 from headroom.cli.main import app, parse_date
 from headroom.cli.output import MAPPING_HELP, SOURCE_HELP, Format, console, emit_rows, print_json
 from headroom.playbook.model import load_playbook
@@ -26,6 +27,12 @@ def backtest_command(
     horizon_days: int = typer.Option(
         90, "--horizon-days", help="An expansion within this many days counts as foretold."
     ),
+    sweep_spec: str | None = typer.Option(
+        None,
+        "--sweep",
+        help="TRIGGER.threshold=START:STOP:STEP: replay with each value of the number in the "
+        "trigger's condition (thresholdN for its N-th number) and compare.",
+    ),
     mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP),
     engine: str = typer.Option("duckdb", "--engine", help=f"One of {', '.join(engine_names())}."),
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
@@ -34,11 +41,28 @@ def backtest_command(
     first, last = parse_date(start, "--start"), parse_date(end, "--end")
     assert first is not None and last is not None
     book = load_playbook(playbook, types())
+    spec = parse_sweep(sweep_spec, book) if sweep_spec is not None else None
     src = on_engine(load(source, mapping), engine)
     try:
-        result = backtest(src, book, first, last, horizon_days)
+        if spec is not None:
+            rows = sweep(src, book, spec, first, last, horizon_days)
+        else:
+            result = backtest(src, book, first, last, horizon_days)
     finally:
         src.close()
+    if spec is not None:
+        head = {"start": first, "end": last, "horizon_days": horizon_days}
+        if fmt == Format.json:
+            print_json({**head, "trigger": spec.trigger, "number": spec.number, "rows": rows})
+        elif fmt == Format.csv:
+            emit_rows(rows, fmt)
+        else:
+            title = (
+                f"Sweep of {spec.trigger}'s threshold, {first} to {last}, horizon "
+                f"{horizon_days} days"
+            )
+            emit_rows(sweep_rows(rows), fmt, title=title)
+        return
     if fmt == Format.json:
         print_json(result.to_dict())
     elif fmt == Format.csv:
@@ -66,6 +90,25 @@ def table_rows(scores: list[Score]) -> list[dict[str, Any]]:
             "revenue in gap": f"{s.revenue_in_gap:,.0f}",
         }
         for s in scores
+    ]
+
+
+def sweep_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Sweep rows for people, the best lift marked."""
+    return [
+        {
+            "threshold": f"{r['threshold']:g}",
+            "fired": f"{r['fired']:,}",
+            "accounts": f"{r['accounts']:,}",
+            "precision": _pct(r["precision"]),
+            "recall": _pct(r["recall"]),
+            "lift": "n/a" if r["lift"] is None else f"{r['lift']:.2f}x",
+            "median lead": "n/a"
+            if r["median_lead_days"] is None
+            else f"{r['median_lead_days']:g} d",
+            "": "<- best lift" if r["best"] else "",
+        }
+        for r in rows
     ]
 
 
