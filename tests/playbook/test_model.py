@@ -149,11 +149,17 @@ def test_check_on_generated_teamflow_data(tmp_path: Path) -> None:
             "playbook, or fix the name",
         ),
         (
+            "    priority: 2\n",
+            "    priority: 2\n    conversion: 80-60%\n",
+            "playbook.yaml:18:17: triggers.0.conversion: '80-60%' is not a range of percentages "
+            "between 0 and 100, low first, e.g. 40-60%",
+        ),
+        (
             "    priority: 2",
             "    priorty: 2",
             "playbook.yaml:17:5: unknown setting 'priorty' (did you mean 'priority'?); the "
             "settings here are id, when, for, eligible, cooldown, timing, owner, offer, "
-            "priority, message",
+            "priority, message, conversion",
         ),
     ],
 )

@@ -113,6 +113,7 @@ def _register() -> None:
         calculators,
         demo,
         expansion,
+        forecast,
         generate,
         playbook,
         plays,

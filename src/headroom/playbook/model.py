@@ -139,6 +139,11 @@ class Trigger(BaseModel):
     offer: str
     priority: int = Field(default=3, ge=1, le=5)
     message: str | None = None
+    conversion: str | None = Field(
+        default=None,
+        description="benchmark share of plays won, e.g. '60-80%': the prior of the learned "
+        "win rate until recorded outcomes outweigh it",
+    )
 
     @field_validator("id")
     @classmethod
@@ -148,6 +153,13 @@ class Trigger(BaseModel):
                 f"{value!r} is not a trigger id; use lower-case letters, digits and _, "
                 "starting with a letter"
             )
+        return value
+
+    @field_validator("conversion")
+    @classmethod
+    def _conversion(cls, value: str | None) -> str | None:
+        if value is not None:
+            conversion_range(value)
         return value
 
     @field_validator("for_")
@@ -165,6 +177,24 @@ class Trigger(BaseModel):
     @property
     def persistence(self) -> Duration | None:
         return _duration(self.for_)
+
+
+_RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+
+def conversion_range(text: str) -> tuple[float, float]:
+    """A benchmark rate range such as ``60-80%`` as shares: ``(0.6, 0.8)``.
+
+    >>> conversion_range("60-80%")
+    (0.6, 0.8)
+    """
+    m = _RANGE.match(text)
+    low, high = (float(m[1]) / 100, float(m[2]) / 100) if m else (0.0, 0.0)
+    if m is None or not 0 < low < high < 1:
+        raise ValueError(
+            f"{text!r} is not a range of percentages between 0 and 100, low first, e.g. 40-60%"
+        )
+    return low, high
 
 
 class Stage(BaseModel):

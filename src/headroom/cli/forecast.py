@@ -1,0 +1,127 @@
+"""``headroom conversion`` and ``headroom pipeline``: what the plays convert at, and what the
+open ones are worth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from headroom.cli.main import app
+from headroom.cli.output import MAPPING_HELP, Format, console, emit_rows, print_json
+from headroom.playbook.model import load_playbook
+from headroom.plays.conversion import learned, source_outcomes
+from headroom.plays.pipeline import pipeline
+from headroom.plays.store import Store
+from headroom.signals.registry import types
+from headroom.sources import load
+
+SOURCE_OPTION_HELP = (
+    "A source whose outcomes table adds imported conversations (and, for the pipeline, "
+    "segments and the median expansion)."
+)
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _inputs(playbook: Path, source: Path | None, mapping: Path | None) -> tuple[Any, Any, Any]:
+    book = load_playbook(playbook, types())
+    store = Store()
+    try:
+        plays = store.plays()
+    finally:
+        store.close()
+    return book, plays, load(source, mapping) if source is not None else None
+
+
+@app.command("conversion")
+def conversion_command(
+    playbook: Path = typer.Option(..., "--playbook", help="The playbook YAML file."),
+    source: Path | None = typer.Option(None, "--source", help=SOURCE_OPTION_HELP),
+    mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+) -> None:
+    """Each trigger's learned conversion: its benchmark prior updated with recorded outcomes."""
+    book, plays, src = _inputs(playbook, source, mapping)
+    try:
+        rows = learned(book, plays, source_outcomes(src))
+    finally:
+        if src is not None:
+            src.close()
+    if fmt != Format.table:
+        emit_rows([c.to_dict() for c in rows], fmt)
+        return
+    emit_rows(
+        [
+            {
+                "trigger": c.trigger,
+                "plays": c.plays,
+                "to opportunity": _pct(c.signal_to_opportunity),
+                "won / closed": f"{c.won} / {c.won + c.lost}",
+                "prior": c.prior or "none",
+                "win rate": _pct(c.win_rate),
+                "days to expansion": "n/a"
+                if c.median_days_to_expansion is None
+                else f"{c.median_days_to_expansion:g}",
+                "expansion MRR": f"{c.expansion_mrr:,.0f}",
+            }
+            for c in rows
+        ],
+        fmt,
+        title="Conversion by trigger",
+    )
+    console().print(
+        "win rate: the benchmark prior updated with every play won or lost; a prior counts as "
+        "about 80-100 plays, so read the counts before the rate"
+    )
+
+
+@app.command("pipeline")
+def pipeline_command(
+    playbook: Path = typer.Option(..., "--playbook", help="The playbook YAML file."),
+    target: float | None = typer.Option(None, "--target", help="Expansion ARR target."),
+    source: Path | None = typer.Option(None, "--source", help=SOURCE_OPTION_HELP),
+    mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+) -> None:
+    """Open plays valued by offer size x win rate; coverage of an expansion target."""
+    book, plays, src = _inputs(playbook, source, mapping)
+    try:
+        result = pipeline(book, plays, src, target)
+    finally:
+        if src is not None:
+            src.close()
+    if fmt == Format.json:
+        print_json(result.to_dict())
+        return
+    if fmt == Format.csv:
+        emit_rows([p.__dict__ for p in result.plays], fmt)
+        return
+    out = console()
+    cover = "" if result.coverage is None else f", {result.coverage:.0%} of the target"
+    out.print(
+        f"{len(result.plays):,} open plays, weighted {result.weighted_mrr:,.0f} MRR = "
+        f"{result.weighted_arr:,.0f} ARR{cover}"
+    )
+    if result.unsized:
+        out.print(
+            f"{result.unsized} plays have no size yet (no won play of their trigger, and no "
+            "--source to take the median expansion from)"
+        )
+    for key, rows in (("owner", result.by_owner), ("segment", result.by_segment)):
+        emit_rows(
+            [
+                {
+                    key: r[key],
+                    "plays": r["plays"],
+                    "weighted ARR": f"{r['weighted_arr']:,.0f}",
+                    "of target": _pct(r["share_of_target"]),
+                }
+                for r in rows
+            ],
+            fmt,
+            title=f"By {key}",
+        )
