@@ -300,6 +300,7 @@ def build_typed_source(folder: Path) -> None:
     con = duckdb.connect(str(folder / "typed.duckdb"))
     try:
         con.execute("set timezone = 'UTC'")
+        con.execute("set enable_progress_bar = false")  # keep the report readable
         for table, columns in CASTS.items():
             order = f" order by {STORED_IN_ORDER[table]}" if table in STORED_IN_ORDER else ""
             con.execute(
