@@ -11,7 +11,15 @@ import typer
 from headroom.backtest import Backtest, Score, backtest
 from headroom.backtest.sweep import parse_sweep, sweep
 from headroom.cli.main import app, parse_date
-from headroom.cli.output import MAPPING_HELP, SOURCE_HELP, Format, console, emit_rows, print_json
+from headroom.cli.output import (
+    MAPPING_HELP,
+    SOURCE_HELP,
+    Format,
+    console,
+    emit_rows,
+    percent,
+    print_json,
+)
 from headroom.playbook.model import load_playbook
 from headroom.signals.registry import types
 from headroom.sources import load
@@ -71,10 +79,6 @@ def backtest_command(
         print_backtest(result)
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1%}"
-
-
 def table_rows(scores: list[Score]) -> list[dict[str, Any]]:
     """Scores as table rows for people (percentages, lift as a multiple)."""
     return [
@@ -83,8 +87,8 @@ def table_rows(scores: list[Score]) -> list[dict[str, Any]]:
             "trigger": s.trigger,
             "fired": f"{s.fired:,}",
             "accounts": f"{s.accounts:,}",
-            "precision": _pct(s.precision),
-            "recall": _pct(s.recall),
+            "precision": percent(s.precision),
+            "recall": percent(s.recall),
             "lift": "n/a" if s.lift is None else f"{s.lift:.2f}x",
             "median lead": "n/a" if s.median_lead_days is None else f"{s.median_lead_days:g} d",
             "revenue in gap": f"{s.revenue_in_gap:,.0f}",
@@ -100,8 +104,8 @@ def sweep_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "threshold": f"{r['threshold']:g}",
             "fired": f"{r['fired']:,}",
             "accounts": f"{r['accounts']:,}",
-            "precision": _pct(r["precision"]),
-            "recall": _pct(r["recall"]),
+            "precision": percent(r["precision"]),
+            "recall": percent(r["recall"]),
             "lift": "n/a" if r["lift"] is None else f"{r['lift']:.2f}x",
             "median lead": "n/a"
             if r["median_lead_days"] is None
@@ -122,7 +126,7 @@ def print_backtest(result: Backtest) -> None:
     )
     expansions = result.triggers[-1].expansions if result.triggers else 0
     out.print(
-        f"{expansions:,} expansions in the range; base rate {_pct(result.base_rate)} "
+        f"{expansions:,} expansions in the range; base rate {percent(result.base_rate)} "
         f"(eligible account-days followed by an expansion within {result.horizon_days} days)"
     )
     out.print()

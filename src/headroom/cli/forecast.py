@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from headroom.cli.main import app
-from headroom.cli.output import MAPPING_HELP, Format, console, emit_rows, print_json
+from headroom.cli.output import MAPPING_HELP, Format, console, emit_rows, percent, print_json
 from headroom.playbook.model import load_playbook
 from headroom.plays.conversion import learned, source_outcomes
 from headroom.plays.pipeline import pipeline
@@ -21,10 +21,6 @@ SOURCE_OPTION_HELP = (
     "A source whose outcomes table adds imported conversations (and, for the pipeline, "
     "segments and the median expansion)."
 )
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1%}"
 
 
 def _inputs(playbook: Path, source: Path | None, mapping: Path | None) -> tuple[Any, Any, Any]:
@@ -59,10 +55,10 @@ def conversion_command(
             {
                 "trigger": c.trigger,
                 "plays": c.plays,
-                "to opportunity": _pct(c.signal_to_opportunity),
+                "to opportunity": percent(c.signal_to_opportunity),
                 "won / closed": f"{c.won} / {c.won + c.lost}",
                 "prior": c.prior or "none",
-                "win rate": _pct(c.win_rate),
+                "win rate": percent(c.win_rate),
                 "days to expansion": "n/a"
                 if c.median_days_to_expansion is None
                 else f"{c.median_days_to_expansion:g}",
@@ -118,7 +114,7 @@ def pipeline_command(
                     key: r[key],
                     "plays": r["plays"],
                     "weighted ARR": f"{r['weighted_arr']:,.0f}",
-                    "of target": _pct(r["share_of_target"]),
+                    "of target": percent(r["share_of_target"]),
                 }
                 for r in rows
             ],

@@ -41,6 +41,11 @@ def console(stderr: bool = False) -> Console:
     return out
 
 
+def percent(value: float | None) -> str:
+    """A share for people: ``0.1234`` is ``12.3%``; no value is ``n/a``."""
+    return "n/a" if value is None else f"{value:.1%}"
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, default=_plain, indent=2) + "\n")
 
