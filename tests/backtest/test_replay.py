@@ -7,19 +7,23 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from headroom.backtest import backtest
 from headroom.backtest.replay import number_day, replay
 from headroom.generate import Options, generate
 from headroom.metrics.expansion import expansion_events
 from headroom.playbook.model import Playbook, load_playbook
 from headroom.signals.registry import types
 from headroom.sources import Source, load
+from headroom.sources.engines import on_engine
 from headroom.triggers.evaluate import History, evaluate, source_declines
+from tests import parts
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 Firing = tuple[str, str, dt.date]
@@ -134,3 +138,31 @@ def test_data_dated_after_a_day_never_changes_that_days_firings(tmp_path: Path) 
     assert len(upto) > 20
     assert [f for f in firings["changed"] if f[2] <= cut] == upto
     assert firings["changed"] != firings["as_is"]  # the change did reach the later days
+
+
+@pytest.mark.spark
+@pytest.mark.xdist_group("spark")
+def test_the_backtest_is_the_same_on_spark(tmp_path: Path) -> None:
+    parts.spark()
+    generate(tmp_path / "tf", Options(accounts=200, days=200, seed=4))
+    source = load(tmp_path / "tf", today=dt.date(2026, 10, 1))
+    book = load_playbook(EXAMPLES / "teamflow" / "playbook.yaml", types())
+    start, end = dt.date(2026, 7, 1), dt.date(2026, 7, 31)
+    try:
+        on_duckdb = backtest(source, book, start, end, 30).to_dict()
+        on_spark = backtest(on_engine(source, "spark"), book, start, end, 30).to_dict()
+    finally:
+        source.close()
+    assert on_duckdb["triggers"][-1]["fired"] > 10
+    assert on_spark == _approx(on_duckdb)
+
+
+def _approx(value: Any) -> Any:
+    """Floats compared to 1e-9: engines may sum in another order."""
+    if isinstance(value, float):
+        return pytest.approx(value, rel=1e-9)
+    if isinstance(value, dict):
+        return {k: _approx(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_approx(v) for v in value]
+    return value

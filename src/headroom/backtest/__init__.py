@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 
 from headroom.backtest.accuracy import ALL, Backtest, Score, score
-from headroom.backtest.replay import Replay, replay
+from headroom.backtest.replay import Replay, Replayer
 from headroom.playbook.model import Playbook
 from headroom.sources import Source
 
-__all__ = ["ALL", "Backtest", "Replay", "Score", "backtest", "replay", "score"]
+# The replay function stays in its module: exported here, its name would hide the module.
+__all__ = ["ALL", "Backtest", "Replay", "Replayer", "Score", "backtest"]
 
 
 def backtest(
@@ -22,5 +23,5 @@ def backtest(
 ) -> Backtest:
     """Replay ``playbook`` on every day from ``start`` to ``end`` and score its firings against
     the expansions that followed within ``horizon`` days."""
-    with replay(source, playbook, start, end, horizon) as replayed:
-        return score(source, replayed)
+    with Replayer(source, playbook, start, end, horizon) as replayer:
+        return score(source, replayer.replay())

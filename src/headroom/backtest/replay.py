@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable
+import uuid
 from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from headroom.errors import UsageError
 from headroom.metrics.expansion import expansion_events
@@ -157,7 +158,7 @@ class Replayer:
             )
         candidates = self.keep(functools.reduce(ir.Table.union, parts[1:], parts[0]))
         days = (self.end - self.start).days + 1
-        fired = _resolve(self.ctx, candidates, self.horizon, self.keep, days)
+        fired = _resolve(self.ctx, candidates, self.horizon, days)
         names = ibis.memtable(
             {"k": list(range(len(triggers))), "trigger": [t.id for t in triggers]},
             schema={"k": "int64", "trigger": "string"},
@@ -271,7 +272,6 @@ def _resolve(
     ctx: Context,
     candidates: ir.Table,
     horizon: int,
-    keep: Callable[[ir.Table], ir.Table],
     days: int,
 ) -> ir.Table:
     """The candidates that fire (account_id, chain, k, dn), in rounds over all chains at once.
@@ -283,6 +283,8 @@ def _resolve(
     e = _expansions(ctx)
     e = e.select(_x_account="account_id", _x_dn=day_number(e.date))
     fired: ir.Table | None = None
+    done: pa.Table | None = None
+    name = f"headroom_fired_{uuid.uuid4().hex[:12]}"
     for _ in range(days):  # each round fires a later day in some chain: at most one per day
         c = candidates
         if fired is not None:
@@ -312,10 +314,14 @@ def _resolve(
                 ibis.coalesce(closes._next, closes.dn + horizon), closes.dn + horizon
             )
         ).drop("_next")
-        new = keep(closes)
-        if new.count().to_pyarrow().as_py() == 0:
+        # Each round's firings come back as a small table and go in again as one: the next
+        # round reads them, not the query that made them (a plan that grew each round would
+        # be planned again in every round, and Spark runs out of memory planning it).
+        new = closes.to_pyarrow()
+        if new.num_rows == 0:
             break
-        fired = new if fired is None else keep(fired.union(new))
+        done = new if done is None else pa.concat_tables([done, new])
+        fired = ctx.source.small_table(name, ibis.memtable(done))
     if fired is None:
         return candidates.select("account_id", "chain", "k", "dn").limit(0)
     return fired.select("account_id", "chain", "k", "dn")
