@@ -31,7 +31,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from headroom.backtest.replay import EPOCH, Replay, day_number
+from headroom.backtest.replay import Replay, day_number, number_of
 from headroom.metrics.expansion import expansion_events
 from headroom.sources import Source
 
@@ -97,9 +97,7 @@ def score(source: Source, replayed: Replay, detail: bool = True) -> Backtest:
         "account_id", xn=day_number(truth.date), delta=truth.delta_mrr.cast("float64")
     )
     accounts = source.table("accounts")
-    segments = accounts.select(
-        _s_account="account_id", segment=ibis.coalesce(accounts.segment, ibis.literal("(none)"))
-    )
+    segments = accounts.select(_s_account="account_id", segment="segment")
 
     def with_segment(t: ir.Table) -> ir.Table:
         j = t.left_join(segments, t.account_id == segments._s_account).drop("_s_account")
@@ -108,7 +106,7 @@ def score(source: Source, replayed: Replay, detail: bool = True) -> Backtest:
     firings = replayed.firings
     every = firings.select("account_id", "dn").distinct().mutate(trigger=ibis.literal(ALL))
     fired = firings.union(every.select("account_id", "trigger", "dn"))
-    span = (_number(replayed.start), _number(replayed.end))
+    span = (number_of(replayed.start), number_of(replayed.end))
     order = [*replayed.triggers, ALL]
     stage = replayed.in_stage
 
@@ -143,10 +141,6 @@ def score(source: Source, replayed: Replay, detail: bool = True) -> Backtest:
         by_segment,
         by_horizon,
     )
-
-
-def _number(day: dt.date) -> int:
-    return (day - EPOCH).days
 
 
 @dataclass

@@ -48,6 +48,11 @@ def number_day(n: int) -> dt.date:
     return EPOCH + dt.timedelta(days=n)
 
 
+def number_of(day: dt.date) -> int:
+    """The day number of a date (:func:`day_number` for Python dates)."""
+    return (day - EPOCH).days
+
+
 @dataclass
 class Replay:
     """What a replay fired, and the account-days it can be judged against (engine tables)."""
@@ -96,17 +101,20 @@ class Replayer:
         self.ctx = Context(source, end, history=(end - start).days + 1 + span)
         self._kept: list[ir.Table] = []
         try:
-            table = self.keep(signal_table(self.ctx, playbook.signals() | {"paying"}))
-            table = table.mutate(dn=day_number(table.day))
+            signals = self.keep(signal_table(self.ctx, playbook.signals()))
+            self.expansions = self.keep(_expansions(self.ctx))
+            table = signals.mutate(dn=day_number(signals.day))
             stage = playbook.model.stage
             reenter = period_days(stage.reenter_after_expansion)
             suppress = period_days(stage.declined_suppression)
-            table = _mark(table, _within(self.ctx, _expansions(self.ctx), reenter), "_expanded")
+            table = _mark(table, _within(self.ctx, self.expansions, reenter), "_expanded")
             table = _mark(table, _within(self.ctx, _declines(self.ctx), suppress), "_declined")
             entry = compile_condition(playbook.conditions[("stage", "entry")], table)
             self.table = self.keep(
                 table.mutate(_in_stage=entry & ~table._expanded & ~table._declined)
             )
+            self._kept.remove(signals)  # one engine copy of the largest table, not two
+            signals.release()
             first = day_number(ibis.literal(start))
             t = self.table
             self.in_stage = self.keep(
@@ -158,7 +166,7 @@ class Replayer:
             )
         candidates = self.keep(functools.reduce(ir.Table.union, parts[1:], parts[0]))
         days = (self.end - self.start).days + 1
-        fired = _resolve(self.ctx, candidates, self.horizon, days)
+        fired = _resolve(self.source, self.expansions, candidates, self.horizon, days)
         names = ibis.memtable(
             {"k": list(range(len(triggers))), "trigger": [t.id for t in triggers]},
             schema={"k": "int64", "trigger": "string"},
@@ -219,6 +227,7 @@ def _within(ctx: Context, dated: ir.Table, days: int) -> ir.Table:
 def _held(ctx: Context, playbook: Playbook, table: ir.Table) -> ir.Table:
     """``table`` with ``_held_<k>``: trigger k's condition held on the day, for as long as its
     persistence asks (consecutive days, or consecutive completed billing cycles)."""
+    span = max(persistence_days(t) for t in playbook.model.triggers)
     cols: dict[str, ir.Value] = {}
     cycles: dict[int, tuple[ir.BooleanValue, int]] = {}
     for i, t in enumerate(playbook.model.triggers):
@@ -235,17 +244,19 @@ def _held(ctx: Context, playbook: Playbook, table: ir.Table) -> ir.Table:
         else:
             cycles[i] = (when, p.amount)
     out = table.mutate(**cols)
-    return _cycles_held(ctx, out, cycles) if cycles else out
+    return _cycles_held(ctx, out, cycles, span) if cycles else out
 
 
 def _cycles_held(
-    ctx: Context, table: ir.Table, cycles: dict[int, tuple[ir.BooleanValue, int]]
+    ctx: Context, table: ir.Table, cycles: dict[int, tuple[ir.BooleanValue, int]], span: int
 ) -> ir.Table:
     """``table`` with ``_held_<k>`` for persistence over billing cycles: on each day, the
     condition held at the end of each of the account's last N completed cycles.
 
     A cycle's last day is the day before a cycle starts (by the anchor in force that day); a
-    day's last completed cycle is the latest such day up to it.
+    day's last completed cycle is the latest such day up to it. As in a run, the N cycle ends
+    lie within the ``span`` days before the day (the run's history): an account whose
+    subscription lapsed for long does not carry a streak over the gap.
     """
     a = billing_anchor(ctx).select(_a_account="account_id", _a_day="day", _anchor="anchor")
     t = table.left_join(a, (table.account_id == a._a_account) & (table.day == a._a_day)).drop(
@@ -258,18 +269,24 @@ def _cycles_held(
     upto = ibis.window(group_by="account_id", order_by="day", preceding=None, following=0)
     t = t.mutate(_last_end=ibis.cases((t._is_end, t.dn), else_=None).max().over(upto))
     ends = t.filter(t._is_end)
-    runs = {}
+    runs: dict[str, ir.Value] = {}
     for i, (_, n) in cycles.items():
         w = ibis.window(group_by="account_id", order_by="day", preceding=n - 1, following=0)
         runs[f"_run{i}"] = ends[f"_c{i}"].cast("int64").sum().over(w) == n
+        runs[f"_since{i}"] = ends.dn.min().over(w)  # the earliest of the N ends
     ends = ends.select(_e_account="account_id", _e_dn="dn", **runs)
     j = t.left_join(ends, (t.account_id == ends._e_account) & (t._last_end == ends._e_dn))
     j = j.drop("_e_account", "_e_dn")
-    return j.mutate(**{f"_held_{i}": ibis.coalesce(j[f"_run{i}"], False) for i in cycles})
+    held = {
+        f"_held_{i}": ibis.coalesce(j[f"_run{i}"] & (j[f"_since{i}"] >= j.dn - span), False)
+        for i in cycles
+    }
+    return j.mutate(**held)
 
 
 def _resolve(
-    ctx: Context,
+    source: Source,
+    expansions: ir.Table,
     candidates: ir.Table,
     horizon: int,
     days: int,
@@ -280,8 +297,7 @@ def _resolve(
     before that day), and the trigger's own last play has closed: at the account's next
     expansion, or ``horizon`` days after it fired, whichever is first.
     """
-    e = _expansions(ctx)
-    e = e.select(_x_account="account_id", _x_dn=day_number(e.date))
+    e = expansions.select(_x_account="account_id", _x_dn=day_number(expansions.date))
     fired: ir.Table | None = None
     done: pa.Table | None = None
     name = f"headroom_fired_{uuid.uuid4().hex[:12]}"
@@ -321,7 +337,7 @@ def _resolve(
         if new.num_rows == 0:
             break
         done = new if done is None else pa.concat_tables([done, new])
-        fired = ctx.source.small_table(name, ibis.memtable(done))
+        fired = source.small_table(name, ibis.memtable(done))
     if fired is None:
         return candidates.select("account_id", "chain", "k", "dn").limit(0)
     return fired.select("account_id", "chain", "k", "dn")

@@ -17,7 +17,7 @@ from headroom.backtest import Backtest, backtest
 from headroom.cli.backtest import table_rows
 from headroom.cli.generate import run_generate
 from headroom.cli.main import app
-from headroom.cli.output import Format, console, emit_rows, print_json
+from headroom.cli.output import Format, console, emit_rows, percent, print_json
 from headroom.config import settings
 from headroom.facts import account_snapshot, customers_by_plan_and_segment
 from headroom.generate import Options
@@ -199,7 +199,7 @@ def demo_command(
             f"triggers foretell expansions within {tested.horizon_days} days?",
         )
         out_console.print(
-            f"base rate {tested.base_rate or 0:.1%}: the share of eligible account-days followed "
+            f"base rate {percent(tested.base_rate)}: the share of eligible account-days followed "
             "by an expansion; lift is precision over it. next: headroom backtest SOURCE "
             "--playbook ... --start ... --end ... (--format json for segments and horizons)"
         )

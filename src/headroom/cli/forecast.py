@@ -58,6 +58,7 @@ def conversion_command(
                 "to opportunity": percent(c.signal_to_opportunity),
                 "won / closed": f"{c.won} / {c.won + c.lost}",
                 "prior": c.prior or "none",
+                "prior weight": f"{c.prior_weight:.0f} plays",
                 "win rate": percent(c.win_rate),
                 "days to expansion": "n/a"
                 if c.median_days_to_expansion is None
@@ -70,8 +71,8 @@ def conversion_command(
         title="Conversion by trigger",
     )
     console().print(
-        "win rate: the benchmark prior updated with every play won or lost; a prior counts as "
-        "about 80-100 plays, so read the counts before the rate"
+        "win rate: the benchmark prior updated with every play won or lost; until the plays "
+        "closed outnumber the prior's weight, the rate is mostly the benchmark"
     )
 
 

@@ -27,10 +27,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from headroom.playbook.model import Playbook, conversion_range
+from headroom.plays.store import CLOSED, OUTCOMES
 from headroom.sources import Source
 
-CLOSED = ("won", "lost", "declined")
-OPPORTUNITY = ("contacted", *CLOSED)
+#: A play that reached a conversation: contacted, or closed.
+OPPORTUNITY = OUTCOMES
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,8 @@ from typing import Any
 from headroom.metrics.expansion import expansion_events
 from headroom.playbook.model import Playbook
 from headroom.plays.conversion import learned, source_outcomes
+from headroom.plays.store import OPEN
 from headroom.sources import Source
-
-OPEN = ("open", "contacted")
 
 
 @dataclass(frozen=True)
@@ -142,8 +141,10 @@ def pipeline(
     segments: dict[str, str] = {}
     fallback: dict[str, float] = {}
     if source is not None:
-        a = source.table("accounts").select("account_id", "segment").to_pyarrow().to_pylist()
-        segments = {r["account_id"]: r["segment"] or "(none)" for r in a}
+        ids = sorted({p.account_id for p in plays if p.status in OPEN})
+        a = source.table("accounts")
+        a = a.filter(a.account_id.isin(ids)).select("account_id", "segment")
+        segments = {r["account_id"]: r["segment"] or "(none)" for r in a.to_pyarrow().to_pylist()}
         events = expansion_events(source, dt.date.today())
         median = events.delta_mrr.cast("float64").median().to_pyarrow().as_py()
         if median is not None:

@@ -27,7 +27,10 @@ from headroom.plays.models import Play
 from headroom.triggers.evaluate import Decision, History
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-OUTCOMES = ("contacted", "won", "lost", "declined")
+#: A play's status: open until someone records an outcome; final once closed.
+OPEN = ("open", "contacted")
+CLOSED = ("won", "lost", "declined")
+OUTCOMES = ("contacted", *CLOSED)
 
 
 def _alembic(url: str) -> Config:
@@ -100,7 +103,7 @@ class Store:
                     f"no play {play_id!r} in the state store",
                     fix="headroom plays list shows the play ids",
                 )
-            if play.status in ("won", "lost", "declined"):
+            if play.status in CLOSED:
                 raise UsageError(
                     f"play {play_id} is already {play.status}",
                     fix="outcomes are final once won, lost or declined",
@@ -122,7 +125,7 @@ class Store:
         out = History(declined_on=dict(declines))
         with self.session() as s:
             for play in s.scalars(select(Play).where(Play.fired_on < as_of)):
-                if play.status in ("open", "contacted"):
+                if play.status in OPEN:
                     out.open_plays.add((play.account_id, play.trigger))
                 group = groups.get(play.trigger)
                 if group is not None:

@@ -152,7 +152,7 @@ def evaluate(
         )
     )
     day_ctx = Context(source, as_of)
-    today = source.cache(signal_table(day_ctx, names | persistent))
+    today = source.cache(signal_table(day_ctx, names))  # persistent ones included
     ctx = Context(source, as_of, history=_span(triggers), accounts=_holding(playbook, today))
     table = source.cache(signal_table(ctx, persistent)) if persistent else today
     try:
