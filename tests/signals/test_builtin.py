@@ -20,6 +20,7 @@ from headroom.signals.registry import (
     types,
 )
 from headroom.sources import Source, load
+from tests.signals.helpers import starter_account
 
 AS_OF = dt.date(2026, 3, 10)
 FILES = {
@@ -208,15 +209,7 @@ def test_event_counts_over_a_trailing_window(tmp_path: Path) -> None:
 def test_limit_shares_per_billing_cycle_and_gauge(tmp_path: Path) -> None:
     """Subscription started on the 15th: the cycle of 2026-03-10 began on 2026-02-15."""
     folder = tmp_path / "lim"
-    folder.mkdir()
-    (folder / "plans.csv").write_text("plan,rank\nStarter,1\n")
-    (folder / "plan_limits.csv").write_text(
-        "plan,metric,limit,kind\nStarter,automation_runs,1000,per_cycle\n"
-        "Starter,storage_gb,20,gauge\n"
-    )
-    (folder / "subscriptions.csv").write_text(
-        "subscription_id,account_id,start_date,mrr,plan\ns1,a1,2025-06-15,10,Starter\n"
-    )
+    starter_account(folder)
     lines = ["account_id,date,metric,value\n"]
     for i in range(40):  # 2026-02-01 .. 2026-03-12, 10 runs a day; storage grows 0.1 a day
         day = dt.date(2026, 2, 1) + dt.timedelta(days=i)

@@ -15,21 +15,14 @@ from scipy import stats
 from headroom.signals.registry import Context, signal_table, types
 from headroom.signals.trend import CYCLE_DAYS
 from headroom.sources import load
+from tests.signals.helpers import starter_account
 
 AS_OF = dt.date(2026, 6, 30)
 
 
 def source(folder: Path, series: dict[str, Callable[[int], float | None]], days: int) -> Any:
     """One Starter account; ``series[metric](i)`` is the value ``i`` days before AS_OF."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "plans.csv").write_text("plan,rank\nStarter,1\n")
-    (folder / "plan_limits.csv").write_text(
-        "plan,metric,limit,kind\nStarter,automation_runs,1000,per_cycle\n"
-        "Starter,storage_gb,20,gauge\n"
-    )
-    (folder / "subscriptions.csv").write_text(
-        "subscription_id,account_id,start_date,mrr,plan\ns1,a1,2025-06-15,10,Starter\n"
-    )
+    starter_account(folder)
     lines = ["account_id,date,metric,value\n"]
     for i in range(-5, days):  # five days after AS_OF too: they must change nothing
         for metric, f in series.items():
