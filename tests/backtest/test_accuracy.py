@@ -121,3 +121,31 @@ def test_scores_match_their_definitions(tmp_path: Path) -> None:
         if row["horizon_days"] in (14, 90):
             want = plain(firings, stage, expansions, triggers, start, end, row["horizon_days"])
             close(row, {k: want[row["trigger"]][k] for k in ("precision", "recall", "lift")})
+
+
+def test_a_large_range_reads_the_base_rate_on_every_nth_day(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from headroom.backtest import sparse
+
+    generate(tmp_path / "tf", Options(accounts=300, days=240, seed=3))
+    source = load(tmp_path / "tf", today=dt.date(2026, 10, 1))
+    book = load_playbook(EXAMPLES / "teamflow" / "playbook.yaml", types())
+    start, end, h = dt.date(2026, 5, 1), dt.date(2026, 7, 31), 45
+    try:
+        with replay(source, book, start, end, h, steps=False) as r:
+            exact, every_day = score(source, r), r.stage_every
+        monkeypatch.setattr(sparse, "STAGE_SAMPLE", 300 * 92 // 5)
+        with replay(source, book, start, end, h) as r:
+            sampled, every = score(source, r), r.stage_every
+            days = {number_day(d) for d in r.in_stage.dn.to_pyarrow().to_pylist()}
+    finally:
+        source.close()
+    assert (every_day, every) == (1, 5)
+    assert min(days) == start and {(d - start).days % 5 for d in days} == {0}
+    assert exact.base_rate and sampled.base_rate
+    assert sampled.base_rate == pytest.approx(exact.base_rate, rel=0.15)
+    assert sampled.base_rate != exact.base_rate  # a sample, not the whole
+    for a, b in zip(exact.triggers, sampled.triggers, strict=True):
+        assert (a.fired, a.precision, a.recall) == (b.fired, b.precision, b.recall)
+    assert sampled.to_dict()["base_rate_every_nth_day"] == 5

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from headroom.backtest import backtest
-from headroom.backtest.replay import number_day, replay
+from headroom.backtest.replay import Replayer, number_day, replay
 from headroom.generate import Options, generate
 from headroom.metrics.expansion import expansion_events
 from headroom.playbook.model import Playbook, load_playbook
@@ -63,15 +63,20 @@ def daily_runs(
 
 
 def replayed(
-    source: Source, book: Playbook, start: dt.date, end: dt.date, horizon: int
+    source: Source, book: Playbook, start: dt.date, end: dt.date, horizon: int, steps: bool = True
 ) -> list[Firing]:
-    with replay(source, book, start, end, horizon) as r:
+    with replay(source, book, start, end, horizon, steps) as r:
         rows = r.firings.to_pyarrow().to_pylist()
     return sorted((row["account_id"], row["trigger"], number_day(row["dn"])) for row in rows)
 
 
-@pytest.mark.parametrize(("example", "days"), [("teamflow", 30), ("trigger-types", 21)])
-def test_replay_fires_what_daily_runs_fire(tmp_path: Path, example: str, days: int) -> None:
+@pytest.mark.parametrize(
+    ("example", "days", "steps"),
+    [("teamflow", 30, True), ("teamflow", 30, False), ("trigger-types", 21, True)],
+)
+def test_replay_fires_what_daily_runs_fire(
+    tmp_path: Path, example: str, days: int, steps: bool
+) -> None:
     # A short horizon, so that plays close and fire again within the range.
     generate(tmp_path / "tf", Options(accounts=300, days=240, seed=3))
     source = load(tmp_path / "tf", today=dt.date(2026, 10, 1))
@@ -79,9 +84,13 @@ def test_replay_fires_what_daily_runs_fire(tmp_path: Path, example: str, days: i
     start = dt.date(2026, 7, 1)
     end = start + dt.timedelta(days=days - 1)
     try:
+        # TeamFlow's conditions have step forms; trigger-types counts billing cycles and
+        # compares signals of two forms, so it reads the signal table.
+        with Replayer(source, book, start, end, 20, steps) as r:
+            assert r.sparse == (steps and example == "teamflow")
         expected = daily_runs(source, book, start, end, horizon=20)
         assert len({trigger for _, trigger, _ in expected}) >= 4  # most triggers take part
-        assert replayed(source, book, start, end, horizon=20) == expected
+        assert replayed(source, book, start, end, 20, steps) == expected
     finally:
         source.close()
 
@@ -120,7 +129,10 @@ def _change_after(folder: Path, cut: dt.date) -> None:
     }))  # fmt: skip
 
 
-def test_data_dated_after_a_day_never_changes_that_days_firings(tmp_path: Path) -> None:
+@pytest.mark.parametrize("steps", [True, False])
+def test_data_dated_after_a_day_never_changes_that_days_firings(
+    tmp_path: Path, steps: bool
+) -> None:
     book = load_playbook(EXAMPLES / "teamflow" / "playbook.yaml", types())
     start, cut, end = dt.date(2026, 6, 1), dt.date(2026, 7, 15), dt.date(2026, 8, 31)
     firings = {}
@@ -131,7 +143,7 @@ def test_data_dated_after_a_day_never_changes_that_days_firings(tmp_path: Path) 
             _change_after(folder, cut)
         source = load(folder, today=dt.date(2026, 10, 1))
         try:
-            firings[name] = replayed(source, book, start, end, horizon=90)
+            firings[name] = replayed(source, book, start, end, 90, steps)
         finally:
             source.close()
     upto = [f for f in firings["as_is"] if f[2] <= cut]

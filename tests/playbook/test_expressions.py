@@ -242,3 +242,35 @@ def test_mangled_conditions_never_give_a_traceback(text: str, at: int, junk: str
         parse(mangled, CATALOGUE)
     except ConditionError as err:
         assert err.column >= 1
+
+
+@settings(max_examples=400, deadline=None)
+@given(conditions(), st.sets(st.sampled_from(list(CATALOGUE)), min_size=1), st.data())
+def test_a_condition_that_rejects_nulls_never_holds_without_those_values(
+    text: str, null: set[str], data: st.DataObject
+) -> None:
+    # The backtest skips the account-days a step form has no value on when this says so.
+    from headroom.playbook.expressions import rejects_nulls
+
+    if not rejects_nulls(parse(text, CATALOGUE), null):
+        return
+    for row in ROWS:
+        assert reference(text, {**row, **dict.fromkeys(null)}) is False
+    values = {name: data.draw(st.sampled_from([r[name] for r in ROWS])) for name in CATALOGUE}
+    assert reference(text, {**values, **dict.fromkeys(null)}) is False
+
+
+def test_which_conditions_reject_nulls() -> None:
+    from headroom.playbook.expressions import rejects_nulls
+
+    def rejects(text: str, *null: str) -> bool:
+        return rejects_nulls(parse(text, CATALOGUE), set(null))
+
+    assert rejects("seat_utilisation > 0.85", "seat_utilisation")
+    assert rejects("power_users >= 3 and tier in ('Starter')", "tier")
+    assert rejects("power_users * 2 > tier_rank", "tier_rank")
+    assert rejects("(tier_rank > 1 or power_users > 1) and onboarded", "tier_rank", "onboarded")
+    assert not rejects("tier_rank > 1 or power_users > 1", "tier_rank")
+    assert not rejects("not (tier_rank > 1 and power_users > 1)", "tier_rank")
+    assert not rejects("tier is null", "tier")
+    assert not rejects("seat_utilisation between 0.5 and tier_rank", "tier_rank")

@@ -75,6 +75,9 @@ class Backtest:
     triggers: list[Score]  # per trigger in playbook order, then ALL
     by_segment: list[Score]
     by_horizon: list[dict[str, Any]]  # trigger, horizon_days, precision, recall, lift
+    #: The base rates were read on every n-th day of the range (1: every day; see
+    #: :data:`headroom.backtest.sparse.STAGE_SAMPLE`).
+    base_rate_every_nth_day: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +85,7 @@ class Backtest:
             "end": self.end,
             "horizon_days": self.horizon_days,
             "base_rate": self.base_rate,
+            "base_rate_every_nth_day": self.base_rate_every_nth_day,
             "triggers": [s.to_dict() for s in self.triggers],
             "by_segment": [s.to_dict() for s in self.by_segment],
             "by_horizon": self.by_horizon,
@@ -113,7 +117,16 @@ def score(source: Source, replayed: Replay, detail: bool = True) -> Backtest:
     overall = _scores(fired, truth, stage, span, h, None)[None]
     triggers = [_row(t, None, overall) for t in order]
     if not detail:
-        return Backtest(replayed.start, replayed.end, h, overall.base_rate, triggers, [], [])
+        return Backtest(
+            replayed.start,
+            replayed.end,
+            h,
+            overall.base_rate,
+            triggers,
+            [],
+            [],
+            replayed.stage_every,
+        )
     per_segment = _scores(
         with_segment(fired), with_segment(truth), with_segment(stage), span, h, "segment"
     )
@@ -140,6 +153,7 @@ def score(source: Source, replayed: Replay, detail: bool = True) -> Backtest:
         triggers,
         by_segment,
         by_horizon,
+        replayed.stage_every,
     )
 
 

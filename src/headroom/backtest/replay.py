@@ -26,12 +26,14 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from headroom.backtest import sparse
 from headroom.errors import UsageError
 from headroom.metrics.expansion import expansion_events
 from headroom.playbook.expressions import compile_condition
 from headroom.playbook.model import Playbook
 from headroom.signals.builtin import billing_anchor, cycle_start
 from headroom.signals.registry import Context, signal_table
+from headroom.signals.steps import at_days
 from headroom.sources import Source
 from headroom.triggers.evaluate import cooldown_days, period_days, persistence_days
 
@@ -63,6 +65,7 @@ class Replay:
     triggers: list[str]
     firings: ir.Table  # account_id, trigger, dn (day number of the day it fired)
     in_stage: ir.Table  # account_id, dn: the replayed account-days in the expansion stage
+    stage_every: int = 1  # in_stage holds every n-th day of the range (a sample when n > 1)
     _owner: Replayer | None = None
 
     def release(self) -> None:
@@ -85,7 +88,13 @@ class Replayer:
     """
 
     def __init__(
-        self, source: Source, playbook: Playbook, start: dt.date, end: dt.date, horizon: int
+        self,
+        source: Source,
+        playbook: Playbook,
+        start: dt.date,
+        end: dt.date,
+        horizon: int,
+        steps: bool = True,
     ) -> None:
         if end < start:
             raise UsageError(
@@ -100,29 +109,61 @@ class Replayer:
         span = max([persistence_days(t) for t in playbook.model.triggers] + [0])
         self.ctx = Context(source, end, history=(end - start).days + 1 + span)
         self._kept: list[ir.Table] = []
+        self._table: ir.Table | None = None
         try:
-            signals = self.keep(signal_table(self.ctx, playbook.signals()))
             self.expansions = self.keep(_expansions(self.ctx))
-            table = signals.mutate(dn=day_number(signals.day))
             stage = playbook.model.stage
             reenter = period_days(stage.reenter_after_expansion)
             suppress = period_days(stage.declined_suppression)
-            table = _mark(table, _within(self.ctx, self.expansions, reenter), "_expanded")
-            table = _mark(table, _within(self.ctx, _declines(self.ctx), suppress), "_declined")
-            entry = compile_condition(playbook.conditions[("stage", "entry")], table)
-            self.table = self.keep(
+            self.expanded = self.keep(_within(self.ctx, self.expansions, reenter))
+            self.declined = self.keep(_within(self.ctx, _declines(self.ctx), suppress))
+            self.sparse = steps and sparse.usable(self.ctx, playbook)
+            if self.sparse:
+                self.in_stage, self.stage_every = self._sampled_stage()
+            else:
+                t = self.table
+                first = day_number(ibis.literal(start))
+                self.in_stage = self.keep(
+                    t.filter(t._in_stage & (t.dn >= first)).select("account_id", "dn")
+                )
+                self.stage_every = 1
+        except BaseException:
+            self.release()
+            raise
+
+    @property
+    def table(self) -> ir.Table:
+        """The signal table of every account-day, with ``dn`` and ``_in_stage`` (computed on
+        first use: a replay from step forms needs none)."""
+        if self._table is None:
+            signals = self.keep(signal_table(self.ctx, self.playbook.signals()))
+            table = signals.mutate(dn=day_number(signals.day))
+            table = _mark(table, self.expanded, "_expanded")
+            table = _mark(table, self.declined, "_declined")
+            entry = compile_condition(self.playbook.conditions[("stage", "entry")], table)
+            self._table = self.keep(
                 table.mutate(_in_stage=entry & ~table._expanded & ~table._declined)
             )
             self._kept.remove(signals)  # one engine copy of the largest table, not two
             signals.release()
-            first = day_number(ibis.literal(start))
-            t = self.table
-            self.in_stage = self.keep(
-                t.filter(t._in_stage & (t.dn >= first)).select("account_id", "dn")
-            )
-        except BaseException:
-            self.release()
-            raise
+        return self._table
+
+    def _sampled_stage(self) -> tuple[ir.Table, int]:
+        """The account-days of the range in the stage, read from step forms on every n-th day
+        (every day up to :data:`~headroom.backtest.sparse.STAGE_SAMPLE` account-days)."""
+        accounts = self.ctx.table("accounts").count().to_pyarrow().as_py()
+        every = sparse.sample_every(int(accounts), self.start, self.end)
+        pairs = sparse.sampled_days(self.ctx, self.start, self.end, every)
+        at = self._stage_at(pairs, self.playbook, eligible=False)
+        return self.keep(at.select("account_id", dn=day_number(at.day))), every
+
+    def _stage_at(self, pairs: ir.Table, playbook: Playbook, eligible: bool) -> ir.Table:
+        """The ``pairs`` (account-days) in the stage, not re-entering or suppressed (and with
+        ``eligible``, eligible for their trigger ``k``)."""
+        at = at_days(self.ctx, pairs, sparse.stage_names(playbook, eligible))
+        at = _mark(_mark(at, self.expanded, "_expanded"), self.declined, "_declined")
+        ok = sparse.in_force(self.ctx, playbook, at, eligible) & ~at._expanded & ~at._declined
+        return at.filter(ok)
 
     def keep(self, t: ir.Table) -> ir.Table:
         """``t`` computed by the engine and kept until :meth:`release`."""
@@ -145,6 +186,40 @@ class Replayer:
         """The firings of ``playbook`` (by default the one given at the start)."""
         playbook = playbook or self.playbook
         triggers = playbook.model.triggers
+        if self.sparse and sparse.usable(self.ctx, playbook):
+            at = self._stage_at(sparse.held_days(self.ctx, playbook, self.start), playbook, True)
+            chains = ibis.memtable(
+                {
+                    "_c_k": list(range(len(triggers))),
+                    "chain": [
+                        f"group {t.cooldown.group}" if t.cooldown else t.id for t in triggers
+                    ],
+                    "cooldown": [cooldown_days(t) if t.cooldown else 0 for t in triggers],
+                },
+                schema={"_c_k": "int64", "chain": "string", "cooldown": "int64"},
+            )
+            c = at.select("account_id", dn=day_number(at.day), k=at.k)
+            c = c.inner_join(chains, c.k == chains._c_k).drop("_c_k")
+            parts = [c.select("account_id", "dn", "k", "chain", "cooldown")]
+        else:
+            parts = self._dense_candidates(playbook)
+        candidates = self.keep(functools.reduce(ir.Table.union, parts[1:], parts[0]))
+        days = (self.end - self.start).days + 1
+        fired = _resolve(self.source, self.expansions, candidates, self.horizon, days)
+        names = ibis.memtable(
+            {"k": list(range(len(triggers))), "trigger": [t.id for t in triggers]},
+            schema={"k": "int64", "trigger": "string"},
+        )
+        named = fired.inner_join(names, "k")
+        firings = self.keep(named.select("account_id", "trigger", "dn"))
+        ids = [t.id for t in triggers]
+        return Replay(
+            self.start, self.end, self.horizon, ids, firings, self.in_stage, self.stage_every
+        )
+
+    def _dense_candidates(self, playbook: Playbook) -> list[ir.Table]:
+        """Each trigger's candidates from the signal table of every account-day."""
+        triggers = playbook.model.triggers
         held = _held(self.ctx, playbook, self.table)
         first = day_number(ibis.literal(self.start))
         parts = []
@@ -164,28 +239,25 @@ class Replayer:
                     cooldown=ibis.literal(cooldown_days(t) if t.cooldown else 0, "int64"),
                 )
             )
-        candidates = self.keep(functools.reduce(ir.Table.union, parts[1:], parts[0]))
-        days = (self.end - self.start).days + 1
-        fired = _resolve(self.source, self.expansions, candidates, self.horizon, days)
-        names = ibis.memtable(
-            {"k": list(range(len(triggers))), "trigger": [t.id for t in triggers]},
-            schema={"k": "int64", "trigger": "string"},
-        )
-        named = fired.inner_join(names, "k")
-        firings = self.keep(named.select("account_id", "trigger", "dn"))
-        ids = [t.id for t in triggers]
-        return Replay(self.start, self.end, self.horizon, ids, firings, self.in_stage)
+        return parts
 
 
 def replay(
-    source: Source, playbook: Playbook, start: dt.date, end: dt.date, horizon: int
+    source: Source,
+    playbook: Playbook,
+    start: dt.date,
+    end: dt.date,
+    horizon: int,
+    steps: bool = True,
 ) -> Replay:
     """Every play the playbook would have fired on the days ``start`` to ``end``, each day from
     the data dated on or before it. ``horizon``: days a replayed play stays open at most.
+    ``steps``: find the candidates from the signals' step forms where the playbook allows
+    (:mod:`headroom.backtest.sparse`); False reads the signal table of every account-day.
 
     Release the result (or use it as a context manager) to free the engine's tables.
     """
-    replayer = Replayer(source, playbook, start, end, horizon)
+    replayer = Replayer(source, playbook, start, end, horizon, steps)
     try:
         out = replayer.replay()
     except BaseException:

@@ -127,7 +127,12 @@ def print_backtest(result: Backtest) -> None:
     expansions = result.triggers[-1].expansions if result.triggers else 0
     out.print(
         f"{expansions:,} expansions in the range; base rate {percent(result.base_rate)} "
-        f"(eligible account-days followed by an expansion within {result.horizon_days} days)"
+        f"(eligible account-days followed by an expansion within {result.horizon_days} days"
+        + (
+            f", read on one day in {result.base_rate_every_nth_day} of the range: a sample)"
+            if result.base_rate_every_nth_day > 1
+            else ")"
+        )
     )
     out.print()
     emit_rows(table_rows(result.by_segment), Format.table, title="By segment")

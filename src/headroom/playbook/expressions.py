@@ -423,6 +423,46 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
+def conjuncts(node: Node) -> list[Node]:
+    """The parts of a condition joined by ``and`` at its top (the condition itself if none)."""
+    if isinstance(node, Logic) and node.op == "and":
+        return [*conjuncts(node.left), *conjuncts(node.right)]
+    return [node]
+
+
+def _strict(node: Node, null: set[str]) -> bool:
+    """Whether the value is unknown (null) whenever the signals in ``null`` are."""
+    if isinstance(node, Name):
+        return node.name in null
+    if isinstance(node, Compare | Arith):
+        return _strict(node.left, null) or _strict(node.right, null)
+    if isinstance(node, InList | Between | Not):
+        return _strict(node.operand, null)
+    if isinstance(node, Logic):  # unknown and false is false: both sides must be unknown
+        return _strict(node.left, null) and _strict(node.right, null)
+    return False  # a value, or "is null"
+
+
+def rejects_nulls(node: Node, null: set[str]) -> bool:
+    """Whether the condition cannot hold when the signals in ``null`` have no value.
+
+    Conservative: False when unsure (``not``, ``is null``). The backtest uses it to skip the
+    account-days on which those signals have no value.
+
+    >>> from headroom.signals.registry import types
+    >>> rejects_nulls(parse("seats > 10 and tier = 'Pro'", types()), {"seats"})
+    True
+    >>> rejects_nulls(parse("seats > 10 or tier = 'Pro'", types()), {"seats"})
+    False
+    """
+    if _strict(node, null):
+        return True
+    if isinstance(node, Logic):
+        left, right = rejects_nulls(node.left, null), rejects_nulls(node.right, null)
+        return (left or right) if node.op == "and" else (left and right)
+    return False
+
+
 def compile_condition(node: Node, table: ir.Table) -> ir.BooleanValue:
     """The checked condition as an ibis boolean over ``table`` (one column per signal).
 

@@ -62,6 +62,8 @@ class Context:
     accounts: ir.Table | None = None
     _cache: dict[str, ir.Table] = field(default_factory=dict)
     _kept: list[ir.Table] = field(default_factory=list)
+    #: Anything else computed once per context (step forms, see :mod:`headroom.signals.steps`).
+    memo: dict[str, object] = field(default_factory=dict)
 
     def once(self, key: str, build: Callable[[], ir.Table]) -> ir.Table:
         """The expression ``build`` makes, built once per context under ``key``."""
@@ -73,23 +75,30 @@ class Context:
         """A table several signals read, computed once by the engine and kept until
         :meth:`close` (a query naming it twice would compute it twice)."""
 
-        def kept() -> ir.Table:
-            table = self.source.cache(build())
-            self._kept.append(table)
-            return table
+        return self.once(key, lambda: self.keep(build()))
 
-        return self.once(key, kept)
+    def keep(self, table: ir.Table) -> ir.Table:
+        """``table`` computed by the engine and kept until :meth:`close`."""
+        cached = self.source.cache(table)
+        self._kept.append(cached)
+        return cached
 
     def close(self) -> None:
         """Release what :meth:`shared` kept in the engine."""
         while self._kept:
             self._kept.pop().release()
+        self.memo.clear()
 
     def __enter__(self) -> Context:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def first_day(self) -> dt.date:
+        """The first day of the spine."""
+        return self.as_of - dt.timedelta(days=self.history - 1)
 
     @property
     def days(self) -> ir.Table:
@@ -106,8 +115,7 @@ class Context:
         """
 
         def spine() -> ir.Table:
-            first = self.as_of - dt.timedelta(days=self.history - 1)
-            days = [first + dt.timedelta(days=i) for i in range(self.history)]
+            days = [self.first_day + dt.timedelta(days=i) for i in range(self.history)]
             # A table of the engine's own, not an in-memory one: knowing it has only a few
             # rows, the planner loops over it instead of sorting usage for a merge join.
             return self.source.small_table(

@@ -1,0 +1,201 @@
+"""The replay's candidates from the signals' step forms (:mod:`headroom.signals.steps`).
+
+The signal table has a row for every account on every day; a year of 100,000 accounts is 36
+million rows, most of them on days no trigger could fire. Here each trigger's condition is
+checked on stretches of days over which its signals stay the same, conjuncts that read one step
+form filtering it before any join; only the days a condition holds are spelled out, and the
+stage and eligibility are read on those days alone. The answers are the signal table's (the
+replay's tests run both ways).
+
+It applies when every signal the playbook's stage and triggers read has a step form, no trigger
+counts billing cycles, and each condition rules out the days on which a form it reads has no
+value (``seats > 10`` does; ``seats > 10 or tier = 'Pro'`` does not for ``seats``).
+
+The base rate of the scores needs the stage on every account-day; above
+:data:`STAGE_SAMPLE` account-days it is read on every n-th day of the range, for all accounts
+(a systematic sample, reported with the scores).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+
+import ibis
+import ibis.expr.types as ir
+
+from headroom.playbook.expressions import (
+    Node,
+    compile_condition,
+    conjuncts,
+    rejects_nulls,
+)
+from headroom.playbook.model import Playbook
+from headroom.signals.registry import Context
+from headroom.signals.steps import KEYS, forms, has_steps
+
+#: The most account-days the stage is read on for the base rate before it is sampled.
+STAGE_SAMPLE = 2_000_000
+
+
+def usable(ctx: Context, playbook: Playbook) -> bool:
+    """Whether the playbook's firings can be found from step forms (see the module's text)."""
+    if not has_steps(playbook.signals()):
+        return False
+    for i, t in enumerate(playbook.model.triggers):
+        if t.persistence is not None and t.persistence.unit != "days":
+            return False
+        when = playbook.conditions[("triggers", i, "when")]
+        for f in forms(ctx, when.names()):
+            if f.names - f.steps.constant():
+                return False  # a signal changing within a stretch: read day by day
+            if not f.steps.complete and not rejects_nulls(when, f.names):
+                return False
+    return True
+
+
+def _local(when: Node, names: set[str]) -> list[Node]:
+    """The conjuncts of ``when`` that read only ``names``."""
+    return [c for c in conjuncts(when) if c.names() <= names]
+
+
+def _all(parts: list[Node], t: ir.Table) -> ir.BooleanValue:
+    return functools.reduce(lambda a, b: a & b, [compile_condition(c, t) for c in parts])
+
+
+def daily_rows(ctx: Context, playbook: Playbook) -> dict[str, ir.Table]:
+    """Per daily form the triggers read, its rows on which some trigger's conjuncts over it
+    hold, stored once for all triggers (a daily form is as large as the usage behind it: it
+    is read once, filtered as it is read)."""
+    wanted: dict[str, list[list[Node]]] = {}
+    tables: dict[str, ir.Table] = {}
+    for i, _ in enumerate(playbook.model.triggers):
+        when = playbook.conditions[("triggers", i, "when")]
+        for f in forms(ctx, when.names()):
+            if f.steps.daily:
+                wanted.setdefault(f.key, []).append(_local(when, f.names))
+                tables[f.key] = f.steps.table
+    out = {}
+    for key, per in wanted.items():
+        memo = f"daily:{key}:{per!r}"
+        if memo not in ctx.memo:
+            t = tables[key]
+            if all(per):
+                t = t.filter(functools.reduce(lambda a, b: a | b, [_all(p, t) for p in per]))
+            ctx.memo[memo] = ctx.keep(t)
+        kept = ctx.memo[memo]
+        assert isinstance(kept, ir.Table)
+        out[key] = kept
+    return out
+
+
+def holding(ctx: Context, when: Node, daily: dict[str, ir.Table]) -> ir.Table:
+    """The stretches of days (``account_id, since, until``) on which ``when`` holds;
+    ``daily``: the stored rows of daily forms (see :func:`daily_rows`)."""
+    tables = []
+    for f in forms(ctx, when.names()):
+        t = daily.get(f.key, f.steps.table)
+        t = t.select(*KEYS, *sorted(f.names))
+        mine = _local(when, f.names)
+        if mine:  # what one form decides, it decides before any join
+            t = t.filter(_all(mine, t))
+        tables.append(t)
+    out = tables[0]
+    for t in tables[1:]:
+        r = t.rename(_r_account="account_id", _r_since="since", _r_until="until")
+        # Every form either covers every day or rules the condition out where it has no
+        # value (see usable): where one has no stretch, the condition does not hold.
+        j = out.inner_join(
+            r,
+            (out.account_id == r._r_account) & (r._r_since < out.until) & (out.since < r._r_until),
+        )
+        out = j.mutate(
+            since=ibis.greatest(j.since, j._r_since), until=ibis.least(j.until, j._r_until)
+        ).drop("_r_account", "_r_since", "_r_until")
+    out = out.filter(compile_condition(when, out))
+    return out.select(*KEYS)
+
+
+def _runs(stretches: ir.Table) -> ir.Table:
+    """Adjacent stretches of an account joined into runs of consecutive days."""
+    w = ibis.window(group_by="account_id", order_by="since")
+    upto = ibis.window(group_by="account_id", order_by="since", preceding=None, following=0)
+    fresh = ibis.coalesce(stretches.until.lag().over(w) != stretches.since, True)
+    t = stretches.mutate(_new=fresh.cast("int64"))
+    t = t.mutate(_run=t._new.sum().over(upto))
+    return (
+        t.group_by(["account_id", "_run"])
+        .aggregate(since=t.since.min(), until=t.until.max())
+        .drop("_run")
+    )
+
+
+def held_days(ctx: Context, playbook: Playbook, start: dt.date) -> ir.Table:
+    """``account_id, day, k``: the days from ``start`` on which trigger k's condition held
+    for as long as its persistence asks."""
+    first = ibis.literal(start)
+    daily = daily_rows(ctx, playbook)
+    parts = []
+    for i, t in enumerate(playbook.model.triggers):
+        st = holding(ctx, playbook.conditions[("triggers", i, "when")], daily)
+        if t.persistence is not None and t.persistence.amount > 1:
+            st = _runs(st)  # held on a run's n-th day and after
+            st = st.mutate(
+                since=(st.since + ibis.interval(days=t.persistence.amount - 1)).cast("date")
+            )
+        st = st.mutate(since=ibis.greatest(st.since, first))
+        st = st.filter(st.since < st.until)
+        parts.append(_spelled_out(ctx, st).mutate(k=ibis.literal(i, "int64")))
+    return functools.reduce(ir.Table.union, parts[1:], parts[0])
+
+
+def _spelled_out(ctx: Context, stretches: ir.Table) -> ir.Table:
+    """``account_id, day``: every day of the stretches."""
+    d = ctx.days
+    one = stretches.filter(
+        stretches.until == (stretches.since + ibis.interval(days=1)).cast("date")
+    )
+    longer = stretches.filter(
+        stretches.until != (stretches.since + ibis.interval(days=1)).cast("date")
+    )
+    days = longer.inner_join(d, (longer.since <= d.day) & (d.day < longer.until))
+    return one.select("account_id", day=one.since).union(days.select("account_id", "day"))
+
+
+def in_force(ctx: Context, playbook: Playbook, pairs: ir.Table, eligible: bool) -> ir.BooleanValue:
+    """Over ``pairs`` read with the stage's (and with ``eligible``, trigger k's eligibility)
+    signals: whether the account-day is in the stage (and eligible)."""
+    ok = compile_condition(playbook.conditions[("stage", "entry")], pairs)
+    if not eligible:
+        return ok
+    checks = [
+        (pairs.k == i, compile_condition(playbook.conditions[("triggers", i, "eligible")], pairs))
+        for i, t in enumerate(playbook.model.triggers)
+        if t.eligible
+    ]
+    return ok & ibis.cases(*checks, else_=True) if checks else ok
+
+
+def stage_names(playbook: Playbook, eligible: bool) -> set[str]:
+    names = playbook.conditions[("stage", "entry")].names()
+    if eligible:
+        for i, t in enumerate(playbook.model.triggers):
+            if t.eligible:
+                names |= playbook.conditions[("triggers", i, "eligible")].names()
+    return names
+
+
+def sample_every(accounts: int, start: dt.date, end: dt.date) -> int:
+    """Read the stage on every n-th day: 1 up to :data:`STAGE_SAMPLE` account-days."""
+    return max(1, math.ceil(accounts * ((end - start).days + 1) / STAGE_SAMPLE))
+
+
+def sampled_days(ctx: Context, start: dt.date, end: dt.date, every: int) -> ir.Table:
+    """Every account on every ``every``-th day from ``start`` to ``end``: ``account_id, day``."""
+    days = [start + dt.timedelta(days=i) for i in range(0, (end - start).days + 1, every)]
+    spine = ctx.source.small_table(
+        f"headroom_sampled_{start:%Y%m%d}_{end:%Y%m%d}_{every}",
+        ibis.memtable({"day": days}, schema={"day": "date"}),
+    )
+    return ctx.table("accounts").select("account_id").cross_join(spine)
