@@ -109,42 +109,50 @@ def score(source: Source, replayed: Replay, detail: bool = True) -> Backtest:
 
     firings = replayed.firings
     every = firings.select("account_id", "dn").distinct().mutate(trigger=ibis.literal(ALL))
-    fired = firings.union(every.select("account_id", "trigger", "dn"))
     span = (number_of(replayed.start), number_of(replayed.end))
     order = [*replayed.triggers, ALL]
-    stage = replayed.in_stage
+    kept: list[ir.Table] = []
 
-    overall = _scores(fired, truth, stage, span, h, None)[None]
-    triggers = [_row(t, None, overall) for t in order]
-    if not detail:
-        return Backtest(
-            replayed.start,
-            replayed.end,
-            h,
-            overall.base_rate,
-            triggers,
-            [],
-            [],
-            replayed.stage_every,
+    def keep(t: ir.Table) -> ir.Table:
+        kept.append(source.cache(t))
+        return kept[-1]
+
+    try:
+        # Stored once for every group and horizon: each firing's and stage day's days to the
+        # account's next expansion, and their segments.
+        truth = keep(truth)
+        fired = keep(
+            _ahead(with_segment(firings.union(every.select("account_id", "trigger", "dn"))), truth)
         )
-    per_segment = _scores(
-        with_segment(fired), with_segment(truth), with_segment(stage), span, h, "segment"
-    )
-    by_segment = [_row(t, seg, per_segment[seg]) for seg in sorted(per_segment) for t in order]
-    by_horizon = []
-    for days in sorted({*HORIZONS, h}):
-        group = overall if days == h else _scores(fired, truth, stage, span, days, None)[None]
-        for t in order:
-            row = _row(t, None, group)
-            by_horizon.append(
-                {
-                    "trigger": t,
-                    "horizon_days": days,
-                    "precision": row.precision,
-                    "recall": row.recall,
-                    "lift": row.lift,
-                }
-            )
+        stage = keep(_ahead(with_segment(replayed.in_stage), truth))
+        truth = keep(with_segment(truth))
+        overall = _scores(fired, truth, stage, span, h, None)[None]
+        triggers = [_row(t, None, overall) for t in order]
+        by_segment: list[Score] = []
+        by_horizon: list[dict[str, Any]] = []
+        if detail:
+            per_segment = _scores(fired, truth, stage, span, h, "segment")
+            by_segment = [
+                _row(t, seg, per_segment[seg]) for seg in sorted(per_segment) for t in order
+            ]
+            for days in sorted({*HORIZONS, h}):
+                group = (
+                    overall if days == h else _scores(fired, truth, stage, span, days, None)[None]
+                )
+                for t in order:
+                    row = _row(t, None, group)
+                    by_horizon.append(
+                        {
+                            "trigger": t,
+                            "horizon_days": days,
+                            "precision": row.precision,
+                            "recall": row.recall,
+                            "lift": row.lift,
+                        }
+                    )
+    finally:
+        for t in kept:
+            t.release()
     return Backtest(
         replayed.start,
         replayed.end,
@@ -192,9 +200,7 @@ def _scores(
         return groups.setdefault(row[by] if by else None, _Group())
 
     # The stage's account-days, and those followed by an expansion within the horizon.
-    x = truth.select(_x_account="account_id", _xn="xn", _delta="delta")
-    ahead = (stage.account_id == x._x_account) & (x._xn > stage.dn) & (x._xn <= stage.dn + h)
-    hit_days = stage.semi_join(x, ahead)
+    hit_days = stage.filter(stage._ahead <= h)
     for row in _rows(
         stage.group_by(g).aggregate(n=stage.count()) if g else stage.aggregate(n=stage.count())
     ):
@@ -211,9 +217,7 @@ def _scores(
     )
     for row in _rows(counts):
         group(row).triggers.setdefault(row["trigger"], {}).update(row)
-    hits = fired.semi_join(
-        x, (fired.account_id == x._x_account) & (x._xn > fired.dn) & (x._xn <= fired.dn + h)
-    )
+    hits = fired.filter(fired._ahead <= h)
     for row in _rows(hits.group_by(keys).aggregate(hits=hits.count())):
         group(row).triggers.setdefault(row["trigger"], {})["hits"] = row["hits"]
     # Expansions in the range, and those a firing foretold within the horizon.
@@ -241,6 +245,14 @@ def _scores(
     for row in _rows(told):
         group(row).triggers.setdefault(row["trigger"], {}).update(row)
     return groups
+
+
+def _ahead(t: ir.Table, truth: ir.Table) -> ir.Table:
+    """``t`` (account-days, ``dn``) with ``_ahead``: the days to the account's next expansion
+    after the day (null: none)."""
+    x = truth.select(_x_account="account_id", _xn="xn")
+    j = t.left_join(x, (t.account_id == x._x_account) & (x._xn > t.dn))
+    return j.group_by(list(t.columns)).aggregate(_ahead=(j._xn - j.dn).min())
 
 
 def _row(trigger: str, segment: str | None, group: _Group) -> Score:
