@@ -2,7 +2,7 @@
 
 Goal (issue: backtest): a 365-day backtest of 100,000 accounts in at most 5x the time of one run
 over the same data, both measured here in child processes on the same typed source (see
-``bench_run``), each reporting its own peak memory. ``python -m benchmarks backtest [ACCOUNTS]``
+``bench_run``), each the best of three in its process, each reporting its own peak memory. ``python -m benchmarks backtest [ACCOUNTS]``
 measures a smaller base; the ratio is what compares.
 """
 
@@ -30,9 +30,12 @@ from headroom.triggers.evaluate import History, evaluate, source_declines
 src = typed_source(Path(sys.argv[1]))
 book = load_playbook(Path(sys.argv[2]), types())
 day = dt.date.fromisoformat(sys.argv[3])
-t = time.perf_counter()
-evaluate(src, book, day, History(declined_on=source_declines(src, day)))
-print(json.dumps({"seconds": time.perf_counter() - t, "peak_mb": peak_mb()}))
+seconds = float("inf")
+for _ in range(3):  # the best of three, as for the backtest
+    t = time.perf_counter()
+    evaluate(src, book, day, History(declined_on=source_declines(src, day)))
+    seconds = min(seconds, time.perf_counter() - t)
+print(json.dumps({"seconds": seconds, "peak_mb": peak_mb()}))
 """
 
 BACKTEST = """
@@ -46,10 +49,12 @@ from headroom.signals.registry import types
 src = typed_source(Path(sys.argv[1]))
 book = load_playbook(Path(sys.argv[2]), types())
 end = dt.date.fromisoformat(sys.argv[3]) - dt.timedelta(days=int(sys.argv[4]))
-t = time.perf_counter()
-result = backtest(src, book, end - dt.timedelta(days=364), end, int(sys.argv[4]))
-print(json.dumps({"seconds": time.perf_counter() - t, "peak_mb": peak_mb(),
-                  "fired": result.triggers[-1].fired}))
+seconds = float("inf")
+for _ in range(3):  # the best of three: this machine's timings wander by a second or more
+    t = time.perf_counter()
+    result = backtest(src, book, end - dt.timedelta(days=364), end, int(sys.argv[4]))
+    seconds = min(seconds, time.perf_counter() - t)
+print(json.dumps({"seconds": seconds, "peak_mb": peak_mb(), "fired": result.triggers[-1].fired}))
 """
 
 

@@ -373,43 +373,62 @@ def _resolve(
     fired: ir.Table | None = None
     done: pa.Table | None = None
     name = f"headroom_fired_{uuid.uuid4().hex[:12]}"
-    for _ in range(days):  # each round fires a later day in some chain: at most one per day
-        c = candidates
-        if fired is not None:
-            last = fired.group_by(["account_id", "chain"]).aggregate(_last=fired.dn.max())
-            last = last.rename(_l_account="account_id", _l_chain="chain")
-            c = c.left_join(
-                last, (c.account_id == last._l_account) & (c.chain == last._l_chain)
-            ).drop("_l_account", "_l_chain")
-            open_ = fired.group_by(["account_id", "k"]).aggregate(_until=fired.open_until.max())
-            open_ = open_.rename(_o_account="account_id", _o_k="k")
-            c = c.left_join(open_, (c.account_id == open_._o_account) & (c.k == open_._o_k)).drop(
-                "_o_account", "_o_k"
+    left = candidates  # what may still fire: shrinks every round
+    stored: ir.Table | None = None
+    try:
+        for _ in range(days):  # each round fires a later day in some chain: at most one per day
+            c = left
+            if fired is not None:
+                last = fired.group_by(["account_id", "chain"]).aggregate(_last=fired.dn.max())
+                last = last.rename(_l_account="account_id", _l_chain="chain")
+                c = c.left_join(
+                    last, (c.account_id == last._l_account) & (c.chain == last._l_chain)
+                ).drop("_l_account", "_l_chain")
+                open_ = fired.group_by(["account_id", "k"]).aggregate(_until=fired.open_until.max())
+                open_ = open_.rename(_o_account="account_id", _o_k="k")
+                c = c.left_join(
+                    open_, (c.account_id == open_._o_account) & (c.k == open_._o_k)
+                ).drop("_o_account", "_o_k")
+                c = c.filter(
+                    (c._last.isnull() | ((c.dn > c._last) & (c.dn >= c._last + c.cooldown)))
+                    & (c._until.isnull() | (c.dn >= c._until))
+                )
+            # The earliest candidate of each chain; on one day, the trigger first in the
+            # playbook.
+            first = c.group_by(["account_id", "chain"]).aggregate(_key=(c.dn * 1000 + c.k).min())
+            nxt = first.select("account_id", "chain", dn=first._key // 1000, k=first._key % 1000)
+            later = nxt.left_join(e, (nxt.account_id == e._x_account) & (e._x_dn > nxt.dn))
+            closes = later.group_by(["account_id", "chain", "dn", "k"]).aggregate(
+                _next=later._x_dn.min()
             )
-            c = c.filter(
-                (c._last.isnull() | ((c.dn > c._last) & (c.dn >= c._last + c.cooldown)))
-                & (c._until.isnull() | (c.dn >= c._until))
+            closes = closes.mutate(
+                open_until=ibis.least(
+                    ibis.coalesce(closes._next, closes.dn + horizon), closes.dn + horizon
+                )
+            ).drop("_next")
+            # Each round's firings come back as a small table and go in again as one: the next
+            # round reads them, not the query that made them (a plan that grew each round would
+            # be planned again in every round, and Spark runs out of memory planning it).
+            new = closes.to_pyarrow()
+            if new.num_rows == 0:
+                break
+            done = new if done is None else pa.concat_tables([done, new])
+            fired = source.small_table(name, ibis.memtable(done))
+            # A chain fires on later days only; one that did not fire this round never will.
+            now = ibis.memtable(new).select(_n_account="account_id", _n_chain="chain", _n_dn="dn")
+            kept = left.semi_join(
+                now,
+                (left.account_id == now._n_account)
+                & (left.chain == now._n_chain)
+                & (left.dn > now._n_dn),
             )
-        # The earliest candidate of each chain; on one day, the trigger first in the playbook.
-        first = c.group_by(["account_id", "chain"]).aggregate(_key=(c.dn * 1000 + c.k).min())
-        nxt = first.select("account_id", "chain", dn=first._key // 1000, k=first._key % 1000)
-        later = nxt.left_join(e, (nxt.account_id == e._x_account) & (e._x_dn > nxt.dn))
-        closes = later.group_by(["account_id", "chain", "dn", "k"]).aggregate(
-            _next=later._x_dn.min()
-        )
-        closes = closes.mutate(
-            open_until=ibis.least(
-                ibis.coalesce(closes._next, closes.dn + horizon), closes.dn + horizon
-            )
-        ).drop("_next")
-        # Each round's firings come back as a small table and go in again as one: the next
-        # round reads them, not the query that made them (a plan that grew each round would
-        # be planned again in every round, and Spark runs out of memory planning it).
-        new = closes.to_pyarrow()
-        if new.num_rows == 0:
-            break
-        done = new if done is None else pa.concat_tables([done, new])
-        fired = source.small_table(name, ibis.memtable(done))
+            previous, stored = stored, source.cache(kept)
+            left = stored
+            if previous is not None:
+                previous.release()
+    finally:
+        if stored is not None:
+            stored.release()
     if fired is None:
         return candidates.select("account_id", "chain", "k", "dn").limit(0)
     return fired.select("account_id", "chain", "k", "dn")

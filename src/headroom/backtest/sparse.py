@@ -36,7 +36,7 @@ from headroom.signals.registry import Context
 from headroom.signals.steps import KEYS, forms, has_steps
 
 #: The most account-days the stage is read on for the base rate before it is sampled.
-STAGE_SAMPLE = 2_000_000
+STAGE_SAMPLE = 1_000_000
 
 
 def usable(ctx: Context, playbook: Playbook) -> bool:

@@ -127,6 +127,41 @@ def account_steps(ctx: Context) -> Steps:
 # -- usage --------------------------------------------------------------------------------------
 
 
+#: The metrics whose latest values are signals (see latest_usage).
+LATEST = ("active_users", "power_users")
+
+
+def _usage_stats(ctx: Context, metric: str) -> ir.Table:
+    """Per account: the metric's first and last day (``lo``, ``hi``), rows (``n``) and last
+    value (``value``). One pass over the usage gives them for every metric of :data:`LATEST`
+    (grouped by account alone: a second text key costs a third more), stored."""
+
+    def build() -> ir.Table:
+        u = ctx.recent("usage_daily", USAGE_FRESH_DAYS)
+        u = u.filter(u.metric.isin(LATEST))
+        per: dict[str, ir.Value] = {}
+        for i, m in enumerate(LATEST):
+            on = ibis.cases((u.metric == m, u.date), else_=None)
+            per |= {
+                f"lo{i}": on.min(),
+                f"hi{i}": on.max(),
+                f"n{i}": on.count(),
+                f"value{i}": _number_by_date(u.value, on),
+            }
+        return u.group_by("account_id").aggregate(**per)
+
+    stats = ctx.shared("_usage_stats", build)
+    i = LATEST.index(metric)
+    stats = stats.filter(stats[f"n{i}"] > 0)
+    return stats.select(
+        "account_id",
+        lo=stats[f"lo{i}"],
+        hi=stats[f"hi{i}"],
+        n=stats[f"n{i}"],
+        value=stats[f"value{i}"],
+    )
+
+
 def _latest(ctx: Context, metric: str) -> ir.Table:
     """``account_id, since, value``: on every spine day, the metric's latest value dated in the
     trailing ``USAGE_FRESH_DAYS`` days (as :func:`~headroom.signals.builtin.latest_usage`).
@@ -139,15 +174,21 @@ def _latest(ctx: Context, metric: str) -> ir.Table:
     u = ctx.recent("usage_daily", USAGE_FRESH_DAYS)
     u = u.filter(u.metric == metric).select("account_id", "date", "value")
     own = u.filter(u.date >= first).select("account_id", since=u.date, value=u.value)
-    stats = u.group_by("account_id").aggregate(
-        lo=u.date.min(), hi=u.date.max(), n=u.count(), value=_number_by_date(u.value, u.date)
-    )
+    stats = _usage_stats(ctx, metric)
     d = ctx.window_days(USAGE_FRESH_DAYS)
+    # The days after an account's last row carry its value while it is fresh.
     tail = stats.inner_join(d, (d.day > stats.hi) & (d.window_start <= stats.hi))
-    tail = tail.select("account_id", since=tail.day, value=tail.value)
+    out = own.union(tail.select("account_id", since=tail.day, value=tail.value))
     gaps = stats.filter(stats.n < stats.hi.delta(stats.lo, unit="day") + 1)
+    if gaps.count().to_pyarrow().as_py() == 0:
+        return out
     gaps = gaps.select(_g_account=gaps.account_id, _g_hi=gaps.hi)
-    gappy = u.inner_join(gaps, u.account_id == gaps._g_account)
+    # Read apart and stored: in one query with ``own``, the engine would store all of the
+    # metric's rows to read them twice.
+    gappy = ctx.shared(
+        f"_usage_gaps_{metric}",
+        lambda: u.inner_join(gaps, u.account_id == gaps._g_account).drop("_g_account"),
+    )
     fresh = gappy.inner_join(
         d, (gappy.date <= d.day) & (gappy.date >= d.window_start) & (d.day < gappy._g_hi)
     )
@@ -156,7 +197,7 @@ def _latest(ctx: Context, metric: str) -> ir.Table:
     )
     searched = searched.filter(~searched._own)
     searched = searched.select("account_id", since=searched.day, value=searched.value)
-    return own.union(tail).union(searched)
+    return out.union(searched)
 
 
 @steps("active_users", "seat_utilisation")
