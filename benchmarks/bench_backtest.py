@@ -2,8 +2,8 @@
 
 Goal (issue: backtest): a 365-day backtest of 100,000 accounts in at most 5x the time of one run
 over the same data, both measured here in child processes on the same typed source (see
-``bench_run``), each the best of three in its process, each reporting its own peak memory. ``python -m benchmarks backtest [ACCOUNTS]``
-measures a smaller base; the ratio is what compares.
+``bench_run``), each the best of three in its process, each reporting its own peak memory.
+``python -m benchmarks backtest [ACCOUNTS]`` measures a smaller base; the ratio is what compares.
 """
 
 from __future__ import annotations

@@ -53,6 +53,8 @@ def _same(a: Any, b: Any) -> bool:
 def test_step_forms_give_the_signal_tables_values(tmp_path: Path) -> None:
     generate(tmp_path / "tf", Options(accounts=250, days=240, seed=8, parquet=True))
     _gaps(tmp_path / "tf")
+    usage = pq.read_table(tmp_path / "tf" / "usage_daily.parquet").to_pylist()
+    rows = {(u["account_id"], u["date"]) for u in usage if u["metric"] == "active_users"}
     source = load(tmp_path / "tf", today=dt.date(2026, 10, 1))
     assert has_steps(NAMES)
     try:
@@ -74,3 +76,11 @@ def test_step_forms_give_the_signal_tables_values(tmp_path: Path) -> None:
     for name in NAMES:
         assert any(row[name] not in (None, 0.0, False) for row in daily.values()), name
     assert sum(row["active_users"] is None for row in daily.values()) > 1000
+    # Values carried over days without a row of their own: inside gaps and after a last row.
+    carried = [key for key, row in daily.items() if row["active_users"] is not None
+               and key not in rows]  # fmt: skip
+    assert len(carried) > 100
+    last = {}
+    for account, day in rows:
+        last[account] = max(day, last.get(account, day))
+    assert any(day > last[account] for account, day in carried)

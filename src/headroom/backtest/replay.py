@@ -153,14 +153,14 @@ class Replayer:
         (every day up to :data:`~headroom.backtest.sparse.STAGE_SAMPLE` account-days)."""
         accounts = self.ctx.table("accounts").count().to_pyarrow().as_py()
         every = sparse.sample_every(int(accounts), self.start, self.end)
-        pairs = sparse.sampled_days(self.ctx, self.start, self.end, every)
+        pairs = sparse.sampled_days(self.ctx, self.playbook, self.start, self.end, every)
         at = self._stage_at(pairs, self.playbook, eligible=False)
         return self.keep(at.select("account_id", dn=day_number(at.day))), every
 
     def _stage_at(self, pairs: ir.Table, playbook: Playbook, eligible: bool) -> ir.Table:
         """The ``pairs`` (account-days) in the stage, not re-entering or suppressed (and with
         ``eligible``, eligible for their trigger ``k``)."""
-        at = at_days(self.ctx, pairs, sparse.stage_names(playbook, eligible))
+        at = at_days(self.ctx, pairs, sparse.stage_names(self.ctx, playbook, eligible))
         at = _mark(_mark(at, self.expanded, "_expanded"), self.declined, "_declined")
         ok = sparse.in_force(self.ctx, playbook, at, eligible) & ~at._expanded & ~at._declined
         return at.filter(ok)

@@ -21,11 +21,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
+from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
 
 from headroom.playbook.expressions import (
+    Logic,
     Node,
     compile_condition,
     conjuncts,
@@ -101,20 +103,59 @@ def holding(ctx: Context, when: Node, daily: dict[str, ir.Table]) -> ir.Table:
         if mine:  # what one form decides, it decides before any join
             t = t.filter(_all(mine, t))
         tables.append(t)
-    out = tables[0]
-    for t in tables[1:]:
-        r = t.rename(_r_account="account_id", _r_since="since", _r_until="until")
-        # Every form either covers every day or rules the condition out where it has no
-        # value (see usable): where one has no stretch, the condition does not hold.
-        j = out.inner_join(
-            r,
-            (out.account_id == r._r_account) & (r._r_since < out.until) & (out.since < r._r_until),
-        )
-        out = j.mutate(
-            since=ibis.greatest(j.since, j._r_since), until=ibis.least(j.until, j._r_until)
-        ).drop("_r_account", "_r_since", "_r_until")
+    # Every form either covers every day or rules the condition out where it has no value
+    # (see usable): where one has no stretch, the condition does not hold.
+    out = functools.reduce(_intersect, tables[1:], tables[0])
     out = out.filter(compile_condition(when, out))
     return out.select(*KEYS)
+
+
+def _intersect(a: ir.Table, b: ir.Table) -> ir.Table:
+    """The overlaps of two tables of stretches, with the columns of both."""
+    r = b.rename(_r_account="account_id", _r_since="since", _r_until="until")
+    j = a.inner_join(
+        r, (a.account_id == r._r_account) & (r._r_since < a.until) & (a.since < r._r_until)
+    )
+    return j.mutate(
+        since=ibis.greatest(j.since, j._r_since), until=ibis.least(j.until, j._r_until)
+    ).drop("_r_account", "_r_since", "_r_until")
+
+
+def _and(parts: list[Node]) -> Node:
+    return functools.reduce(lambda a, b: Logic(a.column, "and", a, b), parts)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """The stage's entry, split: ``stretches`` where the conjuncts that step forms decide hold
+    (None: no conjunct is decided so), and the ``rest``, read day by day."""
+
+    stretches: ir.Table | None
+    rest: list[Node]
+
+
+def split_stage(ctx: Context, playbook: Playbook) -> Stage:
+    """The stage's conjuncts over stretch forms (constant over stretches, and ruling out days a
+    form has no value on) decided on stretches, stored; the rest left to each day."""
+    memo = f"stage:{playbook.version}"
+    if memo in ctx.memo:
+        held = ctx.memo[memo]
+        assert isinstance(held, Stage)
+        return held
+    decided: list[Node] = []
+    rest: list[Node] = []
+    for c in conjuncts(playbook.conditions[("stage", "entry")]):
+        fs = forms(ctx, c.names()) if has_steps(c.names()) else []
+        ok = bool(fs) and all(
+            not f.steps.daily
+            and not (f.names - f.steps.constant())
+            and (f.steps.complete or rejects_nulls(c, f.names))
+            for f in fs
+        )
+        (decided if ok else rest).append(c)
+    stretches = ctx.keep(holding(ctx, _and(decided), {})) if decided else None
+    ctx.memo[memo] = Stage(stretches, rest)
+    return ctx.memo[memo]  # type: ignore[return-value]
 
 
 def _runs(stretches: ir.Table) -> ir.Table:
@@ -136,6 +177,7 @@ def held_days(ctx: Context, playbook: Playbook, start: dt.date) -> ir.Table:
     for as long as its persistence asks."""
     first = ibis.literal(start)
     daily = daily_rows(ctx, playbook)
+    stage = split_stage(ctx, playbook).stretches
     parts = []
     for i, t in enumerate(playbook.model.triggers):
         st = holding(ctx, playbook.conditions[("triggers", i, "when")], daily)
@@ -146,6 +188,8 @@ def held_days(ctx: Context, playbook: Playbook, start: dt.date) -> ir.Table:
             )
         st = st.mutate(since=ibis.greatest(st.since, first))
         st = st.filter(st.since < st.until)
+        if stage is not None:  # only the days in the stage are spelled out
+            st = _intersect(st, stage.select(*KEYS))
         parts.append(_spelled_out(ctx, st).mutate(k=ibis.literal(i, "int64")))
     return functools.reduce(ir.Table.union, parts[1:], parts[0])
 
@@ -164,9 +208,11 @@ def _spelled_out(ctx: Context, stretches: ir.Table) -> ir.Table:
 
 
 def in_force(ctx: Context, playbook: Playbook, pairs: ir.Table, eligible: bool) -> ir.BooleanValue:
-    """Over ``pairs`` read with the stage's (and with ``eligible``, trigger k's eligibility)
-    signals: whether the account-day is in the stage (and eligible)."""
-    ok = compile_condition(playbook.conditions[("stage", "entry")], pairs)
+    """Over ``pairs`` (days in the stage's stretches, see :func:`split_stage`), read with
+    :func:`stage_names`: whether the account-day is in the stage (and with ``eligible``,
+    eligible for its trigger ``k``)."""
+    rest = split_stage(ctx, playbook).rest
+    ok = compile_condition(_and(rest), pairs) if rest else ibis.literal(True)
     if not eligible:
         return ok
     checks = [
@@ -177,8 +223,9 @@ def in_force(ctx: Context, playbook: Playbook, pairs: ir.Table, eligible: bool) 
     return ok & ibis.cases(*checks, else_=True) if checks else ok
 
 
-def stage_names(playbook: Playbook, eligible: bool) -> set[str]:
-    names = playbook.conditions[("stage", "entry")].names()
+def stage_names(ctx: Context, playbook: Playbook, eligible: bool) -> set[str]:
+    """The signals :func:`in_force` reads."""
+    names: set[str] = set().union(*(c.names() for c in split_stage(ctx, playbook).rest))
     if eligible:
         for i, t in enumerate(playbook.model.triggers):
             if t.eligible:
@@ -191,11 +238,18 @@ def sample_every(accounts: int, start: dt.date, end: dt.date) -> int:
     return max(1, math.ceil(accounts * ((end - start).days + 1) / STAGE_SAMPLE))
 
 
-def sampled_days(ctx: Context, start: dt.date, end: dt.date, every: int) -> ir.Table:
-    """Every account on every ``every``-th day from ``start`` to ``end``: ``account_id, day``."""
+def sampled_days(
+    ctx: Context, playbook: Playbook, start: dt.date, end: dt.date, every: int
+) -> ir.Table:
+    """``account_id, day``: every ``every``-th day from ``start`` to ``end``, for every account
+    in the stage's stretches on it (see :func:`split_stage`)."""
     days = [start + dt.timedelta(days=i) for i in range(0, (end - start).days + 1, every)]
     spine = ctx.source.small_table(
         f"headroom_sampled_{start:%Y%m%d}_{end:%Y%m%d}_{every}",
         ibis.memtable({"day": days}, schema={"day": "date"}),
     )
-    return ctx.table("accounts").select("account_id").cross_join(spine)
+    stage = split_stage(ctx, playbook).stretches
+    if stage is None:
+        return ctx.table("accounts").select("account_id").cross_join(spine)
+    on = stage.inner_join(spine, (stage.since <= spine.day) & (spine.day < stage.until))
+    return on.select("account_id", "day")

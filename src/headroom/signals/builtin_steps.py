@@ -4,6 +4,7 @@ of its daily form in :mod:`headroom.signals.builtin`, registered as a user's own
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 import ibis
@@ -131,73 +132,94 @@ def account_steps(ctx: Context) -> Steps:
 LATEST = ("active_users", "power_users")
 
 
-def _usage_stats(ctx: Context, metric: str) -> ir.Table:
-    """Per account: the metric's first and last day (``lo``, ``hi``), rows (``n``) and last
-    value (``value``). One pass over the usage gives them for every metric of :data:`LATEST`
-    (grouped by account alone: a second text key costs a third more), stored."""
+def _usage(ctx: Context) -> ir.Table:
+    """The usage rows of :data:`LATEST` metrics a spine day can see (``account_id, metric,
+    date, value``)."""
+    u = ctx.recent("usage_daily", USAGE_FRESH_DAYS)
+    return u.filter(u.metric.isin(LATEST)).select("account_id", "metric", "date", "value")
+
+
+def _usage_stats(ctx: Context) -> ir.Table:
+    """Per account and metric of :data:`LATEST`: first and last day (``lo``, ``hi``) and rows
+    (``n``), and whether the series is ``irregular``: it has a gap, or stops before the
+    spine's last day. One stored pass over the usage, grouped by account alone (a second text
+    key costs a third more)."""
 
     def build() -> ir.Table:
-        u = ctx.recent("usage_daily", USAGE_FRESH_DAYS)
-        u = u.filter(u.metric.isin(LATEST))
+        u = _usage(ctx)
         per: dict[str, ir.Value] = {}
         for i, m in enumerate(LATEST):
             on = ibis.cases((u.metric == m, u.date), else_=None)
-            per |= {
-                f"lo{i}": on.min(),
-                f"hi{i}": on.max(),
-                f"n{i}": on.count(),
-                f"value{i}": _number_by_date(u.value, on),
-            }
-        return u.group_by("account_id").aggregate(**per)
+            per |= {f"lo{i}": on.min(), f"hi{i}": on.max(), f"n{i}": on.count()}
+        wide = u.group_by("account_id").aggregate(**per)
+        parts = [
+            wide.filter(wide[f"n{i}"] > 0).select(
+                "account_id",
+                metric=ibis.literal(m),
+                lo=wide[f"lo{i}"],
+                hi=wide[f"hi{i}"],
+                n=wide[f"n{i}"],
+            )
+            for i, m in enumerate(LATEST)
+        ]
+        t = functools.reduce(ir.Table.union, parts[1:], parts[0])
+        gaps = t.n < t.hi.delta(t.lo, unit="day") + 1  # keys are unique: fewer rows, a gap
+        return t.mutate(gaps=gaps, irregular=gaps | (t.hi < ctx.as_of))
 
-    stats = ctx.shared("_usage_stats", build)
-    i = LATEST.index(metric)
-    stats = stats.filter(stats[f"n{i}"] > 0)
-    return stats.select(
-        "account_id",
-        lo=stats[f"lo{i}"],
-        hi=stats[f"hi{i}"],
-        n=stats[f"n{i}"],
-        value=stats[f"value{i}"],
-    )
+    return ctx.shared("_usage_stats", build)
+
+
+def _irregular_rows(ctx: Context) -> ir.Table | None:
+    """The usage rows of the accounts with an irregular series (few), stored: searched day by
+    day. None when there are none."""
+    stats = _usage_stats(ctx)
+    odd = stats.filter(stats.irregular).select(_o_account="account_id").distinct()
+    if odd.count().to_pyarrow().as_py() == 0:
+        return None
+
+    def build() -> ir.Table:
+        u = _usage(ctx)
+        return u.semi_join(odd, u.account_id == odd._o_account)
+
+    return ctx.shared("_usage_irregular", build)
 
 
 def _latest(ctx: Context, metric: str) -> ir.Table:
     """``account_id, since, value``: on every spine day, the metric's latest value dated in the
     trailing ``USAGE_FRESH_DAYS`` days (as :func:`~headroom.signals.builtin.latest_usage`).
 
-    On a day with a row, the latest value is that row's (keys are unique). Other days need a
-    search only between an account's first and last rows when it has gaps there; the usual
-    feed, a row every day, has none, and its last row carries on while it is fresh.
+    On a day with a row, the latest value is that row's (keys are unique). Other days carry an
+    earlier value only after a series stops, or in its gaps; the usual feed, a row every day,
+    has neither, so only the few irregular series are searched day by day.
     """
     first, _ = _bounds(ctx)
     u = ctx.recent("usage_daily", USAGE_FRESH_DAYS)
-    u = u.filter(u.metric == metric).select("account_id", "date", "value")
-    own = u.filter(u.date >= first).select("account_id", since=u.date, value=u.value)
-    stats = _usage_stats(ctx, metric)
+    u = u.filter((u.metric == metric) & (u.date >= first))
+    own = u.select("account_id", since=u.date, value=u.value)
+    rows = _irregular_rows(ctx)
+    if rows is None:
+        return own
+    stats = _usage_stats(ctx)
+    stats = stats.filter(stats.irregular & (stats.metric == metric))
+    mine = rows.filter(rows.metric == metric)
     d = ctx.window_days(USAGE_FRESH_DAYS)
-    # The days after an account's last row carry its value while it is fresh.
-    tail = stats.inner_join(d, (d.day > stats.hi) & (d.window_start <= stats.hi))
-    out = own.union(tail.select("account_id", since=tail.day, value=tail.value))
-    gaps = stats.filter(stats.n < stats.hi.delta(stats.lo, unit="day") + 1)
-    if gaps.count().to_pyarrow().as_py() == 0:
-        return out
-    gaps = gaps.select(_g_account=gaps.account_id, _g_hi=gaps.hi)
-    # Read apart and stored: in one query with ``own``, the engine would store all of the
-    # metric's rows to read them twice.
-    gappy = ctx.shared(
-        f"_usage_gaps_{metric}",
-        lambda: u.inner_join(gaps, u.account_id == gaps._g_account).drop("_g_account"),
+    # A series that stops early carries its last value for the days after.
+    stops = stats.filter(~stats.gaps).select(_s_account="account_id", _s_hi="hi")
+    last = mine.inner_join(
+        stops, (mine.account_id == stops._s_account) & (mine.date == stops._s_hi)
     )
-    fresh = gappy.inner_join(
-        d, (gappy.date <= d.day) & (gappy.date >= d.window_start) & (d.day < gappy._g_hi)
-    )
+    tail = last.inner_join(d, (d.day > last.date) & (d.window_start <= last.date))
+    tail = tail.select("account_id", since=tail.day, value=tail.value)
+    # A series with gaps is searched day by day.
+    gappy = stats.filter(stats.gaps).select(_g_account="account_id")
+    gappy = mine.semi_join(gappy, mine.account_id == gappy._g_account)
+    fresh = gappy.inner_join(d, (gappy.date <= d.day) & (gappy.date >= d.window_start))
     searched = fresh.group_by(["account_id", "day"]).aggregate(
         value=_number_by_date(fresh.value, fresh.date), _own=(fresh.date == fresh.day).any()
     )
-    searched = searched.filter(~searched._own)
+    searched = searched.filter(~searched._own)  # days with a row are read off it above
     searched = searched.select("account_id", since=searched.day, value=searched.value)
-    return out.union(searched)
+    return own.union(tail).union(searched)
 
 
 @steps("active_users", "seat_utilisation")
