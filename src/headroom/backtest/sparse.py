@@ -191,7 +191,9 @@ def held_days(ctx: Context, playbook: Playbook, start: dt.date) -> ir.Table:
         if stage is not None:  # only the days in the stage are spelled out
             st = _intersect(st, stage.select(*KEYS))
         parts.append(_spelled_out(ctx, st).mutate(k=ibis.literal(i, "int64")))
-    return functools.reduce(ir.Table.union, parts[1:], parts[0])
+    held = functools.reduce(ir.Table.union, parts[1:], parts[0])
+    known = ctx.table("accounts").select(_k_account="account_id")
+    return held.semi_join(known, held.account_id == known._k_account)  # as the signal table
 
 
 def _spelled_out(ctx: Context, stretches: ir.Table) -> ir.Table:
