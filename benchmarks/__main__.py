@@ -1,4 +1,5 @@
-"""Run the benchmarks named on the command line (all when none is named)."""
+"""Run the benchmarks named on the command line (all when none is named); a number after a
+name is passed to it (``python -m benchmarks backtest 20000``: its number of accounts)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Callable
 
 from benchmarks import bench_backtest, bench_generate, bench_revenue, bench_run
 
-BENCHMARKS: dict[str, Callable[[], None]] = {
+BENCHMARKS: dict[str, Callable[..., None]] = {
     "generate": bench_generate.main,
     "revenue": bench_revenue.main,
     "run": bench_run.main,
@@ -16,14 +17,18 @@ BENCHMARKS: dict[str, Callable[[], None]] = {
 
 
 def main(argv: list[str]) -> int:
-    names = argv or list(BENCHMARKS)
-    unknown = [n for n in names if n not in BENCHMARKS]
-    if unknown:
-        print(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHMARKS)}")
-        return 1
-    for name in names:
+    runs: list[tuple[str, list[int]]] = []
+    for arg in argv:
+        if arg.isdigit() and runs:
+            runs[-1][1].append(int(arg))
+        elif arg in BENCHMARKS:
+            runs.append((arg, []))
+        else:
+            print(f"unknown benchmark {arg!r}; choose from {', '.join(BENCHMARKS)}")
+            return 1
+    for name, args in runs or [(n, []) for n in BENCHMARKS]:
         print(f"== {name}")
-        BENCHMARKS[name]()
+        BENCHMARKS[name](*args)
     return 0
 
 

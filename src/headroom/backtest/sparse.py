@@ -49,6 +49,8 @@ def usable(ctx: Context, playbook: Playbook) -> bool:
         if t.persistence is not None and t.persistence.unit != "days":
             return False
         when = playbook.conditions[("triggers", i, "when")]
+        if not when.names():
+            return False  # reads no signal: true or false on every day alike
         for f in forms(ctx, when.names()):
             if f.names - f.steps.constant():
                 return False  # a signal changing within a stretch: read day by day
