@@ -67,11 +67,19 @@ def subscription_in_force(ctx: Context) -> ir.Table:
 
 
 def _subscription_in_force(ctx: Context) -> ir.Table:
-    live = rows_in_force(ctx)
+    g = in_force_values(ctx, rows_in_force(ctx), "day", ["account_id", "day"])
+    days = g.next_renewal.delta(g.day, unit="day").cast("float64")
+    return g.mutate(days_to_renewal=days).drop("next_renewal")
+
+
+def in_force_values(ctx: Context, live: ir.Table, day: str, by: list[str]) -> ir.Table:
+    """The subscription signals per ``by`` from ``live``, the subscription rows in force on
+    the column ``day``: mrr, acv, seats, tier, tier_rank, paying, and ``next_renewal``, the
+    earliest renews_on on or after the day (the daily and the step forms share it)."""
     ranked = live.left_join(ctx.table("plans").select("plan", "rank"), "plan")
     rank = ibis.coalesce(ranked["rank"], 0)
-    upcoming = ibis.cases((ranked.renews_on >= ranked.day, ranked.renews_on), else_=None)
-    g = ranked.group_by(["account_id", "day"]).aggregate(
+    upcoming = ibis.cases((ranked.renews_on >= ranked[day], ranked.renews_on), else_=None)
+    g = ranked.group_by(by).aggregate(
         mrr=ranked.mrr.sum(),
         seats=ranked.seats.sum(),
         tier=_text_by_number(ranked.plan, rank),
@@ -79,15 +87,14 @@ def _subscription_in_force(ctx: Context) -> ir.Table:
         next_renewal=upcoming.min(),
     )
     return g.select(
-        "account_id",
-        "day",
+        *by,
         mrr=g.mrr.cast("float64"),
         acv=(g.mrr * 12).cast("float64"),
         seats=g.seats.cast("float64"),
         tier=g.tier,
         tier_rank=g.tier_rank.cast("float64"),
-        days_to_renewal=g.next_renewal.delta(g.day, unit="day").cast("float64"),
         paying=g.mrr > 0,
+        next_renewal=g.next_renewal,
     )
 
 

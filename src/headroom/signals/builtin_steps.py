@@ -10,7 +10,7 @@ import re
 import ibis
 import ibis.expr.types as ir
 
-from headroom.signals.builtin import USAGE_FRESH_DAYS, _number_by_date, _text_by_number
+from headroom.signals.builtin import USAGE_FRESH_DAYS, _number_by_date, in_force_values
 from headroom.signals.registry import Context
 from headroom.signals.steps import Steps, StepsCompute, day_stretches, forms, steps, steps_family
 
@@ -56,28 +56,7 @@ def subscription_steps(ctx: Context) -> Steps:
         & (rows._start <= stretches.since)
         & (rows._end.isnull() | (rows._end > stretches.since)),
     )
-    ranked = live.left_join(ctx.table("plans").select("plan", "rank"), "plan")
-    rank = ibis.coalesce(ranked["rank"], 0)
-    upcoming = ibis.cases((ranked.renews_on >= ranked.since, ranked.renews_on), else_=None)
-    g = ranked.group_by(["account_id", "since", "until"]).aggregate(
-        mrr=ranked.mrr.sum(),
-        seats=ranked.seats.sum(),
-        tier=_text_by_number(ranked.plan, rank),
-        tier_rank=rank.max(),
-        next_renewal=upcoming.min(),
-    )
-    table = g.select(
-        "account_id",
-        "since",
-        "until",
-        mrr=g.mrr.cast("float64"),
-        acv=(g.mrr * 12).cast("float64"),
-        seats=g.seats.cast("float64"),
-        tier=g.tier,
-        tier_rank=g.tier_rank.cast("float64"),
-        paying=g.mrr > 0,
-        next_renewal=g.next_renewal,
-    )
+    table = in_force_values(ctx, live, "since", ["account_id", "since", "until"])
     return Steps(table, days_until={"days_to_renewal": "next_renewal"})
 
 
