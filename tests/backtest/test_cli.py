@@ -44,11 +44,25 @@ def test_backtest_json(history: Path) -> None:
     }  # fmt: skip
     assert {r["segment"] for r in out["by_segment"]} == {"smb", "mid_market", "enterprise"}
     assert sorted({r["horizon_days"] for r in out["by_horizon"]}) == [14, 30, 60, 90, 180]
+    assert out["base_rate_every_nth_day"] == 1  # 184,000 account-days: every day is read
     table = headroom(
         "backtest", str(history), "--playbook", TEAMFLOW, "--start", "2026-03-01",
         "--end", "2026-05-31", "--horizon-days", "60",
     )  # fmt: skip
     assert table.out[0] == "Backtest 2026-03-01 to 2026-05-31, horizon 60 days"
+
+
+def test_a_sampled_base_rate_is_said(history: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from headroom.backtest import sparse
+
+    monkeypatch.setattr(sparse, "STAGE_SAMPLE", 50_000)  # 2,000 accounts x 92 days: every 4th
+    run = headroom(
+        "backtest", str(history), "--playbook", TEAMFLOW, "--start", "2026-03-01",
+        "--end", "2026-05-31", "--horizon-days", "60",
+    )  # fmt: skip
+    assert run.code == 0, run.err
+    said = [line for line in run.out if "base rate" in line]
+    assert said and said[0].endswith("read on one day in 4 of the range: a sample)"), said
 
 
 @pytest.mark.parametrize(
