@@ -139,6 +139,9 @@ def test_a_large_range_reads_the_base_rate_on_every_nth_day(
         with replay(source, book, start, end, h) as r:
             sampled, every = score(source, r), r.stage_every
             days = {number_day(d) for d in r.in_stage.dn.to_pyarrow().to_pylist()}
+        # Read from the signal table, the same days are sampled: the same base rate.
+        with replay(source, book, start, end, h, steps=False) as r:
+            assert score(source, r).base_rate == sampled.base_rate
     finally:
         source.close()
     assert (every_day, every) == (1, 5)

@@ -87,10 +87,28 @@ def test_replay_fires_what_daily_runs_fire(
         # TeamFlow's conditions have step forms; trigger-types counts billing cycles and
         # compares signals of two forms, so it reads the signal table.
         with Replayer(source, book, start, end, 20, steps) as r:
-            assert r.sparse == (steps and example == "teamflow")
+            assert r.use_steps == (steps and example == "teamflow")
         expected = daily_runs(source, book, start, end, horizon=20)
         assert len({trigger for _, trigger, _ in expected}) >= 4  # most triggers take part
         assert replayed(source, book, start, end, 20, steps) == expected
+    finally:
+        source.close()
+
+
+def test_owners_and_routing_do_not_keep_a_playbook_off_step_forms(tmp_path: Path) -> None:
+    # limit_share has no step form; a routing rule reading it decides who hears of a play,
+    # not whether it fires, so the replay still finds firings on stretches.
+    text = (EXAMPLES / "teamflow" / "playbook.yaml").read_text()
+    text = text.replace("routing:\n", "routing:\n  - when: \"limit_share > 0.9\"\n"
+                        "    notify: [csm_direct_message]\n", 1)  # fmt: skip
+    (tmp_path / "book.yaml").write_text(text)
+    book = load_playbook(tmp_path / "book.yaml", types())
+    assert "limit_share" in book.signals()
+    generate(tmp_path / "tf", Options(accounts=50, days=120, seed=2))
+    source = load(tmp_path / "tf", today=dt.date(2026, 10, 1))
+    try:
+        with Replayer(source, book, dt.date(2026, 8, 1), dt.date(2026, 8, 10), 20) as r:
+            assert r.use_steps
     finally:
         source.close()
 

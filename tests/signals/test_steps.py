@@ -11,8 +11,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from headroom.backtest.sparse import holding
 from headroom.generate import Options, generate
-from headroom.signals.registry import Context, signal_table
+from headroom.playbook.expressions import parse
+from headroom.signals.registry import Context, signal_table, types
 from headroom.signals.steps import at_days, has_steps
 from headroom.sources import load
 
@@ -40,6 +42,20 @@ def _gaps(folder: Path) -> None:
     pq.write_table(t.filter(pc.invert(pc.and_(mine, holes))), path)
 
 
+def _ghost_events(folder: Path) -> None:
+    """Events of an account the accounts table does not know (loading keeps them, warning)."""
+    path = folder / "events.parquet"
+    t = pq.read_table(path)
+    rows = {
+        "event_id": ["ghost1", "ghost2"],
+        "account_id": ["ghost", "ghost"],
+        "event": ["invite_blocked_seat_limit"] * 2,
+        "timestamp": ["2026-09-01T10:00:00Z", "2026-09-02T10:00:00Z"],
+    }
+    ghost = pa.table({c: rows.get(c, [None, None]) for c in t.column_names}).cast(t.schema)
+    pq.write_table(pa.concat_tables([t, ghost]), path)
+
+
 def _table(t: Any) -> dict[tuple[str, dt.date], dict[str, Any]]:
     return {(r["account_id"], r["day"]): r for r in t.to_pyarrow().to_pylist()}
 
@@ -53,6 +69,7 @@ def _same(a: Any, b: Any) -> bool:
 def test_step_forms_give_the_signal_tables_values(tmp_path: Path) -> None:
     generate(tmp_path / "tf", Options(accounts=250, days=240, seed=8, parquet=True))
     _gaps(tmp_path / "tf")
+    _ghost_events(tmp_path / "tf")
     usage = pq.read_table(tmp_path / "tf" / "usage_daily.parquet").to_pylist()
     rows = {(u["account_id"], u["date"]) for u in usage if u["metric"] == "active_users"}
     source = load(tmp_path / "tf", today=dt.date(2026, 10, 1))
@@ -61,9 +78,13 @@ def test_step_forms_give_the_signal_tables_values(tmp_path: Path) -> None:
         with Context(source, dt.date(2026, 9, 20), history=75) as ctx:
             daily = _table(signal_table(ctx, NAMES))
             stepped = _table(at_days(ctx, ctx.grid(), NAMES))
+            # Stretches cover the accounts the signal table has, and no others.
+            when = parse("events_invite_blocked_seat_limit_1d >= 1", types())
+            held = holding(ctx, when, {}).to_pyarrow().to_pylist()
     finally:
         source.close()
     assert daily.keys() == stepped.keys()
+    assert held and "ghost" not in {row["account_id"] for row in held}
     assert len(daily) == 250 * 75
     differ = [
         (key, name, row[name], stepped[key][name])

@@ -117,16 +117,22 @@ class Replayer:
             suppress = period_days(stage.declined_suppression)
             self.expanded = self.keep(_within(self.ctx, self.expansions, reenter))
             self.declined = self.keep(_within(self.ctx, _declines(self.ctx), suppress))
-            self.sparse = steps and sparse.usable(self.ctx, playbook)
-            if self.sparse:
-                self.in_stage, self.stage_every = self._sampled_stage()
+            self.use_steps = steps and sparse.usable(self.ctx, playbook)
+            # The base rate reads the stage on the same days whichever way firings are found,
+            # so that playbooks compared on one range are judged on the same account-days.
+            accounts = self.ctx.table("accounts").count().to_pyarrow().as_py()
+            self.stage_every = sparse.sample_every(int(accounts), start, end)
+            if self.use_steps:
+                pairs = sparse.sampled_days(self.ctx, playbook, start, end, self.stage_every)
+                at = self._stage_at(pairs, playbook, eligible=False)
+                self.in_stage = self.keep(at.select("account_id", dn=day_number(at.day)))
             else:
                 t = self.table
                 first = day_number(ibis.literal(start))
+                sampled = (t.dn - first) % self.stage_every == 0
                 self.in_stage = self.keep(
-                    t.filter(t._in_stage & (t.dn >= first)).select("account_id", "dn")
+                    t.filter(t._in_stage & (t.dn >= first) & sampled).select("account_id", "dn")
                 )
-                self.stage_every = 1
         except BaseException:
             self.release()
             raise
@@ -148,21 +154,12 @@ class Replayer:
             signals.release()
         return self._table
 
-    def _sampled_stage(self) -> tuple[ir.Table, int]:
-        """The account-days of the range in the stage, read from step forms on every n-th day
-        (every day up to :data:`~headroom.backtest.sparse.STAGE_SAMPLE` account-days)."""
-        accounts = self.ctx.table("accounts").count().to_pyarrow().as_py()
-        every = sparse.sample_every(int(accounts), self.start, self.end)
-        pairs = sparse.sampled_days(self.ctx, self.playbook, self.start, self.end, every)
-        at = self._stage_at(pairs, self.playbook, eligible=False)
-        return self.keep(at.select("account_id", dn=day_number(at.day))), every
-
     def _stage_at(self, pairs: ir.Table, playbook: Playbook, eligible: bool) -> ir.Table:
         """The ``pairs`` (account-days) in the stage, not re-entering or suppressed (and with
         ``eligible``, eligible for their trigger ``k``)."""
         at = at_days(self.ctx, pairs, sparse.stage_names(self.ctx, playbook, eligible))
         at = _mark(_mark(at, self.expanded, "_expanded"), self.declined, "_declined")
-        ok = sparse.in_force(self.ctx, playbook, at, eligible) & ~at._expanded & ~at._declined
+        ok = sparse.admits(self.ctx, playbook, at, eligible) & ~at._expanded & ~at._declined
         return at.filter(ok)
 
     def keep(self, t: ir.Table) -> ir.Table:
@@ -186,24 +183,35 @@ class Replayer:
         """The firings of ``playbook`` (by default the one given at the start)."""
         playbook = playbook or self.playbook
         triggers = playbook.model.triggers
-        if self.sparse and sparse.usable(self.ctx, playbook):
-            at = self._stage_at(sparse.held_days(self.ctx, playbook, self.start), playbook, True)
-            chains = ibis.memtable(
-                {
-                    "_c_k": list(range(len(triggers))),
-                    "chain": [
-                        f"group {t.cooldown.group}" if t.cooldown else t.id for t in triggers
-                    ],
-                    "cooldown": [cooldown_days(t) if t.cooldown else 0 for t in triggers],
-                },
-                schema={"_c_k": "int64", "chain": "string", "cooldown": "int64"},
+        variant: list[ir.Table] = []  # a sweep's variant's own tables, released after it
+
+        def keep(t: ir.Table) -> ir.Table:
+            variant.append(self.source.cache(t))
+            return variant[-1]
+
+        if self.use_steps and sparse.usable(self.ctx, playbook):
+            held = sparse.held_days(
+                self.ctx, playbook, self.start, None if playbook is self.playbook else keep
             )
-            c = at.select("account_id", dn=day_number(at.day), k=at.k)
-            c = c.inner_join(chains, c.k == chains._c_k).drop("_c_k")
-            parts = [c.select("account_id", "dn", "k", "chain", "cooldown")]
+            at = self._stage_at(held, playbook, True)
+            parts = [at.select("account_id", dn=day_number(at.day), k=at.k)]
         else:
             parts = self._dense_candidates(playbook)
-        candidates = self.keep(functools.reduce(ir.Table.union, parts[1:], parts[0]))
+        chains = ibis.memtable(
+            {
+                "_c_k": list(range(len(triggers))),
+                "chain": [f"group {t.cooldown.group}" if t.cooldown else t.id for t in triggers],
+                "cooldown": [cooldown_days(t) if t.cooldown else 0 for t in triggers],
+            },
+            schema={"_c_k": "int64", "chain": "string", "cooldown": "int64"},
+        )
+        c = functools.reduce(ir.Table.union, parts[1:], parts[0])
+        c = c.inner_join(chains, c.k == chains._c_k).drop("_c_k")
+        try:
+            candidates = self.keep(c.select("account_id", "dn", "k", "chain", "cooldown"))
+        finally:
+            for t in variant:
+                t.release()
         days = (self.end - self.start).days + 1
         fired = _resolve(self.source, self.expansions, candidates, self.horizon, days)
         names = ibis.memtable(
@@ -218,7 +226,8 @@ class Replayer:
         )
 
     def _dense_candidates(self, playbook: Playbook) -> list[ir.Table]:
-        """Each trigger's candidates from the signal table of every account-day."""
+        """Each trigger's candidates (``account_id, dn, k``) from the signal table of every
+        account-day."""
         triggers = playbook.model.triggers
         held = _held(self.ctx, playbook, self.table)
         first = day_number(ibis.literal(self.start))
@@ -230,15 +239,7 @@ class Replayer:
                 else ibis.literal(True)
             )
             ok = held[f"_held_{i}"] & held._in_stage & eligible & (held.dn >= first)
-            parts.append(
-                held.filter(ok).select(
-                    "account_id",
-                    "dn",
-                    k=ibis.literal(i, "int64"),
-                    chain=ibis.literal(f"group {t.cooldown.group}" if t.cooldown else t.id),
-                    cooldown=ibis.literal(cooldown_days(t) if t.cooldown else 0, "int64"),
-                )
-            )
+            parts.append(held.filter(ok).select("account_id", "dn", k=ibis.literal(i, "int64")))
         return parts
 
 

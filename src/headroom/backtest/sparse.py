@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import ibis
@@ -41,16 +42,32 @@ from headroom.signals.steps import KEYS, forms, has_steps
 STAGE_SAMPLE = 1_000_000
 
 
-def usable(ctx: Context, playbook: Playbook) -> bool:
-    """Whether the playbook's firings can be found from step forms (see the module's text)."""
-    if not has_steps(playbook.signals()):
-        return False
+def read_by_replay(playbook: Playbook) -> set[str]:
+    """The signals a replay reads: the stage's, and each trigger's condition and eligibility
+    (not owners or routing, which decide who acts, not whether a play fires)."""
+    names = set(playbook.conditions[("stage", "entry")].names())
     for i, t in enumerate(playbook.model.triggers):
-        if t.persistence is not None and t.persistence.unit != "days":
-            return False
-        when = playbook.conditions[("triggers", i, "when")]
-        if not when.names():
-            return False  # reads no signal: true or false on every day alike
+        names |= playbook.conditions[("triggers", i, "when")].names()
+        if t.eligible:
+            names |= playbook.conditions[("triggers", i, "eligible")].names()
+    return names
+
+
+def usable(ctx: Context, playbook: Playbook) -> bool:
+    """Whether the playbook's firings can be found from step forms (see the module's text).
+
+    What needs no step form computed is checked first; the rest computes the forms of the
+    triggers' signals, which the replay then uses.
+    """
+    triggers = playbook.model.triggers
+    whens = [playbook.conditions[("triggers", i, "when")] for i in range(len(triggers))]
+    if not has_steps(read_by_replay(playbook)):
+        return False
+    if any(t.persistence is not None and t.persistence.unit != "days" for t in triggers):
+        return False
+    if any(not when.names() for when in whens):
+        return False  # a condition reading no signal: true or false on every day alike
+    for when in whens:
         for f in forms(ctx, when.names()):
             if f.names - f.steps.constant():
                 return False  # a signal changing within a stretch: read day by day
@@ -68,10 +85,14 @@ def _all(parts: list[Node], t: ir.Table) -> ir.BooleanValue:
     return functools.reduce(lambda a, b: a & b, [compile_condition(c, t) for c in parts])
 
 
-def daily_rows(ctx: Context, playbook: Playbook) -> dict[str, ir.Table]:
+def daily_rows(
+    ctx: Context, playbook: Playbook, keep: Callable[[ir.Table], ir.Table] | None = None
+) -> dict[str, ir.Table]:
     """Per daily form the triggers read, its rows on which some trigger's conjuncts over it
-    hold, stored once for all triggers (a daily form is as large as the usage behind it: it
-    is read once, filtered as it is read)."""
+    hold, stored once for all triggers: a daily form is as large as the usage behind it, so it
+    is filtered as it is read (all of it is stored if a trigger reads it beyond conjuncts of
+    its own). Stored by ``keep`` when given (a sweep's variant releases its own), else kept
+    with the context."""
     wanted: dict[str, list[list[Node]]] = {}
     tables: dict[str, ir.Table] = {}
     for i, _ in enumerate(playbook.model.triggers):
@@ -83,14 +104,18 @@ def daily_rows(ctx: Context, playbook: Playbook) -> dict[str, ir.Table]:
     out = {}
     for key, per in wanted.items():
         memo = f"daily:{key}:{per!r}"
-        if memo not in ctx.memo:
-            t = tables[key]
-            if all(per):
-                t = t.filter(functools.reduce(lambda a, b: a | b, [_all(p, t) for p in per]))
-            ctx.memo[memo] = ctx.keep(t)
-        kept = ctx.memo[memo]
-        assert isinstance(kept, ir.Table)
-        out[key] = kept
+        if memo in ctx.memo:
+            kept = ctx.memo[memo]
+            assert isinstance(kept, ir.Table)
+            out[key] = kept
+            continue
+        t = tables[key]
+        if all(per):
+            t = t.filter(functools.reduce(lambda a, b: a | b, [_all(p, t) for p in per]))
+        if keep is None:
+            ctx.memo[memo] = out[key] = ctx.keep(t)
+        else:
+            out[key] = keep(t)
     return out
 
 
@@ -139,14 +164,15 @@ class Stage:
 def split_stage(ctx: Context, playbook: Playbook) -> Stage:
     """The stage's conjuncts over stretch forms (constant over stretches, and ruling out days a
     form has no value on) decided on stretches, stored; the rest left to each day."""
-    memo = f"stage:{playbook.version}"
+    entry = playbook.conditions[("stage", "entry")]
+    memo = f"stage:{entry!r}"  # a sweep's variants share their stage
     if memo in ctx.memo:
         held = ctx.memo[memo]
         assert isinstance(held, Stage)
         return held
     decided: list[Node] = []
     rest: list[Node] = []
-    for c in conjuncts(playbook.conditions[("stage", "entry")]):
+    for c in conjuncts(entry):
         fs = forms(ctx, c.names()) if has_steps(c.names()) else []
         ok = bool(fs) and all(
             not f.steps.daily
@@ -156,8 +182,9 @@ def split_stage(ctx: Context, playbook: Playbook) -> Stage:
         )
         (decided if ok else rest).append(c)
     stretches = ctx.keep(holding(ctx, _and(decided), {})) if decided else None
-    ctx.memo[memo] = Stage(stretches, rest)
-    return ctx.memo[memo]  # type: ignore[return-value]
+    stage = Stage(stretches, rest)
+    ctx.memo[memo] = stage
+    return stage
 
 
 def _runs(stretches: ir.Table) -> ir.Table:
@@ -174,11 +201,17 @@ def _runs(stretches: ir.Table) -> ir.Table:
     )
 
 
-def held_days(ctx: Context, playbook: Playbook, start: dt.date) -> ir.Table:
+def held_days(
+    ctx: Context,
+    playbook: Playbook,
+    start: dt.date,
+    keep: Callable[[ir.Table], ir.Table] | None = None,
+) -> ir.Table:
     """``account_id, day, k``: the days from ``start`` on which trigger k's condition held
-    for as long as its persistence asks."""
+    for as long as its persistence asks, cut to the stage's stretches (:func:`split_stage`);
+    ``keep``: as for :func:`daily_rows`."""
     first = ibis.literal(start)
-    daily = daily_rows(ctx, playbook)
+    daily = daily_rows(ctx, playbook, keep)
     stage = split_stage(ctx, playbook).stretches
     parts = []
     for i, t in enumerate(playbook.model.triggers):
@@ -211,7 +244,7 @@ def _spelled_out(ctx: Context, stretches: ir.Table) -> ir.Table:
     return one.select("account_id", day=one.since).union(days.select("account_id", "day"))
 
 
-def in_force(ctx: Context, playbook: Playbook, pairs: ir.Table, eligible: bool) -> ir.BooleanValue:
+def admits(ctx: Context, playbook: Playbook, pairs: ir.Table, eligible: bool) -> ir.BooleanValue:
     """Over ``pairs`` (days in the stage's stretches, see :func:`split_stage`), read with
     :func:`stage_names`: whether the account-day is in the stage (and with ``eligible``,
     eligible for its trigger ``k``)."""
@@ -228,7 +261,7 @@ def in_force(ctx: Context, playbook: Playbook, pairs: ir.Table, eligible: bool) 
 
 
 def stage_names(ctx: Context, playbook: Playbook, eligible: bool) -> set[str]:
-    """The signals :func:`in_force` reads."""
+    """The signals :func:`admits` reads."""
     names: set[str] = set().union(*(c.names() for c in split_stage(ctx, playbook).rest))
     if eligible:
         for i, t in enumerate(playbook.model.triggers):
@@ -256,4 +289,6 @@ def sampled_days(
     if stage is None:
         return ctx.table("accounts").select("account_id").cross_join(spine)
     on = stage.inner_join(spine, (stage.since <= spine.day) & (spine.day < stage.until))
-    return on.select("account_id", "day")
+    on = on.select("account_id", "day")
+    known = ctx.table("accounts").select(_k_account="account_id")
+    return on.semi_join(known, on.account_id == known._k_account)  # as the signal table

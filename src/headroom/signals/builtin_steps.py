@@ -172,7 +172,7 @@ def _latest(ctx: Context, metric: str) -> ir.Table:
     has neither, so only the few irregular series are searched day by day.
     """
     first, _ = _bounds(ctx)
-    u = ctx.recent("usage_daily", USAGE_FRESH_DAYS)
+    u = _usage(ctx)
     u = u.filter((u.metric == metric) & (u.date >= first))
     own = u.select("account_id", since=u.date, value=u.value)
     rows = _irregular_rows(ctx)
@@ -241,6 +241,10 @@ def event_steps(match: re.Match[str]) -> StepsCompute:
         first, stop = _bounds(ctx)
         e = ctx.recent("events", days)
         e = e.filter(e.event == event).select("account_id", on=e.timestamp.date())
+        accounts = ctx.table("accounts").select("account_id")
+        # Only the accounts the signal table has (an event of an unknown account is kept by
+        # loading, with a warning): the stretches cover exactly those.
+        e = e.semi_join(accounts, "account_id")
         per_day = e.group_by(["account_id", "on"]).aggregate(n=e.count())
         # The count rises on an event's day and falls back N days later; every account starts
         # the spine with a stretch (of zero, if nothing happened in the window before it).
@@ -250,9 +254,7 @@ def event_steps(match: re.Match[str]) -> StepsCompute:
             since=(per_day.on + ibis.interval(days=days)).cast("date"),
             change=-per_day.n,
         )
-        start = ctx.table("accounts").select(
-            "account_id", since=first, change=ibis.literal(0, "int64")
-        )
+        start = accounts.select("account_id", since=first, change=ibis.literal(0, "int64"))
         changes = enter.union(leave).union(start)
         changes = changes.filter(changes.since < stop)
         points = changes.group_by(["account_id", "since"]).aggregate(change=changes.change.sum())

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 import ibis
 import ibis.expr.types as ir
 
+from headroom.errors import ConfigError
 from headroom.signals.registry import Context
 
 #: The columns every step table has besides its signals.
@@ -74,6 +75,11 @@ def steps(*names: str) -> Callable[[StepsCompute], StepsCompute]:
 
     def register(compute: StepsCompute) -> StepsCompute:
         for name in names:
+            if name in _STEPS and _STEPS[name][1] is not compute:
+                raise ConfigError(
+                    f"the step form of signal {name!r} is registered twice",
+                    fix="register one step form per signal",
+                )
             _STEPS[name] = (compute.__qualname__, compute)
         return compute
 
