@@ -36,7 +36,7 @@ from headroom.playbook.expressions import (
 )
 from headroom.playbook.model import Playbook
 from headroom.signals.registry import Context
-from headroom.signals.steps import KEYS, forms, has_steps
+from headroom.signals.steps import KEYS, days_after, forms, has_steps
 
 #: The most account-days the stage is read on for the base rate before it is sampled.
 STAGE_SAMPLE = 1_000_000
@@ -218,28 +218,26 @@ def held_days(
         st = holding(ctx, playbook.conditions[("triggers", i, "when")], daily)
         if t.persistence is not None and t.persistence.amount > 1:
             st = _runs(st)  # held on a run's n-th day and after
-            st = st.mutate(
-                since=(st.since + ibis.interval(days=t.persistence.amount - 1)).cast("date")
-            )
+            st = st.mutate(since=days_after(st.since, t.persistence.amount - 1))
         st = st.mutate(since=ibis.greatest(st.since, first))
         st = st.filter(st.since < st.until)
         if stage is not None:  # only the days in the stage are spelled out
             st = _intersect(st, stage.select(*KEYS))
         parts.append(_spelled_out(ctx, st).mutate(k=ibis.literal(i, "int64")))
-    held = functools.reduce(ir.Table.union, parts[1:], parts[0])
+    return _known(ctx, functools.reduce(ir.Table.union, parts[1:], parts[0]))
+
+
+def _known(ctx: Context, t: ir.Table) -> ir.Table:
+    """``t``'s rows of the accounts the accounts table has, as the signal table has them."""
     known = ctx.table("accounts").select(_k_account="account_id")
-    return held.semi_join(known, held.account_id == known._k_account)  # as the signal table
+    return t.semi_join(known, t.account_id == known._k_account)
 
 
 def _spelled_out(ctx: Context, stretches: ir.Table) -> ir.Table:
     """``account_id, day``: every day of the stretches."""
     d = ctx.days
-    one = stretches.filter(
-        stretches.until == (stretches.since + ibis.interval(days=1)).cast("date")
-    )
-    longer = stretches.filter(
-        stretches.until != (stretches.since + ibis.interval(days=1)).cast("date")
-    )
+    single = stretches.until == days_after(stretches.since)
+    one, longer = stretches.filter(single), stretches.filter(~single)
     days = longer.inner_join(d, (longer.since <= d.day) & (d.day < longer.until))
     return one.select("account_id", day=one.since).union(days.select("account_id", "day"))
 
@@ -289,6 +287,4 @@ def sampled_days(
     if stage is None:
         return ctx.table("accounts").select("account_id").cross_join(spine)
     on = stage.inner_join(spine, (stage.since <= spine.day) & (spine.day < stage.until))
-    on = on.select("account_id", "day")
-    known = ctx.table("accounts").select(_k_account="account_id")
-    return on.semi_join(known, on.account_id == known._k_account)  # as the signal table
+    return _known(ctx, on.select("account_id", "day"))

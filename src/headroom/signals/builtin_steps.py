@@ -12,17 +12,20 @@ import ibis.expr.types as ir
 
 from headroom.signals.builtin import USAGE_FRESH_DAYS, _number_by_date, in_force_values
 from headroom.signals.registry import Context
-from headroom.signals.steps import Steps, StepsCompute, day_stretches, forms, steps, steps_family
+from headroom.signals.steps import (
+    Steps,
+    StepsCompute,
+    day_stretches,
+    days_after,
+    forms,
+    steps,
+    steps_family,
+)
 
 
 def _bounds(ctx: Context) -> tuple[ir.DateScalar, ir.DateScalar]:
     """The spine's first day and the day after its last: where stretches start and stop."""
     return ibis.literal(ctx.first_day), ibis.literal(ctx.as_of + dt.timedelta(days=1))
-
-
-def _next_day(day: ir.DateValue) -> ir.DateValue:
-    out: ir.DateValue = (day + ibis.interval(days=1)).cast("date")
-    return out
 
 
 # -- the subscription in force ------------------------------------------------------------------
@@ -36,7 +39,7 @@ def subscription_steps(ctx: Context) -> Steps:
     # after a row's renews_on.
     starts = s.select("account_id", since=s.start_date)
     ends = s.filter(s.end_date.notnull()).select("account_id", since=s.end_date)
-    renewed = s.filter(s.renews_on.notnull()).select("account_id", since=_next_day(s.renews_on))
+    renewed = s.filter(s.renews_on.notnull()).select("account_id", since=days_after(s.renews_on))
     points = starts.union(ends).union(renewed)
     points = points.select("account_id", since=ibis.greatest(points.since, first))
     points = points.filter(points.since < stop).distinct()
@@ -215,7 +218,7 @@ def active_users_steps(ctx: Context) -> Steps:
     table = j.select(
         "account_id",
         "since",
-        until=_next_day(j.since),
+        until=days_after(j.since),
         active_users=j.value,
         seat_utilisation=j.value / j._seats.nullif(0),
     )
@@ -225,7 +228,7 @@ def active_users_steps(ctx: Context) -> Steps:
 @steps("power_users")
 def power_users_steps(ctx: Context) -> Steps:
     pu = _latest(ctx, "power_users")
-    table = pu.select("account_id", "since", until=_next_day(pu.since), power_users=pu.value)
+    table = pu.select("account_id", "since", until=days_after(pu.since), power_users=pu.value)
     return Steps(table, daily=True)
 
 
@@ -251,7 +254,7 @@ def event_steps(match: re.Match[str]) -> StepsCompute:
         enter = per_day.select("account_id", since=per_day.on, change=per_day.n)
         leave = per_day.select(
             "account_id",
-            since=(per_day.on + ibis.interval(days=days)).cast("date"),
+            since=days_after(per_day.on, days),
             change=-per_day.n,
         )
         start = accounts.select("account_id", since=first, change=ibis.literal(0, "int64"))

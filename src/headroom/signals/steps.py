@@ -183,6 +183,13 @@ def at_days(ctx: Context, pairs: ir.Table, names: set[str]) -> ir.Table:
     return out
 
 
+def days_after(day: ir.DateValue, n: int = 1) -> ir.DateValue:
+    """The date ``n`` days after ``day`` (engines make date + interval a timestamp: cast back,
+    so that stretches compare dates with dates)."""
+    out: ir.DateValue = (day + ibis.interval(days=n)).cast("date")
+    return out
+
+
 def day_stretches(t: ir.Table, stop: ir.DateValue) -> ir.Table:
     """Stretches from change points: ``t`` has ``account_id`` and ``since`` (a day on which
     values may change) and columns; each row's stretch runs to the account's next change point,
