@@ -8,6 +8,7 @@ import typer
 
 from headroom.cli.main import app
 from headroom.cli.output import MAPPING_HELP, SOURCE_HELP, Format, console, emit_rows, print_json
+from headroom.messages import load_templates
 from headroom.playbook.model import load_playbook
 from headroom.signals.registry import missing_tables, types
 from headroom.sources import load
@@ -22,6 +23,7 @@ def check_command(
 ) -> None:
     """Validate a playbook (errors with file, line and column) and what a source can feed."""
     book = load_playbook(playbook, types())
+    templates = load_templates(book)
     unfed: dict[str, list[str]] = {}
     if source is not None:
         src = load(source, mapping)
@@ -49,6 +51,7 @@ def check_command(
                 "triggers": rows,
                 "signals": sorted(book.signals()),
                 "signals_the_source_cannot_feed": unfed,
+                "templates": sorted(templates.sources),
             }
         )
         return
@@ -59,5 +62,9 @@ def check_command(
     out.print(f"{playbook.name}: valid ({book.model.name}, version {book.version})")
     emit_rows(rows, fmt, title="Triggers")
     out.print(f"signals used: {', '.join(sorted(book.signals()))}")
+    if templates.folder is None:
+        out.print("no templates/ beside the playbook: plays are recorded without drafts")
+    else:
+        out.print(f"templates: {', '.join(sorted(templates.sources))} (each checked)")
     for name, tables in unfed.items():
         out.print(f"  {name} has no values from this source: it needs {', '.join(tables)}")

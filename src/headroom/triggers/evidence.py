@@ -14,7 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from headroom.playbook.model import Playbook
 
 _EVENTS = re.compile(r"events_(.+)_(\d+)d")
 _GROWTH = re.compile(r"growth_(.+)_(\d+)m")
@@ -34,6 +37,20 @@ def _words(name: str) -> str:
 def _days(value: float) -> str:
     n = math.ceil(value)
     return "1 day" if n == 1 else f"{n:,} days"
+
+
+def evidence_names(playbook: Playbook, index: int) -> list[str]:
+    """The figures a play of the playbook's ``index``-th trigger carries as evidence, in order:
+    the signals its condition reads, what its timing is set by, how long it held."""
+    from headroom.playbook.model import Timing
+
+    trigger = playbook.model.triggers[index]
+    names = sorted(playbook.conditions[("triggers", index, "when")].names())
+    if Timing.parse(trigger.timing).kind == "before_ceiling":
+        names += [n for n in ("days_to_limit",) if n not in names] + ["projected_ceiling"]
+    if trigger.persistence is not None:
+        names.append("cycles_held" if trigger.persistence.unit == "cycles" else "days_held")
+    return names
 
 
 def describe(evidence: dict[str, Any]) -> str:

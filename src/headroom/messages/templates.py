@@ -1,0 +1,307 @@
+"""Message templates beside the playbook, checked against what each play can supply.
+
+A playbook's ``templates/`` folder holds, per offer, the self-serve email to the customer
+(``<offer>.email.j2``: a ``Subject:`` line, a blank line, the body) and the conversation brief
+for a person who owns the play (``<offer>.brief.j2``); a trigger's ``message:`` names its own
+template instead. Routing alerts use ``alert.j2`` when the folder has one, else a built-in.
+
+Templates are Jinja2 rendered in a sandbox with undefined names refused: a template naming a
+figure the play does not carry fails ``headroom check`` with the file, line and column, and can
+never blank a customer's email. What a template can use:
+
+* ``account``: ``id, name, segment, csm, ae, timezone`` (name falls back to the id);
+* ``play``: ``id, trigger, offer, owner, fired_on, due_at, priority, why`` (the evidence in words);
+* the evidence figures by name (``seat_utilisation``, ``days_held``, ...), also as ``evidence``;
+* ``next_step_on``: the day to propose for the next step (two business days after the play is due);
+* filters ``percent`` (0.91 -> 91%), ``number`` (1234.5 -> 1,235), ``day`` (a date in words).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from headroom.errors import ConfigError, HeadroomError
+from headroom.playbook.model import Playbook, Trigger
+from headroom.triggers.evidence import describe, evidence_names
+
+#: Owners that are not people: their plays go to the customer as an email, not as a brief.
+SELF_SERVE = frozenset({"self_serve", "automated_nurture"})
+#: The names every play supplies, besides its evidence.
+ALWAYS = frozenset({"account", "play", "evidence", "next_step_on"})
+
+ALERT = """{{ play.trigger }} fired for {{ account.name }} ({{ account.id }}): {{ play.why }}.
+Owner: {{ play.owner }}; due {{ play.due_at }}. Offer: {{ play.offer }}."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """A rendered message: ``kind`` is ``email``, ``brief`` or ``alert``."""
+
+    kind: str
+    subject: str
+    body: str
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 100 or value == int(value) else f"{value:,.2f}"
+
+
+def _day(value: dt.date | str | None) -> str:
+    if value is None:
+        return "-"
+    day = dt.date.fromisoformat(value[:10]) if isinstance(value, str) else value
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def _environment() -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(
+        undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False
+    )
+    env.filters.update(percent=_percent, number=_number, day=_day)
+    return env
+
+
+def kind_of(owner: str) -> str:
+    """``email`` for a self-serve owner, ``brief`` for a person."""
+    return "email" if owner in SELF_SERVE else "brief"
+
+
+def owners_of(trigger: Trigger) -> list[str]:
+    """Every owner a trigger's plays can have."""
+    if isinstance(trigger.owner, str):
+        return [trigger.owner]
+    return list(dict.fromkeys(rule.owner for rule in trigger.owner))
+
+
+def business_days_after(day: dt.date, n: int) -> dt.date:
+    """The n-th weekday after ``day``.
+
+    >>> business_days_after(dt.date(2026, 11, 27), 2)  # a Friday
+    datetime.date(2026, 12, 1)
+    """
+    while n:
+        day += dt.timedelta(days=1)
+        n -= day.weekday() < 5
+    return day
+
+
+@dataclass
+class Templates:
+    """The templates of one playbook, parsed and checked (see the module's text)."""
+
+    folder: Path | None
+    sources: dict[str, str]  # file name -> text
+
+    def __post_init__(self) -> None:
+        self._env = _environment()
+
+    def name_for(self, trigger: Trigger, owner: str) -> str | None:
+        """The template file a play of ``trigger`` for ``owner`` is drafted from (None: no
+        templates folder, so no drafts)."""
+        if self.folder is None:
+            return None
+        return trigger.message or f"{trigger.offer}.{kind_of(owner)}.j2"
+
+    def render(
+        self,
+        name: str | None,
+        play: Mapping[str, Any],
+        account: Mapping[str, Any],
+    ) -> Message:
+        """Draft one message. ``name`` None renders the alert; ``play`` has the play's fields
+        and ``evidence``; ``account`` its row of the accounts table."""
+        if name is None or name == "alert.j2":
+            text, kind = self.sources.get("alert.j2", ALERT), "alert"
+        else:
+            text, kind = self.sources[name], name.rsplit(".", 2)[-2]
+        evidence = dict(play.get("evidence") or {})
+        due = str(play["due_at"])
+        values: dict[str, Any] = {
+            **evidence,
+            "evidence": evidence,
+            "account": {
+                "id": account.get("account_id"),
+                "name": account.get("name") or account.get("account_id"),
+                "segment": account.get("segment"),
+                "csm": account.get("csm"),
+                "ae": account.get("ae"),
+                "timezone": account.get("timezone") or "UTC",
+            },
+            "play": {
+                "id": play["play_id"],
+                "trigger": play["trigger"],
+                "offer": play["offer"],
+                "owner": play["owner"],
+                "fired_on": play["fired_on"],
+                "due_at": due,
+                "priority": play["priority"],
+                "why": describe(evidence),
+            },
+            "next_step_on": business_days_after(dt.date.fromisoformat(due[:10]), 2),
+        }
+        try:
+            out = self._env.from_string(text).render(values)
+        except (UndefinedError, SecurityError, TypeError, ValueError) as exc:
+            raise HeadroomError(
+                f"template {name or 'alert'} cannot be drafted for play {play['play_id']}: {exc}",
+                fix="run headroom check on the playbook and mend the template it names",
+            ) from None
+        subject = ""
+        if kind == "email":
+            first, _, rest = out.partition("\n")
+            subject, out = first.removeprefix("Subject:").strip(), rest.lstrip("\n")
+        else:
+            subject = out.strip().splitlines()[0] if out.strip() else ""
+        return Message(kind, subject, out.strip() + "\n")
+
+    def check(self, playbook: Playbook) -> None:
+        """Every template a play of the playbook would be drafted from exists, parses, and uses
+        only names the play supplies; the first problem is a ConfigError with file:line:column."""
+        if self.folder is None:
+            return
+        for i, trigger in enumerate(playbook.model.triggers):
+            supplied = ALWAYS | set(evidence_names(playbook, i))
+            if "alert.j2" in self.sources:
+                self._check_names("alert.j2", supplied, f"trigger {trigger.id}")
+            for owner in owners_of(trigger):
+                name = self.name_for(trigger, owner)
+                assert name is not None
+                if not name.endswith((".email.j2", ".brief.j2")):
+                    raise ConfigError(
+                        f"trigger {trigger.id}: message {name!r} is neither an email nor a brief",
+                        fix="name it <something>.email.j2 (to the customer) or "
+                        "<something>.brief.j2 (for the owner)",
+                    )
+                if name not in self.sources:
+                    raise ConfigError(
+                        f"trigger {trigger.id}: its plays for {owner} are drafted from "
+                        f"templates/{name}, which does not exist",
+                        fix=f"add templates/{name} beside the playbook",
+                    )
+                self._check_names(name, supplied, f"trigger {trigger.id}")
+
+    def _check_names(self, name: str, supplied: set[str] | frozenset[str], who: str) -> None:
+        text = self.sources[name]
+        try:
+            tree = self._env.parse(text)
+        except TemplateSyntaxError as exc:
+            raise ConfigError(
+                f"templates/{name}:{exc.lineno}:1: {exc.message}",
+                fix="see https://jinja.palletsprojects.com/templates/ for the syntax",
+            ) from None
+        if name.endswith(".email.j2") and not text.lstrip().startswith("Subject:"):
+            raise ConfigError(
+                f"templates/{name}:1:1: an email template starts with its Subject: line",
+                fix="write 'Subject: ...', a blank line, then the body",
+            )
+        unknown = meta.find_undeclared_variables(tree) - supplied
+        missing = [
+            (key, line)
+            for key, line in _uses(tree, supplied)
+            if key in unknown or (key not in supplied and key not in ALWAYS)
+        ]
+        if not missing:
+            return
+        bad, lineno = min(missing, key=lambda m: m[1])
+        line = text.splitlines()[lineno - 1]
+        hit = re.search(rf"\b{re.escape(bad)}\b", line)
+        column = hit.start() + 1 if hit else 1
+        others = sorted(supplied - ALWAYS)
+        raise ConfigError(
+            f"templates/{name}:{lineno}:{column}: uses {bad!r}, which {who} cannot supply",
+            fix=f"use account, play, next_step_on or the evidence ({', '.join(others)}), "
+            f"or test '{{% if evidence.{bad} is defined %}}' first",
+        )
+
+
+def _evidence_key(node: nodes.Node) -> str | None:
+    """``x`` for ``evidence.x``, ``evidence['x']`` or a bare ``x``."""
+    if isinstance(node, nodes.Name):
+        return node.name
+    if isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name):
+        return node.attr if node.node.name == "evidence" else None
+    if (
+        isinstance(node, nodes.Getitem)
+        and isinstance(node.node, nodes.Name)
+        and node.node.name == "evidence"
+        and isinstance(node.arg, nodes.Const)
+        and isinstance(node.arg.value, str)
+    ):
+        return node.arg.value
+    return None
+
+
+def _guards(test: nodes.Node) -> set[str]:
+    """The names an ``if`` requires to be defined (``x is defined and y is defined``)."""
+    if isinstance(test, nodes.Test) and test.name == "defined":
+        key = _evidence_key(test.node)
+        return {key} if key is not None else set()
+    if isinstance(test, nodes.And):
+        return _guards(test.left) | _guards(test.right)
+    return set()
+
+
+def _pure(test: nodes.Node) -> bool:
+    """Whether a test only asks whether names are defined."""
+    if isinstance(test, nodes.And):
+        return _pure(test.left) and _pure(test.right)
+    return isinstance(test, nodes.Test) and test.name == "defined"
+
+
+def _uses(tree: nodes.Node, supplied: set[str] | frozenset[str]) -> list[tuple[str, int]]:
+    """The names and evidence figures a template reads where a play with ``supplied`` can
+    reach: a branch under ``if x is defined`` is skipped when x is not supplied, so that one
+    template can serve triggers with different evidence."""
+    out: list[tuple[str, int]] = []
+
+    def visit(node: nodes.Node) -> None:
+        if isinstance(node, nodes.If):
+            for branch in [node, *node.elif_]:
+                visit(branch.test)
+                guards = _guards(branch.test)
+                if guards <= supplied:
+                    for child in branch.body:
+                        visit(child)
+                    if guards and _pure(branch.test):
+                        return  # this branch is taken: the ones after it are not reached
+            for child in node.else_:
+                visit(child)
+            return
+        if isinstance(node, nodes.Test) and node.name == "defined":
+            return  # asking is not reading
+        key = _evidence_key(node)
+        if key is not None and (not isinstance(node, nodes.Name) or node.ctx == "load"):
+            out.append((key, node.lineno))
+            if not isinstance(node, nodes.Name):
+                return
+        for child in node.iter_child_nodes():
+            visit(child)
+
+    visit(tree)
+    return out
+
+
+def load_templates(playbook: Playbook) -> Templates:
+    """The templates beside a playbook (none if it has no ``templates/`` folder), checked."""
+    folder = playbook.path.parent / "templates"
+    if not folder.is_dir():
+        return Templates(None, {})
+    sources = {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.j2"))}
+    out = Templates(folder, sources)
+    out.check(playbook)
+    return out
