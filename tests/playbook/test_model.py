@@ -175,8 +175,9 @@ def test_bad_playbooks_get_precise_messages(
 
 def test_an_existing_template_is_accepted(tmp_path: Path) -> None:
     (tmp_path / "templates").mkdir()
-    (tmp_path / "templates" / "seats_email.md.j2").write_text("Hello {{ account }}")
-    text = GOOD.replace("    priority: 2\n", "    priority: 2\n    message: seats_email.md.j2\n")
+    (tmp_path / "templates" / "seats_nudge.email.j2").write_text("Subject: hi\n\n{{ account }}")
+    (tmp_path / "templates" / "seats.brief.j2").write_text("{{ play.why }}")  # for the csm
+    text = GOOD.replace("    priority: 2\n", "    priority: 2\n    message: seats_nudge.email.j2\n")
     code, _, err = check(tmp_path, text)
     assert code == 0, err
 

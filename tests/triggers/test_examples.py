@@ -69,7 +69,8 @@ class Scenario:
     def event(self, account_id: str, event: str, at: str) -> None:
         self.events.append(f"e{len(self.events)},{account_id},{event},{at}")
 
-    def evaluate(self, playbook: Playbook, day: dt.date, history: History | None = None) -> Any:
+    def write(self) -> Path:
+        """The source's files, written to its folder."""
         self.folder.mkdir(parents=True, exist_ok=True)
         files = {
             "accounts.csv": [ACCOUNT_COLUMNS, *self.accounts],
@@ -85,6 +86,10 @@ class Scenario:
             (self.folder / name).write_text("\n".join(lines) + "\n")
         (self.folder / "plans.csv").write_text(PLANS)
         (self.folder / "plan_limits.csv").write_text(LIMITS)
+        return self.folder
+
+    def evaluate(self, playbook: Playbook, day: dt.date, history: History | None = None) -> Any:
+        self.write()
         source = load(self.folder, today=dt.date(2027, 12, 31))
         try:
             return Result(evaluate(source, playbook, day, history or History()))

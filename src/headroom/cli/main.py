@@ -111,6 +111,7 @@ def _register() -> None:
     from headroom.cli import (  # noqa: F401
         backtest,
         calculators,
+        deliver,
         demo,
         expansion,
         forecast,

@@ -11,6 +11,9 @@ import typer
 from headroom.cli.main import app, parse_date
 from headroom.cli.output import MAPPING_HELP, SOURCE_HELP, Format, console, emit_rows, print_json
 from headroom.cli.plays import play_dict
+from headroom.delivery.config import delivery_beside
+from headroom.delivery.outbox import outbox_for
+from headroom.messages import load_templates
 from headroom.playbook.model import load_playbook
 from headroom.plays.store import Store
 from headroom.signals.registry import types
@@ -34,6 +37,8 @@ def run_command(
     day = parse_date(as_of, "--as-of")
     assert day is not None
     book = load_playbook(playbook, types())
+    templates = load_templates(book)  # a template that cannot be filled stops the run here
+    delivery = delivery_beside(playbook)
     store = Store()
     try:
         ids = [t.id for t in book.model.triggers]
@@ -52,10 +57,12 @@ def run_command(
             groups = {t.id: t.cooldown.group for t in book.model.triggers if t.cooldown}
             history = store.history(groups, day, source_declines(src, day))
             result = evaluate(src, book, day, history)
+            now = dt.datetime.now(dt.UTC)
+            outbox = [] if dry_run else outbox_for(src, book, templates, delivery, result, now)
         finally:
             src.close()
         if not dry_run:
-            store.record_run(day, result, book.version)
+            store.record_run(day, result, book.version, outbox, now)
     finally:
         store.close()
     plays = [

@@ -3,7 +3,8 @@
 A playbook's ``templates/`` folder holds, per offer, the self-serve email to the customer
 (``<offer>.email.j2``: a ``Subject:`` line, a blank line, the body) and the conversation brief
 for a person who owns the play (``<offer>.brief.j2``); a trigger's ``message:`` names its own
-template instead. Routing alerts use ``alert.j2`` when the folder has one, else a built-in.
+template of either kind instead, used for its owners of that kind. Routing alerts use
+``alert.j2`` when the folder has one, else a built-in.
 
 Templates are Jinja2 rendered in a sandbox with undefined names refused: a template naming a
 figure the play does not carry fails ``headroom check`` with the file, line and column, and can
@@ -115,7 +116,10 @@ class Templates:
         templates folder, so no drafts)."""
         if self.folder is None:
             return None
-        return trigger.message or f"{trigger.offer}.{kind_of(owner)}.j2"
+        kind = kind_of(owner)
+        if trigger.message and trigger.message.endswith(f".{kind}.j2"):
+            return trigger.message
+        return f"{trigger.offer}.{kind}.j2"
 
     def render(
         self,
@@ -181,7 +185,8 @@ class Templates:
             for owner in owners_of(trigger):
                 name = self.name_for(trigger, owner)
                 assert name is not None
-                if not name.endswith((".email.j2", ".brief.j2")):
+                if trigger.message and not trigger.message.endswith((".email.j2", ".brief.j2")):
+                    name = trigger.message
                     raise ConfigError(
                         f"trigger {trigger.id}: message {name!r} is neither an email nor a brief",
                         fix="name it <something>.email.j2 (to the customer) or "

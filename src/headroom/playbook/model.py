@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from headroom.errors import ConfigError
 from headroom.playbook.expressions import ConditionError, Node, SignalType, parse
@@ -220,6 +220,16 @@ class Route(BaseModel):
     when: str = "true"
     notify: list[str]
     sla: str | None = None
+    escalate: list[str] = Field(
+        default_factory=list,
+        description="who is alerted when a play is still open once its SLA has passed",
+    )
+
+    @model_validator(mode="after")
+    def _escalate_needs_sla(self) -> Route:
+        if self.escalate and self.sla is None:
+            raise ValueError("escalate needs an sla: give the time to act, e.g. sla: 4h")
+        return self
 
     @field_validator("sla")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -34,6 +34,9 @@ class Play(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     notify: Mapped[list[str]] = mapped_column(JSON, default=list)
     sla_due_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    role: Mapped[str | None] = mapped_column(String(100), nullable=True)  # owner's role
+    escalate: Mapped[list[str]] = mapped_column(JSON, default=list)
+    escalated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Decision(Base):
@@ -51,3 +54,47 @@ class Decision(Base):
     until: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     play_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     playbook_version: Mapped[str] = mapped_column(String(40))
+
+
+class Delivery(Base):
+    """One message of a play to one recipient, in the outbox until a channel has it.
+
+    ``delivery_id`` is also the idempotency key a channel is given: the same on every attempt,
+    so that a receiver that honours it never acts twice (see :mod:`headroom.delivery`).
+    """
+
+    __tablename__ = "deliveries"
+
+    delivery_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    play_id: Mapped[str] = mapped_column(String(40), index=True)
+    target: Mapped[str] = mapped_column(String(100))  # the owner or routing name it is for
+    channel: Mapped[str] = mapped_column(String(100))
+    recipient: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    kind: Mapped[str] = mapped_column(String(20))  # email | brief | alert
+    subject: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # queued|sending|sent|dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    claim: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class IngestedEvent(Base):
+    """A product event accepted by the ingest API: kept here durably (accepted means committed)
+    and read by every later run beside the source's own events. ``message_id`` makes ingest
+    idempotent: a client that retries a batch adds nothing twice."""
+
+    __tablename__ = "ingested_events"
+
+    message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(200), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    event: Mapped[str] = mapped_column(String(200), index=True)
+    timestamp: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    properties: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

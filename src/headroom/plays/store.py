@@ -8,11 +8,11 @@ created; the schema is never made by ``create_all`` behind the migrations' back.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
@@ -23,8 +23,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from headroom.config import settings
 from headroom.errors import ConfigError, UsageError
 from headroom.plays.models import Decision as DecisionRow
+from headroom.plays.models import Delivery as DeliveryRow
 from headroom.plays.models import Play
 from headroom.triggers.evaluate import Decision, History
+
+if TYPE_CHECKING:
+    from headroom.delivery.outbox import Queued
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: A play's status: open until someone records an outcome; final once closed.
@@ -168,10 +172,36 @@ class Store:
             )
         return plays, decisions
 
-    def record_run(self, as_of: dt.date, decisions: list[Decision], version: str) -> None:
-        """Every decision and play of a run, in one transaction."""
-        now = dt.datetime.now(dt.UTC)
+    def record_run(
+        self,
+        as_of: dt.date,
+        decisions: list[Decision],
+        version: str,
+        deliveries: Sequence[Queued] = (),
+        now: dt.datetime | None = None,
+    ) -> None:
+        """Every decision and play of a run, and the deliveries of its plays (the outbox), in
+        one transaction: a play is never recorded without its messages, nor they without it."""
+        now = now or dt.datetime.now(dt.UTC)
         with self.session() as s:
+            for q in deliveries:
+                s.add(
+                    DeliveryRow(
+                        delivery_id=q.delivery_id,
+                        play_id=q.play_id,
+                        target=q.target,
+                        channel=q.channel,
+                        recipient=q.recipient,
+                        kind=q.message.kind,
+                        subject=q.message.subject,
+                        body=q.message.body,
+                        payload=jsonable(q.payload),
+                        status="queued",
+                        attempts=0,
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
+                )
             for d in decisions:
                 s.add(
                     DecisionRow(
@@ -197,24 +227,29 @@ class Store:
                             owner=p.owner,
                             offer=p.offer,
                             priority=p.priority,
-                            evidence=_jsonable(p.evidence),
+                            evidence=jsonable(p.evidence),
                             playbook_version=p.playbook_version,
                             status="open",
                             created_at=now,
                             notify=list(p.notify),
                             sla_due_at=p.sla_due_at,
+                            role=p.role or None,
+                            escalate=list(p.escalate),
                         )
                     )
 
 
-def _jsonable(evidence: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in evidence.items():
-        if isinstance(v, Decimal):
-            v = float(v)
-        elif isinstance(v, dt.date):
-            v = v.isoformat()
-        elif isinstance(v, float) and v != v:  # NaN is not JSON
-            v = None
-        out[k] = v
-    return out
+def jsonable(value: Any) -> Any:
+    """Evidence and payloads as JSON can hold them: decimals as floats, dates as text, NaN as
+    null, nested as they are."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value != value:  # NaN is not JSON
+        return None
+    return value

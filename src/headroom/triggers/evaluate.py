@@ -47,6 +47,8 @@ class PlayDraft:
     playbook_version: str
     notify: tuple[str, ...] = ()  # from the playbook's routing rules that match
     sla_due_at: str | None = None  # the tightest SLA of those rules, from when it fired
+    role: str = ""  # the owner rule's role (csm, ae, self_serve, ...); owner is the person
+    escalate: tuple[str, ...] = ()  # who hears if it is still open once its SLA has passed
 
 
 @dataclass(frozen=True)
@@ -360,6 +362,7 @@ def _decision_query(
         out[r.col("reason")] = ibis.cases(*[(b, reason) for b, reason, _ in blocks], else_=None)
         out[r.col("since")] = ibis.cases(*[(b, since) for b, _, since in blocks], else_=None)
         out[r.col("owner")] = _owner(r.trigger, playbook, r.index, t)
+        out[r.col("role")] = _owner(r.trigger, playbook, r.index, t, people=False)
     routes = [
         compile_condition(playbook.conditions[("routing", k, "when")], t).cast("int64") * (1 << k)
         for k in range(len(playbook.model.routing))
@@ -398,12 +401,14 @@ def _with_streaks(
     return t
 
 
-def _owner(trigger: Trigger, playbook: Playbook, index: int, t: ir.Table) -> ir.StringValue:
+def _owner(
+    trigger: Trigger, playbook: Playbook, index: int, t: ir.Table, people: bool = True
+) -> ir.StringValue:
     """The owner of a play: the first owner rule that matches; a csm or ae role is the
-    account's own (``csm (unassigned)`` when it has none)."""
+    account's own (``csm (unassigned)`` when it has none). ``people`` False: the role."""
 
     def person(role: str) -> ir.StringValue:
-        if role in ("csm", "ae"):
+        if people and role in ("csm", "ae"):
             return ibis.coalesce(t[f"_{role}"].nullif(""), ibis.literal(f"{role} (unassigned)"))
         return ibis.literal(role)
 
@@ -436,11 +441,12 @@ def _write_out(
     slas = [Duration.parse(r.sla).timedelta() if r.sla else None for r in routing]
 
     @functools.cache
-    def routed(mask: int) -> tuple[tuple[str, ...], dt.timedelta | None]:
+    def routed(mask: int) -> tuple[tuple[str, ...], dt.timedelta | None, tuple[str, ...]]:
         matched = [k for k in range(len(routing)) if mask >> k & 1]
         notify = tuple(dict.fromkeys(n for k in matched for n in routing[k].notify))
         within = [sla for k in matched if (sla := slas[k]) is not None]
-        return notify, min(within) if within else None
+        escalate = tuple(dict.fromkeys(n for k in matched for n in routing[k].escalate))
+        return notify, min(within) if within else None, escalate
 
     has = set(rows.column_names)
     decisions: list[Decision] = []
@@ -458,6 +464,7 @@ def _write_out(
         reason = part[r.col("reason")].to_pylist()
         since = part[r.col("since")].to_pylist()
         owner = part[r.col("owner")].to_pylist()
+        role = part[r.col("role")].to_pylist()
         tz = part["_tz"].to_pylist()
         routes = part["_routes"].to_pylist()
         to_renewal = part["days_to_renewal"].to_pylist() if "days_to_renewal" in has else None
@@ -483,7 +490,7 @@ def _write_out(
             shown = {n: cols[n][i] for n in names}
             if r.timing.kind == "before_ceiling":
                 shown["projected_ceiling"] = ceiling  # None: no projection, so due at once
-            notify, sla = routed(routes[i])
+            notify, sla, escalate = routed(routes[i])
             play = PlayDraft(
                 play_id=play_id(acct, trigger.id, as_of),
                 account_id=acct,
@@ -491,6 +498,8 @@ def _write_out(
                 fired_on=as_of,
                 due_at=due.isoformat(),
                 owner=owner[i],
+                role=role[i],
+                escalate=escalate,
                 offer=trigger.offer,
                 priority=trigger.priority,
                 evidence=shown,
