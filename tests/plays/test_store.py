@@ -188,3 +188,18 @@ def _raw(url: str) -> Any:
     from sqlalchemy import create_engine
 
     return create_engine(url).connect()
+
+
+def test_the_migrations_build_exactly_the_models(store_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from headroom.plays.models import Base
+
+    store = Store()
+    try:
+        with store.engine.connect() as con:
+            diff = compare_metadata(MigrationContext.configure(con), Base.metadata)
+    finally:
+        store.close()
+    assert diff == []

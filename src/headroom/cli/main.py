@@ -121,6 +121,7 @@ def _register() -> None:
         retention,
         revenue,
         run,
+        serve,
         validate,
     )
 

@@ -13,6 +13,7 @@ from headroom.cli.output import MAPPING_HELP, SOURCE_HELP, Format, console, emit
 from headroom.cli.plays import play_dict
 from headroom.delivery.config import delivery_beside
 from headroom.delivery.outbox import outbox_for
+from headroom.ingest.events import ingested
 from headroom.messages import load_templates
 from headroom.playbook.model import load_playbook
 from headroom.plays.store import Store
@@ -53,6 +54,7 @@ def run_command(
             _print(day, [play_dict(p) for p in stored], decisions, fmt, recorded=True)
             return
         src = on_engine(load(source, mapping), engine)
+        src.add_rows("events", ingested(store))  # what the ingest API accepted, beside its own
         try:
             groups = {t.id: t.cooldown.group for t in book.model.triggers if t.cooldown}
             history = store.history(groups, day, source_declines(src, day))

@@ -25,7 +25,7 @@ from headroom.errors import ConfigError, UsageError
 from headroom.plays.models import Decision as DecisionRow
 from headroom.plays.models import Delivery as DeliveryRow
 from headroom.plays.models import Play
-from headroom.triggers.evaluate import Decision, History
+from headroom.triggers.evaluate import Decision, History, PlayDraft
 
 if TYPE_CHECKING:
     from headroom.delivery.outbox import Queued
@@ -183,25 +183,8 @@ class Store:
         """Every decision and play of a run, and the deliveries of its plays (the outbox), in
         one transaction: a play is never recorded without its messages, nor they without it."""
         now = now or dt.datetime.now(dt.UTC)
+        plays = [d.play for d in decisions if d.play is not None]
         with self.session() as s:
-            for q in deliveries:
-                s.add(
-                    DeliveryRow(
-                        delivery_id=q.delivery_id,
-                        play_id=q.play_id,
-                        target=q.target,
-                        channel=q.channel,
-                        recipient=q.recipient,
-                        kind=q.message.kind,
-                        subject=q.message.subject,
-                        body=q.message.body,
-                        payload=jsonable(q.payload),
-                        status="queued",
-                        attempts=0,
-                        next_attempt_at=now,
-                        created_at=now,
-                    )
-                )
             for d in decisions:
                 s.add(
                     DecisionRow(
@@ -215,28 +198,70 @@ class Store:
                         playbook_version=version,
                     )
                 )
-                if d.play is not None:
-                    p = d.play
-                    s.add(
-                        Play(
-                            play_id=p.play_id,
-                            account_id=p.account_id,
-                            trigger=p.trigger,
-                            fired_on=p.fired_on,
-                            due_at=p.due_at,
-                            owner=p.owner,
-                            offer=p.offer,
-                            priority=p.priority,
-                            evidence=jsonable(p.evidence),
-                            playbook_version=p.playbook_version,
-                            status="open",
-                            created_at=now,
-                            notify=list(p.notify),
-                            sla_due_at=p.sla_due_at,
-                            role=p.role or None,
-                            escalate=list(p.escalate),
-                        )
-                    )
+            _add_plays(s, plays, deliveries, now)
+
+    def record_plays(
+        self, plays: Sequence[PlayDraft], deliveries: Sequence[Queued], now: dt.datetime
+    ) -> list[PlayDraft]:
+        """Plays fired between runs (by an ingested event) with their deliveries, in one
+        transaction; the day's run later records its decisions beside them. The plays not
+        recorded before are returned."""
+        with self.session() as s:
+            return _add_plays(s, plays, deliveries, now)
+
+
+def _add_plays(
+    s: Session, plays: Sequence[PlayDraft], deliveries: Sequence[Queued], now: dt.datetime
+) -> list[PlayDraft]:
+    """Add the plays and deliveries not in the store yet (a play an event fired during the day
+    is fired again by that day's run: same id, recorded once)."""
+    play_ids = [p.play_id for p in plays]
+    known = set(s.scalars(select(Play.play_id).where(Play.play_id.in_(play_ids))))
+    new = [p for p in plays if p.play_id not in known]
+    for p in new:
+        s.add(
+            Play(
+                play_id=p.play_id,
+                account_id=p.account_id,
+                trigger=p.trigger,
+                fired_on=p.fired_on,
+                due_at=p.due_at,
+                owner=p.owner,
+                offer=p.offer,
+                priority=p.priority,
+                evidence=jsonable(p.evidence),
+                playbook_version=p.playbook_version,
+                status="open",
+                created_at=now,
+                notify=list(p.notify),
+                sla_due_at=p.sla_due_at,
+                role=p.role or None,
+                escalate=list(p.escalate),
+            )
+        )
+    ids = [q.delivery_id for q in deliveries]
+    sent = set(s.scalars(select(DeliveryRow.delivery_id).where(DeliveryRow.delivery_id.in_(ids))))
+    for q in deliveries:
+        if q.delivery_id in sent:
+            continue
+        s.add(
+            DeliveryRow(
+                delivery_id=q.delivery_id,
+                play_id=q.play_id,
+                target=q.target,
+                channel=q.channel,
+                recipient=q.recipient,
+                kind=q.message.kind,
+                subject=q.message.subject,
+                body=q.message.body,
+                payload=jsonable(q.payload),
+                status="queued",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    return new
 
 
 def jsonable(value: Any) -> Any:

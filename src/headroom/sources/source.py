@@ -14,12 +14,13 @@ import json
 import os
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from headroom.config import settings
 from headroom.errors import ConfigError, SourceError
@@ -52,10 +53,29 @@ class Source:
     path: Path
     report: Report
     con: Any  # the ibis backend holding the tables
+    #: Tables read with rows added beside the source's own (see :meth:`add_rows`).
+    added: dict[str, ir.Table] = field(default_factory=dict)
 
     def table(self, name: str) -> ir.Table:
         """A contract table as an ibis expression (empty when the source lacks it)."""
+        if name in self.added:
+            return self.added[name]
         return self.con.table(name)
+
+    def add_rows(self, name: str, rows: pa.Table) -> None:
+        """Read ``rows`` as part of table ``name`` from now on (the events the ingest API
+        accepted, beside the source's own). Columns ``rows`` lacks are null."""
+        base = self.con.table(name)
+        if rows.num_rows == 0:
+            self.added.pop(name, None)
+            return
+        extra = self.con.create_table(f"headroom_added_{name}", rows, temp=True, overwrite=True)
+        schema = base.schema()
+        cols = {
+            c: (extra[c] if c in extra.columns else ibis.null()).cast(schema[c])
+            for c in base.columns
+        }
+        self.added[name] = base.union(extra.select(**cols))
 
     def has(self, name: str) -> bool:
         """Whether the source gave this table (absent tables load empty)."""

@@ -16,6 +16,7 @@ import functools
 import hashlib
 import math
 import operator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,10 +136,15 @@ def cooldown_days(trigger: Trigger) -> int:
 
 
 def evaluate(
-    source: Source, playbook: Playbook, as_of: dt.date, history: History
+    source: Source,
+    playbook: Playbook,
+    as_of: dt.date,
+    history: History,
+    accounts: Sequence[str] | None = None,
 ) -> list[Decision]:
     """Every decision of the playbook for the end of ``as_of``: per trigger in playbook order,
-    one per account whose condition held (for long enough), in account order."""
+    one per account whose condition held (for long enough), in account order. ``accounts``:
+    only theirs (an event just arrived for them), every table read for them alone."""
     triggers = playbook.model.triggers
     names = playbook.signals() | {"days_to_renewal"}
     if any(Timing.parse(t.timing).kind == "before_ceiling" for t in triggers):
@@ -153,7 +159,13 @@ def evaluate(
             if t.persistence is not None
         )
     )
-    day_ctx = Context(source, as_of)
+    only = None
+    if accounts is not None:
+        only = source.small_table(
+            "headroom_evaluated_accounts",
+            ibis.memtable({"account_id": list(accounts)}, schema={"account_id": "string"}),
+        )
+    day_ctx = Context(source, as_of, accounts=only)
     today = source.cache(signal_table(day_ctx, names))  # persistent ones included
     ctx = Context(source, as_of, history=_span(triggers), accounts=_holding(playbook, today))
     table = source.cache(signal_table(ctx, persistent)) if persistent else today

@@ -1,0 +1,75 @@
+"""Event-triggered plays, fired when the event arrives instead of at the next run.
+
+A trigger is event-triggered when its condition counts an event (``events_<name>_<N>d``). An
+accepted event of that name evaluates the playbook at once, for the event's account alone and
+as of the day it arrived, with every accepted event included; the plays of those triggers are
+recorded with their deliveries, and the worker sends them. The day's run later records the
+same plays' decisions (same play ids: recorded once).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from headroom.delivery.config import DeliveryConfig
+from headroom.delivery.outbox import outbox_for
+from headroom.ingest.events import ingested
+from headroom.ingest.segment import Event
+from headroom.messages.templates import Templates
+from headroom.playbook.model import Playbook
+from headroom.plays.store import Store
+from headroom.sources import Source
+from headroom.triggers.evaluate import PlayDraft, evaluate, source_declines
+
+_EVENT_SIGNAL = re.compile(r"events_([a-z][a-z0-9_]*)_(\d+)d")
+
+
+def event_triggers(playbook: Playbook) -> dict[str, set[str]]:
+    """Per event name, the ids of the triggers whose condition counts it."""
+    out: dict[str, set[str]] = {}
+    for i, t in enumerate(playbook.model.triggers):
+        for name in playbook.conditions[("triggers", i, "when")].names():
+            m = _EVENT_SIGNAL.fullmatch(name)
+            if m:
+                out.setdefault(m.group(1), set()).add(t.id)
+    return out
+
+
+@dataclass
+class Reactor:
+    """What fires plays on arriving events: the loaded source, the playbook, its templates and
+    delivery settings, and the state store. One evaluation at a time (an engine connection is
+    not shared across threads)."""
+
+    source: Source
+    playbook: Playbook
+    templates: Templates
+    delivery: DeliveryConfig | None
+    store: Store
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self.triggers = event_triggers(self.playbook)
+
+    def react(self, events: Sequence[Event], now: dt.datetime) -> list[PlayDraft]:
+        """Fire the event-triggered plays of newly accepted ``events``; the new plays."""
+        hits = [e for e in events if e.event in self.triggers]
+        if not hits:
+            return []
+        wanted = set().union(*(self.triggers[e.event] for e in hits))
+        accounts = sorted({e.account_id for e in hits})
+        day = now.astimezone(dt.UTC).date()
+        book = self.playbook
+        groups = {t.id: t.cooldown.group for t in book.model.triggers if t.cooldown}
+        with self._lock:
+            self.source.add_rows("events", ingested(self.store, accounts))
+            history = self.store.history(groups, day, source_declines(self.source, day))
+            decisions = evaluate(self.source, book, day, history, accounts=accounts)
+            fired = [d for d in decisions if d.play is not None and d.trigger in wanted]
+            outbox = outbox_for(self.source, book, self.templates, self.delivery, fired, now)
+        plays = [d.play for d in fired if d.play is not None]
+        return self.store.record_plays(plays, outbox, now)

@@ -1,0 +1,1 @@
+"""``headroom serve``: the HTTP APIs (and, next, the web app) over one core."""

@@ -1,0 +1,196 @@
+"""The ASGI application of ``headroom serve``: the ingest API, a health check, and the delivery
+worker running beside them. Routes parse the request, call the core and translate its errors;
+every error, ours or the framework's, answers with the one JSON shape of
+:meth:`headroom.errors.HeadroomError.to_dict`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import gzip
+import logging
+import secrets
+import threading
+import zlib
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from headroom.delivery.config import DeliveryConfig
+from headroom.delivery.worker import Worker
+from headroom.errors import HeadroomError
+from headroom.ingest.events import accept
+from headroom.ingest.realtime import Reactor
+from headroom.ingest.segment import (
+    MAX_BATCH_BYTES,
+    MAX_CALL_BYTES,
+    IngestError,
+    batch_calls,
+    parse_body,
+    track_calls,
+)
+from headroom.plays.store import Store
+
+log = logging.getLogger("headroom.serve")
+
+
+class UnauthorizedError(HeadroomError):
+    code = "unauthorized"
+    http_status = 401
+
+
+class NotFoundError(HeadroomError):
+    code = "not_found"
+    http_status = 404
+
+
+@dataclass
+class Serve:
+    """What the app serves: the store, the write keys the ingest API accepts, what fires plays
+    on arriving events, and the delivery settings its worker sends with."""
+
+    store: Store
+    write_keys: Sequence[str]
+    reactor: Reactor | None = None
+    delivery: DeliveryConfig | None = None
+    worker_poll_seconds: float = 1.0
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+
+def _shape(exc: HeadroomError) -> JSONResponse:
+    return JSONResponse(exc.to_dict(), status_code=exc.http_status)
+
+
+def _write_key(request: Request, body: dict[str, Any] | None) -> str | None:
+    """Segment's libraries send the write key as the Basic auth user (``key:``), some in the
+    body as ``writeKey``."""
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("basic "):
+        try:
+            user = base64.b64decode(auth[6:], validate=True).decode().split(":", 1)[0]
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return user or None
+    if body is not None and isinstance(body.get("writeKey"), str):
+        return str(body["writeKey"])
+    return None
+
+
+def create_app(serve: Serve) -> FastAPI:
+    """The app over ``serve``'s parts (its worker starts and stops with the app)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        thread = None
+        if serve.delivery is not None:
+            worker = Worker(
+                serve.store, serve.delivery.channels(), serve.delivery.retry,
+                send=serve.delivery.send,
+            )  # fmt: skip
+            serve._stop.clear()
+            thread = threading.Thread(
+                target=worker.run,
+                kwargs={"stop": serve._stop, "until_idle": False,
+                        "poll_seconds": serve.worker_poll_seconds},
+                name="headroom-deliver",
+                daemon=True,
+            )  # fmt: skip
+            thread.start()
+        try:
+            yield
+        finally:
+            serve._stop.set()
+            if thread is not None:
+                thread.join(timeout=30)
+
+    app = FastAPI(
+        title="headroom",
+        summary="Expansion plays: the ingest API (Segment-compatible) and the delivery worker.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(HeadroomError)
+    async def headroom_error(request: Request, exc: HeadroomError) -> JSONResponse:
+        return _shape(exc)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return _shape(NotFoundError(f"no route {request.url.path}", fix="see /docs"))
+        err = HeadroomError(str(exc.detail))
+        err.http_status = exc.status_code
+        return _shape(err)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _shape(HeadroomError(f"the request is not valid: {exc.errors()}"))
+
+    async def _read(request: Request, limit: int) -> dict[str, Any]:
+        raw = await request.body()
+        if request.headers.get("content-encoding", "").lower() == "gzip":
+            try:
+                # Bounded: a small gzip body must not unpack into gigabytes.
+                d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                raw = d.decompress(raw, limit + 1)
+            except (zlib.error, gzip.BadGzipFile):
+                raise IngestError(
+                    "the body is not valid gzip", fix="send gzip or plain JSON"
+                ) from None
+        return parse_body(raw, limit)
+
+    def _ingest(request: Request, body: dict[str, Any], batch: bool) -> dict[str, Any]:
+        key = _write_key(request, body)
+        if not serve.write_keys:
+            raise UnauthorizedError(
+                "this server accepts no events: no write key is configured",
+                fix="start headroom serve with HEADROOM_WRITE_KEYS set",
+            )
+        if key is None or not any(secrets.compare_digest(key, k) for k in serve.write_keys):
+            raise UnauthorizedError(
+                "missing or unknown write key",
+                fix="send the write key as the Basic auth user name, as Segment's libraries do",
+            )
+        now = dt.datetime.now(dt.UTC)
+        events = batch_calls(body, now) if batch else track_calls(body, now)
+        new = accept(serve.store, events, now)  # committed: from here nothing is lost
+        fired: list[str] = []
+        if serve.reactor is not None and new:
+            try:
+                fired = [p.play_id for p in serve.reactor.react(new, now)]
+            except Exception:  # the events are kept; the day's run will fire the plays
+                log.exception("event-triggered plays failed; the next run will fire them")
+        return {"success": True, "accepted": len(new), "duplicates": len(events) - len(new),
+                "plays": fired}  # fmt: skip
+
+    @app.post("/v1/track")
+    async def track(request: Request) -> JSONResponse:
+        """A Segment ``track`` call."""
+        body = await _read(request, MAX_CALL_BYTES)
+        return JSONResponse(await _threaded(_ingest, request, body, False))
+
+    @app.post("/v1/batch")
+    async def batch(request: Request) -> JSONResponse:
+        """A Segment ``batch`` of calls (its libraries send these)."""
+        body = await _read(request, MAX_BATCH_BYTES)
+        return JSONResponse(await _threaded(_ingest, request, body, True))
+
+    @app.get("/healthz")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+async def _threaded(fn: Any, *args: Any) -> Any:
+    """Run blocking core work (the store, the engine) off the event loop."""
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(fn, *args)
