@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
@@ -477,3 +478,103 @@ def test_the_example_delivery_file_is_valid() -> None:
     assert sorted(config.raw_channels) == ["crm", "customer_email", "ops", "team_slack"]
     assert set(config.send) >= {"self_serve", "csm", "ae", "manager"}
     assert config.retry.attempts == 8
+
+
+# -- leases -------------------------------------------------------------------------------------
+
+
+class Recording:
+    """A channel that records what it sent and can run code during a send."""
+
+    idempotent = True
+
+    def __init__(self, during: Any = None) -> None:
+        self.sent: list[str] = []
+        self.during = during
+
+    def send(self, message: Any) -> None:
+        if self.during is not None:
+            during, self.during = self.during, None
+            during()
+        self.sent.append(message.key)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_row_whose_lease_ran_out_in_a_slow_batch_is_left_to_the_worker_that_took_it(
+    outbox: Store,
+) -> None:
+    keys = queue(outbox, 2)
+    clock = Clock()
+    other = Recording()
+    b = Worker(outbox, {"hook": other}, RetryPolicy(lease_seconds=60), clock)  # type: ignore[dict-item]
+
+    def slow_first_send() -> None:
+        clock.advance(120)  # the batch's leases run out while the first row is being sent
+        b.run_once()  # another worker claims both and sends them
+
+    mine = Recording(slow_first_send)
+    a = Worker(outbox, {"hook": mine}, RetryPolicy(lease_seconds=60), clock)  # type: ignore[dict-item]
+    a.run_once()
+    # The row in flight went out twice (an idempotent receiver drops one); the row after it
+    # was not sent again by the worker that had lost it.
+    assert sorted(other.sent) == sorted(keys)
+    assert len(mine.sent) == 1 and mine.sent[0] in keys
+
+
+def test_a_delivery_that_keeps_killing_its_worker_is_dead_lettered(outbox: Store) -> None:
+    (key,) = queue(outbox)
+    clock = Clock()
+    w = Worker(outbox, {"hook": Recording()}, RetryPolicy(attempts=2, lease_seconds=10), clock)  # type: ignore[dict-item]
+    for _ in range(2):  # claimed, then the worker dies: the lease runs out
+        assert len(w.claim(10)[1]) == 1
+        clock.advance(11)
+    t = w.run_once()
+    assert t.dead == 1
+    row = one(outbox, key)
+    assert (row.status, row.last_error) == (
+        "dead", "abandoned mid-send 2 times (a worker stopped each time)",
+    )  # fmt: skip
+
+
+def test_a_worker_inside_serve_outlives_a_failed_batch(outbox: Store) -> None:
+    import threading
+
+    queue(outbox)
+    stop = threading.Event()
+    w = Worker(outbox, {"hook": Recording()}, RetryPolicy())  # type: ignore[dict-item]
+    real, calls = w.run_once, []
+
+    def flaky(limit: int = 50) -> Any:
+        calls.append(limit)
+        if len(calls) == 1:
+            raise RuntimeError("database is locked")
+        if len(calls) == 3:
+            stop.set()
+        return real(limit)
+
+    w.run_once = flaky  # type: ignore[method-assign]
+    total = w.run(stop, until_idle=False, poll_seconds=0.01)
+    assert total.sent == 1 and len(calls) == 3
+
+
+def test_delivery_yaml_checks_recipient_templates_and_hides_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "delivery.yaml"
+    path.write_text(
+        'channels:\n  hook: {kind: webhook, url: x, secret: "${S}"}\n'
+        'send:\n  csm: {channel: hook, to: "{{ account.csm "}\n'
+    )
+    with pytest.raises(Exception) as err:
+        load_delivery(path)
+    assert str(err.value).startswith("delivery.yaml:4:28: send.csm.to is not a template: ")
+    path.write_text('channels:\n  hook: {kind: webhook, url: x, secret: "${S}"}\n')
+    monkeypatch.setenv("S", "not-a-secret-format-but-private")
+    with pytest.raises(Exception) as err:
+        load_delivery(path).channels()
+    assert "not-a-secret-format-but-private" not in str(err.value)
+    assert str(err.value).startswith(
+        "delivery.yaml:2:41: channel hook: secret: Value error, a webhook secret is whsec_"
+    )

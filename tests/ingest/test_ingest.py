@@ -216,6 +216,14 @@ def test_bad_write_keys_are_refused(api: httpx.Client) -> None:
          .encode(), "payload_too_large", "batch[0] is over the limit of 32 KB for one call"),
         (b"{" + b'"a": "' + b"x" * 600_000 + b'"}', "payload_too_large",
          "the request body is 600,009 bytes, over the limit of 512,000"),
+        # What PostgreSQL would refuse is refused up front, as the same 400 on every store.
+        (json.dumps({"batch": [call(messageId="m" * 201)]}).encode(), "bad_event",
+         "batch[0].messageId is 201 characters long, over the limit of 200"),
+        (b'{"batch": [{"type": "track", "event": "x", "messageId": "m", '
+         b'"properties": {"account_id": "a1", "n": NaN}}]}', "bad_event",
+         "the request body is not JSON (NaN is not a JSON number)"),
+        (json.dumps({"batch": [call(event="in\u0000vite")]}).encode(), "bad_event",
+         "batch[0].event holds a NUL character"),
     ],
 )  # fmt: skip
 def test_malformed_and_oversized_payloads_are_refused_whole(
@@ -304,3 +312,33 @@ def test_headroom_serve_as_a_process_keeps_accepted_events_across_a_restart(
         ]
     finally:
         store.close()
+
+
+def test_what_segment_allows_is_accepted(api: httpx.Client) -> None:
+    store = Store()
+    try:
+        # An offset is kept as the same instant, in UTC, on every store.
+        r = api.post("/v1/track", json=call(messageId="tz", timestamp="2026-11-20T10:00:00+02:00"),
+                     headers=basic(KEY))  # fmt: skip
+        assert r.status_code == 200, r.text
+        stamps = dict(zip(*ingested(store).select(["event_id", "timestamp"]).to_pydict().values(),
+                          strict=True))  # fmt: skip
+        assert stamps["tz"] == dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)
+        # The account given once for the whole batch; a call without a messageId, twice.
+        bare = {"type": "track", "event": "invite_sent", "userId": "u9",
+                "timestamp": "2026-11-20T11:00:00Z"}  # fmt: skip
+        body = {"context": {"groupId": "a7"}, "batch": [bare, bare]}
+        r = api.post("/v1/batch", json=body, headers=basic(KEY))
+        assert r.json() == {"success": True, "accepted": 1, "duplicates": 1, "plays": []}
+        # 9,000 characters of Japanese are 27 KB of UTF-8: under the 32 KB a call.
+        wide = call(messageId="jp", properties={"account_id": "a1", "note": "\u65e5" * 9_000})
+        assert api.post("/v1/batch", json={"batch": [wide]}, headers=basic(KEY)).status_code == 200
+        accounts = dict(zip(*ingested(store).select(["event_id", "account_id"]).to_pydict()
+                            .values(), strict=True))  # fmt: skip
+        assert accounts["jp"] == "a1" and "a7" in accounts.values()
+    finally:
+        store.close()
+    # A write key that is not ASCII is just a wrong key.
+    assert error(api.post("/v1/track", json=call(), headers={
+        "authorization": "Basic " + base64.b64encode("schl\u00fcssel:".encode()).decode()}),
+        401)["code"] == "unauthorized"  # fmt: skip

@@ -117,6 +117,16 @@ def test_the_alert_has_a_built_in_text(tmp_path: Path) -> None:
             "write 'Subject: ...', a blank line, then the body",
         ),
         (
+            {"seats.email.j2": "Subject: hi\n\n{{ seat_utilisation | percnt }}"},
+            "templates/seats.email.j2:3:1: No filter named 'percnt'.; see "
+            "https://jinja.palletsprojects.com/templates/ for the syntax",
+        ),
+        (
+            {"seats.email.j2": "Subject: hi\n\nYour MRR is {{ account.mrr }}"},
+            "templates/seats.email.j2:3:16: uses 'account.mrr', which no play supplies; "
+            "account has ae, csm, id, name, segment, timezone",
+        ),
+        (
             {"seats.brief.j2": "{{ account.name }}"},
             "trigger crowded: its plays for self_serve are drafted from templates/seats.email.j2, "
             "which does not exist; add templates/seats.email.j2 beside the playbook",
@@ -151,7 +161,8 @@ def test_a_branch_for_other_evidence_is_not_held_against_a_trigger(tmp_path: Pat
 
 
 def test_the_sandbox_keeps_templates_to_their_numbers(tmp_path: Path) -> None:
-    text = "Subject: hi\n\n{{ account.__class__.__mro__ }}"
+    # account.__class__ is refused by the check; this reaches it through a value instead.
+    text = "Subject: hi\n\n{{ play.why.__class__.__mro__ }}"
     book = book_with(tmp_path, {"seats.email.j2": text})
     refused = r"^template seats\.email\.j2 cannot be drafted for play p-1: "
     with pytest.raises(HeadroomError, match=refused):
@@ -181,3 +192,15 @@ def test_the_example_templates_pass_the_check() -> None:
     result = CliRunner().invoke(app, ["check", str(EXAMPLE / "playbook.yaml"), "--format", "json"])
     assert result.exit_code == 0, result.output
     assert '"templates": [' in result.output
+
+
+def test_a_templates_own_variables_are_its_own(tmp_path: Path) -> None:
+    text = ("Subject: hi\n\n{% set share = seat_utilisation | percent %}{{ share }}"
+            "{% for k, v in evidence.items() %} {{ k }}={{ v }}{% endfor %}")  # fmt: skip
+    book = book_with(tmp_path, {"seats.email.j2": text})
+    m = load_templates(book).render(
+        "seats.email.j2",
+        play("crowded", "self_serve", "seats", {"seat_utilisation": 0.9, "days_held": 8.0}),
+        ACCOUNT,
+    )
+    assert m.body == "90% seat_utilisation=0.9 days_held=8.0\n"

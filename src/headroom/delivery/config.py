@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jinja2 import TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from headroom.delivery.channels import Channel, kinds
@@ -36,6 +38,7 @@ from headroom.errors import ConfigError
 from headroom.yamldoc import Document, load_document, parse_model
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SANDBOX = ImmutableSandboxedEnvironment()
 
 
 class Target(BaseModel):
@@ -50,7 +53,7 @@ class RetryPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     attempts: int = Field(default=8, ge=1, le=100)
-    first_seconds: float = Field(default=30.0, ge=0)
+    first_seconds: float = Field(default=30.0, gt=0)
     most_seconds: float = Field(default=3600.0, ge=0)
     lease_seconds: float = Field(
         default=120.0, gt=0, description="how long a claimed delivery is left to its worker"
@@ -82,7 +85,19 @@ class DeliveryConfig:
             cls = registry[str(raw["kind"])]
             values = {k: self._expand(("channels", name, k), v) for k, v in raw.items()}
             values.pop("kind")
-            out[name] = cls(name, cls.Settings.model_validate(values))
+            try:
+                settings = cls.Settings.model_validate(values)
+            except ValidationError as exc:
+                # Said without the values: an expanded setting may be a secret.
+                first = exc.errors(include_input=False)[0]
+                loc = ("channels", name, *(str(x) for x in first["loc"]))
+                raise self._error(
+                    loc[:3],
+                    f"channel {name}: {'.'.join(loc[2:])}: {first['msg']} (after reading the "
+                    "environment)",
+                    "check the environment variable the setting names",
+                ) from None
+            out[name] = cls(name, settings)
         return out
 
     def _expand(self, loc: tuple[str, ...], value: Any) -> Any:
@@ -147,6 +162,15 @@ def load_delivery(path: Path) -> DeliveryConfig:
                 where, _, what = err.message.partition(": ")
                 raise ConfigError(f"{where}: channel {name}: {what}", fix=err.fix) from None
     for target, t in model.send.items():
+        if t.to is not None:
+            try:
+                _SANDBOX.parse(t.to)
+            except TemplateError as exc:
+                raise doc.error(
+                    ("send", target, "to"),
+                    f"send.{target}.to is not a template: {exc}",
+                    fix='write e.g. "{{ account.csm }}" or a fixed address',
+                ) from None
         if t.channel not in model.channels:
             raise doc.error(
                 ("send", target, "channel"),

@@ -66,8 +66,12 @@ def escalate(store: Store, send: Mapping[str, Target], now: dt.datetime) -> int:
             account = dict((first or {}).get("account") or {"account_id": play.account_id})
             fields = {
                 "play_id": play.play_id,
+                "account_id": play.account_id,
                 "trigger": play.trigger,
+                "offer": play.offer,
                 "owner": play.owner,
+                "role": play.role,
+                "priority": play.priority,
                 "fired_on": play.fired_on.isoformat(),
                 "due_at": play.due_at,
                 "sla_due_at": play.sla_due_at,

@@ -26,7 +26,7 @@ PRIORITY = {1: "HIGH", 2: "HIGH", 3: "MEDIUM"}
 @channel_kind("hubspot")
 class HubSpot(Channel):
     class Settings(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+        model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
         token: str
         base_url: str = "https://api.hubapi.com"
         timeout: float = Field(default=10.0, gt=0)

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import StrictUndefined, UndefinedError
+from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from headroom.delivery.config import DeliveryConfig
@@ -55,7 +55,7 @@ def render_recipient(template: str | None, values: Mapping[str, Any]) -> str | N
     env = ImmutableSandboxedEnvironment(undefined=StrictUndefined)
     try:
         out = env.from_string(template).render(values).strip()
-    except UndefinedError:
+    except TemplateError:
         return None  # said when the channel refuses it: dead-lettered with the reason
     return out if out and out != "None" else None
 

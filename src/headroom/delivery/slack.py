@@ -43,7 +43,7 @@ def blocks(message: Outgoing) -> list[dict[str, Any]]:
 @channel_kind("slack")
 class Slack(Channel):
     class Settings(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+        model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
         webhook_url: str | None = None
         token: str | None = None
         base_url: str = Field(default="https://slack.com/api/", description="the Web API")

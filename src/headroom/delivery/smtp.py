@@ -29,7 +29,7 @@ class Email(Channel):
     """Send the message as a plain-text email to its recipient."""
 
     class Settings(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+        model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
         host: str
         port: int = 587
         starttls: bool = Field(default=True, description="upgrade the connection with STARTTLS")

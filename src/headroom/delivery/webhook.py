@@ -58,7 +58,7 @@ class Webhook(Channel):
     idempotent = True
 
     class Settings(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+        model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
         url: str
         secret: str = Field(description="whsec_ and base64, as the Standard Webhooks spec gives")
         timeout: float = Field(default=10.0, gt=0, description="seconds to wait for an answer")

@@ -16,6 +16,7 @@ refusal (a bad address, a 4xx), the delivery is dead-lettered with the reason.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import random
 import threading
 import uuid
@@ -37,6 +38,7 @@ from headroom.plays.models import Delivery
 from headroom.plays.store import Store
 
 Clock = Callable[[], dt.datetime]
+log = logging.getLogger("headroom.deliver")
 
 
 def utcnow() -> dt.datetime:
@@ -147,8 +149,31 @@ class Worker:
         token, rows = self.claim(limit)
         tally = Tally()
         for row in rows:
-            self._send(token, row, tally)
+            if row.attempts > self.policy.attempts:
+                # Its leases ran out again and again: whatever sends it kills the worker.
+                why = f"abandoned mid-send {row.attempts - 1} times (a worker stopped each time)"
+                self._finish(token, row, "dead", why)
+                tally.dead += 1
+                tally.reasons.append(f"{row.delivery_id}: {why}")
+            elif self._renew(token, row):
+                self._send(token, row, tally)
         return tally
+
+    def _renew(self, token: str, row: Delivery) -> bool:
+        """Lease ``row`` afresh just before sending it, if the claim is still ours: rows late in
+        a slow batch would otherwise be claimed and sent by another worker meanwhile."""
+        now = self.clock()
+        with self.store.session() as s:
+            done = s.execute(
+                update(Delivery)
+                .where(
+                    Delivery.delivery_id == row.delivery_id,
+                    Delivery.claim == token,
+                    Delivery.lease_until > now,
+                )
+                .values(lease_until=now + dt.timedelta(seconds=self.policy.lease_seconds))
+            )
+            return bool(done.rowcount)  # type: ignore[attr-defined]
 
     def _send(self, token: str, row: Delivery, tally: Tally) -> None:
         channel = self.channels.get(row.channel)
@@ -239,7 +264,15 @@ class Worker:
         stop = stop or threading.Event()
         total = Tally()
         while not stop.is_set():
-            tally = self.run_once(limit)
+            try:
+                tally = self.run_once(limit)
+            except Exception:
+                if until_idle:
+                    raise  # headroom deliver says what went wrong and stops
+                # A worker inside headroom serve outlives a database blip: log, wait, go on.
+                log.exception("delivery worker: a batch failed; trying again")
+                stop.wait(poll_seconds)
+                continue
             total.add(tally)
             if on_batch is not None:
                 on_batch(tally)

@@ -71,5 +71,6 @@ class Reactor:
             decisions = evaluate(self.source, book, day, history, accounts=accounts)
             fired = [d for d in decisions if d.play is not None and d.trigger in wanted]
             outbox = outbox_for(self.source, book, self.templates, self.delivery, fired, now)
-        plays = [d.play for d in fired if d.play is not None]
-        return self.store.record_plays(plays, outbox, now)
+            plays = [d.play for d in fired if d.play is not None]
+            # Inside the lock: two requests for one account must not race to record a play.
+            return self.store.record_plays(plays, outbox, now)

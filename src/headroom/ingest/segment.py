@@ -2,10 +2,11 @@
 (``POST /v1/track``) or in a ``batch`` (``POST /v1/batch``), from Segment's own libraries.
 
 A track call becomes an event of the ``events`` table: ``messageId`` is its id (and makes a
-retried call harmless), ``event`` its name, ``timestamp`` its time (``originalTimestamp``, or when
-it arrived, if it has none), ``userId`` (or ``anonymousId``) its user, and the account is the
-first of ``properties.account_id``, ``context.groupId`` and ``groupId`` (B2B events carry the
-account they happened in). Other calls in a batch (identify, group, page, ...) are accepted and
+retried call harmless), ``event`` its name, ``timestamp`` its time (else ``originalTimestamp``,
+else when it arrived), ``userId`` (or ``anonymousId``) its user, and the account is the
+first of ``properties.account_id``, ``context.groupId`` (the call's, or the batch's) and
+``groupId`` (B2B events carry the account they happened in). A call without a messageId is
+named by a hash of its content. Other calls in a batch (identify, group, page, ...) are accepted and
 not kept. Limits are Segment's: 32 KB a call, 500 KB a batch.
 
 A bad call anywhere in a batch refuses the whole batch, saying which call and what is wrong;
@@ -15,6 +16,7 @@ nothing of it is kept.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,12 +49,28 @@ class Event:
     properties: dict[str, Any] = field(default_factory=dict)
 
 
+#: The longest id, event name or account the store keeps.
+MAX_TEXT = 200
+
+
 def _text(value: Any) -> str | None:
     if value is None or value == "":
         return None
-    if isinstance(value, str | int):
+    if isinstance(value, str | int) and not isinstance(value, bool):
         return str(value)
     return None
+
+
+def _checked(value: str | None, where: str) -> str | None:
+    """``value`` if the store can keep it as it is."""
+    if value is not None and len(value) > MAX_TEXT:
+        raise IngestError(
+            f"{where} is {len(value):,} characters long, over the limit of {MAX_TEXT}",
+            fix="send a shorter id or name",
+        )
+    if value is not None and "\x00" in value:
+        raise IngestError(f"{where} holds a NUL character", fix="send text without NUL")
+    return value
 
 
 def _time(value: Any, where: str) -> dt.datetime | None:
@@ -65,7 +83,12 @@ def _time(value: Any, where: str) -> dt.datetime | None:
             f"{where}: {value!r} is not an ISO 8601 time",
             fix="send e.g. 2026-11-24T16:03:00Z (Segment's libraries do)",
         ) from None
-    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+    # Stored in UTC: SQLite keeps no offset, and windows count UTC days on every store.
+    return t.astimezone(dt.UTC) if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def parse_body(raw: bytes, limit: int) -> dict[str, Any]:
@@ -76,8 +99,8 @@ def parse_body(raw: bytes, limit: int) -> dict[str, Any]:
             fix="send at most 32 KB per call and 500 KB per batch, as Segment's libraries do",
         )
     try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        body = json.loads(raw, parse_constant=_no_constant)
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
         raise IngestError(
             f"the request body is not JSON ({exc})", fix="send a JSON object"
         ) from None
@@ -86,44 +109,52 @@ def parse_body(raw: bytes, limit: int) -> dict[str, Any]:
     return body
 
 
-def track(call: Any, where: str, received: dt.datetime) -> Event | None:
+def track(
+    call: Any, where: str, received: dt.datetime, shared: dict[str, Any] | None = None
+) -> Event | None:
     """A track call as an event (None for the other kinds of call, which are not kept)."""
     if not isinstance(call, dict):
         raise IngestError(f"{where} is not a JSON object", fix="send each call as an object")
+    shared = shared or {}
     kind = call.get("type", "track")
     if kind != "track":
         return None
-    if len(json.dumps(call, default=str).encode()) > MAX_CALL_BYTES:
+    if len(json.dumps(call, default=str, ensure_ascii=False).encode()) > MAX_CALL_BYTES:
         raise PayloadTooLargeError(
             f"{where} is over the limit of 32 KB for one call", fix="send fewer properties"
         )
-    message_id = _text(call.get("messageId"))
+    message_id = _checked(_text(call.get("messageId")), f"{where}.messageId")
     if message_id is None:
-        raise IngestError(
-            f"{where} has no messageId",
-            fix="give every call a unique messageId (Segment's libraries do)",
-        )
-    event = _text(call.get("event"))
+        # Segment's HTTP API makes it optional: the call's own content names it, so the same
+        # call retried is still one event.
+        canonical = json.dumps(call, sort_keys=True, default=str, ensure_ascii=False)
+        message_id = "h-" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
+    event = _checked(_text(call.get("event")), f"{where}.event")
     if event is None:
         raise IngestError(f"{where}.event is missing", fix="name the event, e.g. 'invite_sent'")
     properties = call.get("properties") or {}
-    context = call.get("context") or {}
-    if not isinstance(properties, dict) or not isinstance(context, dict):
+    own = call.get("context") or {}
+    if not isinstance(properties, dict) or not isinstance(own, dict):
         raise IngestError(
             f"{where}: properties and context must be JSON objects", fix="send objects"
         )
-    account = (
+    context = {**shared, **own}
+    if "\x00" in json.dumps(properties, ensure_ascii=False, default=str):
+        raise IngestError(f"{where}.properties holds a NUL character", fix="send text without NUL")
+    account = _checked(
         _text(properties.get("account_id"))
         or _text(context.get("groupId"))
-        or _text(call.get("groupId"))
+        or _text(call.get("groupId")),
+        f"{where}: the account id",
     )
     if account is None:
         raise IngestError(
             f"{where} ({event}) names no account",
             fix="set properties.account_id (or context.groupId) to the account's id",
         )
-    user = _text(call.get("userId")) or _text(call.get("anonymousId"))
-    when = _time(call.get("originalTimestamp") or call.get("timestamp"), f"{where}.timestamp")
+    user = _checked(_text(call.get("userId")) or _text(call.get("anonymousId")), f"{where}.userId")
+    # Segment's timestamp is the client's clock corrected by sentAt; originalTimestamp is not.
+    when = _time(call.get("timestamp") or call.get("originalTimestamp"), f"{where}.timestamp")
     return Event(message_id, account, event, when or received, user, properties)
 
 
@@ -138,5 +169,7 @@ def batch_calls(body: dict[str, Any], received: dt.datetime) -> list[Event]:
     calls = body.get("batch")
     if not isinstance(calls, list):
         raise IngestError("the body has no batch list", fix='send {"batch": [{...}, ...]}')
-    events = [track(c, f"batch[{i}]", received) for i, c in enumerate(calls)]
+    shared = body.get("context")  # a batch may give the context all its calls share
+    shared = shared if isinstance(shared, dict) else {}
+    events = [track(c, f"batch[{i}]", received, shared) for i, c in enumerate(calls)]
     return [e for e in events if e is not None]

@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes
-from jinja2.exceptions import SecurityError
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from headroom.errors import ConfigError, HeadroomError
@@ -38,6 +37,13 @@ from headroom.triggers.evidence import describe, evidence_names
 SELF_SERVE = frozenset({"self_serve", "automated_nurture"})
 #: The names every play supplies, besides its evidence.
 ALWAYS = frozenset({"account", "play", "evidence", "next_step_on"})
+#: What a template may call on ``evidence`` itself.
+DICT_METHODS = frozenset({"items", "keys", "values", "get"})
+#: What ``account`` and ``play`` have.
+FIELDS = {
+    "account": frozenset({"id", "name", "segment", "csm", "ae", "timezone"}),
+    "play": frozenset({"id", "trigger", "offer", "owner", "fired_on", "due_at", "priority", "why"}),
+}
 
 ALERT = """{{ play.trigger }} fired for {{ account.name }} ({{ account.id }}): {{ play.why }}.
 Owner: {{ play.owner }}; due {{ play.due_at }}. Offer: {{ play.offer }}."""
@@ -160,7 +166,7 @@ class Templates:
         }
         try:
             out = self._env.from_string(text).render(values)
-        except (UndefinedError, SecurityError, TypeError, ValueError) as exc:
+        except (TemplateError, TypeError, ValueError, ArithmeticError) as exc:
             raise HeadroomError(
                 f"template {name or 'alert'} cannot be drafted for play {play['play_id']}: {exc}",
                 fix="run headroom check on the playbook and mend the template it names",
@@ -204,6 +210,8 @@ class Templates:
         text = self.sources[name]
         try:
             tree = self._env.parse(text)
+            # Compiles too: an unknown filter is found here, not in a customer's run.
+            unknown = meta.find_undeclared_variables(tree) - supplied
         except TemplateSyntaxError as exc:
             raise ConfigError(
                 f"templates/{name}:{exc.lineno}:1: {exc.message}",
@@ -214,18 +222,24 @@ class Templates:
                 f"templates/{name}:1:1: an email template starts with its Subject: line",
                 fix="write 'Subject: ...', a blank line, then the body",
             )
-        unknown = meta.find_undeclared_variables(tree) - supplied
-        missing = [
-            (key, line)
-            for key, line in _uses(tree, supplied)
-            if key in unknown or (key not in supplied and key not in ALWAYS)
-        ]
+        missing: list[tuple[str, str, int]] = []
+        for kind, key, at in _uses(tree, supplied):
+            if (kind == "name" and key in unknown) or (kind == "evidence" and key not in supplied):
+                missing.append((key, key, at))
+            elif kind in FIELDS and key not in FIELDS[kind]:
+                missing.append((f"{kind}.{key}", key, at))
         if not missing:
             return
-        bad, lineno = min(missing, key=lambda m: m[1])
+        bad, word, lineno = min(missing, key=lambda m: m[2])
         line = text.splitlines()[lineno - 1]
-        hit = re.search(rf"\b{re.escape(bad)}\b", line)
+        hit = re.search(rf"\b{re.escape(bad if '.' in bad else word)}\b", line)
         column = hit.start() + 1 if hit else 1
+        if "." in bad:
+            kind = bad.split(".")[0]
+            raise ConfigError(
+                f"templates/{name}:{lineno}:{column}: uses {bad!r}, which no play supplies",
+                fix=f"{kind} has {', '.join(sorted(FIELDS[kind]))}",
+            )
         others = sorted(supplied - ALWAYS)
         raise ConfigError(
             f"templates/{name}:{lineno}:{column}: uses {bad!r}, which {who} cannot supply",
@@ -236,18 +250,23 @@ class Templates:
 
 def _evidence_key(node: nodes.Node) -> str | None:
     """``x`` for ``evidence.x``, ``evidence['x']`` or a bare ``x``."""
-    if isinstance(node, nodes.Name):
-        return node.name
+    found = _attribute(node)
+    if found is not None:
+        return found[1] if found[0] == "evidence" else None
+    return node.name if isinstance(node, nodes.Name) else None
+
+
+def _attribute(node: nodes.Node) -> tuple[str, str] | None:
+    """``(owner, x)`` for ``owner.x`` or ``owner['x']`` where owner is a plain name."""
     if isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name):
-        return node.attr if node.node.name == "evidence" else None
+        return node.node.name, node.attr
     if (
         isinstance(node, nodes.Getitem)
         and isinstance(node.node, nodes.Name)
-        and node.node.name == "evidence"
         and isinstance(node.arg, nodes.Const)
         and isinstance(node.arg.value, str)
     ):
-        return node.arg.value
+        return node.node.name, node.arg.value
     return None
 
 
@@ -268,11 +287,12 @@ def _pure(test: nodes.Node) -> bool:
     return isinstance(test, nodes.Test) and test.name == "defined"
 
 
-def _uses(tree: nodes.Node, supplied: set[str] | frozenset[str]) -> list[tuple[str, int]]:
-    """The names and evidence figures a template reads where a play with ``supplied`` can
-    reach: a branch under ``if x is defined`` is skipped when x is not supplied, so that one
+def _uses(tree: nodes.Node, supplied: set[str] | frozenset[str]) -> list[tuple[str, str, int]]:
+    """What a template reads where a play with ``supplied`` can reach, as ``(kind, key,
+    line)``: kind ``name`` (a bare name), ``evidence``, ``account`` or ``play`` (an attribute of
+    one). A branch under ``if x is defined`` is skipped when x is not supplied, so that one
     template can serve triggers with different evidence."""
-    out: list[tuple[str, int]] = []
+    out: list[tuple[str, str, int]] = []
 
     def visit(node: nodes.Node) -> None:
         if isinstance(node, nodes.If):
@@ -289,11 +309,14 @@ def _uses(tree: nodes.Node, supplied: set[str] | frozenset[str]) -> list[tuple[s
             return
         if isinstance(node, nodes.Test) and node.name == "defined":
             return  # asking is not reading
-        key = _evidence_key(node)
-        if key is not None and (not isinstance(node, nodes.Name) or node.ctx == "load"):
-            out.append((key, node.lineno))
-            if not isinstance(node, nodes.Name):
-                return
+        found = _attribute(node)
+        if found == ("evidence", found[1] if found else "") and found[1] in DICT_METHODS:
+            return  # evidence.items() and the like: reading the mapping itself
+        if found is not None and found[0] in ("evidence", *FIELDS):
+            out.append((found[0], found[1], node.lineno))
+            return
+        if isinstance(node, nodes.Name) and node.ctx == "load":
+            out.append(("name", node.name, node.lineno))
         for child in node.iter_child_nodes():
             visit(child)
 

@@ -33,6 +33,7 @@ from headroom.ingest.segment import (
     MAX_BATCH_BYTES,
     MAX_CALL_BYTES,
     IngestError,
+    PayloadTooLargeError,
     batch_calls,
     parse_body,
     track_calls,
@@ -129,12 +130,38 @@ def create_app(serve: Serve) -> FastAPI:
         err.http_status = exc.status_code
         return _shape(err)
 
+    @app.exception_handler(Exception)
+    async def bug(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("headroom serve: %s %s failed", request.method, request.url.path)
+        err = HeadroomError(
+            f"headroom failed unexpectedly ({type(exc).__name__}); this is a bug in headroom",
+            fix="please report it with the request; the server log has the details",
+        )
+        err.code, err.http_status = "internal", 500
+        return _shape(err)
+
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return _shape(HeadroomError(f"the request is not valid: {exc.errors()}"))
 
     async def _read(request: Request, limit: int) -> dict[str, Any]:
-        raw = await request.body()
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLargeError(
+                f"the request body is {int(declared):,} bytes, over the limit of {limit:,}",
+                fix="send at most 32 KB per call and 500 KB per batch, as Segment's libraries do",
+            )
+        chunks, size = [], 0
+        async for chunk in request.stream():  # never more than the limit in memory
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLargeError(
+                    f"the request body is over the limit of {limit:,} bytes",
+                    fix="send at most 32 KB per call and 500 KB per batch, as Segment's "
+                    "libraries do",
+                )
+            chunks.append(chunk)
+        raw = b"".join(chunks)
         if request.headers.get("content-encoding", "").lower() == "gzip":
             try:
                 # Bounded: a small gzip body must not unpack into gigabytes.
@@ -153,7 +180,10 @@ def create_app(serve: Serve) -> FastAPI:
                 "this server accepts no events: no write key is configured",
                 fix="start headroom serve with HEADROOM_WRITE_KEYS set",
             )
-        if key is None or not any(secrets.compare_digest(key, k) for k in serve.write_keys):
+        given = (key or "").encode()
+        if key is None or not any(
+            secrets.compare_digest(given, k.encode()) for k in serve.write_keys
+        ):
             raise UnauthorizedError(
                 "missing or unknown write key",
                 fix="send the write key as the Basic auth user name, as Segment's libraries do",
