@@ -28,6 +28,7 @@ from headroom.delivery.outbox import Queued, delivery_id
 from headroom.delivery.webhook import Webhook as WebhookChannel
 from headroom.delivery.webhook import sign
 from headroom.delivery.worker import Worker, deliveries
+from headroom.errors import ConfigError
 from headroom.messages.templates import Message
 from headroom.plays.models import Delivery
 from headroom.plays.store import Store
@@ -369,28 +370,35 @@ def test_sigkill_mid_batch_loses_nothing_and_duplicates_nothing(
     assert len(ids) - len(set(ids)) <= 5  # at most the killed batch again
 
 
-def test_delivery_yaml_errors_say_where(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "channels:\n  hook: {kind: pager, url: x}\n",
+            "delivery.yaml:2:16: channel hook: kind 'pager' is not a channel kind; use one of "
+            "email, hubspot, slack, webhook",
+        ),
+        (
+            "channels:\n  hook: {kind: webhook, url: x, secret: nope}\nsend: {}\n",
+            "delivery.yaml:2:41: channel hook: secret: a webhook secret is whsec_ followed by "
+            "base64, e.g. whsec_YSBsb25nIHJhbmRvbSBzZWNyZXQ=",
+        ),
+        (
+            "channels: {}\nsend:\n  csm: {channel: mail}\n",
+            "delivery.yaml:3:18: send.csm: no channel named 'mail'; use one of (none defined)",
+        ),
+    ],
+)
+def test_delivery_yaml_errors_say_where(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "delivery.yaml"
-    path.write_text("channels:\n  hook: {kind: pager, url: x}\n")
-    with pytest.raises(Exception) as err:
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
         load_delivery(path)
-    assert str(err.value) == (
-        "delivery.yaml:2:16: channel hook: kind 'pager' is not a channel kind; use one of "
-        "email, hubspot, slack, webhook"
-    )
-    path.write_text("channels:\n  hook: {kind: webhook, url: x, secret: nope}\nsend: {}\n")
-    with pytest.raises(Exception) as err:
-        load_delivery(path)
-    assert str(err.value) == (
-        "delivery.yaml:2:41: channel hook: secret: a webhook secret is whsec_ followed by "
-        "base64, e.g. whsec_YSBsb25nIHJhbmRvbSBzZWNyZXQ="
-    )
-    path.write_text("channels: {}\nsend:\n  csm: {channel: mail}\n")
-    with pytest.raises(Exception) as err:
-        load_delivery(path)
-    assert str(err.value) == (
-        "delivery.yaml:3:18: send.csm: no channel named 'mail'; use one of (none defined)"
-    )
+    assert str(err.value) == message
+
+
+def test_a_secret_missing_from_the_environment_says_which(tmp_path: Path) -> None:
+    path = tmp_path / "delivery.yaml"
     path.write_text('channels:\n  hook: {kind: webhook, url: x, secret: "${NOT_SET_ANYWHERE}"}\n')
     config = load_delivery(path)
     with pytest.raises(Exception) as err:

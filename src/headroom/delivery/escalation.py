@@ -18,7 +18,7 @@ from headroom.delivery.config import Target
 from headroom.delivery.outbox import Queued, delivery_id, render_recipient
 from headroom.messages.templates import Message
 from headroom.plays.models import Delivery, Play
-from headroom.plays.store import Store, jsonable
+from headroom.plays.store import Store, delivery_row
 from headroom.triggers.evidence import describe
 
 
@@ -93,22 +93,6 @@ def escalate(store: Store, send: Mapping[str, Target], now: dt.datetime) -> int:
                     {"play": {"id": play.play_id, **fields}, "account": account,
                      "target": name, "created_at": now.isoformat(), "escalation": True},
                 )  # fmt: skip
-                s.add(
-                    Delivery(
-                        delivery_id=q.delivery_id,
-                        play_id=q.play_id,
-                        target=q.target,
-                        channel=q.channel,
-                        recipient=q.recipient,
-                        kind=message.kind,
-                        subject=message.subject,
-                        body=message.body,
-                        payload=jsonable(q.payload),
-                        status="queued",
-                        attempts=0,
-                        next_attempt_at=now,
-                        created_at=now,
-                    )
-                )
+                s.add(delivery_row(q, now))
             done += 1
     return done

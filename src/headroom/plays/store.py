@@ -242,26 +242,28 @@ def _add_plays(
     ids = [q.delivery_id for q in deliveries]
     sent = set(s.scalars(select(DeliveryRow.delivery_id).where(DeliveryRow.delivery_id.in_(ids))))
     for q in deliveries:
-        if q.delivery_id in sent:
-            continue
-        s.add(
-            DeliveryRow(
-                delivery_id=q.delivery_id,
-                play_id=q.play_id,
-                target=q.target,
-                channel=q.channel,
-                recipient=q.recipient,
-                kind=q.message.kind,
-                subject=q.message.subject,
-                body=q.message.body,
-                payload=jsonable(q.payload),
-                status="queued",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
+        if q.delivery_id not in sent:
+            s.add(delivery_row(q, now))
     return new
+
+
+def delivery_row(q: Queued, now: dt.datetime) -> DeliveryRow:
+    """The outbox row of a delivery, queued as of ``now``."""
+    return DeliveryRow(
+        delivery_id=q.delivery_id,
+        play_id=q.play_id,
+        target=q.target,
+        channel=q.channel,
+        recipient=q.recipient,
+        kind=q.message.kind,
+        subject=q.message.subject,
+        body=q.message.body,
+        payload=jsonable(q.payload),
+        status="queued",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
 
 
 def jsonable(value: Any) -> Any:
