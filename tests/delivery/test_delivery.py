@@ -412,21 +412,27 @@ def test_a_secret_missing_from_the_environment_says_which(tmp_path: Path) -> Non
 # -- SLAs ---------------------------------------------------------------------------------------
 
 
+def run_with_a_manager(tmp_path: Path, hook: Hook) -> dict[str, Any]:
+    """The three-account run on DAY, with a manager to escalate to through ``hook``; its plays
+    by account."""
+    config = (
+        "channels:\n"
+        f'  hook: {{kind: webhook, url: "{hook.url}", secret: "${{TEST_HOOK_SECRET}}"}}\n'
+        "send:\n  manager: {channel: hook, to: lee@teamflow.example}\n"
+    )
+    book = playbook_with(tmp_path / "book", config)
+    src = source(tmp_path / "src")
+    run = CliRunner().invoke(app, ["run", str(src), "--playbook", str(book), "--as-of",
+                                   str(DAY), "--format", "json"])  # fmt: skip
+    assert run.exit_code == 0, run.output
+    return {p["account_id"]: p for p in json.loads(run.output)["plays"]}
+
+
 def test_a_play_past_its_sla_escalates_once_as_the_routing_says(
     tmp_path: Path, secrets: None
 ) -> None:
     with Hook() as hook:
-        config = (
-            "channels:\n"
-            f'  hook: {{kind: webhook, url: "{hook.url}", secret: "${{TEST_HOOK_SECRET}}"}}\n'
-            "send:\n  manager: {channel: hook, to: lee@teamflow.example}\n"
-        )
-        book = playbook_with(tmp_path / "book", config)
-        src = source(tmp_path / "src")
-        run = CliRunner().invoke(app, ["run", str(src), "--playbook", str(book), "--as-of",
-                                       str(DAY), "--format", "json"])  # fmt: skip
-        assert run.exit_code == 0, run.output
-        plays = {p["account_id"]: p for p in json.loads(run.output)["plays"]}
+        plays = run_with_a_manager(tmp_path, hook)
         # a3's ACV routes it with a 4-hour SLA from the end of its day in Los Angeles: four
         # hours of elapsed time, on the night the clocks go forward.
         assert plays["a3"]["sla_due_at"] == "2026-03-08T05:00:00-07:00"
@@ -456,16 +462,7 @@ def test_a_play_past_its_sla_escalates_once_as_the_routing_says(
 
 def test_a_play_acted_on_in_time_does_not_escalate(tmp_path: Path, secrets: None) -> None:
     with Hook() as hook:
-        config = (
-            "channels:\n"
-            f'  hook: {{kind: webhook, url: "{hook.url}", secret: "${{TEST_HOOK_SECRET}}"}}\n'
-            "send:\n  manager: {channel: hook, to: lee@teamflow.example}\n"
-        )
-        book = playbook_with(tmp_path / "book", config)
-        src = source(tmp_path / "src")
-        run = CliRunner().invoke(app, ["run", str(src), "--playbook", str(book), "--as-of",
-                                       str(DAY), "--format", "json"])  # fmt: skip
-        a3 = next(p for p in json.loads(run.output)["plays"] if p["account_id"] == "a3")
+        a3 = run_with_a_manager(tmp_path, hook)["a3"]
         noted = CliRunner().invoke(app, ["plays", "record", a3["play_id"], "--outcome",
                                          "contacted"])  # fmt: skip
         assert noted.exit_code == 0, noted.output
