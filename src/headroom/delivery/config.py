@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateError
+from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -38,7 +38,8 @@ from headroom.errors import ConfigError
 from headroom.yamldoc import Document, load_document, parse_model
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_SANDBOX = ImmutableSandboxedEnvironment()
+#: Renders ``to`` templates (checked here, rendered by the outbox): built once.
+RECIPIENTS = ImmutableSandboxedEnvironment(undefined=StrictUndefined)
 
 
 class Target(BaseModel):
@@ -164,7 +165,7 @@ def load_delivery(path: Path) -> DeliveryConfig:
     for target, t in model.send.items():
         if t.to is not None:
             try:
-                _SANDBOX.parse(t.to)
+                RECIPIENTS.parse(t.to)
             except TemplateError as exc:
                 raise doc.error(
                     ("send", target, "to"),

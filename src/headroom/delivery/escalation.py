@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from sqlalchemy import select, update
 
 from headroom.delivery.config import Target
-from headroom.delivery.outbox import Queued, delivery_id, render_recipient
+from headroom.delivery.outbox import play_fields, queued
 from headroom.messages.templates import Message
 from headroom.plays.models import Delivery, Play
 from headroom.plays.store import Store, delivery_row
@@ -64,35 +64,12 @@ def escalate(store: Store, send: Mapping[str, Target], now: dt.datetime) -> int:
                 select(Delivery.payload).where(Delivery.play_id == play.play_id).limit(1)
             )
             account = dict((first or {}).get("account") or {"account_id": play.account_id})
-            fields = {
-                "play_id": play.play_id,
-                "account_id": play.account_id,
-                "trigger": play.trigger,
-                "offer": play.offer,
-                "owner": play.owner,
-                "role": play.role,
-                "priority": play.priority,
-                "fired_on": play.fired_on.isoformat(),
-                "due_at": play.due_at,
-                "sla_due_at": play.sla_due_at,
-                "evidence": play.evidence,
-            }
-            message = _message(play)
+            fields, message = play_fields(play), _message(play)
             for name in play.escalate:
                 target = send.get(name)
-                if target is None:
-                    continue
-                values = {"account": {"id": play.account_id, **account}, "play": fields}
-                q = Queued(
-                    delivery_id(play.play_id, f"escalate:{name}"),
-                    play.play_id,
-                    f"escalate:{name}",
-                    target.channel,
-                    render_recipient(target.to, values),
-                    message,
-                    {"play": {"id": play.play_id, **fields}, "account": account,
-                     "target": name, "created_at": now.isoformat(), "escalation": True},
-                )  # fmt: skip
-                s.add(delivery_row(q, now))
+                if target is not None:
+                    q = queued(fields, account, f"escalate:{name}", target, message, now,
+                               target=name, escalation=True)  # fmt: skip
+                    s.add(delivery_row(q, now))
             done += 1
     return done

@@ -14,12 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import TemplateError
 
-from headroom.delivery.config import DeliveryConfig
+from headroom.delivery.config import RECIPIENTS, DeliveryConfig, Target
 from headroom.messages.templates import Message, Templates
 from headroom.playbook.model import Playbook
+from headroom.plays.models import Play
 from headroom.sources import Source
 from headroom.triggers.evaluate import Decision, PlayDraft
 
@@ -52,16 +52,15 @@ class Queued:
 def render_recipient(template: str | None, values: Mapping[str, Any]) -> str | None:
     if template is None:
         return None
-    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined)
     try:
-        out = env.from_string(template).render(values).strip()
+        out = RECIPIENTS.from_string(template).render(values).strip()
     except TemplateError:
         return None  # said when the channel refuses it: dead-lettered with the reason
     return out if out and out != "None" else None
 
 
-def play_fields(p: PlayDraft) -> dict[str, Any]:
-    """A play as templates and payloads see it."""
+def play_fields(p: PlayDraft | Play) -> dict[str, Any]:
+    """A play (drafted by a run, or from the store) as templates and payloads see it."""
     return {
         "play_id": p.play_id,
         "account_id": p.account_id,
@@ -98,28 +97,41 @@ def plan(
         wanted += [(n, None) for n in p.notify if n != role]
         for target, name in wanted:
             t = config.send.get(target)
-            if t is None:
-                continue
-            message = templates.render(name, fields, account)
-            payload = {
-                "play": {"id": p.play_id, **{k: v for k, v in fields.items() if k != "play_id"}},
-                "account": account,
-                "target": target,
-                "created_at": now.isoformat(),
-            }
-            values = {"account": {"id": p.account_id, **account}, "play": fields}
-            out.append(
-                Queued(
-                    delivery_id(p.play_id, target),
-                    p.play_id,
-                    target,
-                    t.channel,
-                    render_recipient(t.to, values),
-                    message,
-                    payload,
-                )
-            )
+            if t is not None:
+                message = templates.render(name, fields, account)
+                out.append(queued(fields, account, target, t, message, now))
     return out
+
+
+def queued(
+    fields: Mapping[str, Any],
+    account: Mapping[str, Any],
+    target_key: str,
+    to: Target,
+    message: Message,
+    now: dt.datetime,
+    **extra: Any,
+) -> Queued:
+    """The delivery of ``message`` about a play (its :func:`play_fields`) to ``target_key``,
+    with the payload a channel sends (``extra`` added to it, or overriding it)."""
+    play_id = str(fields["play_id"])
+    values = {"account": {"id": fields["account_id"], **account}, "play": fields}
+    payload = {
+        "play": {"id": play_id, **{k: v for k, v in fields.items() if k != "play_id"}},
+        "account": dict(account),
+        "target": target_key,
+        "created_at": now.isoformat(),
+        **extra,
+    }
+    return Queued(
+        delivery_id(play_id, target_key),
+        play_id,
+        target_key,
+        to.channel,
+        render_recipient(to.to, values),
+        message,
+        payload,
+    )
 
 
 def account_rows(source: Source, ids: Sequence[str]) -> dict[str, dict[str, Any]]:

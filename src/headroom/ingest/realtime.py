@@ -22,10 +22,11 @@ from headroom.ingest.segment import Event
 from headroom.messages.templates import Templates
 from headroom.playbook.model import Playbook
 from headroom.plays.store import Store
+from headroom.signals.builtin import EVENT_SIGNAL
 from headroom.sources import Source
 from headroom.triggers.evaluate import PlayDraft, evaluate, source_declines
 
-_EVENT_SIGNAL = re.compile(r"events_([a-z][a-z0-9_]*)_(\d+)d")
+_EVENT_SIGNAL = re.compile(EVENT_SIGNAL)
 
 
 def event_triggers(playbook: Playbook) -> dict[str, set[str]]:

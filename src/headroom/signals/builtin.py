@@ -163,9 +163,12 @@ def latest_usage(ctx: Context) -> ir.Table:
 
 # -- events -------------------------------------------------------------------------------------
 
+#: The names of the event-count signals: the event, then the trailing days.
+EVENT_SIGNAL = r"events_([a-z][a-z0-9_]*)_(\d+)d"
+
 
 @family(
-    r"events_([a-z][a-z0-9_]*)_(\d+)d",
+    EVENT_SIGNAL,
     "events_<event>_<N>d",
     N,
     "how many <event> events the account had in the trailing N days, the day itself included",

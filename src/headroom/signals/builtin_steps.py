@@ -9,7 +9,12 @@ import re
 import ibis
 import ibis.expr.types as ir
 
-from headroom.signals.builtin import USAGE_FRESH_DAYS, _number_by_date, in_force_values
+from headroom.signals.builtin import (
+    EVENT_SIGNAL,
+    USAGE_FRESH_DAYS,
+    _number_by_date,
+    in_force_values,
+)
 from headroom.signals.registry import Context
 from headroom.signals.steps import (
     Steps,
@@ -226,7 +231,7 @@ def power_users_steps(ctx: Context) -> Steps:
 # -- events -------------------------------------------------------------------------------------
 
 
-@steps_family(r"events_([a-z][a-z0-9_]*)_(\d+)d")
+@steps_family(EVENT_SIGNAL)
 def event_steps(match: re.Match[str]) -> StepsCompute:
     event, days = match.group(1), int(match.group(2))
     name = match.group(0)

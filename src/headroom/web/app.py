@@ -22,6 +22,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from headroom.delivery.config import DeliveryConfig
@@ -204,23 +205,16 @@ def create_app(serve: Serve) -> FastAPI:
     async def track(request: Request) -> JSONResponse:
         """A Segment ``track`` call."""
         body = await _read(request, MAX_CALL_BYTES)
-        return JSONResponse(await _threaded(_ingest, request, body, False))
+        return JSONResponse(await run_in_threadpool(_ingest, request, body, False))
 
     @app.post("/v1/batch")
     async def batch(request: Request) -> JSONResponse:
         """A Segment ``batch`` of calls (its libraries send these)."""
         body = await _read(request, MAX_BATCH_BYTES)
-        return JSONResponse(await _threaded(_ingest, request, body, True))
+        return JSONResponse(await run_in_threadpool(_ingest, request, body, True))
 
     @app.get("/healthz")
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
     return app
-
-
-async def _threaded(fn: Any, *args: Any) -> Any:
-    """Run blocking core work (the store, the engine) off the event loop."""
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(fn, *args)
