@@ -159,11 +159,15 @@ def test_a_loaded_source_is_reused_until_a_file_changes(tmp_path: Path, workspac
     assert loaded_files(workspace) == [second]  # a broken source replaces nothing
 
 
-def test_usage_and_events_are_stored_in_date_order(tmp_path: Path) -> None:
-    # Runs read the last weeks of these tables; stored in date order, the engine skips the
-    # older blocks by their min/max. The file gives them account by account, newest first.
+def test_usage_and_events_are_stored_in_the_order_runs_read_them(tmp_path: Path) -> None:
+    # Runs read the last weeks of these tables, and signals a few usage metrics; stored metric
+    # by metric in date order, the engine skips the other blocks by their min/max. The file
+    # gives them account by account, newest first, metrics mixed.
     usage = "account_id,date,metric,value\n" + "".join(
-        f"{a},2024-07-{d:02d},active_users,{d}\n" for a in ("a1", "a2") for d in (9, 5, 2)
+        f"{a},2024-07-{d:02d},{m},{d}\n"
+        for a in ("a1", "a2")
+        for d in (9, 5, 2)
+        for m in ("projects", "active_users")
     )
     events = "event_id,account_id,event,timestamp\n" + "".join(
         f"e{a}{d},{a},login,2024-07-{d:02d}T10:00:00Z\n" for a in ("a1", "a2") for d in (8, 3)
@@ -180,11 +184,45 @@ def test_usage_and_events_are_stored_in_date_order(tmp_path: Path) -> None:
     source = load(folder, today=TODAY)
     try:
         stored = {  # the engine's own scan order: no ORDER BY
-            table: [r[0] for r in source.con.raw_sql(f"select {col} from {table}").fetchall()]
-            for table, col in (("usage_daily", "date"), ("events", "timestamp"))
+            table: source.con.raw_sql(f"select {cols} from {table}").fetchall()
+            for table, cols in (("usage_daily", "metric, date"), ("events", "timestamp"))
         }
     finally:
         source.close()
-    assert stored["usage_daily"] == sorted(stored["usage_daily"])
+    assert [(m, d.day) for m, d in stored["usage_daily"]] == [
+        (m, d) for m in ("active_users", "projects") for d in (2, 2, 5, 5, 9, 9)
+    ]
     assert stored["events"] == sorted(stored["events"])
-    assert [d.day for d in stored["usage_daily"]] == [2, 2, 5, 5, 9, 9]
+
+
+def test_accounts_are_numbered_and_usage_rows_carry_the_number(tmp_path: Path) -> None:
+    # Usage is grouped and joined by a whole number, not its text id; a row of an account
+    # the accounts table lacks (kept, with a warning) has none.
+    usage = (
+        "account_id,date,metric,value\n"
+        "a2,2024-07-01,active_users,3\n"
+        "a9,2024-07-01,active_users,4\n"
+        "a1,2024-07-01,active_users,5\n"
+    )
+    accounts = ACCOUNTS + "a0,Zero,smb,\n"  # numbered in account_id order, not the file's
+    folder = write_source(
+        tmp_path / "data",
+        {"subscriptions.csv": SUBSCRIPTIONS, "accounts.csv": accounts, "usage_daily.csv": usage},
+    )
+    source = load(folder, today=TODAY)
+    try:
+        keys = source.table("accounts").select("account_id", "account_key").to_pyarrow()
+        rows = source.table("usage_daily").select("account_id", "account_key").to_pyarrow()
+    finally:
+        source.close()
+    assert sorted(keys.to_pylist(), key=lambda r: r["account_id"]) == [
+        {"account_id": "a0", "account_key": 0},
+        {"account_id": "a1", "account_key": 1},
+        {"account_id": "a2", "account_key": 2},
+    ]
+    assert sorted(rows.to_pylist(), key=lambda r: r["account_id"]) == [
+        {"account_id": "a1", "account_key": 1},
+        {"account_id": "a2", "account_key": 2},
+        {"account_id": "a9", "account_key": None},
+    ]
+    assert str(keys.schema.field("account_key").type) == "int32"
