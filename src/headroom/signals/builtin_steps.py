@@ -25,6 +25,7 @@ from headroom.signals.steps import (
     steps,
     steps_family,
 )
+from headroom.sources.source import ACCOUNT_KEY
 
 
 def _bounds(ctx: Context) -> tuple[ir.DateScalar, ir.DateScalar]:
@@ -119,30 +120,27 @@ LATEST = ("active_users", "power_users")
 
 
 def _keys(ctx: Context) -> ir.Table:
-    """``account_id, _key``: the accounts numbered, stored. A year of usage is tens of millions
-    of rows; joined, grouped and searched by a whole number instead of its text key, the work
-    after one pass over it takes a fifth of the time."""
-
-    def build() -> ir.Table:
-        a = ctx.table("accounts").select("account_id")
-        return a.mutate(_key=ibis.row_number().cast("int32"))
-
-    return ctx.shared("_account_keys", build)
+    """``account_id, _key``: the accounts' whole-number keys, given them by the loader (see
+    :data:`~headroom.sources.source.ACCOUNT_KEY`)."""
+    a = ctx.table("accounts")
+    return a.select("account_id", _key=a[ACCOUNT_KEY])
 
 
-def _usage(ctx: Context) -> ir.Table:
-    """The usage rows of :data:`LATEST` metrics a spine day can see, of the known accounts
-    (``_key, m, date, value``; ``m`` the metric's place in :data:`LATEST`), stored: the one
-    pass over the usage that the usage forms make."""
+def _usage(
+    ctx: Context, metrics: tuple[str, ...] = LATEST, lookback: int = USAGE_FRESH_DAYS
+) -> ir.Table:
+    """The usage rows of ``metrics`` from ``lookback`` days before the spine's first day on, of
+    the known accounts (``_key, m, date, value``; ``m`` the metric's place in :data:`LATEST`).
 
-    def build() -> ir.Table:
-        u = ctx.recent("usage_daily", USAGE_FRESH_DAYS)
-        u = u.filter(u.metric.isin(LATEST))
-        j = u.inner_join(_keys(ctx), "account_id")
-        m = ibis.cases(*((j.metric == name, i) for i, name in enumerate(LATEST)))
-        return j.select("_key", m=m.cast("int8"), date=j.date, value=j.value)
-
-    return ctx.shared("_usage_keyed", build)
+    Not stored: a year of it is tens of millions of rows, slower to write than to read again
+    (the loader stores each metric's rows together, so a read skips the others), and each form
+    below keeps only what it needs of it. Each read asks for no more than it needs, which also
+    keeps engines from materialising one read for two uses.
+    """
+    u = ctx.recent("usage_daily", lookback)
+    u = u.filter(u.metric.isin(metrics) & u[ACCOUNT_KEY].notnull())
+    m = ibis.cases(*((u.metric == name, i) for i, name in enumerate(LATEST)))
+    return u.select(_key=u[ACCOUNT_KEY], m=m.cast("int8"), date=u.date, value=u.value)
 
 
 def _usage_stats(ctx: Context) -> ir.Table:
@@ -169,11 +167,9 @@ def _latest(ctx: Context, metric: str) -> ir.Table:
     earlier value only after a series stops, or in its gaps; the usual feed, a row every day,
     has neither, so only the few series with gaps are searched day by day.
     """
-    first, _ = _bounds(ctx)
     m = LATEST.index(metric)
-    u = _usage(ctx)
-    u = u.filter(u.m == m)
-    own = u.filter(u.date >= first).select("_key", since=u.date, value=u.value)
+    u = _usage(ctx, (metric,), 0)  # the rows dated on spine days
+    own = u.select("_key", since=u.date, value=u.value)
     stats = _usage_stats(ctx)
     stats = stats.filter(stats.m == m)
     d = ctx.window_days(USAGE_FRESH_DAYS)
@@ -183,6 +179,7 @@ def _latest(ctx: Context, metric: str) -> ir.Table:
     tail = tail.select("_key", since=tail.day, value=tail.last)
     # A series with gaps is searched day by day.
     gappy = stats.filter(stats.gaps).select(_g_key="_key")
+    u = _usage(ctx, (metric,))
     gappy = u.semi_join(gappy, u._key == gappy._g_key)
     fresh = gappy.inner_join(d, (gappy.date <= d.day) & (gappy.date >= d.window_start))
     searched = fresh.group_by(["_key", "day"]).aggregate(
