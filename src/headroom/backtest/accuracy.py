@@ -31,8 +31,9 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from headroom.backtest.replay import Replay, day_number, number_of
+from headroom.backtest.replay import Replay, number_of
 from headroom.metrics.expansion import expansion_events
+from headroom.signals.steps import day_number
 from headroom.sources import Source
 
 #: The horizons of the precision and recall chart (the backtest's own horizon is added).

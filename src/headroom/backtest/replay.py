@@ -33,16 +33,9 @@ from headroom.playbook.expressions import compile_condition
 from headroom.playbook.model import Playbook
 from headroom.signals.builtin import billing_anchor, cycle_start
 from headroom.signals.registry import Context, signal_table
-from headroom.signals.steps import at_days
+from headroom.signals.steps import EPOCH, at_days, day_number
 from headroom.sources import Source
 from headroom.triggers.evaluate import cooldown_days, period_days, persistence_days
-
-EPOCH = dt.date(1970, 1, 1)
-
-
-def day_number(day: ir.DateValue) -> ir.IntegerValue:
-    """Days since 1970-01-01: day arithmetic in whole numbers, the same on every engine."""
-    return day.delta(ibis.literal(EPOCH), unit="day").cast("int64")
 
 
 def number_day(n: int) -> dt.date:

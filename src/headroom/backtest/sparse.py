@@ -36,7 +36,7 @@ from headroom.playbook.expressions import (
 )
 from headroom.playbook.model import Playbook
 from headroom.signals.registry import Context
-from headroom.signals.steps import KEYS, days_after, forms, has_steps
+from headroom.signals.steps import KEYS, day_number, days_after, forms, has_steps
 
 #: The most account-days the stage is read on for the base rate before it is sampled.
 STAGE_SAMPLE = 1_000_000
@@ -188,12 +188,17 @@ def split_stage(ctx: Context, playbook: Playbook) -> Stage:
 
 
 def _runs(stretches: ir.Table) -> ir.Table:
-    """Adjacent stretches of an account joined into runs of consecutive days."""
-    w = ibis.window(group_by="account_id", order_by="since")
+    """Adjacent stretches of an account joined into runs of consecutive days.
+
+    An account's stretches do not overlap, so within a run each starts where the one before
+    ends: a stretch's first day less the days of the account's stretches before it is the same
+    for the whole run, and greater for each later run (one window, not a second one numbering
+    the breaks).
+    """
     upto = ibis.window(group_by="account_id", order_by="since", preceding=None, following=0)
-    fresh = ibis.coalesce(stretches.until.lag().over(w) != stretches.since, True)
-    t = stretches.mutate(_new=fresh.cast("int64"))
-    t = t.mutate(_run=t._new.sum().over(upto))
+    t = stretches.mutate(_days=stretches.until.delta(stretches.since, unit="day"))
+    before = t._days.sum().over(upto) - t._days
+    t = t.mutate(_run=day_number(t.since) - before)
     return (
         t.group_by(["account_id", "_run"])
         .aggregate(since=t.since.min(), until=t.until.max())

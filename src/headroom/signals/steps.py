@@ -16,6 +16,7 @@ table otherwise; both give the same values (a test compares them signal by signa
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -183,10 +184,20 @@ def at_days(ctx: Context, pairs: ir.Table, names: set[str]) -> ir.Table:
     return out
 
 
+EPOCH = dt.date(1970, 1, 1)
+
+
+def day_number(day: ir.DateValue) -> ir.IntegerValue:
+    """Days since 1970-01-01: day arithmetic in whole numbers, the same on every engine."""
+    return day.delta(ibis.literal(EPOCH), unit="day").cast("int64")
+
+
 def days_after(day: ir.DateValue, n: int = 1) -> ir.DateValue:
-    """The date ``n`` days after ``day`` (engines make date + interval a timestamp: cast back,
-    so that stretches compare dates with dates)."""
-    out: ir.DateValue = (day + ibis.interval(days=n)).cast("date")
+    """The date ``n`` days after ``day``. Engines make date + interval a timestamp, and
+    comparing it with a date casts the date row by row; cast back, so that stretches compare
+    dates with dates (ibis takes date + interval for a date and drops a cast to date, so the
+    cast goes by way of a timestamp)."""
+    out: ir.DateValue = (day + ibis.interval(days=n)).cast("timestamp").date()
     return out
 
 
