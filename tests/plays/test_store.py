@@ -74,8 +74,8 @@ def test_opening_migrates_and_reopening_changes_nothing(store_url: str) -> None:
             head = con.execute(text("select version_num from alembic_version")).scalar_one()
     finally:
         store.close()
-    assert {"plays", "decisions", "deliveries", "alembic_version"} <= tables
-    assert head == "0003"
+    assert {"plays", "decisions", "deliveries", "users", "api_tokens", "alembic_version"} <= tables
+    assert head == "0004"
     Store().close()  # a second open upgrades nothing and fails nothing
 
 

@@ -122,6 +122,7 @@ def _register() -> None:
         revenue,
         run,
         serve,
+        users,
         validate,
     )
 

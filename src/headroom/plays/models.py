@@ -98,3 +98,28 @@ class IngestedEvent(Base):
     timestamp: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
     properties: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class User(Base):
+    """Someone who signs in to the web app (see :mod:`headroom.users`)."""
+
+    __tablename__ = "users"
+
+    login: Mapped[str] = mapped_column(String(200), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20))  # admin | manager | csm | ae
+    owner: Mapped[str] = mapped_column(String(200), index=True)  # as plays name them
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ApiToken(Base):
+    """A token for the JSON API; only a SHA-256 of its secret part is kept."""
+
+    __tablename__ = "api_tokens"
+
+    token_id: Mapped[str] = mapped_column(String(12), primary_key=True)
+    login: Mapped[str] = mapped_column(String(200), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -1,0 +1,140 @@
+"""``headroom users``: who may sign in to the web app, their roles and API tokens."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+
+import typer
+
+from headroom import users as core
+from headroom.cli.main import app, new_app
+from headroom.cli.output import Format, console, emit_rows
+from headroom.errors import UsageError
+from headroom.plays.store import Store
+
+users_app = new_app("Users of the web app: roles, passwords and API tokens.")
+app.add_typer(users_app, name="users")
+
+
+class Role(StrEnum):
+    admin = "admin"
+    manager = "manager"
+    csm = "csm"
+    ae = "ae"
+
+
+def _password(from_stdin: bool) -> str:
+    """The password from standard input (scripts) or asked for twice, hidden (people)."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "no password given and no terminal to ask on",
+            fix="pipe it in with --password-stdin",
+        )
+    first: str = typer.prompt("Password", hide_input=True)
+    again: str = typer.prompt("Again", hide_input=True)
+    if first != again:
+        raise UsageError("the two passwords differ", fix="type the same password twice")
+    return first
+
+
+@users_app.command("add")
+def add_command(
+    login: str = typer.Argument(..., help="What they sign in with (an email address works)."),
+    role: Role = typer.Option(..., "--role", help="admin, manager, csm or ae."),
+    owner: str | None = typer.Option(
+        None, "--owner", help="The name plays carry for them (accounts' csm/ae); default: login."
+    ),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from standard input."
+    ),
+) -> None:
+    """Add a user who can sign in to the web app."""
+    password = _password(password_stdin)
+    store = Store()
+    try:
+        person = core.add_user(store, login, role.value, password, owner)
+    finally:
+        store.close()
+    console().print(f"added {person.login} ({person.role}, owner {person.owner})")
+
+
+@users_app.command("password")
+def password_command(
+    login: str = typer.Argument(...),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from standard input."
+    ),
+) -> None:
+    """Change a user's password."""
+    password = _password(password_stdin)
+    store = Store()
+    try:
+        core.set_password(store, login, password)
+    finally:
+        store.close()
+    console().print(f"changed the password of {login}")
+
+
+@users_app.command("list")
+def list_command(
+    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+) -> None:
+    """The users, by login."""
+    store = Store()
+    try:
+        rows = [{"login": p.login, "role": p.role, "owner": p.owner} for p in core.users(store)]
+    finally:
+        store.close()
+    emit_rows(rows, fmt, ["login", "role", "owner"], title="Users")
+
+
+@users_app.command("token")
+def token_command(
+    login: str = typer.Argument(..., help="Whose token: it acts with their role."),
+    name: str = typer.Option("", "--name", help="What the token is for."),
+) -> None:
+    """Make an API token for the JSON API (printed once: keep it)."""
+    store = Store()
+    try:
+        _, token = core.create_token(store, login, name)
+    finally:
+        store.close()
+    typer.echo(token)
+
+
+@users_app.command("tokens")
+def tokens_command(
+    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+) -> None:
+    """The API tokens (ids, users, names and dates; never the secret)."""
+    store = Store()
+    try:
+        rows = [
+            {
+                "token_id": t.token_id,
+                "login": t.login,
+                "name": t.name,
+                "created_at": t.created_at,
+                "revoked_at": t.revoked_at,
+            }
+            for t in core.tokens(store)
+        ]
+    finally:
+        store.close()
+    emit_rows(rows, fmt, ["token_id", "login", "name", "created_at", "revoked_at"], title="Tokens")
+
+
+@users_app.command("revoke")
+def revoke_command(
+    token_id: str = typer.Argument(..., help="The token's id (headroom users tokens)."),
+) -> None:
+    """Refuse an API token from now on."""
+    store = Store()
+    try:
+        core.revoke_token(store, token_id)
+    finally:
+        store.close()
+    console().print(f"revoked token {token_id}")

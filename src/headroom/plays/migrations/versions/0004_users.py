@@ -1,0 +1,43 @@
+"""Users of the web app (argon2id password hashes, a role, the owner name plays carry for
+them) and their API tokens (a SHA-256 of the secret; revocable).
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "users",
+        sa.Column("login", sa.String(200), primary_key=True),
+        sa.Column("role", sa.String(20), nullable=False),
+        sa.Column("owner", sa.String(200), nullable=False),
+        sa.Column("password_hash", sa.String(200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_users_owner", "users", ["owner"])
+    op.create_table(
+        "api_tokens",
+        sa.Column("token_id", sa.String(12), primary_key=True),
+        sa.Column("login", sa.String(200), nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("secret_sha256", sa.String(64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_index("ix_api_tokens_login", "api_tokens", ["login"])
+
+
+def downgrade() -> None:
+    op.drop_table("api_tokens")
+    op.drop_table("users")
