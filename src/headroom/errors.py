@@ -36,6 +36,27 @@ class HeadroomError(Exception):
         return {"error": {"code": self.code, "message": self.message, "fix": self.fix}}
 
 
+class NotFoundError(HeadroomError):
+    """What was asked for does not exist (a play id, a route)."""
+
+    code = "not_found"
+    http_status = 404
+
+
+class UnauthorizedError(HeadroomError):
+    """Who is asking is unknown: no credentials, or bad ones."""
+
+    code = "unauthorized"
+    http_status = 401
+
+
+class ForbiddenError(HeadroomError):
+    """Who is asking is known, and their role does not allow it."""
+
+    code = "forbidden"
+    http_status = 403
+
+
 class UsageError(HeadroomError):
     """A command-line option or argument that cannot be used as given."""
 

@@ -28,11 +28,11 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from headroom.errors import HeadroomError, UsageError
-from headroom.plays.models import ApiToken, User
+from headroom.errors import HeadroomError, UnauthorizedError, UsageError
+from headroom.plays.models import ApiToken, User, WebSession
 from headroom.plays.store import Store
 
 #: The roles, each seeing what the ones after it see and more.
@@ -43,20 +43,6 @@ LOGIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,199}$")
 TOKEN = re.compile(r"^hr_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$")
 
 _hasher = PasswordHasher()
-
-
-class UnauthorizedError(HeadroomError):
-    """Who is asking is unknown: no or bad credentials."""
-
-    code = "unauthorized"
-    http_status = 401
-
-
-class ForbiddenError(HeadroomError):
-    """Who is asking is known, and their role does not allow it."""
-
-    code = "forbidden"
-    http_status = 403
 
 
 class TooManyAttemptsError(HeadroomError):
@@ -223,6 +209,63 @@ def token_user(store: Store, token: str) -> Person:
         if not hmac.compare_digest(row.secret_sha256, _sha256(m.group(2))):
             raise refused
         return _person(_user(s, row.login))
+
+
+#: How long a session lasts from sign-in.
+SESSION_HOURS = 12
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A session: the person, and the token every form of theirs must carry."""
+
+    person: Person
+    csrf: str
+
+
+def start_session(store: Store, person: Person) -> tuple[str, SignedIn]:
+    """A new session for ``person``: ``(cookie value, session)``. Sessions that have expired
+    are removed on the way."""
+    cookie = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    now = _now()
+    with store.session() as s:
+        s.execute(delete(WebSession).where(WebSession.expires_at < now))
+        s.add(
+            WebSession(
+                id_sha256=_sha256(cookie),
+                login=person.login,
+                csrf=csrf,
+                created_at=now,
+                expires_at=now + dt.timedelta(hours=SESSION_HOURS),
+            )
+        )
+    return cookie, SignedIn(person, csrf)
+
+
+def session_user(store: Store, cookie: str) -> SignedIn | None:
+    """The session a cookie names, if it is live."""
+    if not cookie or len(cookie) > 100:
+        return None
+    with store.session() as s:
+        row = s.get(WebSession, _sha256(cookie))
+        if row is None or _aware(row.expires_at) <= _now():
+            return None
+        user = s.get(User, row.login)
+        if user is None:
+            return None
+        return SignedIn(_person(user), row.csrf)
+
+
+def end_session(store: Store, cookie: str) -> None:
+    """Sign out: the cookie opens nothing from now on."""
+    with store.session() as s:
+        s.execute(delete(WebSession).where(WebSession.id_sha256 == _sha256(cookie)))
+
+
+def _aware(t: dt.datetime) -> dt.datetime:
+    # SQLite hands back naive datetimes; they were written in UTC.
+    return t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)
 
 
 def _user(s: Session, login: str) -> User:

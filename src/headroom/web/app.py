@@ -17,17 +17,19 @@ import zlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from headroom.delivery.config import DeliveryConfig
 from headroom.delivery.worker import Worker
-from headroom.errors import HeadroomError
+from headroom.errors import HeadroomError, NotFoundError, UnauthorizedError
 from headroom.ingest.events import accept
 from headroom.ingest.realtime import Reactor
 from headroom.ingest.segment import (
@@ -40,18 +42,11 @@ from headroom.ingest.segment import (
     track_calls,
 )
 from headroom.plays.store import Store
+from headroom.users import LoginThrottle
+from headroom.web import api, pages
+from headroom.web.auth import SignInRequiredError
 
 log = logging.getLogger("headroom.serve")
-
-
-class UnauthorizedError(HeadroomError):
-    code = "unauthorized"
-    http_status = 401
-
-
-class NotFoundError(HeadroomError):
-    code = "not_found"
-    http_status = 404
 
 
 @dataclass
@@ -64,6 +59,7 @@ class Serve:
     reactor: Reactor | None = None
     delivery: DeliveryConfig | None = None
     worker_poll_seconds: float = 1.0
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
     _stop: threading.Event = field(default_factory=threading.Event)
 
 
@@ -84,6 +80,23 @@ def _write_key(request: Request, body: dict[str, Any] | None) -> str | None:
     if body is not None and isinstance(body.get("writeKey"), str):
         return str(body["writeKey"])
     return None
+
+
+def _page(request: Request) -> bool:
+    """Whether a person's browser asked for a page (not the APIs, not a script)."""
+    path = request.url.path
+    if path.startswith(("/api/", "/v1/", "/healthz", "/openapi", "/docs")):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _problems(exc: RequestValidationError) -> str:
+    """Validation errors as ``where: what`` (pydantic's own list is for programs)."""
+    parts = []
+    for e in exc.errors():
+        where = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
+        parts.append(f"{where}: {e.get('msg', 'invalid')}")
+    return "; ".join(parts)
 
 
 def create_app(serve: Serve) -> FastAPI:
@@ -115,35 +128,50 @@ def create_app(serve: Serve) -> FastAPI:
 
     app = FastAPI(
         title="headroom",
-        summary="Expansion plays: the ingest API (Segment-compatible) and the delivery worker.",
+        summary="Expansion plays: the queue and its JSON API, the ingest API (Segment-"
+        "compatible) and the delivery worker.",
         lifespan=lifespan,
     )
 
-    @app.exception_handler(HeadroomError)
-    async def headroom_error(request: Request, exc: HeadroomError) -> JSONResponse:
+    def answer(request: Request, exc: HeadroomError) -> Response:
+        """The one JSON shape for the APIs; for a person's browser on a page, the same error as
+        a page (or the login page, when they are not signed in)."""
+        if _page(request):
+            if isinstance(exc, SignInRequiredError):
+                return pages.sign_in_redirect(request)
+            return pages.error_page(request, exc)
         return _shape(exc)
 
+    @app.exception_handler(HeadroomError)
+    async def headroom_error(request: Request, exc: HeadroomError) -> Response:
+        return answer(request, exc)
+
     @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
         if exc.status_code == 404:
-            return _shape(NotFoundError(f"no route {request.url.path}", fix="see /docs"))
+            return answer(request, NotFoundError(f"no route {request.url.path}", fix="see /docs"))
         err = HeadroomError(str(exc.detail))
         err.http_status = exc.status_code
-        return _shape(err)
+        return answer(request, err)
 
     @app.exception_handler(Exception)
-    async def bug(request: Request, exc: Exception) -> JSONResponse:
+    async def bug(request: Request, exc: Exception) -> Response:
         log.exception("headroom serve: %s %s failed", request.method, request.url.path)
         err = HeadroomError(
             f"headroom failed unexpectedly ({type(exc).__name__}); this is a bug in headroom",
             fix="please report it with the request; the server log has the details",
         )
         err.code, err.http_status = "internal", 500
-        return _shape(err)
+        return answer(request, err)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _shape(HeadroomError(f"the request is not valid: {exc.errors()}"))
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        return answer(request, HeadroomError(f"the request is not valid: {_problems(exc)}"))
+
+    app.state.store = serve.store
+    app.include_router(api.router(serve.store))
+    app.include_router(pages.router(serve.store, serve.throttle))
+    app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), "static")
 
     async def _read(request: Request, limit: int) -> dict[str, Any]:
         declared = request.headers.get("content-length", "")

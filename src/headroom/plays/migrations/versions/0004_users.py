@@ -1,5 +1,5 @@
 """Users of the web app (argon2id password hashes, a role, the owner name plays carry for
-them) and their API tokens (a SHA-256 of the secret; revocable).
+them), their API tokens (a SHA-256 of the secret; revocable) and signed-in sessions.
 
 Revision ID: 0004
 Revises: 0003
@@ -36,8 +36,19 @@ def upgrade() -> None:
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_api_tokens_login", "api_tokens", ["login"])
+    op.create_table(
+        "web_sessions",
+        sa.Column("id_sha256", sa.String(64), primary_key=True),
+        sa.Column("login", sa.String(200), nullable=False),
+        sa.Column("csrf", sa.String(64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_web_sessions_login", "web_sessions", ["login"])
+    op.create_index("ix_web_sessions_expires_at", "web_sessions", ["expires_at"])
 
 
 def downgrade() -> None:
+    op.drop_table("web_sessions")
     op.drop_table("api_tokens")
     op.drop_table("users")

@@ -1,0 +1,144 @@
+"""The expansion queue: open plays ranked by priority and due time, what each person may see
+and do with them. The web pages and the JSON API both read it.
+
+Who may do what: admins and managers see and act on every play and assign them; a CSM or an
+AE sees their own plays (those whose owner is theirs) by default, may switch to all of them to
+look, and acts (records outcomes, edits drafts) on their own only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from headroom.errors import ForbiddenError, NotFoundError, UsageError
+from headroom.plays.models import Play
+from headroom.plays.store import OPEN, Store
+from headroom.users import Person
+
+#: A play is "due soon" when its SLA (or due time) ends within this many hours.
+SOON_HOURS = 24
+SCOPES = ("mine", "all")
+DUE = ("overdue", "soon")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the queue is narrowed to; ``scope`` None means the person's default."""
+
+    scope: str | None = None
+    owner: str | None = None
+    trigger: str | None = None
+    due: str | None = None
+
+    def check(self) -> None:
+        if self.scope is not None and self.scope not in SCOPES:
+            raise UsageError(f"scope {self.scope!r} is not a scope", fix="use mine or all")
+        if self.due is not None and self.due not in DUE:
+            raise UsageError(f"due {self.due!r} is not a due filter", fix="use overdue or soon")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One play in the queue, with its SLA badge (``overdue``, ``soon`` or None)."""
+
+    play: Play
+    deadline: dt.datetime
+    badge: str | None
+
+
+def default_scope(person: Person) -> str:
+    return "all" if person.sees_everything else "mine"
+
+
+def deadline(play: Play) -> dt.datetime:
+    """When the play must be acted on: its SLA if routing set one, else its due time."""
+    return dt.datetime.fromisoformat(play.sla_due_at or play.due_at)
+
+
+def badge(play: Play, now: dt.datetime) -> str | None:
+    end = deadline(play)
+    if end < now:
+        return "overdue"
+    if end < now + dt.timedelta(hours=SOON_HOURS):
+        return "soon"
+    return None
+
+
+def open_queue(store: Store, person: Person, filters: Filters, now: dt.datetime) -> list[Entry]:
+    """The open plays ``person`` asked for, highest priority first, then soonest due."""
+    filters.check()
+    scope = filters.scope or default_scope(person)
+    with store.session() as s:
+        q = select(Play).where(Play.status.in_(OPEN))
+        if scope == "mine":
+            q = q.where(Play.owner == person.owner)
+        if filters.owner:
+            q = q.where(Play.owner == filters.owner)
+        if filters.trigger:
+            q = q.where(Play.trigger == filters.trigger)
+        plays = list(s.scalars(q))
+    entries = [Entry(p, deadline(p), badge(p, now)) for p in plays]
+    if filters.due:
+        entries = [e for e in entries if e.badge == filters.due or
+                   (filters.due == "soon" and e.badge == "overdue")]  # fmt: skip
+    entries.sort(key=lambda e: (e.play.priority, e.deadline, e.play.play_id))
+    return entries
+
+
+def may_act(person: Person, play: Play) -> bool:
+    return person.sees_everything or play.owner == person.owner
+
+
+def get_play(store: Store, person: Person, play_id: str) -> Play:
+    """A play ``person`` may see (everyone may look at any play; see the module's text)."""
+    with store.session() as s:
+        play = s.get(Play, play_id)
+    if play is None:
+        raise NotFoundError(f"no play {play_id!r}", fix="the queue lists the open plays")
+    return play
+
+
+def _acting(store: Store, person: Person, play_id: str) -> Play:
+    play = get_play(store, person, play_id)
+    if not may_act(person, play):
+        raise ForbiddenError(
+            f"play {play_id} is {play.owner}'s, not yours",
+            fix="ask a manager to reassign it to you",
+        )
+    return play
+
+
+def record_outcome(
+    store: Store,
+    person: Person,
+    play_id: str,
+    outcome: str,
+    amount_mrr: Decimal | None = None,
+    on: dt.date | None = None,
+) -> Play:
+    """Record an outcome for a play ``person`` may act on."""
+    _acting(store, person, play_id)
+    return store.record(play_id, outcome, amount_mrr, on)
+
+
+def assign(store: Store, person: Person, play_id: str, owner: str) -> Play:
+    """Give an open play to ``owner`` (admins and managers only)."""
+    if not person.sees_everything:
+        raise ForbiddenError(
+            f"a {person.role} cannot assign plays", fix="ask a manager or an admin"
+        )
+    owner = owner.strip()
+    if not owner or len(owner) > 200:
+        raise UsageError("the new owner is empty or over 200 characters", fix="name a person")
+    with store.session() as s:
+        play = s.get(Play, play_id)
+        if play is None:
+            raise NotFoundError(f"no play {play_id!r}", fix="the queue lists the open plays")
+        if play.status not in OPEN:
+            raise UsageError(f"play {play_id} is {play.status}", fix="only open plays are assigned")
+        play.owner = owner
+        return play

@@ -1,0 +1,103 @@
+"""Who is asking, for the pages (a session cookie) and the JSON API (a bearer token, or the
+page's own session with its CSRF token in a header), and the CSRF checks of every form.
+
+A session cookie is HttpOnly and SameSite=Lax, and Secure when the request came over TLS (run
+behind a proxy with ``--proxy-headers`` so that the scheme is seen). Every form carries the
+session's CSRF token; the login form, before there is a session, carries one that must match a
+short-lived cookie (double submit).
+"""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import parse_qs
+
+from fastapi import Request, Response
+
+from headroom.errors import ForbiddenError, HeadroomError, UnauthorizedError
+from headroom.plays.store import Store
+from headroom.users import Person, SignedIn, session_user, token_user
+
+SESSION_COOKIE = "headroom_session"
+LOGIN_COOKIE = "headroom_login_csrf"
+CSRF_FIELD = "csrf"
+CSRF_HEADER = "x-csrf-token"
+#: The largest form body read (a draft message is the largest field).
+MAX_FORM_BYTES = 64 * 1024
+UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+
+
+class SignInRequiredError(UnauthorizedError):
+    """A page asked for without a live session: the pages answer with the login page."""
+
+
+def bad_csrf() -> ForbiddenError:
+    return ForbiddenError(
+        "the form's CSRF token is missing or wrong", fix="reload the page and send it again"
+    )
+
+
+def secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def set_cookie(request: Request, response: Response, name: str, value: str, hours: float) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=int(hours * 3600),
+        httponly=True,
+        samesite="lax",
+        secure=secure(request),
+        path="/",
+    )
+
+
+async def form(request: Request) -> dict[str, str]:
+    """An urlencoded form body, bounded (one value per field: the last)."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise HeadroomError(
+                f"the form is over {MAX_FORM_BYTES:,} bytes", fix="send a shorter message"
+            )
+    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {k: v[-1] for k, v in fields.items()}
+
+
+def page_user(store: Store, request: Request) -> SignedIn:
+    """The signed-in person of a page request (else :class:`SignInRequiredError`)."""
+    signed = session_user(store, request.cookies.get(SESSION_COOKIE, ""))
+    if signed is None:
+        raise SignInRequiredError("sign in first", fix="go to /login")
+    return signed
+
+
+def check_form(signed: SignedIn, fields: dict[str, str]) -> None:
+    if not secrets.compare_digest(fields.get(CSRF_FIELD, "").encode(), signed.csrf.encode()):
+        raise bad_csrf()
+
+
+def api_user(store: Store, request: Request) -> Person:
+    """The person of an API request: ``Authorization: Bearer hr_...``, or the page's session
+    (whose unsafe requests must carry its CSRF token in ``X-CSRF-Token``)."""
+    auth = request.headers.get("authorization", "")
+    if auth:
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer":
+            raise UnauthorizedError(
+                "the API takes a bearer token", fix="send Authorization: Bearer hr_..."
+            )
+        return token_user(store, token.strip())
+    signed = session_user(store, request.cookies.get(SESSION_COOKIE, ""))
+    if signed is None:
+        raise UnauthorizedError(
+            "no API token and no session",
+            fix="send Authorization: Bearer with a token from headroom users token",
+        )
+    if request.method in UNSAFE:
+        given = request.headers.get(CSRF_HEADER, "")
+        if not secrets.compare_digest(given.encode(), signed.csrf.encode()):
+            raise bad_csrf()
+    return signed.person

@@ -1,0 +1,184 @@
+"""The web app's pages: sign in and out, and the expansion queue. Server-rendered with Jinja2;
+forms post back with the session's CSRF token and redirect (303) to the page they came from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from headroom.errors import HeadroomError, UsageError
+from headroom.plays import queue
+from headroom.plays.store import Store
+from headroom.triggers.evidence import describe
+from headroom.users import (
+    SESSION_HOURS,
+    LoginThrottle,
+    authenticate,
+    end_session,
+    start_session,
+)
+from headroom.web.auth import (
+    CSRF_FIELD,
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    bad_csrf,
+    check_form,
+    form,
+    page_user,
+    set_cookie,
+)
+
+templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
+templates.env.filters["describe"] = describe
+
+
+def _local(path: str) -> str:
+    """Only paths of this site are followed after signing in (no open redirect)."""
+    return path if path.startswith("/") and not path.startswith("//") else "/queue"
+
+
+def router(store: Store, throttle: LoginThrottle) -> APIRouter:
+    pages = APIRouter(include_in_schema=False)
+
+    def login_page(request: Request, error: str | None, status: int, nxt: str) -> Response:
+        token = secrets.token_urlsafe(32)
+        response = templates.TemplateResponse(
+            request, "login.html", {"csrf": token, "error": error, "next": nxt},
+            status_code=status,
+        )  # fmt: skip
+        set_cookie(request, response, LOGIN_COOKIE, token, hours=1)
+        return response
+
+    @pages.get("/login")
+    def login_form(request: Request, next: str = "/queue") -> Response:
+        return login_page(request, None, 200, _local(next))
+
+    @pages.post("/login")
+    async def login(request: Request) -> Response:
+        fields = await form(request)
+        nxt = _local(fields.get("next", "/queue"))
+        given = fields.get(CSRF_FIELD, "").encode()
+        expected = request.cookies.get(LOGIN_COOKIE, "").encode()
+        if not expected or not secrets.compare_digest(given, expected):
+            err = bad_csrf()
+            return login_page(request, str(err), err.http_status, nxt)
+        login_name = fields.get("login", "").strip()
+        address = request.client.host if request.client else "unknown"
+        keys = (f"login:{login_name}", f"address:{address}")
+
+        def attempt() -> str:
+            throttle.check(*keys)
+            try:
+                person = authenticate(store, login_name, fields.get("password", ""))
+            except HeadroomError:
+                throttle.failed(*keys)
+                raise
+            throttle.succeeded(f"login:{login_name}")
+            cookie, _ = start_session(store, person)
+            return cookie
+
+        try:
+            cookie = await run_in_threadpool(attempt)
+        except HeadroomError as err:
+            response = login_page(request, str(err), err.http_status, nxt)
+            retry = getattr(err, "retry_after", None)
+            if retry is not None:
+                response.headers["retry-after"] = str(retry)
+            return response
+        response = RedirectResponse(nxt, status_code=303)
+        set_cookie(request, response, SESSION_COOKIE, cookie, hours=SESSION_HOURS)
+        response.delete_cookie(LOGIN_COOKIE, path="/")
+        return response
+
+    @pages.post("/logout")
+    async def logout(request: Request) -> Response:
+        fields = await form(request)
+        signed = page_user(store, request)
+        check_form(signed, fields)
+        end_session(store, request.cookies.get(SESSION_COOKIE, ""))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @pages.get("/")
+    def home() -> Response:
+        return RedirectResponse("/queue", status_code=303)
+
+    @pages.get("/queue", response_class=HTMLResponse)
+    def queue_page(
+        request: Request,
+        scope: str | None = None,
+        owner: str | None = None,
+        trigger: str | None = None,
+        due: str | None = None,
+    ) -> Response:
+        signed = page_user(store, request)
+        person = signed.person
+        now = dt.datetime.now(dt.UTC)
+        filters = queue.Filters(scope or None, owner or None, trigger or None, due or None)
+        entries = queue.open_queue(store, person, filters, now)
+        return templates.TemplateResponse(
+            request,
+            "queue.html",
+            {
+                "me": person,
+                "csrf": signed.csrf,
+                "entries": entries,
+                "scope": filters.scope or queue.default_scope(person),
+                "filters": filters,
+                "may_act": lambda p: queue.may_act(person, p),
+                "back": request.url.path + ("?" + request.url.query if request.url.query else ""),
+            },
+        )
+
+    @pages.post("/plays/{play_id}/assign")
+    async def assign(request: Request, play_id: str) -> Response:
+        fields = await form(request)
+        signed = page_user(store, request)
+        check_form(signed, fields)
+        await run_in_threadpool(
+            queue.assign, store, signed.person, play_id, fields.get("owner", "")
+        )
+        return RedirectResponse(_local(fields.get("back", "/queue")), status_code=303)
+
+    @pages.post("/plays/{play_id}/outcome")
+    async def outcome(request: Request, play_id: str) -> Response:
+        fields = await form(request)
+        signed = page_user(store, request)
+        check_form(signed, fields)
+        amount = None
+        if fields.get("amount_mrr", "").strip():
+            try:
+                amount = Decimal(fields["amount_mrr"].strip())
+            except InvalidOperation:
+                raise UsageError(
+                    f"amount {fields['amount_mrr']!r} is not a number",
+                    fix="give the added MRR, e.g. 250",
+                ) from None
+        await run_in_threadpool(
+            queue.record_outcome, store, signed.person, play_id, fields.get("outcome", ""),
+            amount,
+        )  # fmt: skip
+        return RedirectResponse(_local(fields.get("back", "/queue")), status_code=303)
+
+    return pages
+
+
+def sign_in_redirect(request: Request) -> Response:
+    target = request.url.path + ("?" + request.url.query if request.url.query else "")
+    return RedirectResponse("/login?" + urlencode({"next": target}, quote_via=quote), 303)
+
+
+def error_page(request: Request, err: HeadroomError) -> Response:
+    return templates.TemplateResponse(
+        request, "error.html", {"error": err}, status_code=err.http_status
+    )

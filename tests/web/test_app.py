@@ -1,0 +1,296 @@
+"""The web app through an ASGI client: signing in, sessions, CSRF, the queue, the JSON API and
+who may do what, on a real state store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from headroom.plays.models import Play
+from headroom.plays.store import Store
+from headroom.users import LoginThrottle, add_user, create_token, revoke_token
+from headroom.web.app import Serve, create_app
+
+PASSWORD = "correct horse battery"
+HTML = {"accept": "text/html"}
+NOW = dt.datetime.now(dt.UTC)
+#: login, role, owner
+PEOPLE = [
+    ("root", "admin", "root"),
+    ("boss", "manager", "boss"),
+    ("ana", "csm", "Ana Lima"),
+    ("ed", "ae", "Ed Park"),
+]
+
+
+def _play(play_id: str, owner: str, priority: int, due_in_hours: float, **kw: Any) -> Play:
+    due = (NOW + dt.timedelta(hours=due_in_hours)).isoformat()
+    return Play(
+        play_id=play_id, account_id=f"acct_{play_id}",
+        trigger=kw.get("trigger", "seat_expansion_proactive"),
+        fired_on=NOW.date(), due_at=due, owner=owner, offer="seats", priority=priority,
+        evidence={"seat_utilisation": 0.91, "days_above": 7}, playbook_version="v1",
+        status=kw.get("status", "open"), created_at=NOW, notify=[], escalate=[],
+        sla_due_at=kw.get("sla"), role=kw.get("role", "csm"),
+    )  # fmt: skip
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    for login, role, owner in PEOPLE:
+        add_user(s, login, role, PASSWORD, owner)
+    with s.session() as db:
+        db.add_all([
+            _play("p1", "Ana Lima", 2, 48),
+            _play("p2", "Ana Lima", 1, -2),  # overdue
+            _play("p3", "Ed Park", 1, 5, trigger="tier_upgrade_usage"),  # due soon
+            _play("p4", "Ana Lima", 1, 72, status="won"),  # closed: not in the queue
+        ])  # fmt: skip
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def client(store: Store) -> Iterator[TestClient]:
+    throttle = LoginThrottle(attempts=3, window=60)
+    with TestClient(create_app(Serve(store, [], throttle=throttle))) as c:
+        yield c
+
+
+def csrf_of(html: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m, html
+    return m.group(1)
+
+
+def sign_in(client: TestClient, login: str, password: str = PASSWORD) -> Any:
+    page = client.get("/login", headers=HTML)
+    return client.post(
+        "/login",
+        data={"login": login, "password": password, "csrf": csrf_of(page.text), "next": "/queue"},
+        headers=HTML,
+        follow_redirects=False,
+    )
+
+
+def test_signing_in_sets_a_guarded_session_cookie_and_signing_out_ends_it(
+    client: TestClient,
+) -> None:
+    assert client.get("/queue", headers=HTML, follow_redirects=False).headers["location"] == (
+        "/login?next=%2Fqueue"
+    )
+    r = sign_in(client, "ana")
+    assert (r.status_code, r.headers["location"]) == (303, "/queue")
+    cookie = next(h for h in r.headers.get_list("set-cookie") if h.startswith("headroom_session="))
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Max-Age=43200" in cookie
+    assert "Secure" not in cookie  # plain http here; over https the cookie is Secure
+    page = client.get("/queue", headers=HTML)
+    assert page.status_code == 200 and "ana · csm" in page.text
+    r = client.post("/logout", data={"csrf": csrf_of(page.text)}, headers=HTML,
+                    follow_redirects=False)  # fmt: skip
+    assert (r.status_code, r.headers["location"]) == (303, "/login")
+    assert client.get("/queue", headers=HTML, follow_redirects=False).status_code == 303
+
+
+def test_over_https_the_session_cookie_is_secure(store: Store) -> None:
+    with TestClient(create_app(Serve(store, [])), base_url="https://testserver") as c:
+        r = sign_in(c, "ana")
+    cookie = next(h for h in r.headers.get_list("set-cookie") if h.startswith("headroom_session="))
+    assert "Secure" in cookie
+
+
+def test_wrong_passwords_are_refused_then_throttled(client: TestClient) -> None:
+    for _ in range(3):
+        r = sign_in(client, "ana", "not the password")
+        assert r.status_code == 401
+        assert "the login or the password is wrong" in r.text
+    r = sign_in(client, "ana")  # the right password, too late
+    assert r.status_code == 429
+    assert int(r.headers["retry-after"]) > 0
+    assert "too many failed logins; try again in" in r.text
+    assert sign_in(client, "boss").status_code == 429  # the same address is held up too
+
+
+def test_a_login_post_without_its_token_is_refused(client: TestClient) -> None:
+    r = client.post("/login", data={"login": "ana", "password": PASSWORD}, headers=HTML)
+    assert r.status_code == 403
+    assert "the form&#39;s CSRF token is missing or wrong" in r.text
+
+
+def test_the_queue_ranks_open_plays_and_shows_each_person_theirs(client: TestClient) -> None:
+    sign_in(client, "ana")
+    page = client.get("/queue", headers=HTML).text
+    assert re.findall(r'id="play-(\w+)"', page) == ["p2", "p1"]  # priority, then due time
+    assert 'class="badge overdue"' in page and "Assign</button>" not in page
+    page = client.get("/queue?scope=all", headers=HTML).text
+    assert re.findall(r'id="play-(\w+)"', page) == ["p2", "p3", "p1"]
+    assert 'class="badge soon"' in page
+    assert page.count('action="/plays/p3/outcome"') == 0  # Ed's: Ana may look, not act
+    page = client.get("/queue?scope=all&due=overdue", headers=HTML).text
+    assert re.findall(r'id="play-(\w+)"', page) == ["p2"]
+    page = client.get("/queue?scope=all&trigger=tier_upgrade_usage", headers=HTML).text
+    assert re.findall(r'id="play-(\w+)"', page) == ["p3"]
+
+
+def test_a_manager_reassigns_and_the_new_owner_sees_it(client: TestClient) -> None:
+    sign_in(client, "boss")
+    page = client.get("/queue", headers=HTML).text
+    assert re.findall(r'id="play-(\w+)"', page) == ["p2", "p3", "p1"]  # managers see all
+    r = client.post("/plays/p1/assign", headers=HTML, follow_redirects=False,
+                    data={"csrf": csrf_of(page), "owner": "Ed Park", "back": "/queue"})  # fmt: skip
+    assert r.status_code == 303
+    with TestClient(client.app) as ed:
+        sign_in(ed, "ed")
+        assert re.findall(r'id="play-(\w+)"', ed.get("/queue", headers=HTML).text) == ["p3", "p1"]
+
+
+def test_outcomes_recorded_on_the_page_leave_the_queue(client: TestClient, store: Store) -> None:
+    sign_in(client, "ana")
+    page = client.get("/queue", headers=HTML).text
+    r = client.post("/plays/p1/outcome", headers=HTML, follow_redirects=False,
+                    data={"csrf": csrf_of(page), "outcome": "won", "amount_mrr": "250",
+                          "back": "/queue"})  # fmt: skip
+    assert r.status_code == 303
+    (won,) = [p for p in store.plays("won") if p.play_id == "p1"]
+    assert float(won.amount_mrr or 0) == 250
+    assert "play-p1" not in client.get("/queue", headers=HTML).text
+    r = client.post("/plays/p3/outcome", headers=HTML,
+                    data={"csrf": csrf_of(page), "outcome": "lost"})  # fmt: skip
+    assert r.status_code == 403
+    assert "play p3 is Ed Park&#39;s, not yours" in r.text
+
+
+@pytest.mark.parametrize("path", ["/logout", "/plays/p1/assign", "/plays/p1/outcome"])
+def test_form_posts_without_the_session_token_are_refused(client: TestClient, path: str) -> None:
+    sign_in(client, "root")
+    for data in ({}, {"csrf": "forged", "owner": "x", "outcome": "lost"}):
+        r = client.post(path, data=data, headers=HTML)
+        assert r.status_code == 403, path
+    assert "play-p1" in client.get("/queue", headers=HTML).text  # nothing happened
+
+
+def test_the_api_takes_tokens_and_refuses_revoked_ones(client: TestClient, store: Store) -> None:
+    token_id, token = create_token(store, "ana", "test")
+    auth = {"authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/me", headers=auth).json() == {
+        "login": "ana", "role": "csm", "owner": "Ana Lima", "sees_everything": False,
+    }  # fmt: skip
+    plays = client.get("/api/v1/plays", headers=auth).json()
+    assert [(p["play_id"], p["badge"]) for p in plays] == [("p2", "overdue"), ("p1", None)]
+    assert plays[0]["why"]
+    r = client.post("/api/v1/plays/p1/outcome", headers=auth,
+                    json={"outcome": "won", "amount_mrr": "120.50"})  # fmt: skip
+    assert (r.status_code, r.json()["status"], r.json()["amount_mrr"]) == (200, "won", 120.5)
+    revoke_token(store, token_id)
+    r = client.get("/api/v1/plays", headers=auth)
+    assert (r.status_code, r.json()) == (401, {"error": {
+        "code": "unauthorized", "message": "the API token is unknown or revoked",
+        "fix": "make a new one with headroom users token"}})  # fmt: skip
+
+
+def test_the_api_from_a_page_session_needs_the_csrf_header(client: TestClient) -> None:
+    sign_in(client, "boss")
+    csrf = csrf_of(client.get("/queue", headers=HTML).text)
+    assert client.get("/api/v1/plays").status_code == 200  # reading needs no token
+    body = {"owner": "Ana Lima"}
+    r = client.post("/api/v1/plays/p3/assign", json=body)
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "forbidden")
+    r = client.post("/api/v1/plays/p3/assign", json=body, headers={"x-csrf-token": csrf})
+    assert (r.status_code, r.json()["owner"]) == (200, "Ana Lima")
+
+
+# -- who may do what ----------------------------------------------------------------------------
+
+#: (method, path, body): every page and API route, with a request each role may make or not.
+ROUTES = [
+    ("GET", "/queue", None),
+    ("GET", "/queue?scope=all", None),
+    ("POST", "/plays/p3/assign", {"owner": "Ana Lima"}),
+    ("POST", "/plays/p3/outcome", {"outcome": "contacted"}),
+    ("POST", "/logout", {}),
+    ("GET", "/api/v1/me", None),
+    ("GET", "/api/v1/plays", None),
+    ("GET", "/api/v1/plays?scope=all", None),
+    ("GET", "/api/v1/plays/p3", None),
+    ("POST", "/api/v1/plays/p3/outcome", {"outcome": "contacted"}),
+    ("POST", "/api/v1/plays/p3/assign", {"owner": "Ana Lima"}),
+]
+#: Who may: p3 is Ed's (an AE); managers and admins act on every play and assign.
+ALLOWED = {
+    "anonymous": set(),
+    "admin": {r[1] for r in ROUTES},
+    "manager": {r[1] for r in ROUTES},
+    "csm": {"/queue", "/queue?scope=all", "/logout", "/api/v1/me", "/api/v1/plays",
+            "/api/v1/plays?scope=all", "/api/v1/plays/p3"},
+    "ae": {r[1] for r in ROUTES} - {"/plays/p3/assign", "/api/v1/plays/p3/assign"},
+}  # fmt: skip
+LOGIN_OF = {"admin": "root", "manager": "boss", "csm": "ana", "ae": "ed"}
+
+
+@pytest.mark.parametrize("role", list(ALLOWED))
+@pytest.mark.parametrize(("method", "path", "body"), ROUTES)
+def test_the_authorisation_matrix(
+    store: Store, role: str, method: str, path: str, body: dict[str, str] | None
+) -> None:
+    with TestClient(create_app(Serve(store, []))) as c:
+        headers: dict[str, str] = {}
+        if role != "anonymous":
+            sign_in(c, LOGIN_OF[role])
+            if path.startswith("/api/"):  # the API by token; pages by session and form token
+                headers["authorization"] = f"Bearer {create_token(store, LOGIN_OF[role])[1]}"
+        if path.startswith("/api/"):
+            r = c.request(method, path, json=body, headers=headers)
+            allowed = r.status_code == 200
+            if not allowed:
+                assert r.status_code in (401, 403), (r.status_code, r.text)
+                assert set(r.json()["error"]) == {"code", "message", "fix"}
+        else:
+            data = None
+            if body is not None:
+                page = c.get("/queue", headers=HTML, follow_redirects=False)
+                csrf = csrf_of(page.text) if page.status_code == 200 else "none"
+                data = {**body, "csrf": csrf}
+            r = c.request(method, path, data=data, headers=HTML, follow_redirects=False)
+            # refused for want of a session: sent to sign in, coming back here after
+            signed_out = r.status_code == 303 and r.headers["location"].startswith("/login?next=")
+            allowed = r.status_code in (200, 303) and not signed_out
+            if not allowed and not signed_out:
+                assert r.status_code == 403, (r.status_code, r.text)
+        assert allowed == (path in ALLOWED[role]), (role, method, path, r.status_code)
+
+
+def test_every_route_answers_errors_in_the_one_shape(client: TestClient, store: Store) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/v1/plays", "/api/v1/plays/{play_id}/outcome", "/v1/track"} <= set(paths)
+    for path, methods in paths.items():
+        for method in methods:
+            r = client.request(method, path.replace("{play_id}", "p1"), json={})
+            if path == "/healthz":
+                assert r.status_code == 200
+                continue
+            assert r.status_code == 401, (method, path)  # nothing answers without credentials
+            assert set(r.json()) == {"error"}, (method, path)
+            assert set(r.json()["error"]) == {"code", "message", "fix"}, (method, path)
+    token = {"authorization": f"Bearer {create_token(store, 'root')[1]}"}
+    r = client.get("/api/v1/plays/nope", headers=token)
+    assert (r.status_code, r.json()["error"]) == (404, {
+        "code": "not_found", "message": "no play 'nope'", "fix": "the queue lists the open plays"
+    })  # fmt: skip
+    r = client.post("/api/v1/plays/p1/outcome", headers=token, json={"outcome": "maybe"})
+    assert (r.status_code, r.json()["error"]["message"]) == (
+        400, "the request is not valid: outcome: Input should be 'contacted', 'won', 'lost' "
+        "or 'declined'"
+    )  # fmt: skip
+    r = client.get("/api/v1/plays?due=later", headers=token)
+    assert (r.status_code, r.json()["error"]["message"]) == (
+        400, "the request is not valid: query.due: Input should be 'overdue' or 'soon'"
+    )  # fmt: skip
+    r = client.get("/nowhere", headers=token)
+    assert (r.status_code, r.json()["error"]["code"]) == (404, "not_found")
