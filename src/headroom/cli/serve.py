@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -15,7 +16,16 @@ from headroom.messages import load_templates
 from headroom.playbook.model import load_playbook
 from headroom.plays.store import Store
 from headroom.signals.registry import types
-from headroom.sources import load
+from headroom.sources import Source, load
+
+
+def data_day(src: Source) -> dt.date:
+    """The day the account pages show: today, or the source's last day of usage if it ends
+    earlier (a source exported last week is shown as it was then)."""
+    u = src.table("usage_daily")
+    last = u.date.max().to_pyarrow().as_py()
+    today = dt.date.today()
+    return min(today, last) if isinstance(last, dt.date) else today
 
 
 @app.command("serve")
@@ -26,8 +36,10 @@ def serve_command(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
 ) -> None:
-    """Serve the ingest API (Segment-compatible /v1/track and /v1/batch; write keys from
-    HEADROOM_WRITE_KEYS, comma-separated) and send deliveries as they fall due."""
+    """Serve the web app (the queue and account pages; sign in as a user made with headroom
+    users add), its JSON API under /api/v1, the ingest API (Segment-compatible /v1/track and
+    /v1/batch; write keys from HEADROOM_WRITE_KEYS, comma-separated), and send deliveries as
+    they fall due."""
     import uvicorn
 
     from headroom.web.app import Serve, create_app
@@ -43,7 +55,8 @@ def serve_command(
     src = load(source, mapping)
     try:
         reactor = Reactor(src, book, templates, delivery, store)
-        uvicorn.run(create_app(Serve(store, keys, reactor, delivery)), host=host, port=port)
+        serve = Serve(store, keys, reactor, delivery, source=src, as_of=data_day(src))
+        uvicorn.run(create_app(serve), host=host, port=port)
     finally:
         src.close()
         store.close()

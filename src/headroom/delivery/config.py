@@ -46,6 +46,10 @@ class Target(BaseModel):
     model_config = ConfigDict(extra="forbid")
     channel: str
     to: str | None = Field(default=None, description="template of the recipient")
+    approve: bool = Field(
+        default=False,
+        description="hold each draft for its play's owner to edit and approve in the web app",
+    )
 
 
 class RetryPolicy(BaseModel):

@@ -47,6 +47,8 @@ class Queued:
     recipient: str | None
     message: Message
     payload: dict[str, Any] = field(default_factory=dict)
+    #: Held as a draft until the play's owner approves it (see :mod:`headroom.delivery.drafts`).
+    approve: bool = False
 
 
 def render_recipient(template: str | None, values: Mapping[str, Any]) -> str | None:
@@ -131,6 +133,7 @@ def queued(
         render_recipient(to.to, values),
         message,
         payload,
+        approve=to.approve,
     )
 
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from headroom.errors import ForbiddenError, NotFoundError, UsageError
-from headroom.plays.models import Play
+from headroom.plays.models import Decision, Play
 from headroom.plays.store import OPEN, Store
 from headroom.users import Person
 
@@ -142,3 +142,18 @@ def assign(store: Store, person: Person, play_id: str, owner: str) -> Play:
             raise UsageError(f"play {play_id} is {play.status}", fix="only open plays are assigned")
         play.owner = owner
         return play
+
+
+def account_plays(store: Store, account_id: str) -> list[Play]:
+    """The account's plays, newest first."""
+    with store.session() as s:
+        q = select(Play).where(Play.account_id == account_id)
+        return list(s.scalars(q.order_by(Play.fired_on.desc(), Play.play_id)))
+
+
+def account_decisions(store: Store, account_id: str, limit: int = 100) -> list[Decision]:
+    """What the runs decided for the account (fired, or skipped and why), newest first."""
+    with store.session() as s:
+        q = select(Decision).where(Decision.account_id == account_id)
+        q = q.order_by(Decision.as_of.desc(), Decision.trigger).limit(limit)
+        return list(s.scalars(q))

@@ -259,7 +259,7 @@ def delivery_row(q: Queued, now: dt.datetime) -> DeliveryRow:
         subject=q.message.subject,
         body=q.message.body,
         payload=jsonable(q.payload),
-        status="queued",
+        status="draft" if q.approve else "queued",
         attempts=0,
         next_attempt_at=now,
         created_at=now,

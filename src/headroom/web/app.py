@@ -42,6 +42,7 @@ from headroom.ingest.segment import (
     track_calls,
 )
 from headroom.plays.store import Store
+from headroom.sources import Source
 from headroom.users import LoginThrottle
 from headroom.web import api, pages
 from headroom.web.auth import SignInRequiredError
@@ -60,6 +61,9 @@ class Serve:
     delivery: DeliveryConfig | None = None
     worker_poll_seconds: float = 1.0
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    #: The loaded source the account pages read, and the day they show it as of.
+    source: Source | None = None
+    as_of: dt.date = field(default_factory=dt.date.today)
     _stop: threading.Event = field(default_factory=threading.Event)
 
 
@@ -170,7 +174,7 @@ def create_app(serve: Serve) -> FastAPI:
 
     app.state.store = serve.store
     app.include_router(api.router(serve.store))
-    app.include_router(pages.router(serve.store, serve.throttle))
+    app.include_router(pages.router(serve.store, serve.throttle, serve.source, serve.as_of))
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), "static")
 
     async def _read(request: Request, limit: int) -> dict[str, Any]:

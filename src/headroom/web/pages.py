@@ -1,5 +1,7 @@
-"""The web app's pages: sign in and out, and the expansion queue. Server-rendered with Jinja2;
-forms post back with the session's CSRF token and redirect (303) to the page they came from.
+"""The web app's pages: sign in and out, the expansion queue, and each account's page.
+
+Server-rendered with Jinja2; forms post back with the session's CSRF token and redirect (303)
+to the page they came from.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from headroom.errors import HeadroomError, UsageError
+from headroom.delivery import drafts
+from headroom.errors import HeadroomError, NotFoundError, UsageError
+from headroom.facts.account import account_view
 from headroom.plays import queue
 from headroom.plays.store import Store
+from headroom.sources import Source
 from headroom.triggers.evidence import describe
 from headroom.users import (
     SESSION_HOURS,
@@ -36,6 +41,7 @@ from headroom.web.auth import (
     page_user,
     set_cookie,
 )
+from headroom.web.charts import Projection, line_chart
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 templates.env.filters["describe"] = describe
@@ -46,7 +52,9 @@ def _local(path: str) -> str:
     return path if path.startswith("/") and not path.startswith("//") else "/queue"
 
 
-def router(store: Store, throttle: LoginThrottle) -> APIRouter:
+def router(
+    store: Store, throttle: LoginThrottle, source: Source | None, as_of: dt.date
+) -> APIRouter:
     pages = APIRouter(include_in_schema=False)
 
     def login_page(request: Request, error: str | None, status: int, nxt: str) -> Response:
@@ -139,6 +147,57 @@ def router(store: Store, throttle: LoginThrottle) -> APIRouter:
                 "back": request.url.path + ("?" + request.url.query if request.url.query else ""),
             },
         )
+
+    @pages.get("/accounts/{account_id}", response_class=HTMLResponse)
+    def account_page(request: Request, account_id: str) -> Response:
+        signed = page_user(store, request)
+        if source is None:
+            raise NotFoundError(
+                "this server has no source to show accounts from",
+                fix="start headroom serve with the source",
+            )
+        view = account_view(source, account_id, as_of)
+        plays = queue.account_plays(store, account_id)
+        charts = []
+        for u in view.usage:
+            on = u.on(u.days, as_of)
+            proj = None
+            if u.limit is not None and on is not None and u.status == "projected":
+                proj = Projection(on, u.on(u.low, as_of), u.on(u.high, as_of))
+            charts.append((u, line_chart(u.metric, u.points, u.limit, proj)))
+        return templates.TemplateResponse(
+            request,
+            "account.html",
+            {
+                "me": signed.person,
+                "csrf": signed.csrf,
+                "view": view,
+                "charts": charts,
+                "utilisation": line_chart("seat utilisation", view.utilisation, 1.0, percent=True),
+                "plays": plays,
+                "may_act": lambda p: queue.may_act(signed.person, p),
+                "deliveries": drafts.for_plays(store, [p.play_id for p in plays]),
+                "decisions": queue.account_decisions(store, account_id),
+                "back": request.url.path,
+            },
+        )
+
+    @pages.post("/deliveries/{delivery_id}")
+    async def draft(request: Request, delivery_id: str) -> Response:
+        fields = await form(request)
+        signed = page_user(store, request)
+        check_form(signed, fields)
+
+        def save() -> None:
+            drafts.edit(
+                store, signed.person, delivery_id, fields.get("subject", ""),
+                fields.get("body", ""),
+            )  # fmt: skip
+            if fields.get("action") == "approve":
+                drafts.approve(store, signed.person, delivery_id)
+
+        await run_in_threadpool(save)
+        return RedirectResponse(_local(fields.get("back", "/queue")), status_code=303)
 
     @pages.post("/plays/{play_id}/assign")
     async def assign(request: Request, play_id: str) -> Response:

@@ -1,0 +1,115 @@
+"""An account's page end to end: a run holds the CSM's brief as a draft; the CSM signs in,
+opens the account (usage against the plan limit with its projection, seat utilisation, the
+decisions), edits and approves the brief, the worker sends it as edited to a real webhook
+receiver, and the CSM records the play won."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from headroom.cli.main import app
+from headroom.delivery.worker import deliveries
+from headroom.plays.store import Store
+from headroom.sources import load
+from headroom.users import add_user
+from headroom.web.app import Serve, create_app
+from tests.delivery.receivers import SECRET, Hook
+from tests.delivery.test_delivery import DAY, playbook_with, source
+from tests.triggers.test_examples import days
+from tests.web.test_app import HTML, PASSWORD, csrf_of, sign_in
+
+DELIVERY = """channels:
+  hook: {{kind: webhook, url: "{hook}", secret: "${{TEST_HOOK_SECRET}}", timeout: 5}}
+send:
+  csm: {{channel: hook, to: "{{{{ account.csm }}}}", approve: true}}
+"""
+
+
+@pytest.fixture
+def ran(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, Hook]:
+    monkeypatch.setenv("TEST_HOOK_SECRET", SECRET)
+    hook = Hook().up()
+    book = playbook_with(tmp_path / "book", DELIVERY.format(hook=hook.url))
+    folder = source(tmp_path / "src")
+    # a2 (Business: 500 GB) fills its storage a little more every day
+    growth = [(d, 200 + 2 * i) for i, d in enumerate(days(dt.date(2025, 12, 1), DAY))]
+    with (folder / "usage_daily.csv").open("a") as f:
+        f.writelines(f"a2,{d},storage_gb,{v}\n" for d, v in growth)
+    run = CliRunner().invoke(app, ["run", str(folder), "--playbook", str(book), "--as-of",
+                                   str(DAY)])  # fmt: skip
+    assert run.exit_code == 0, run.output
+    return folder, book, hook
+
+
+def test_a_csm_edits_and_approves_the_draft_and_records_the_win(
+    ran: tuple[Path, Path, Hook],
+) -> None:
+    folder, book, hook = ran
+    store = Store()
+    src = load(folder)
+    try:
+        add_user(store, "csm.a2@example.com", "csm", PASSWORD)
+        add_user(store, "csm.a1@example.com", "csm", PASSWORD)
+        (play,) = [p for p in store.plays() if p.account_id == "a2"]
+        (draft,) = [d for d in deliveries(store) if d.play_id == play.play_id]
+        assert (draft.status, draft.kind) == ("draft", "brief")  # held: not sent
+        with TestClient(create_app(Serve(store, [], source=src, as_of=DAY))) as c:
+            sign_in(c, "csm.a2@example.com")
+            queue = c.get("/queue", headers=HTML).text
+            assert 'href="/accounts/a2"' in queue
+            page = c.get("/accounts/a2", headers=HTML)
+            assert page.status_code == 200, page.text
+            html = page.text
+            # usage against the plan's limit, with the projected day and its interval
+            storage = html[html.index('id="usage-storage_gb"') :]
+            storage = storage[: storage.index("</div>")]
+            for part in ('class="series"', 'class="limit"', 'class="projection"',
+                         'class="band"', "limit 500", "Reaches the limit in about"):  # fmt: skip
+                assert part in storage, part
+            assert 'aria-label="seat utilisation"' in html
+            assert re.search(r"<td>2026-03-07</td><td>seat_expansion_proactive</td>"
+                             r'<td class="fired">fired</td>', html)  # fmt: skip
+            assert "<dt>Plan</dt><dd>Business</dd>" in html
+            # edit and approve the brief
+            edited = {"subject": "Seats for a2", "body": "Call them on Monday."}
+            r = c.post(f"/deliveries/{draft.delivery_id}", headers=HTML, follow_redirects=False,
+                       data={"csrf": csrf_of(html), "back": "/accounts/a2", "action": "approve",
+                             **edited})  # fmt: skip
+            assert (r.status_code, r.headers["location"]) == (303, "/accounts/a2")
+            after = c.get("/accounts/a2", headers=HTML).text
+            assert f'action="/deliveries/{draft.delivery_id}"' not in after  # no longer a draft
+
+            # another CSM may look, not edit or record
+            with TestClient(c.app) as other:
+                sign_in(other, "csm.a1@example.com")
+                seen = other.get("/accounts/a2", headers=HTML).text
+                assert "Approve and send" not in seen and 'value="won"' not in seen
+                r = other.post("/plays/" + draft.play_id + "/outcome", headers=HTML,
+                               data={"csrf": csrf_of(seen), "outcome": "lost"})  # fmt: skip
+                assert r.status_code == 403
+
+            r = c.post(f"/plays/{draft.play_id}/outcome", headers=HTML, follow_redirects=False,
+                       data={"csrf": csrf_of(after), "outcome": "won", "amount_mrr": "300",
+                             "back": "/accounts/a2"})  # fmt: skip
+            assert r.status_code == 303
+            won = c.get("/accounts/a2", headers=HTML).text
+            assert '<span class="status won">won</span> · +300.00 MRR' in won
+
+        sent = CliRunner().invoke(app, ["deliver", str(book.parent / "delivery.yaml"), "--format",
+                                        "json"])  # fmt: skip
+        assert sent.exit_code == 0, sent.output
+        assert json.loads(sent.output)["sent"] == 1
+        ((_, data),) = hook.accepted.items()
+        assert (data["data"]["subject"], data["data"]["body"]) == (
+            edited["subject"], edited["body"])  # fmt: skip
+    finally:
+        src.close()
+        store.close()
+        hook.down()
