@@ -47,3 +47,16 @@ def spark() -> None:
         import pyspark  # noqa: F401
     except ImportError:
         missing("pyspark is not installed (the spark extra)")
+
+
+def chromium() -> str:
+    """Debian's chromium, for the browser tests (Playwright drives it by its path)."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        missing("no chromium: install Debian's chromium package to run the browser tests")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        missing("playwright is not installed (the dev extra)")
+    assert path is not None
+    return path

@@ -42,6 +42,13 @@ def ran(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, Ho
     growth = [(d, 200 + 2 * i) for i, d in enumerate(days(dt.date(2025, 12, 1), DAY))]
     with (folder / "usage_daily.csv").open("a") as f:
         f.writelines(f"a2,{d},storage_gb,{v}\n" for d, v in growth)
+        # a4 fires the same trigger as a2: once a2's play is won, a4's has a size and a value
+        f.writelines(f"a4,{d},active_users,9\n" for d in days(dt.date(2026, 2, 1), DAY))
+    with (folder / "accounts.csv").open("a") as f:
+        f.write("a4,smb,healthy,2025-02-01,America/Los_Angeles,csm.a4@example.com,"
+                "ae.a4@example.com\n")  # fmt: skip
+    with (folder / "subscriptions.csv").open("a") as f:
+        f.write("s_a4,a4,2025-01-15,,1500,Business,10,\n")
     run = CliRunner().invoke(app, ["run", str(folder), "--playbook", str(book), "--as-of",
                                    str(DAY)])  # fmt: skip
     assert run.exit_code == 0, run.output

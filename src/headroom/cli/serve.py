@@ -55,7 +55,9 @@ def serve_command(
     src = load(source, mapping)
     try:
         reactor = Reactor(src, book, templates, delivery, store)
-        serve = Serve(store, keys, reactor, delivery, source=src, as_of=data_day(src))
+        serve = Serve(
+            store, keys, reactor, delivery, source=src, as_of=data_day(src), playbook=book
+        )
         uvicorn.run(create_app(serve), host=host, port=port)
     finally:
         src.close()

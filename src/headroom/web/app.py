@@ -41,6 +41,7 @@ from headroom.ingest.segment import (
     parse_body,
     track_calls,
 )
+from headroom.playbook.model import Playbook
 from headroom.plays.store import Store
 from headroom.sources import Source
 from headroom.users import LoginThrottle
@@ -64,6 +65,8 @@ class Serve:
     #: The loaded source the account pages read, and the day they show it as of.
     source: Source | None = None
     as_of: dt.date = field(default_factory=dt.date.today)
+    #: The playbook plays are valued by (learned conversion) on the pipeline page.
+    playbook: Playbook | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
 
@@ -174,7 +177,9 @@ def create_app(serve: Serve) -> FastAPI:
 
     app.state.store = serve.store
     app.include_router(api.router(serve.store))
-    app.include_router(pages.router(serve.store, serve.throttle, serve.source, serve.as_of))
+    app.include_router(
+        pages.router(serve.store, serve.throttle, serve.source, serve.as_of, serve.playbook)
+    )
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), "static")
 
     async def _read(request: Request, limit: int) -> dict[str, Any]:

@@ -61,8 +61,8 @@ def line_chart(
         f'<text class="tick" x="{PAD_L - 6}" y="{PAD_T + 4}" text-anchor="end">{label(top)}</text>',
         f'<text class="tick" x="{PAD_L - 6}" y="{PAD_T + h}" text-anchor="end">0</text>',
         f'<text class="tick" x="{PAD_L}" y="{HEIGHT - 6}">{first:%b %d}</text>',
-        f'<text class="tick" x="{x(last):.1f}" y="{HEIGHT - 6}" text-anchor="middle">'
-        f"{last:%b %d}</text>",
+        f'<text class="tick" x="{x(last):.1f}" y="{HEIGHT - 6}" '
+        f'text-anchor="{"end" if last == end else "middle"}">{last:%b %d}</text>',
     ]
     if limit is not None:
         ly = y(limit)
@@ -91,5 +91,31 @@ def line_chart(
         f"{'M' if i == 0 else 'L'}{x(d):.1f},{y(v):.1f}" for i, (d, v) in enumerate(points)
     )
     parts.append(f'<path class="series" d="{path}"/>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def bar_chart(title: str, rows: list[tuple[str, float]], money: bool = True) -> str:
+    """Horizontal bars, largest first as given, each labelled with its value."""
+    if not rows:
+        return f'<p class="empty">Nothing {escape(title)} yet.</p>'
+    top = max(v for _, v in rows) or 1.0
+    bar_h, gap, label_w = 18, 6, 170
+    height = len(rows) * (bar_h + gap) + gap
+    w = WIDTH - label_w - 90
+    parts = [
+        f'<svg class="chart bars" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">'
+    ]
+    for i, (name, v) in enumerate(rows):
+        y = gap + i * (bar_h + gap)
+        width = max(w * v / top, 1)
+        value = f"{v:,.0f}" if money else _fmt(v)
+        parts.append(
+            f'<text class="tick" x="{label_w - 8}" y="{y + 13}" text-anchor="end">'
+            f"{escape(name[:28])}</text>"
+            f'<rect class="bar" x="{label_w}" y="{y}" width="{width:.1f}" height="{bar_h}"/>'
+            f'<text class="tick" x="{label_w + width + 6:.1f}" y="{y + 13}">{value}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)

@@ -20,7 +20,9 @@ from starlette.concurrency import run_in_threadpool
 from headroom.delivery import drafts
 from headroom.errors import HeadroomError, NotFoundError, UsageError
 from headroom.facts.account import account_view
+from headroom.playbook.model import Playbook
 from headroom.plays import queue
+from headroom.plays.pipeline import pipeline
 from headroom.plays.store import Store
 from headroom.sources import Source
 from headroom.triggers.evidence import describe
@@ -41,7 +43,7 @@ from headroom.web.auth import (
     page_user,
     set_cookie,
 )
-from headroom.web.charts import Projection, line_chart
+from headroom.web.charts import Projection, bar_chart, line_chart
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 templates.env.filters["describe"] = describe
@@ -53,7 +55,11 @@ def _local(path: str) -> str:
 
 
 def router(
-    store: Store, throttle: LoginThrottle, source: Source | None, as_of: dt.date
+    store: Store,
+    throttle: LoginThrottle,
+    source: Source | None,
+    as_of: dt.date,
+    playbook: Playbook | None,
 ) -> APIRouter:
     pages = APIRouter(include_in_schema=False)
 
@@ -181,6 +187,43 @@ def router(
                 "back": request.url.path,
             },
         )
+
+    @pages.get("/pipeline", response_class=HTMLResponse)
+    def pipeline_page(request: Request, target: str = "") -> Response:
+        signed = page_user(store, request)
+        if playbook is None:
+            raise NotFoundError(
+                "this server has no playbook to value plays by",
+                fix="start headroom serve with --playbook",
+            )
+        target_arr = None
+        if target.strip():
+            try:
+                target_arr = float(target.replace(",", ""))
+            except ValueError:
+                raise UsageError(
+                    f"target {target!r} is not a number", fix="give the expansion ARR target"
+                ) from None
+            if target_arr <= 0:
+                raise UsageError(f"target {target} is not positive", fix="e.g. 150000")
+        plays = store.plays()
+        result = pipeline(playbook, plays, source, target_arr)
+        won = sum(float(p.amount_mrr or 0) for p in plays if p.status == "won")
+        return templates.TemplateResponse(
+            request,
+            "pipeline.html",
+            {
+                "me": signed.person,
+                "csrf": signed.csrf,
+                "p": result,
+                "target": target,
+                "won_mrr": won,
+                "owners": bar_chart("by owner", [(r["owner"], r["weighted_arr"])
+                                                 for r in result.by_owner]),
+                "segments": bar_chart("by segment", [(r["segment"], r["weighted_arr"])
+                                                     for r in result.by_segment]),
+            },
+        )  # fmt: skip
 
     @pages.post("/deliveries/{delivery_id}")
     async def draft(request: Request, delivery_id: str) -> Response:
