@@ -294,3 +294,22 @@ def test_every_route_answers_errors_in_the_one_shape(client: TestClient, store: 
     )  # fmt: skip
     r = client.get("/nowhere", headers=token)
     assert (r.status_code, r.json()["error"]["code"]) == (404, "not_found")
+
+
+def test_the_queue_and_the_api_page_through_many_plays(client: TestClient, store: Store) -> None:
+    with store.session() as db:
+        db.add_all([_play(f"q{i:03d}", "Ana Lima", 3, 100 + i) for i in range(120)])
+    sign_in(client, "ana")
+    first = client.get("/queue", headers=HTML).text
+    assert "122 open" in first and "page 1 of 3" in first
+    assert re.findall(r'id="play-(\w+)"', first)[:3] == ["p2", "p1", "q000"]
+    assert len(re.findall(r'id="play-(\w+)"', first)) == 50
+    assert 'href="/queue?page=2" rel="next"' in first
+    last = client.get("/queue?scope=mine&page=9", headers=HTML).text  # past the end: the last
+    assert "page 3 of 3" in last and len(re.findall(r'id="play-(\w+)"', last)) == 22
+    assert 'href="/queue?scope=mine&amp;page=2" rel="prev"' in last
+    token = {"authorization": f"Bearer {create_token(store, 'ana')[1]}"}
+    r = client.get("/api/v1/plays?limit=5&offset=120", headers=token)
+    assert r.headers["x-total-count"] == "122"
+    assert [p["play_id"] for p in r.json()] == ["q118", "q119"]
+    assert client.get("/api/v1/plays?limit=0", headers=token).status_code == 400

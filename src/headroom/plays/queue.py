@@ -89,6 +89,28 @@ def open_queue(store: Store, person: Person, filters: Filters, now: dt.datetime)
     return entries
 
 
+#: Plays per page of the queue.
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the queue: ``entries`` of ``total``, page ``number`` of ``pages``."""
+
+    entries: list[Entry]
+    total: int
+    number: int
+    pages: int
+
+
+def page_of(entries: list[Entry], number: int, size: int = PAGE_SIZE) -> Page:
+    """Page ``number`` (from 1; past the last page, the last page) of ``entries``."""
+    pages = max(1, -(-len(entries) // size))
+    number = min(max(number, 1), pages)
+    start = (number - 1) * size
+    return Page(entries[start : start + size], len(entries), number, pages)
+
+
 def may_act(person: Person, play: Play) -> bool:
     return person.sees_everything or play.owner == person.owner
 

@@ -7,7 +7,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -97,15 +97,21 @@ def router(store: Store) -> APIRouter:
     @api.get("/plays")
     def plays(
         person: Asker,
+        response: Response,
         scope: Literal["mine", "all"] | None = Query(None, description="default: your role's"),
         owner: str | None = Query(None, max_length=200),
         trigger: str | None = Query(None, max_length=100),
         due: Literal["overdue", "soon"] | None = None,
+        limit: int = Query(100, ge=1, le=1000),
+        offset: int = Query(0, ge=0),
     ) -> list[PlayOut]:
-        """The open plays, highest priority first, then soonest due."""
+        """The open plays, highest priority first, then soonest due; ``limit`` of them from
+        ``offset`` (the whole count in the ``X-Total-Count`` header)."""
         now = dt.datetime.now(dt.UTC)
         filters = queue.Filters(scope, owner, trigger, due)
-        return [play_out(e.play, now) for e in queue.open_queue(store, person, filters, now)]
+        entries = queue.open_queue(store, person, filters, now)
+        response.headers["x-total-count"] = str(len(entries))
+        return [play_out(e.play, now) for e in entries[offset : offset + limit]]
 
     @api.get("/plays/{play_id}")
     def play(person: Asker, play_id: str) -> PlayOut:

@@ -134,19 +134,23 @@ def router(
         owner: str | None = None,
         trigger: str | None = None,
         due: str | None = None,
+        page: int = 1,
     ) -> Response:
         signed = page_user(store, request)
         person = signed.person
         now = dt.datetime.now(dt.UTC)
         filters = queue.Filters(scope or None, owner or None, trigger or None, due or None)
-        entries = queue.open_queue(store, person, filters, now)
+        shown = queue.page_of(queue.open_queue(store, person, filters, now), page)
+        kept = {k: v for k, v in request.query_params.items() if k != "page" and v}
         return templates.TemplateResponse(
             request,
             "queue.html",
             {
                 "me": person,
                 "csrf": signed.csrf,
-                "entries": entries,
+                "entries": shown.entries,
+                "page": shown,
+                "page_link": lambda n: "/queue?" + urlencode({**kept, "page": n}),
                 "scope": filters.scope or queue.default_scope(person),
                 "filters": filters,
                 "may_act": lambda p: queue.may_act(person, p),
