@@ -6,13 +6,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from benchmarks import bench_backtest, bench_generate, bench_revenue, bench_run
+from benchmarks import bench_backtest, bench_generate, bench_revenue, bench_run, bench_web
 
 BENCHMARKS: dict[str, Callable[..., None]] = {
     "generate": bench_generate.main,
     "revenue": bench_revenue.main,
     "run": bench_run.main,
     "backtest": bench_backtest.main,
+    "web": bench_web.main,
 }
 
 

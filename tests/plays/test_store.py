@@ -169,7 +169,7 @@ def test_an_old_store_is_upgraded_in_place(tmp_path: Path, monkeypatch: pytest.M
             text(
                 "insert into plays (play_id, account_id, trigger, fired_on, due_at, owner, "
                 "offer, priority, evidence, playbook_version, status, created_at) values "
-                "('old', 'a', 't', '2026-01-01', '2026-01-02T00:00:00+00:00', 'csm', 'seats', "
+                "('old', 'a', 't', '2026-01-01', '2026-01-02T09:00:00+09:00', 'csm', 'seats', "
                 "1, '{}', 'v0', 'open', '2026-01-01 00:00:00')"
             )
         )
@@ -182,6 +182,8 @@ def test_an_old_store_is_upgraded_in_place(tmp_path: Path, monkeypatch: pytest.M
     finally:
         store.close()
     assert (play.play_id, play.notify, play.sla_due_at) == ("old", [], None)
+    # the queue's UTC deadline, filled in from the due time (09:00 in Tokyo is midnight UTC)
+    assert play.deadline_at.replace(tzinfo=None) == dt.datetime(2026, 1, 2, 0, 0)
 
 
 def _raw(url: str) -> Any:

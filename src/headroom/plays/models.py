@@ -5,7 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -17,6 +27,7 @@ class Play(Base):
     """A fired trigger for one account: the conversation to have, with its evidence."""
 
     __tablename__ = "plays"
+    __table_args__ = (Index("ix_plays_queue", "status", "priority", "deadline_at"),)
 
     play_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     account_id: Mapped[str] = mapped_column(String(200), index=True)
@@ -37,6 +48,19 @@ class Play(Base):
     role: Mapped[str | None] = mapped_column(String(100), nullable=True)  # owner's role
     escalate: Mapped[list[str]] = mapped_column(JSON, default=list)
     escalated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: When the play must be acted on, in UTC: its SLA if routing set one, else its due time.
+    #: Kept beside the texts (which carry the customer's offset) so that the queue is ordered
+    #: and filtered by the database.
+    deadline_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=lambda ctx: deadline_of(ctx.get_current_parameters())
+    )
+
+
+def deadline_of(row: dict[str, Any]) -> dt.datetime:
+    """The deadline of a play row (``sla_due_at`` or ``due_at``, ISO 8601 with the customer's
+    offset) in UTC (a time without an offset is taken as UTC)."""
+    at = dt.datetime.fromisoformat(row.get("sla_due_at") or row["due_at"])
+    return at.astimezone(dt.UTC) if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
 
 
 class Decision(Base):

@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 
 from headroom.errors import ForbiddenError, NotFoundError, UsageError
 from headroom.plays.models import Decision, Play
@@ -68,25 +69,42 @@ def badge(play: Play, now: dt.datetime) -> str | None:
     return None
 
 
-def open_queue(store: Store, person: Person, filters: Filters, now: dt.datetime) -> list[Entry]:
-    """The open plays ``person`` asked for, highest priority first, then soonest due."""
+def _selected(person: Person, filters: Filters, now: dt.datetime) -> Select[Any]:
+    """The open plays ``person`` asked for, as a query (the database filters and orders)."""
     filters.check()
     scope = filters.scope or default_scope(person)
+    q = select(Play).where(Play.status.in_(OPEN))
+    if scope == "mine":
+        q = q.where(Play.owner == person.owner)
+    if filters.owner:
+        q = q.where(Play.owner == filters.owner)
+    if filters.trigger:
+        q = q.where(Play.trigger == filters.trigger)
+    if filters.due == "overdue":
+        q = q.where(Play.deadline_at < now)
+    elif filters.due == "soon":  # due within a day, overdue included
+        q = q.where(Play.deadline_at < now + dt.timedelta(hours=SOON_HOURS))
+    return q
+
+
+def open_queue(
+    store: Store,
+    person: Person,
+    filters: Filters,
+    now: dt.datetime,
+    limit: int | None = None,
+    offset: int = 0,
+) -> tuple[list[Entry], int]:
+    """The open plays ``person`` asked for, highest priority first, then soonest due:
+    ``limit`` of them from ``offset``, and how many there are in all."""
+    q = _selected(person, filters, now)
     with store.session() as s:
-        q = select(Play).where(Play.status.in_(OPEN))
-        if scope == "mine":
-            q = q.where(Play.owner == person.owner)
-        if filters.owner:
-            q = q.where(Play.owner == filters.owner)
-        if filters.trigger:
-            q = q.where(Play.trigger == filters.trigger)
-        plays = list(s.scalars(q))
-    entries = [Entry(p, deadline(p), badge(p, now)) for p in plays]
-    if filters.due:
-        entries = [e for e in entries if e.badge == filters.due or
-                   (filters.due == "soon" and e.badge == "overdue")]  # fmt: skip
-    entries.sort(key=lambda e: (e.play.priority, e.deadline, e.play.play_id))
-    return entries
+        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+        page = q.order_by(Play.priority, Play.deadline_at, Play.play_id).offset(offset)
+        if limit is not None:
+            page = page.limit(limit)
+        plays = list(s.scalars(page))
+    return [Entry(p, deadline(p), badge(p, now)) for p in plays], int(total)
 
 
 #: Plays per page of the queue.
@@ -103,12 +121,16 @@ class Page:
     pages: int
 
 
-def page_of(entries: list[Entry], number: int, size: int = PAGE_SIZE) -> Page:
-    """Page ``number`` (from 1; past the last page, the last page) of ``entries``."""
-    pages = max(1, -(-len(entries) // size))
+def queue_page(
+    store: Store, person: Person, filters: Filters, now: dt.datetime, number: int,
+    size: int = PAGE_SIZE,
+) -> Page:  # fmt: skip
+    """Page ``number`` (from 1; past the last page, the last page) of the queue."""
+    _, total = open_queue(store, person, filters, now, limit=0)
+    pages = max(1, -(-total // size))
     number = min(max(number, 1), pages)
-    start = (number - 1) * size
-    return Page(entries[start : start + size], len(entries), number, pages)
+    entries, _ = open_queue(store, person, filters, now, size, (number - 1) * size)
+    return Page(entries, total, number, pages)
 
 
 def may_act(person: Person, play: Play) -> bool:

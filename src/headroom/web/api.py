@@ -109,9 +109,9 @@ def router(store: Store) -> APIRouter:
         ``offset`` (the whole count in the ``X-Total-Count`` header)."""
         now = dt.datetime.now(dt.UTC)
         filters = queue.Filters(scope, owner, trigger, due)
-        entries = queue.open_queue(store, person, filters, now)
-        response.headers["x-total-count"] = str(len(entries))
-        return [play_out(e.play, now) for e in entries[offset : offset + limit]]
+        entries, total = queue.open_queue(store, person, filters, now, limit, offset)
+        response.headers["x-total-count"] = str(total)
+        return [play_out(e.play, now) for e in entries]
 
     @api.get("/plays/{play_id}")
     def play(person: Asker, play_id: str) -> PlayOut:

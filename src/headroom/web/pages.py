@@ -140,7 +140,7 @@ def router(
         person = signed.person
         now = dt.datetime.now(dt.UTC)
         filters = queue.Filters(scope or None, owner or None, trigger or None, due or None)
-        shown = queue.page_of(queue.open_queue(store, person, filters, now), page)
+        shown = queue.queue_page(store, person, filters, now, page)
         kept = {k: v for k, v in request.query_params.items() if k != "page" and v}
         return templates.TemplateResponse(
             request,

@@ -1,11 +1,14 @@
 """Users of the web app (argon2id password hashes, a role, the owner name plays carry for
-them), their API tokens (a SHA-256 of the secret; revocable) and signed-in sessions.
+them), their API tokens (a SHA-256 of the secret; revocable) and signed-in sessions; and each
+play's deadline in UTC, so that the queue is ordered and paged by the database.
 
 Revision ID: 0004
 Revises: 0003
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 import sqlalchemy as sa
 from alembic import op
@@ -17,6 +20,23 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.add_column("plays", sa.Column("deadline_at", sa.DateTime(timezone=True), nullable=True))
+    bind = op.get_bind()
+    plays = sa.table(
+        "plays",
+        sa.column("play_id", sa.String),
+        sa.column("due_at", sa.String),
+        sa.column("sla_due_at", sa.String),
+        sa.column("deadline_at", sa.DateTime(timezone=True)),
+    )
+    rows = bind.execute(sa.select(plays.c.play_id, plays.c.due_at, plays.c.sla_due_at)).all()
+    for play_id, due_at, sla_due_at in rows:
+        at = dt.datetime.fromisoformat(sla_due_at or due_at)
+        at = at.astimezone(dt.UTC) if at.tzinfo else at.replace(tzinfo=dt.UTC)
+        bind.execute(plays.update().where(plays.c.play_id == play_id).values(deadline_at=at))
+    with op.batch_alter_table("plays") as batch:
+        batch.alter_column("deadline_at", nullable=False)
+    op.create_index("ix_plays_queue", "plays", ["status", "priority", "deadline_at"])
     op.create_table(
         "users",
         sa.Column("login", sa.String(200), primary_key=True),
@@ -49,6 +69,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_plays_queue", "plays")
+    op.drop_column("plays", "deadline_at")
     op.drop_table("web_sessions")
     op.drop_table("api_tokens")
     op.drop_table("users")
