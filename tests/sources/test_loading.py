@@ -226,3 +226,35 @@ def test_accounts_are_numbered_and_usage_rows_carry_the_number(tmp_path: Path) -
         {"account_id": "a9", "account_key": None},
     ]
     assert str(keys.schema.field("account_key").type) == "int32"
+
+
+def test_a_source_narrowed_to_one_account_holds_only_its_rows(tmp_path: Path) -> None:
+    usage = "account_id,date,metric,value\n" + "".join(
+        f"{a},2024-07-0{d},active_users,{d}\n" for a in ("a1", "a2") for d in (1, 2)
+    )
+    events = "event_id,account_id,event,timestamp\ne1,a1,login,2024-07-01T10:00:00Z\n"
+    folder = write_source(
+        tmp_path / "data",
+        {"subscriptions.csv": SUBSCRIPTIONS, "accounts.csv": ACCOUNTS,
+         "usage_daily.csv": usage, "events.csv": events,
+         "plans.csv": "plan,rank\nStarter,1\nPro,2\n"},
+    )  # fmt: skip
+    source = load(folder, today=TODAY)
+    try:
+        one = source.narrowed("a2", ["accounts", "subscriptions", "usage_daily", "plans"])
+        try:
+            count = {t: one.table(t).count().to_pyarrow().as_py() for t in
+                     ("accounts", "subscriptions", "usage_daily", "plans", "events")}  # fmt: skip
+            ids = set(one.table("usage_daily").account_id.to_pyarrow().to_pylist())
+        finally:
+            one.close()
+        nobody = source.narrowed("a9")
+        try:
+            assert nobody.table("usage_daily").count().to_pyarrow().as_py() == 0
+        finally:
+            nobody.close()
+    finally:
+        source.close()
+    # a2's rows; the plan tables whole; a table not asked for is there, empty
+    assert count == {"accounts": 1, "subscriptions": 1, "usage_daily": 2, "plans": 2, "events": 0}
+    assert ids == {"a2"}

@@ -2,7 +2,7 @@
 limits with the projected day each is reached, and its seat utilisation over time.
 
 Everything comes from the signals (the same numbers the triggers read), computed for this one
-account: the context is narrowed to it, so the engine reads no other account's rows.
+account on a copy of its own rows (:meth:`~headroom.sources.Source.narrowed`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from headroom.sources import Source
 #: Days of history the page charts.
 HISTORY_DAYS = 180
 FACTS = ("segment", "health", "tier", "mrr", "seats", "days_to_renewal", "seat_utilisation")
+#: The tables those and the usage projections read.
+READS = ("accounts", "subscriptions", "plans", "plan_limits", "usage_daily")
 
 
 @dataclass(frozen=True)
@@ -58,15 +60,25 @@ def account_view(
     rows = a.filter(a.account_id == account_id).to_pyarrow().to_pylist()
     if not rows:
         raise NotFoundError(f"no account {account_id!r}", fix="the queue links the accounts")
-    one = ibis.memtable({"account_id": [account_id]})
-    daily = signal_table(Context(source, as_of, history=days, accounts=one), set(FACTS))
+    one = source.narrowed(account_id, READS)
+    try:
+        return _view(one, account_id, as_of, days, rows[0])
+    finally:
+        one.close()
+
+
+def _view(
+    source: Source, account_id: str, as_of: dt.date, days: int, account: dict[str, Any]
+) -> AccountView:
+    """:func:`account_view` over a source holding only this account's rows."""
+    daily = signal_table(Context(source, as_of, history=days), set(FACTS))
     daily = daily.order_by("day").to_pyarrow().to_pylist()
     today = daily[-1] if daily else {}
     utilisation = [
         (r["day"], float(r["seat_utilisation"])) for r in daily if r["seat_utilisation"] is not None
     ]
 
-    ctx = Context(source, as_of, accounts=one)
+    ctx = Context(source, as_of)
     limits = limits_in_force(ctx)
     limits = limits.filter(limits.day == ibis.literal(as_of)).select("metric", "limit", "kind")
     metered = {r["metric"]: r for r in limits.to_pyarrow().to_pylist()}
@@ -102,4 +114,4 @@ def account_view(
             )
         )
     facts = {k: today.get(k) for k in FACTS}
-    return AccountView(account_id, as_of, rows[0], facts, usage, utilisation)
+    return AccountView(account_id, as_of, account, facts, usage, utilisation)

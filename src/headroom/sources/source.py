@@ -14,6 +14,7 @@ import json
 import os
 import re
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,35 @@ class Source:
 
     def close(self) -> None:
         self.con.disconnect()
+
+    def narrowed(self, account_id: str, tables: Collection[str] | None = None) -> Source:
+        """One account's rows of ``tables`` (default: all; the plan tables whole, the others
+        empty), copied into an in-memory engine of their own: an account's page computes its
+        signals there, on a few thousand rows, instead of finding them among all accounts' on
+        every query. The usage is found by the account's number (:data:`ACCOUNT_KEY`): a scan
+        of whole numbers, not of text. Close it after use.
+
+        >>> one = src.narrowed("acc_000042")  # doctest: +SKIP
+        """
+        a = self.table("accounts")
+        keys = a.filter(a.account_id == account_id).select(ACCOUNT_KEY).to_pyarrow()
+        key = keys.column(0)[0].as_py() if keys.num_rows else None
+        con = ibis.duckdb.connect()
+        con.raw_sql("set timezone = 'UTC'")
+        try:
+            for name in TABLES:
+                t = self.table(name)
+                if tables is not None and name not in tables:
+                    t = t.limit(0)
+                elif name in KEYED and ACCOUNT_KEY in t.columns:
+                    t = t.filter(t[ACCOUNT_KEY] == key) if key is not None else t.limit(0)
+                elif "account_id" in t.columns:
+                    t = t.filter(t.account_id == account_id)
+                con.create_table(name, t.to_pyarrow())
+        except BaseException:
+            con.disconnect()
+            raise
+        return Source(self.name, self.path, self.report, con)
 
 
 def _discover_folder(spec: SourceSpec, report: Report) -> list[Located]:
