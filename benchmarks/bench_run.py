@@ -296,7 +296,7 @@ def build_typed_source(folder: Path) -> None:
     """
     import ibis
 
-    from headroom.sources.source import KEYED, STORED_IN_ORDER, keyed, numbered
+    from headroom.sources.source import laid_out
 
     con = ibis.duckdb.connect(folder / "typed.duckdb")
     try:
@@ -305,14 +305,7 @@ def build_typed_source(folder: Path) -> None:
         for table, columns in sorted(CASTS.items(), key=lambda kv: kv[0] != "accounts"):
             parquet = folder / f"{table}.parquet"
             con.raw_sql(f"create temp table typed_{table} as select {columns} from '{parquet}'")
-            t = con.table(f"typed_{table}")
-            if table == "accounts":
-                t = numbered(t)
-            elif table in KEYED:
-                t = keyed(t, con.table("accounts"))
-            if table in STORED_IN_ORDER:
-                t = t.order_by(*STORED_IN_ORDER[table])
-            con.create_table(table, t)
+            con.create_table(table, laid_out(table, con.table(f"typed_{table}"), con))
     finally:
         con.disconnect()
 

@@ -17,6 +17,11 @@ users_app = new_app("Users of the web app: roles, passwords and API tokens.")
 app.add_typer(users_app, name="users")
 
 
+PASSWORD_STDIN = typer.Option(
+    False, "--password-stdin", help="Read the password from standard input (else asked twice)."
+)
+
+
 class Role(StrEnum):
     admin = "admin"
     manager = "manager"
@@ -47,9 +52,7 @@ def add_command(
     owner: str | None = typer.Option(
         None, "--owner", help="The name plays carry for them (accounts' csm/ae); default: login."
     ),
-    password_stdin: bool = typer.Option(
-        False, "--password-stdin", help="Read the password from standard input."
-    ),
+    password_stdin: bool = PASSWORD_STDIN,
 ) -> None:
     """Add a user who can sign in to the web app."""
     password = _password(password_stdin)
@@ -64,9 +67,7 @@ def add_command(
 @users_app.command("password")
 def password_command(
     login: str = typer.Argument(...),
-    password_stdin: bool = typer.Option(
-        False, "--password-stdin", help="Read the password from standard input."
-    ),
+    password_stdin: bool = PASSWORD_STDIN,
 ) -> None:
     """Change a user's password."""
     password = _password(password_stdin)

@@ -466,13 +466,7 @@ def validate(
                 loaded = _derived_accounts(con.table("subscriptions"))
             else:
                 loaded = _empty(name)
-            if name == "accounts":
-                loaded = numbered(loaded)
-            elif name in KEYED:
-                loaded = keyed(loaded, con.table("accounts"))
-            if name in STORED_IN_ORDER:
-                loaded = loaded.order_by(*STORED_IN_ORDER[name])
-            con.create_table(name, loaded)
+            con.create_table(name, laid_out(name, loaded, con))
         con.disconnect()
         building.replace(target)
         report_file.write_text(json.dumps(report.to_dict()))
@@ -507,6 +501,18 @@ def keyed(t: ir.Table, accounts: ir.Table) -> ir.Table:
     keys = accounts.select(_k_account="account_id", **{ACCOUNT_KEY: accounts[ACCOUNT_KEY]})
     j = t.left_join(keys, t.account_id == keys._k_account)
     return j.select(*t.columns, ACCOUNT_KEY)
+
+
+def laid_out(name: str, t: ir.Table, con: Any) -> ir.Table:
+    """Table ``name`` as the loader stores it in ``con`` (accounts numbered, keyed tables with
+    their accounts' numbers, the large tables in order); ``accounts`` must be stored first."""
+    if name == "accounts":
+        t = numbered(t)
+    elif name in KEYED:
+        t = keyed(t, con.table("accounts"))
+    if name in STORED_IN_ORDER:
+        t = t.order_by(*STORED_IN_ORDER[name])
+    return t
 
 
 #: The large dated tables are stored in date order (usage: each metric's rows together, in
