@@ -29,6 +29,7 @@ from headroom.triggers.evidence import describe
 from headroom.users import (
     SESSION_HOURS,
     LoginThrottle,
+    SignedIn,
     authenticate,
     end_session,
     start_session,
@@ -62,6 +63,13 @@ def router(
     playbook: Playbook | None,
 ) -> APIRouter:
     pages = APIRouter(include_in_schema=False)
+
+    async def posted(request: Request) -> tuple[dict[str, str], SignedIn]:
+        """A form post's fields and who sent it (signed in, with the session's CSRF token)."""
+        fields = await form(request)
+        signed = page_user(store, request)
+        check_form(signed, fields)
+        return fields, signed
 
     def login_page(request: Request, error: str | None, status: int, nxt: str) -> Response:
         token = secrets.token_urlsafe(32)
@@ -115,9 +123,7 @@ def router(
 
     @pages.post("/logout")
     async def logout(request: Request) -> Response:
-        fields = await form(request)
-        signed = page_user(store, request)
-        check_form(signed, fields)
+        await posted(request)  # signed in, with the form token
         end_session(store, request.cookies.get(SESSION_COOKIE, ""))
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
@@ -231,9 +237,7 @@ def router(
 
     @pages.post("/deliveries/{delivery_id}")
     async def draft(request: Request, delivery_id: str) -> Response:
-        fields = await form(request)
-        signed = page_user(store, request)
-        check_form(signed, fields)
+        fields, signed = await posted(request)
 
         def save() -> None:
             drafts.edit(
@@ -244,23 +248,19 @@ def router(
                 drafts.approve(store, signed.person, delivery_id)
 
         await run_in_threadpool(save)
-        return RedirectResponse(_local(fields.get("back", "/queue")), status_code=303)
+        return back(fields)
 
     @pages.post("/plays/{play_id}/assign")
     async def assign(request: Request, play_id: str) -> Response:
-        fields = await form(request)
-        signed = page_user(store, request)
-        check_form(signed, fields)
+        fields, signed = await posted(request)
         await run_in_threadpool(
             queue.assign, store, signed.person, play_id, fields.get("owner", "")
         )
-        return RedirectResponse(_local(fields.get("back", "/queue")), status_code=303)
+        return back(fields)
 
     @pages.post("/plays/{play_id}/outcome")
     async def outcome(request: Request, play_id: str) -> Response:
-        fields = await form(request)
-        signed = page_user(store, request)
-        check_form(signed, fields)
+        fields, signed = await posted(request)
         amount = None
         if fields.get("amount_mrr", "").strip():
             try:
@@ -274,9 +274,14 @@ def router(
             queue.record_outcome, store, signed.person, play_id, fields.get("outcome", ""),
             amount,
         )  # fmt: skip
-        return RedirectResponse(_local(fields.get("back", "/queue")), status_code=303)
+        return back(fields)
 
     return pages
+
+
+def back(fields: dict[str, str]) -> Response:
+    """After a form post: to the page it came from (303, so that a reload does not post)."""
+    return RedirectResponse(_local(fields.get("back", "/queue")), status_code=303)
 
 
 def sign_in_redirect(request: Request) -> Response:
