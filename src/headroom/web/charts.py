@@ -34,8 +34,10 @@ def line_chart(
     limit: float | None = None,
     projection: Projection | None = None,
     percent: bool = False,
+    limit_label: str = "limit",
 ) -> str:
-    """An SVG line chart (``percent``: values are shares, drawn against 100%)."""
+    """An SVG line chart (``percent``: values are shares, drawn against 100%); ``limit`` is
+    drawn as a dashed line labelled ``limit_label`` and its value."""
     if not points:
         return f'<p class="empty">No {escape(title)} data.</p>'
     first, last = points[0][0], points[-1][0]
@@ -68,8 +70,8 @@ def line_chart(
         ly = y(limit)
         parts.append(
             f'<line class="limit" x1="{PAD_L}" y1="{ly:.1f}" x2="{PAD_L + w}" y2="{ly:.1f}"/>'
-            f'<text class="limit-label" x="{PAD_L + 4}" y="{ly - 4:.1f}">limit {label(limit)}'
-            "</text>"
+            f'<text class="limit-label" x="{PAD_L + 4}" y="{ly - 4:.1f}">'
+            f"{escape(limit_label)} {label(limit)}</text>"
         )
         if projection is not None:
             lo = projection.low or projection.on

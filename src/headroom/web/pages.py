@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from headroom.delivery import drafts
 from headroom.errors import HeadroomError, NotFoundError, UsageError
 from headroom.facts.account import account_view
+from headroom.metrics.overview import overview
 from headroom.playbook.model import Playbook
 from headroom.plays import queue
 from headroom.plays.pipeline import pipeline
@@ -234,6 +235,36 @@ def router(
                                                      for r in result.by_segment]),
             },
         )  # fmt: skip
+
+    @pages.get("/metrics", response_class=HTMLResponse)
+    def metrics_page(request: Request) -> Response:
+        signed = page_user(store, request)
+        if source is None:
+            raise NotFoundError(
+                "this server has no source to measure revenue from",
+                fix="start headroom serve with the source",
+            )
+        o = overview(source, as_of)
+        mrr = [(r["month"], float(r["ending_mrr"])) for r in o.bridge]
+        nrr = [(r["month"], float(r["nrr"])) for r in o.retention if r["nrr"] is not None]
+        grr = [(r["month"], float(r["grr"])) for r in o.retention if r["grr"] is not None]
+        return templates.TemplateResponse(
+            request,
+            "metrics.html",
+            {
+                "me": signed.person,
+                "csrf": signed.csrf,
+                "o": o,
+                "latest": o.retention[-1] if o.retention else None,
+                "mrr_chart": line_chart("ending MRR", mrr),
+                "nrr_chart": line_chart(
+                    "NRR, trailing twelve months", nrr, 1.0, percent=True, limit_label="keeps"
+                ),
+                "grr_chart": line_chart(
+                    "GRR, trailing twelve months", grr, 1.0, percent=True, limit_label="keeps"
+                ),
+            },
+        )
 
     @pages.post("/deliveries/{delivery_id}")
     async def draft(request: Request, delivery_id: str) -> Response:
