@@ -212,6 +212,7 @@ def test_the_api_from_a_page_session_needs_the_csrf_header(client: TestClient) -
 ROUTES = [
     ("GET", "/queue", None),
     ("GET", "/queue?scope=all", None),
+    ("GET", "/calculators", None),
     ("POST", "/plays/p3/assign", {"owner": "Ana Lima"}),
     ("POST", "/plays/p3/outcome", {"outcome": "contacted"}),
     ("POST", "/logout", {}),
@@ -227,7 +228,7 @@ ALLOWED = {
     "anonymous": set(),
     "admin": {r[1] for r in ROUTES},
     "manager": {r[1] for r in ROUTES},
-    "csm": {"/queue", "/queue?scope=all", "/logout", "/api/v1/me", "/api/v1/plays",
+    "csm": {"/queue", "/queue?scope=all", "/calculators", "/logout", "/api/v1/me", "/api/v1/plays",
             "/api/v1/plays?scope=all", "/api/v1/plays/p3"},
     "ae": {r[1] for r in ROUTES} - {"/plays/p3/assign", "/api/v1/plays/p3/assign"},
 }  # fmt: skip
@@ -313,3 +314,18 @@ def test_the_queue_and_the_api_page_through_many_plays(client: TestClient, store
     assert r.headers["x-total-count"] == "122"
     assert [p["play_id"] for p in r.json()] == ["q118", "q119"]
     assert client.get("/api/v1/plays?limit=0", headers=token).status_code == 400
+
+
+def test_the_calculators_give_the_seeds_numbers_and_say_what_is_wrong(client: TestClient) -> None:
+    sign_in(client, "ed")
+    page = client.get("/calculators", headers=HTML).text
+    # PRODUCT.md: $500 MRR for 24 months with +$250 from month 3 earns $17,500; at $10M ARR,
+    # 85% NRR and a 40% growth target, $5.5M must come from new logos
+    assert '<p class="big" id="ltv">LTV 17,500.00</p>' in page
+    assert '<p class="big" id="new-logo">New-logo ARR needed 5,500,000.00</p>' in page
+    assert 'aria-label="new-logo ARR needed by NRR"' in page and page.count('class="bar"') == 11
+    page = client.get("/calculators?expansions=250@18&nrr=5", headers=HTML).text
+    assert '<p class="big" id="ltv">LTV 13,750.00</p>' in page
+    assert "--nrr 5 is not a plausible net revenue retention" in page
+    page = client.get("/calculators?mrr=lots", headers=HTML).text
+    assert "mrr &#39;lots&#39; is not a number; e.g. 0.85 or 500" in page

@@ -122,6 +122,10 @@ def test_a_csm_works_a_play_in_the_browser(server: str) -> None:
             expect(page.locator("#mrr")).not_to_have_text("—")
             expect(page.locator("svg[aria-label='NRR, trailing twelve months']")).to_have_count(1)
             shot("metrics")
+
+            page.get_by_role("link", name="Calculators").click()
+            expect(page.locator("#ltv")).to_have_text("LTV 17,500.00")
+            shot("calculators")
         finally:
             browser.close()
     store = Store()

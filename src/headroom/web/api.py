@@ -103,7 +103,7 @@ def router(store: Store) -> APIRouter:
         trigger: str | None = Query(None, max_length=100),
         due: Literal["overdue", "soon"] | None = None,
         limit: int = Query(100, ge=1, le=1000),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=2**31 - 1),
     ) -> list[PlayOut]:
         """The open plays, highest priority first, then soonest due; ``limit`` of them from
         ``offset`` (the whole count in the ``X-Total-Count`` header)."""

@@ -101,7 +101,7 @@ def bar_chart(title: str, rows: list[tuple[str, float]], money: bool = True) -> 
     """Horizontal bars, largest first as given, each labelled with its value."""
     if not rows:
         return f'<p class="empty">Nothing {escape(title)} yet.</p>'
-    top = max(v for _, v in rows) or 1.0
+    top = max(max(v for _, v in rows), 0.0) or 1.0  # a negative value draws no bar
     bar_h, gap, label_w = 18, 6, 170
     height = len(rows) * (bar_h + gap) + gap
     w = WIDTH - label_w - 90
@@ -111,7 +111,7 @@ def bar_chart(title: str, rows: list[tuple[str, float]], money: bool = True) -> 
     ]
     for i, (name, v) in enumerate(rows):
         y = gap + i * (bar_h + gap)
-        width = max(w * v / top, 1)
+        width = max(w * max(v, 0.0) / top, 1)
         value = f"{v:,.0f}" if money else _fmt(v)
         parts.append(
             f'<text class="tick" x="{label_w - 8}" y="{y + 13}" text-anchor="end">'

@@ -10,6 +10,7 @@ import datetime as dt
 import secrets
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request, Response
@@ -20,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from headroom.delivery import drafts
 from headroom.errors import HeadroomError, NotFoundError, UsageError
 from headroom.facts.account import account_view
+from headroom.metrics import calculators
 from headroom.metrics.overview import overview
 from headroom.playbook.model import Playbook
 from headroom.plays import queue
@@ -266,6 +268,47 @@ def router(
             },
         )
 
+    @pages.get("/calculators", response_class=HTMLResponse)
+    def calculators_page(
+        request: Request,
+        mrr: str = "500",
+        months: str = "24",
+        expansions: str = "250@3",
+        discount_rate: str = "0",
+        gross_margin: str = "1",
+        arr: str = "10000000",
+        nrr: str = "0.85",
+        growth: str = "0.40",
+    ) -> Response:
+        signed = page_user(store, request)
+        context: dict[str, Any] = {"me": signed.person, "csrf": signed.csrf, "q": {
+            "mrr": mrr, "months": months, "expansions": expansions,
+            "discount_rate": discount_rate, "gross_margin": gross_margin,
+            "arr": arr, "nrr": nrr, "growth": growth,
+        }}  # fmt: skip
+        try:
+            context["ltv"] = calculators.ltv(
+                _decimal(mrr, "mrr"),
+                int(_decimal(months, "months")),
+                [calculators.Expansion.parse(e) for e in expansions.split(",") if e.strip()],
+                discount_rate=_decimal(discount_rate, "discount_rate"),
+                gross_margin=_decimal(gross_margin, "gross_margin"),
+            )
+        except HeadroomError as err:
+            context["ltv_error"] = err
+        try:
+            planned = calculators.plan(
+                _decimal(arr, "arr"), _decimal(nrr, "nrr"), _decimal(growth, "growth")
+            )
+            context["plan"] = planned
+            context["sensitivity"] = bar_chart(
+                "new-logo ARR needed by NRR",
+                [(f"NRR {r.nrr:.0%}", float(r.new_logo_arr_needed)) for r in planned.sensitivity],
+            )
+        except HeadroomError as err:
+            context["plan_error"] = err
+        return templates.TemplateResponse(request, "calculators.html", context)
+
     @pages.post("/deliveries/{delivery_id}")
     async def draft(request: Request, delivery_id: str) -> Response:
         fields, signed = await posted(request)
@@ -308,6 +351,13 @@ def router(
         return back(fields)
 
     return pages
+
+
+def _decimal(text: str, name: str) -> Decimal:
+    try:
+        return Decimal(text.strip().replace(",", ""))
+    except InvalidOperation:
+        raise UsageError(f"{name} {text!r} is not a number", fix="e.g. 0.85 or 500") from None
 
 
 def back(fields: dict[str, str]) -> Response:
