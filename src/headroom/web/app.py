@@ -46,7 +46,7 @@ from headroom.plays.store import Store
 from headroom.sources import Source
 from headroom.users import LoginThrottle
 from headroom.web import api, pages
-from headroom.web.auth import SignInRequiredError
+from headroom.web.auth import SignInRequiredError, bounded_body
 
 log = logging.getLogger("headroom.serve")
 
@@ -183,23 +183,17 @@ def create_app(serve: Serve) -> FastAPI:
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), "static")
 
     async def _read(request: Request, limit: int) -> dict[str, Any]:
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise PayloadTooLargeError(
-                f"the request body is {int(declared):,} bytes, over the limit of {limit:,}",
-                fix="send at most 32 KB per call and 500 KB per batch, as Segment's libraries do",
-            )
-        chunks, size = [], 0
-        async for chunk in request.stream():  # never more than the limit in memory
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLargeError(
-                    f"the request body is over the limit of {limit:,} bytes",
-                    fix="send at most 32 KB per call and 500 KB per batch, as Segment's "
-                    "libraries do",
+        def too_large(declared: int | None) -> HeadroomError:
+            fix = "send at most 32 KB per call and 500 KB per batch, as Segment's libraries do"
+            if declared is not None:
+                return PayloadTooLargeError(
+                    f"the request body is {declared:,} bytes, over the limit of {limit:,}", fix=fix
                 )
-            chunks.append(chunk)
-        raw = b"".join(chunks)
+            return PayloadTooLargeError(
+                f"the request body is over the limit of {limit:,} bytes", fix=fix
+            )
+
+        raw = await bounded_body(request, limit, too_large)
         if request.headers.get("content-encoding", "").lower() == "gzip":
             try:
                 # Bounded: a small gzip body must not unpack into gigabytes.

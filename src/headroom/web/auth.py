@@ -10,6 +10,7 @@ short-lived cookie (double submit).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from urllib.parse import parse_qs
 
 from fastapi import Request, Response
@@ -53,15 +54,38 @@ def set_cookie(request: Request, response: Response, name: str, value: str, hour
     )
 
 
+async def bounded_body(
+    request: Request, limit: int, too_large: Callable[[int | None], HeadroomError]
+) -> bytes:
+    """The request body, never more than ``limit`` bytes of it in memory: a Content-Length over
+    the limit is refused before reading (``too_large(declared)``), a body that grows past it
+    while streaming as soon as it does (``too_large(None)``)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large(int(declared))
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(None)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def same_token(given: str, expected: str) -> bool:
+    """Whether a CSRF token matches, in constant time (an empty expected token never does)."""
+    return bool(expected) and secrets.compare_digest(given.encode(), expected.encode())
+
+
 async def form(request: Request) -> dict[str, str]:
     """An urlencoded form body, bounded (one value per field: the last)."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            raise HeadroomError(
-                f"the form is over {MAX_FORM_BYTES:,} bytes", fix="send a shorter message"
-            )
+
+    def too_large(_: int | None) -> HeadroomError:
+        return HeadroomError(
+            f"the form is over {MAX_FORM_BYTES:,} bytes", fix="send a shorter message"
+        )
+
+    body = await bounded_body(request, MAX_FORM_BYTES, too_large)
     fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     return {k: v[-1] for k, v in fields.items()}
 
@@ -75,7 +99,7 @@ def page_user(store: Store, request: Request) -> SignedIn:
 
 
 def check_form(signed: SignedIn, fields: dict[str, str]) -> None:
-    if not secrets.compare_digest(fields.get(CSRF_FIELD, "").encode(), signed.csrf.encode()):
+    if not same_token(fields.get(CSRF_FIELD, ""), signed.csrf):
         raise bad_csrf()
 
 
@@ -96,8 +120,7 @@ def api_user(store: Store, request: Request) -> Person:
             "no API token and no session",
             fix="send Authorization: Bearer with a token from headroom users token",
         )
-    if request.method in UNSAFE:
-        given = request.headers.get(CSRF_HEADER, "")
-        if not secrets.compare_digest(given.encode(), signed.csrf.encode()):
-            raise bad_csrf()
+    given = request.headers.get(CSRF_HEADER, "")
+    if request.method in UNSAFE and not same_token(given, signed.csrf):
+        raise bad_csrf()
     return signed.person

@@ -45,6 +45,7 @@ from headroom.web.auth import (
     check_form,
     form,
     page_user,
+    same_token,
     set_cookie,
 )
 from headroom.web.charts import Projection, bar_chart, line_chart
@@ -91,9 +92,7 @@ def router(
     async def login(request: Request) -> Response:
         fields = await form(request)
         nxt = _local(fields.get("next", "/queue"))
-        given = fields.get(CSRF_FIELD, "").encode()
-        expected = request.cookies.get(LOGIN_COOKIE, "").encode()
-        if not expected or not secrets.compare_digest(given, expected):
+        if not same_token(fields.get(CSRF_FIELD, ""), request.cookies.get(LOGIN_COOKIE, "")):
             err = bad_csrf()
             return login_page(request, str(err), err.http_status, nxt)
         login_name = fields.get("login", "").strip()
