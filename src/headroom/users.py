@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from headroom.errors import HeadroomError, UnauthorizedError, UsageError
 from headroom.plays.models import ApiToken, User, WebSession
-from headroom.plays.store import Store
+from headroom.plays.store import Store, aware
 
 #: The roles, each seeing what the ones after it see and more.
 ROLES = ("admin", "manager", "csm", "ae")
@@ -249,7 +249,7 @@ def session_user(store: Store, cookie: str) -> SignedIn | None:
         return None
     with store.session() as s:
         row = s.get(WebSession, _sha256(cookie))
-        if row is None or _aware(row.expires_at) <= _now():
+        if row is None or aware(row.expires_at) <= _now():
             return None
         user = s.get(User, row.login)
         if user is None:
@@ -261,11 +261,6 @@ def end_session(store: Store, cookie: str) -> None:
     """Sign out: the cookie opens nothing from now on."""
     with store.session() as s:
         s.execute(delete(WebSession).where(WebSession.id_sha256 == _sha256(cookie)))
-
-
-def _aware(t: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive datetimes; they were written in UTC.
-    return t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)
 
 
 def _user(s: Session, login: str) -> User:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from headroom.errors import ForbiddenError, NotFoundError, UsageError
 from headroom.plays.models import Delivery, Play
+from headroom.plays.queue import may_act
 from headroom.plays.store import Store
 from headroom.users import Person
 
@@ -36,7 +37,7 @@ def _held(s: Session, person: Person, delivery_id: str) -> Delivery:
     if d is None:
         raise NotFoundError(f"no delivery {delivery_id!r}", fix="the account page lists them")
     play = s.get(Play, d.play_id)
-    if play is not None and not (person.sees_everything or play.owner == person.owner):
+    if play is not None and not may_act(person, play):
         raise ForbiddenError(
             f"the draft is for {play.owner}'s play, not yours", fix="ask its owner or a manager"
         )

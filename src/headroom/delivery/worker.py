@@ -35,7 +35,7 @@ from headroom.delivery.channels import (
 from headroom.delivery.config import RetryPolicy, Target
 from headroom.delivery.escalation import escalate
 from headroom.plays.models import Delivery
-from headroom.plays.store import Store
+from headroom.plays.store import Store, aware
 
 Clock = Callable[[], dt.datetime]
 log = logging.getLogger("headroom.deliver")
@@ -43,11 +43,6 @@ log = logging.getLogger("headroom.deliver")
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _aware(t: dt.datetime | None) -> dt.datetime | None:
-    """SQLite hands back naive datetimes; every time here is UTC."""
-    return t.replace(tzinfo=dt.UTC) if t is not None and t.tzinfo is None else t
 
 
 @dataclass
@@ -249,7 +244,7 @@ class Worker:
             leased = s.scalar(
                 select(func.min(Delivery.lease_until)).where(Delivery.status == "sending")
             )
-        times = [t for t in (_aware(queued), _aware(leased)) if t is not None]
+        times = [aware(t) for t in (queued, leased) if t is not None]
         return min(times) if times else None
 
     def run(

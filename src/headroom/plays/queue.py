@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
 
 from headroom.errors import ForbiddenError, NotFoundError, UsageError
 from headroom.plays.models import Decision, Play
@@ -137,13 +138,17 @@ def may_act(person: Person, play: Play) -> bool:
     return person.sees_everything or play.owner == person.owner
 
 
-def get_play(store: Store, person: Person, play_id: str) -> Play:
-    """A play ``person`` may see (everyone may look at any play; see the module's text)."""
-    with store.session() as s:
-        play = s.get(Play, play_id)
+def _play(s: Session, play_id: str) -> Play:
+    play = s.get(Play, play_id)
     if play is None:
         raise NotFoundError(f"no play {play_id!r}", fix="the queue lists the open plays")
     return play
+
+
+def get_play(store: Store, person: Person, play_id: str) -> Play:
+    """A play ``person`` may see (everyone may look at any play; see the module's text)."""
+    with store.session() as s:
+        return _play(s, play_id)
 
 
 def _acting(store: Store, person: Person, play_id: str) -> Play:
@@ -179,9 +184,7 @@ def assign(store: Store, person: Person, play_id: str, owner: str) -> Play:
     if not owner or len(owner) > 200:
         raise UsageError("the new owner is empty or over 200 characters", fix="name a person")
     with store.session() as s:
-        play = s.get(Play, play_id)
-        if play is None:
-            raise NotFoundError(f"no play {play_id!r}", fix="the queue lists the open plays")
+        play = _play(s, play_id)
         if play.status not in OPEN:
             raise UsageError(f"play {play_id} is {play.status}", fix="only open plays are assigned")
         play.owner = owner

@@ -37,6 +37,12 @@ CLOSED = ("won", "lost", "declined")
 OUTCOMES = ("contacted", *CLOSED)
 
 
+def aware(t: dt.datetime) -> dt.datetime:
+    """A time read back from the store, in UTC: SQLite hands back naive datetimes (every time
+    is written in UTC), PostgreSQL aware ones."""
+    return t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)
+
+
 def _alembic(url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
