@@ -100,12 +100,20 @@ def open_queue(
     ``limit`` of them from ``offset``, and how many there are in all."""
     q = _selected(person, filters, now)
     with store.session() as s:
-        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-        page = q.order_by(Play.priority, Play.deadline_at, Play.play_id).offset(offset)
-        if limit is not None:
-            page = page.limit(limit)
-        plays = list(s.scalars(page))
-    return [Entry(p, deadline(p), badge(p, now)) for p in plays], int(total)
+        return _entries(s, q, now, limit, offset), _count(s, q)
+
+
+def _count(s: Session, q: Select[Any]) -> int:
+    return int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
+
+
+def _entries(
+    s: Session, q: Select[Any], now: dt.datetime, limit: int | None, offset: int
+) -> list[Entry]:
+    page = q.order_by(Play.priority, Play.deadline_at, Play.play_id).offset(offset)
+    if limit is not None:
+        page = page.limit(limit)
+    return [Entry(p, deadline(p), badge(p, now)) for p in s.scalars(page)]
 
 
 #: Plays per page of the queue.
@@ -127,11 +135,12 @@ def queue_page(
     size: int = PAGE_SIZE,
 ) -> Page:  # fmt: skip
     """Page ``number`` (from 1; past the last page, the last page) of the queue."""
-    _, total = open_queue(store, person, filters, now, limit=0)
-    pages = max(1, -(-total // size))
-    number = min(max(number, 1), pages)
-    entries, _ = open_queue(store, person, filters, now, size, (number - 1) * size)
-    return Page(entries, total, number, pages)
+    q = _selected(person, filters, now)
+    with store.session() as s:
+        total = _count(s, q)
+        pages = max(1, -(-total // size))
+        number = min(max(number, 1), pages)
+        return Page(_entries(s, q, now, size, (number - 1) * size), total, number, pages)
 
 
 def may_act(person: Person, play: Play) -> bool:
