@@ -45,7 +45,7 @@ from headroom.playbook.model import Playbook
 from headroom.plays.store import Store
 from headroom.sources import Source
 from headroom.users import LoginThrottle
-from headroom.web import api, pages
+from headroom.web import api, insights, pages
 from headroom.web.auth import SignInRequiredError, bounded_body
 
 log = logging.getLogger("headroom.serve")
@@ -177,9 +177,8 @@ def create_app(serve: Serve) -> FastAPI:
 
     app.state.store = serve.store
     app.include_router(api.router(serve.store))
-    app.include_router(
-        pages.router(serve.store, serve.throttle, serve.source, serve.as_of, serve.playbook)
-    )
+    app.include_router(pages.router(serve.store, serve.throttle, serve.source, serve.as_of))
+    app.include_router(insights.router(serve.store, serve.source, serve.as_of, serve.playbook))
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), "static")
 
     async def _read(request: Request, limit: int) -> dict[str, Any]:

@@ -9,26 +9,18 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
-from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from headroom.delivery import drafts
 from headroom.errors import HeadroomError, NotFoundError, UsageError
 from headroom.facts.account import account_view
-from headroom.metrics import calculators
-from headroom.metrics.overview import overview
-from headroom.playbook.model import Playbook
 from headroom.plays import queue
-from headroom.plays.pipeline import pipeline
 from headroom.plays.store import Store
 from headroom.sources import Source
-from headroom.triggers.evidence import describe
 from headroom.users import (
     SESSION_HOURS,
     LoginThrottle,
@@ -48,10 +40,8 @@ from headroom.web.auth import (
     same_token,
     set_cookie,
 )
-from headroom.web.charts import Projection, bar_chart, line_chart
-
-templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
-templates.env.filters["describe"] = describe
+from headroom.web.charts import Projection, line_chart
+from headroom.web.render import templates
 
 
 def _local(path: str) -> str:
@@ -64,7 +54,6 @@ def router(
     throttle: LoginThrottle,
     source: Source | None,
     as_of: dt.date,
-    playbook: Playbook | None,
 ) -> APIRouter:
     pages = APIRouter(include_in_schema=False)
 
@@ -200,114 +189,6 @@ def router(
             },
         )
 
-    @pages.get("/pipeline", response_class=HTMLResponse)
-    def pipeline_page(request: Request, target: str = "") -> Response:
-        signed = page_user(store, request)
-        if playbook is None:
-            raise NotFoundError(
-                "this server has no playbook to value plays by",
-                fix="start headroom serve with --playbook",
-            )
-        target_arr = None
-        if target.strip():
-            try:
-                target_arr = float(target.replace(",", ""))
-            except ValueError:
-                raise UsageError(
-                    f"target {target!r} is not a number", fix="give the expansion ARR target"
-                ) from None
-            if target_arr <= 0:
-                raise UsageError(f"target {target} is not positive", fix="e.g. 150000")
-        plays = store.plays()
-        result = pipeline(playbook, plays, source, target_arr)
-        won = sum(float(p.amount_mrr or 0) for p in plays if p.status == "won")
-        return templates.TemplateResponse(
-            request,
-            "pipeline.html",
-            {
-                "me": signed.person,
-                "csrf": signed.csrf,
-                "p": result,
-                "target": target,
-                "won_mrr": won,
-                "owners": bar_chart("by owner", [(r["owner"], r["weighted_arr"])
-                                                 for r in result.by_owner]),
-                "segments": bar_chart("by segment", [(r["segment"], r["weighted_arr"])
-                                                     for r in result.by_segment]),
-            },
-        )  # fmt: skip
-
-    @pages.get("/metrics", response_class=HTMLResponse)
-    def metrics_page(request: Request) -> Response:
-        signed = page_user(store, request)
-        if source is None:
-            raise NotFoundError(
-                "this server has no source to measure revenue from",
-                fix="start headroom serve with the source",
-            )
-        o = overview(source, as_of)
-        mrr = [(r["month"], float(r["ending_mrr"])) for r in o.bridge]
-        nrr = [(r["month"], float(r["nrr"])) for r in o.retention if r["nrr"] is not None]
-        grr = [(r["month"], float(r["grr"])) for r in o.retention if r["grr"] is not None]
-        return templates.TemplateResponse(
-            request,
-            "metrics.html",
-            {
-                "me": signed.person,
-                "csrf": signed.csrf,
-                "o": o,
-                "latest": o.retention[-1] if o.retention else None,
-                "mrr_chart": line_chart("ending MRR", mrr),
-                "nrr_chart": line_chart(
-                    "NRR, trailing twelve months", nrr, 1.0, percent=True, limit_label="keeps"
-                ),
-                "grr_chart": line_chart(
-                    "GRR, trailing twelve months", grr, 1.0, percent=True, limit_label="keeps"
-                ),
-            },
-        )
-
-    @pages.get("/calculators", response_class=HTMLResponse)
-    def calculators_page(
-        request: Request,
-        mrr: str = "500",
-        months: str = "24",
-        expansions: str = "250@3",
-        discount_rate: str = "0",
-        gross_margin: str = "1",
-        arr: str = "10000000",
-        nrr: str = "0.85",
-        growth: str = "0.40",
-    ) -> Response:
-        signed = page_user(store, request)
-        context: dict[str, Any] = {"me": signed.person, "csrf": signed.csrf, "q": {
-            "mrr": mrr, "months": months, "expansions": expansions,
-            "discount_rate": discount_rate, "gross_margin": gross_margin,
-            "arr": arr, "nrr": nrr, "growth": growth,
-        }}  # fmt: skip
-        try:
-            context["ltv"] = calculators.ltv(
-                _decimal(mrr, "mrr"),
-                int(_decimal(months, "months")),
-                [calculators.Expansion.parse(e) for e in expansions.split(",") if e.strip()],
-                discount_rate=_decimal(discount_rate, "discount_rate"),
-                gross_margin=_decimal(gross_margin, "gross_margin"),
-            )
-        except HeadroomError as err:
-            context["ltv_error"] = err
-        try:
-            planned = calculators.plan(
-                _decimal(arr, "arr"), _decimal(nrr, "nrr"), _decimal(growth, "growth")
-            )
-            context["plan"] = planned
-            context["sensitivity"] = bar_chart(
-                "new-logo ARR needed by NRR",
-                [(f"NRR {r.nrr:.0%}", float(r.new_logo_arr_needed)) for r in planned.sensitivity],
-            )
-        except HeadroomError as err:
-            context["plan_error"] = err
-        return templates.TemplateResponse(request, "calculators.html", context)
-
     @pages.post("/deliveries/{delivery_id}")
     async def draft(request: Request, delivery_id: str) -> Response:
         fields, signed = await posted(request)
@@ -350,13 +231,6 @@ def router(
         return back(fields)
 
     return pages
-
-
-def _decimal(text: str, name: str) -> Decimal:
-    try:
-        return Decimal(text.strip().replace(",", ""))
-    except InvalidOperation:
-        raise UsageError(f"{name} {text!r} is not a number", fix="e.g. 0.85 or 500") from None
 
 
 def back(fields: dict[str, str]) -> Response:
