@@ -64,6 +64,9 @@ class Context:
     _kept: list[ir.Table] = field(default_factory=list)
     #: Anything else computed once per context (step forms, see :mod:`headroom.signals.steps`).
     memo: dict[str, object] = field(default_factory=dict)
+    #: The earliest day each dated table was read from by the signals built on this context
+    #: (None: from its first row), so that a caller can copy no more than they read.
+    reach: dict[str, dt.date | None] = field(default_factory=dict)
 
     def once(self, key: str, build: Callable[[], ir.Table]) -> ir.Table:
         """The expression ``build`` makes, built once per context under ``key``."""
@@ -80,7 +83,8 @@ class Context:
     def keep(self, table: ir.Table) -> ir.Table:
         """``table`` computed by the engine and kept until :meth:`close`."""
         cached = self.source.cache(table)
-        self._kept.append(cached)
+        if cached is not table:  # a narrow source keeps nothing (see headroom.sources.narrow)
+            self._kept.append(cached)
         return cached
 
     def close(self) -> None:
@@ -135,7 +139,11 @@ class Context:
     def table(self, name: str) -> ir.Table:
         """A source table holding only rows dated on or before the as-of day (and only the
         context's accounts, when it is narrowed to some)."""
+        if name in DATED or name == "events":
+            self.reach[name] = None
+        return self._cut(name)
 
+    def _cut(self, name: str) -> ir.Table:
         def cut() -> ir.Table:
             t = self.source.table(name)
             on = _date_of(t, name)
@@ -150,8 +158,11 @@ class Context:
     def recent(self, name: str, lookback: int) -> ir.Table:
         """Rows of a dated table from ``lookback`` days before the spine's first day on:
         what a trailing window of ``lookback`` days can see (an engine scans less)."""
-        t = self.table(name)
-        since = ibis.literal(self.as_of - dt.timedelta(days=self.history - 1 + lookback))
+        t = self._cut(name)
+        first = self.as_of - dt.timedelta(days=self.history - 1 + lookback)
+        if name not in self.reach or (self.reach[name] or first) > first:
+            self.reach[name] = first
+        since = ibis.literal(first)
         on = _date_of(t, name)
         assert on is not None, f"{name} is not a dated table"
         return t.filter(on >= since)

@@ -111,14 +111,16 @@ def growth(match: re.Match[str]) -> Compute:
 # -- projection to the limit --------------------------------------------------------------------
 
 
-def _t80_table() -> ir.Table:
+def _t80_table(ctx: Context) -> ir.Table:
     """Student's t 90th percentile by number of points (n - 2 degrees of freedom), from scipy:
-    joined in, so the engine uses the exact quantile without computing it."""
+    joined in, so the engine uses the exact quantile without computing it. A table of the
+    engine's own (not an in-memory one), so that a query compiled once can run again."""
     ns = list(range(3, PROJECTION_WINDOW + 1))
-    return ibis.memtable(
+    rows = ibis.memtable(
         {"t_n": ns, "t80": [float(stats.t.ppf(0.9, n - 2)) for n in ns]},
         schema={"t_n": "int64", "t80": "float64"},
     )
+    return ctx.once("_t80", lambda: ctx.source.small_table("headroom_t80", rows))
 
 
 def projections(ctx: Context, metric: str) -> ir.Table:
@@ -152,7 +154,7 @@ def _projection(ctx: Context, metric: str) -> ir.Table:
         ).cast("float64"),
     )
     s = s.inner_join(limits, (s.account_id == limits.l_account) & (s.day == limits.l_day))
-    quantiles = _t80_table()
+    quantiles = _t80_table(ctx)
     s = s.left_join(quantiles, s.n == quantiles.t_n).drop("t_n")
     n = s.n.cast("float64")
     xbar, ybar = s.sx / n, s.sy / n

@@ -102,25 +102,16 @@ class Source:
 
         >>> one = src.narrowed("acc_000042")  # doctest: +SKIP
         """
-        a = self.table("accounts")
-        keys = a.filter(a.account_id == account_id).select(ACCOUNT_KEY).to_pyarrow()
-        key = keys.column(0)[0].as_py() if keys.num_rows else None
-        con = ibis.duckdb.connect()
-        con.raw_sql("set timezone = 'UTC'")
+        from headroom.sources.narrow import Narrow
+
+        narrow = Narrow(self, tables)
         try:
-            for name in TABLES:
-                t = self.table(name)
-                if tables is not None and name not in tables:
-                    t = t.limit(0)
-                elif name in KEYED and ACCOUNT_KEY in t.columns:
-                    t = t.filter(t[ACCOUNT_KEY] == key) if key is not None else t.limit(0)
-                elif "account_id" in t.columns:
-                    t = t.filter(t.account_id == account_id)
-                con.create_table(name, t.to_pyarrow())
+            narrow.fill(account_id)
         except BaseException:
-            con.disconnect()
+            narrow.close()
             raise
-        return Source(self.name, self.path, self.report, con)
+        narrow.release_big()
+        return narrow.source
 
 
 def _discover_folder(spec: SourceSpec, report: Report) -> list[Located]:

@@ -1,0 +1,129 @@
+"""One account's rows at a time, in an in-memory engine of their own.
+
+An account's page computes its signals for one account. Finding that account's rows among all
+accounts' on every query costs seconds at 100,000 accounts; copying them once into a small
+engine of their own and computing there costs milliseconds. A :class:`Narrow` keeps that small
+engine alive and :meth:`~Narrow.fill` replaces its rows with another account's, so that queries
+compiled against it once stay valid for every account (compiling the signals' queries costs more
+than running them on a few thousand rows).
+
+Nothing computed on a narrow source is kept by the engine (:meth:`Source.cache` hands the
+expression back): a kept table would hold the previous account's rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from headroom.sources.schema import TABLES
+from headroom.sources.source import ACCOUNT_KEY, KEYED, Source
+
+
+class _Refilled(Source):
+    """A source whose tables are refilled for each account: nothing is materialised."""
+
+    def cache(self, table: ir.Table) -> ir.Table:
+        return table
+
+
+class Narrow:
+    """A small engine holding one account's rows of ``tables`` of ``source`` (the plan tables
+    whole; the tables not named are there, empty).
+
+    >>> narrow = Narrow(src, ["accounts", "usage_daily", "plans"])  # doctest: +SKIP
+    >>> narrow.fill("acc_000042")  # doctest: +SKIP
+    True
+    >>> narrow.source.table("usage_daily").count().execute()  # doctest: +SKIP
+    1365
+    """
+
+    def __init__(self, source: Source, tables: Collection[str] | None = None) -> None:
+        self.big = source
+        self.con: Any = ibis.duckdb.connect()
+        self.con.raw_sql("set timezone = 'UTC'")
+        # Reading the big engine by plain SQL with a parameter skips compiling an ibis
+        # expression per table per account; a cursor of its own is safe beside other threads.
+        raw = source.con.con if getattr(source.con, "name", None) == "duckdb" else None
+        self._big_raw: Any = raw.cursor() if raw is not None else None
+        self.per_account: list[str] = []
+        try:
+            for name in TABLES:
+                t = source.table(name)
+                self.con.create_table(name, schema=t.schema())
+                if tables is not None and name not in tables:
+                    continue
+                if "account_id" in t.columns:
+                    self.per_account.append(name)
+                else:
+                    self._put(name, t.to_pyarrow())
+        except BaseException:
+            self.close()
+            raise
+        self.source: Source = _Refilled(source.name, source.path, source.report, self.con)
+
+    def fill(self, account_id: str, since: Mapping[str, dt.date] | None = None) -> bool:
+        """Replace the rows with ``account_id``'s (of a table named in ``since``, only those
+        dated, by their ``date`` column, on or after its day); whether the accounts table has
+        the account."""
+        since = since or {}
+        key = None
+        found = False
+        # accounts first: its row gives the number the keyed tables are found by
+        for name in sorted(self.per_account, key=lambda n: n != "accounts"):
+            rows: pa.Table | None = None
+            if name in KEYED and ACCOUNT_KEY in self.big.table(name).columns:
+                if key is not None:
+                    rows = self._read(name, ACCOUNT_KEY, key, since.get(name))
+            else:
+                rows = self._read(name, "account_id", account_id, since.get(name))
+            if name == "accounts":
+                found = rows is not None and rows.num_rows > 0
+                if found and rows is not None and ACCOUNT_KEY in rows.column_names:
+                    key = rows.column(ACCOUNT_KEY)[0].as_py()
+            self._put(name, rows)
+        return found
+
+    def _read(self, name: str, column: str, value: object, since: dt.date | None) -> pa.Table:
+        if self._big_raw is not None and name not in self.big.added:
+            sql = f'SELECT * FROM "{name}" WHERE "{column}" = ?'
+            params = [value]
+            if since is not None:
+                sql += ' AND "date" >= ?'
+                params.append(since)
+            return self._big_raw.sql(sql, params=params).to_arrow_table()
+        t = self.big.table(name)
+        t = t.filter(t[column] == value)
+        if since is not None:
+            t = t.filter(t.date >= since)
+        return t.to_pyarrow()
+
+    def _put(self, name: str, rows: pa.Table | None) -> None:
+        raw = self.con.con
+        raw.execute(f'DELETE FROM "{name}"')
+        if rows is not None and rows.num_rows:
+            raw.register("headroom_rows", rows)
+            try:
+                raw.execute(f'INSERT INTO "{name}" SELECT * FROM headroom_rows')
+            finally:
+                raw.unregister("headroom_rows")
+
+    def run(self, sql: str) -> list[dict[str, Any]]:
+        """The rows of a query compiled against :attr:`source`, as dicts."""
+        result: list[dict[str, Any]] = self.con.con.sql(sql).to_arrow_table().to_pylist()
+        return result
+
+    def release_big(self) -> None:
+        """Stop reading the big source (no more :meth:`fill`); the rows stay."""
+        if self._big_raw is not None:
+            self._big_raw.close()
+            self._big_raw = None
+
+    def close(self) -> None:
+        self.release_big()
+        self.con.disconnect()
