@@ -52,6 +52,7 @@ class Narrow:
         raw = source.con.con if getattr(source.con, "name", None) == "duckdb" else None
         self._big_raw: Any = raw.cursor() if raw is not None else None
         self.per_account: list[str] = []
+        self._prepared: dict[str, str] = {}
         try:
             for name in TABLES:
                 t = source.table(name)
@@ -114,8 +115,17 @@ class Narrow:
                 raw.unregister("headroom_rows")
 
     def run(self, sql: str) -> list[dict[str, Any]]:
-        """The rows of a query compiled against :attr:`source`, as dicts."""
-        result: list[dict[str, Any]] = self.con.con.sql(sql).to_arrow_table().to_pylist()
+        """The rows of a query compiled against :attr:`source`, as dicts. The query is
+        prepared the first time and executed as prepared after: planning a signal query costs
+        more than running it on one account's rows, and refilling the tables keeps the plan
+        valid."""
+        raw = self.con.con
+        name = self._prepared.get(sql)
+        if name is None:
+            name = f"headroom_q{len(self._prepared)}"
+            raw.execute(f"PREPARE {name} AS {sql}")
+            self._prepared[sql] = name
+        result: list[dict[str, Any]] = raw.sql(f"EXECUTE {name}").to_arrow_table().to_pylist()
         return result
 
     def release_big(self) -> None:
