@@ -14,6 +14,7 @@ BENCHMARKS: dict[str, Callable[..., None]] = {
     "run": bench_run.main,
     "backtest": bench_backtest.main,
     "web": bench_web.main,
+    "metrics": bench_web.metrics_main,
 }
 
 

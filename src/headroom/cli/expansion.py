@@ -16,6 +16,7 @@ from headroom.metrics.expansion import (
     check_survival_options,
     expansion_arr,
     expansion_events,
+    expansions_between,
     time_to_expansion,
 )
 from headroom.metrics.gap import check_months_earlier, revenue_in_gap
@@ -44,6 +45,9 @@ def expansions_command(
     source: Path = typer.Argument(..., help=SOURCE_HELP),
     mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP),
     through: str | None = typer.Option(None, "--through", help=THROUGH_HELP),
+    since: str | None = typer.Option(
+        None, "--since", help="First day of the period (YYYY-MM-DD). Default: all history."
+    ),
     by: ExpansionGroup | None = typer.Option(
         None,
         "--by",
@@ -54,9 +58,15 @@ def expansions_command(
 ) -> None:
     """Every expansion: a day the account's MRR rose while it was already paying."""
     last = parse_date(through, "--through") or dt.date.today()
+    first = parse_date(since, "--since")
+    if first is not None and first > last:
+        raise UsageError(
+            f"--since {first} is after --through {last}",
+            fix="pass a --since on or before --through",
+        )
     src = load(source, mapping)
     try:
-        events = expansion_events(src, last)
+        events = expansions_between(src, first, last)
         if by is None:
             table = events.drop("first_paid").order_by(["date", "account_id"])
         else:

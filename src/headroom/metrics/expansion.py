@@ -250,6 +250,13 @@ def expansion_events(*args: Any) -> ir.Table:
     )
 
 
+def expansions_between(source: Tables, start: dt.date | None, end: dt.date) -> ir.Table:
+    """The expansions dated from ``start`` (from the first, when None) through ``end``: the rows
+    of :func:`expansion_events` in that period."""
+    events = expansion_events(source, end)
+    return events if start is None else events.filter(events.date >= ibis.literal(start))
+
+
 def expansion_arr(events: ir.Table, by: str) -> ir.Table:
     """Per group of ``by``: expansions, accounts, expansion_mrr and expansion_arr (12 x MRR).
 
@@ -310,6 +317,9 @@ class TimeToExpansion:
     curve: list[tuple[int, float]]  # (days, share not yet expanded)
     #: share expanded by 90, 180 and 365 days; None past the longest observed duration
     expanded_by: dict[int, float | None] = field(default_factory=dict)
+    #: (days, low, high): the 95% confidence interval of the share not yet expanded at each
+    #: point of ``curve`` (lifelines' exponential Greenwood interval)
+    band: list[tuple[int, float, float]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -336,8 +346,10 @@ def kaplan_meier(
 ) -> TimeToExpansion | None:
     """Fit Kaplan-Meier (lifelines) to one group's (group, days, expanded) rows.
 
-    The curve has a point every ``step`` days from 0 to the longest duration. None for no rows.
+    The curve has a point every ``step`` days from 0 to the longest duration, each with its 95%
+    confidence interval in ``band``. None for no rows.
     """
+    import numpy as np
     from lifelines import KaplanMeierFitter  # imported here: it loads pandas and matplotlib
 
     if not durations:
@@ -354,6 +366,16 @@ def kaplan_meier(
     expanded_by = {
         t: None if t > max(days) else 1 - float(v) for t, v in zip(MILESTONES, marks, strict=True)
     }
+    # The interval is a step function on the fit's timeline (which starts at 0): each point
+    # takes the step in force on its day, as survival_function_at_times does for the estimate.
+    ci = kmf.confidence_interval_survival_function_
+    at = np.searchsorted(ci.index.to_numpy(dtype=float), points, side="right") - 1
+    lows, highs = ci.iloc[:, 0].to_numpy()[at], ci.iloc[:, 1].to_numpy()[at]
+    band = [
+        # Undefined where the estimate is 0 or 1 with nothing at risk: the estimate itself.
+        (t, float(lo) if math.isfinite(lo) else v, float(hi) if math.isfinite(hi) else v)
+        for t, v, lo, hi in zip(points, values, lows.tolist(), highs.tolist(), strict=True)
+    ]
     return TimeToExpansion(
         group=group,
         accounts=len(days),
@@ -362,6 +384,7 @@ def kaplan_meier(
         median_days=None if math.isinf(median) else median,
         curve=list(zip(points, [float(v) for v in values], strict=True)),
         expanded_by=expanded_by,
+        band=band,
     )
 
 

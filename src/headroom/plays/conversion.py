@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from sqlalchemy import func, select
+
 from headroom.playbook.model import Playbook, conversion_range
-from headroom.plays.store import CLOSED, OUTCOMES
+from headroom.plays.models import Play
+from headroom.plays.store import CLOSED, OUTCOMES, Store
 from headroom.sources import Source
 
 #: A play that reached a conversation: contacted, or closed.
@@ -163,3 +166,69 @@ def source_outcomes(source: Source | None) -> list[dict[str, Any]]:
     o = source.table("outcomes")
     closed = o.filter(o.trigger.notnull() & o.outcome.isin(list(CLOSED)))
     return list(closed.to_pyarrow().to_pylist())
+
+
+@dataclass(frozen=True)
+class Funnel:
+    """One trigger's recorded plays, from firing to their outcome (the state store alone: the
+    source's imported conversations are not plays)."""
+
+    trigger: str
+    fired: int  # plays recorded
+    contacted: int  # of those, that reached a conversation: contacted, won, lost or declined
+    won: int
+    lost: int
+    declined: int
+    won_mrr: float  # the MRR the won plays added
+
+    @property
+    def closed(self) -> int:
+        return self.won + self.lost + self.declined
+
+    @property
+    def open(self) -> int:
+        """Plays nobody has recorded an outcome for yet."""
+        return self.fired - self.contacted
+
+    @property
+    def win_rate(self) -> float | None:
+        """Of the closed plays, the share won (None before any closed)."""
+        return self.won / self.closed if self.closed else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"open": self.open, "closed": self.closed, "win_rate": self.win_rate}
+
+
+def funnel(store: Store, triggers: Sequence[str] = ()) -> list[Funnel]:
+    """Each trigger's funnel, counted by the database in one grouped query (however many plays
+    there are): ``triggers`` first, in their order and with or without plays, then any other
+    trigger that has plays, by name.
+
+    Its counts are :func:`learned`'s without imported outcomes: ``fired`` its plays,
+    ``contacted`` its opportunities, ``lost + declined`` its lost, ``win_rate`` its
+    opportunity_to_close and ``won_mrr`` its expansion_mrr.
+    """
+    query = select(Play.trigger, Play.status, func.count(), func.sum(Play.amount_mrr)).group_by(
+        Play.trigger, Play.status
+    )
+    with store.session() as db:
+        rows = db.execute(query).all()
+    by_status: dict[str, dict[str, int]] = {t: {} for t in triggers}
+    mrr: dict[str, float] = {}
+    for trigger, status, n, amount in rows:
+        by_status.setdefault(trigger, {})[status] = n
+        if status == "won":
+            mrr[trigger] = float(amount or 0)
+    order = [*triggers, *sorted(t for t in by_status if t not in triggers)]
+    return [
+        Funnel(
+            trigger=t,
+            fired=sum(by_status[t].values()),
+            contacted=sum(by_status[t].get(k, 0) for k in OPPORTUNITY),
+            won=by_status[t].get("won", 0),
+            lost=by_status[t].get("lost", 0),
+            declined=by_status[t].get("declined", 0),
+            won_mrr=mrr.get(t, 0.0),
+        )
+        for t in order
+    ]

@@ -15,14 +15,57 @@ from fastapi.responses import HTMLResponse
 
 from headroom.errors import HeadroomError, NotFoundError, UsageError
 from headroom.metrics import calculators
-from headroom.metrics.overview import overview
+from headroom.metrics.expansion import TimeToExpansion
 from headroom.playbook.model import Playbook
+from headroom.plays.conversion import funnel
 from headroom.plays.pipeline import pipeline
 from headroom.plays.store import Store
 from headroom.sources import Source
+from headroom.web import metrics_data
 from headroom.web.auth import page_user
-from headroom.web.charts import bar_chart, line_chart
+from headroom.web.charts import bar_chart, line_chart, step_chart
 from headroom.web.render import templates
+
+#: The page's choices of time-to-expansion curves (a curve per cohort or owner would crowd it;
+#: the API has them).
+PAGE_CURVES = ("all", "segment", "plan")
+GROUP_LABELS = {"segment": "segment", "owner": "owner (CSM, else AE)",
+                "cohort": "cohort (month of first payment)"}  # fmt: skip
+
+
+def _expansion_panel(by: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One grouping's bars and table: cohorts in time order, the others largest first."""
+    if by != "cohort":
+        rows = sorted(rows, key=lambda r: (-r["expansion_arr"], r["group"]))
+    bars = [(r["group"], float(r["expansion_arr"])) for r in rows]
+    return {"by": by, "label": GROUP_LABELS[by], "rows": rows,
+            "chart": bar_chart(f"expansion ARR by {by}", bars)}  # fmt: skip
+
+
+def _curve_rows(fit: TimeToExpansion) -> list[dict[str, Any]]:
+    """The curve's points as shares expanded, each with its 95% interval (None where the fit
+    has none)."""
+    band = {d: (1 - hi, 1 - lo) for d, lo, hi in fit.band}
+    return [
+        {"month": d // metrics_data.MONTH_STEP, "days": d, "expanded": 1 - v,
+         "low": band.get(d, (None, None))[0], "high": band.get(d, (None, None))[1]}
+        for d, v in fit.curve
+    ]  # fmt: skip
+
+
+def _curve_chart(fits: list[TimeToExpansion]) -> str:
+    """Share expanded by month since first payment: the whole base with its 95% interval, then
+    each group's curve."""
+
+    def months(days: float) -> float:
+        return days / metrics_data.MONTH_STEP
+
+    series = [(f.group, [(months(d), 1 - v) for d, v in f.curve]) for f in fits]
+    band = [(months(d), 1 - hi, 1 - lo) for d, lo, hi in fits[0].band] if fits else None
+    return step_chart(
+        "share of accounts expanded", series, band,
+        x_label=f"months ({metrics_data.MONTH_STEP} days) since first payment",
+    )  # fmt: skip
 
 
 def router(
@@ -68,17 +111,28 @@ def router(
         )  # fmt: skip
 
     @pages.get("/metrics", response_class=HTMLResponse)
-    def metrics_page(request: Request) -> Response:
+    def metrics_page(
+        request: Request, start: str = "", end: str = "", curve_by: str = "all"
+    ) -> Response:
         signed = page_user(store, request)
         if source is None:
             raise NotFoundError(
                 "this server has no source to measure revenue from",
                 fix="start headroom serve with the source",
             )
-        o = overview(source, as_of)
+        period = metrics_data.parse_period(start, end, as_of)
+        curve_by = metrics_data.parse_choice(curve_by, "curve_by", PAGE_CURVES)
+        numbers = metrics_data.shared(source, as_of)
+        o = numbers.overview()
         mrr = [(r["month"], float(r["ending_mrr"])) for r in o.bridge]
         nrr = [(r["month"], float(r["nrr"])) for r in o.retention if r["nrr"] is not None]
         grr = [(r["month"], float(r["grr"])) for r in o.retention if r["grr"] is not None]
+        expansion = [
+            _expansion_panel(by, numbers.expansion(by, period)) for by in metrics_data.PAGE_GROUPS
+        ]
+        fits = numbers.time_to_expansion(curve_by, metrics_data.MONTH_STEP)
+        # Fresh on every request: outcomes are recorded while the server runs.
+        triggers = [t.id for t in playbook.model.triggers] if playbook is not None else []
         return templates.TemplateResponse(
             request,
             "metrics.html",
@@ -94,6 +148,15 @@ def router(
                 "grr_chart": line_chart(
                     "GRR, trailing twelve months", grr, 1.0, percent=True, limit_label="keeps"
                 ),
+                "period": period,
+                "expansion": expansion,
+                "curve_by": curve_by,
+                "curve_choices": PAGE_CURVES,
+                "fits": fits,
+                "month_step": metrics_data.MONTH_STEP,
+                "curve_chart": _curve_chart(fits),
+                "curve_rows": _curve_rows(fits[0]) if fits else [],
+                "funnel": funnel(store, triggers),
             },
         )
 
