@@ -31,6 +31,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from headroom.config import settings
 from headroom.errors import HeadroomError, UnauthorizedError, UsageError
 from headroom.plays.models import ApiToken, User, WebSession
 from headroom.plays.store import Store, aware
@@ -70,6 +71,12 @@ class Person:
     @property
     def sees_everything(self) -> bool:
         return sees_everything(self.role)
+
+    @property
+    def may_see_all(self) -> bool:
+        """Whether they may switch to everyone's plays (HEADROOM_SWITCH_TO_ALL names the roles
+        that may besides admins and managers; by default CSMs and AEs)."""
+        return self.sees_everything or self.role in settings().switch_to_all
 
 
 def _person(u: User) -> Person:

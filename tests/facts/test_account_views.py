@@ -47,16 +47,18 @@ def reference(source: Source, account_id: str) -> dict[str, Any]:
     projected = signal_table(Context(source, AS_OF), names)
     projected = _rows(projected.filter(projected.account_id == account_id))
     u = source.table("usage_daily")
-    u = u.filter(
-        (u.account_id == account_id) & (u.date > AS_OF - dt.timedelta(days=DAYS)) & (u.date <= AS_OF)
-    )
+    since = AS_OF - dt.timedelta(days=DAYS)
+    u = u.filter((u.account_id == account_id) & (u.date > since) & (u.date <= AS_OF))
     points: dict[str, list[tuple[dt.date, float]]] = {}
     for r in _rows(u.order_by("date")):
         points.setdefault(r["metric"], []).append((r["date"], float(r["value"])))
     return {
         "facts": {k: daily[-1][k] for k in FACTS},
-        "utilisation": [(r["day"], float(r["seat_utilisation"])) for r in daily
-                        if r["seat_utilisation"] is not None],  # fmt: skip
+        "utilisation": [
+            (r["day"], float(r["seat_utilisation"]))
+            for r in daily
+            if r["seat_utilisation"] is not None
+        ],
         "days": {n.removeprefix("days_to_limit_"): projected[0][n] for n in names},
         "points": points,
     }

@@ -15,7 +15,9 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from headroom.cli.main import app
+from headroom.config import settings
 from headroom.delivery.worker import deliveries
+from headroom.facts.account import account_view
 from headroom.plays.store import Store
 from headroom.sources import load
 from headroom.users import add_user
@@ -56,7 +58,7 @@ def ran(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, Ho
 
 
 def test_a_csm_edits_and_approves_the_draft_and_records_the_win(
-    ran: tuple[Path, Path, Hook],
+    ran: tuple[Path, Path, Hook], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder, book, hook = ran
     store = Store()
@@ -84,6 +86,18 @@ def test_a_csm_edits_and_approves_the_draft_and_records_the_win(
             assert re.search(r"<td>2026-03-07</td><td>seat_expansion_proactive</td>"
                              r'<td class="fired">fired</td>', html)  # fmt: skip
             assert "<dt>Plan</dt><dd>Business</dd>" in html
+            # the JSON API gives the same account, with the same projection
+            view = account_view(src, "a2", DAY)
+            api = c.get("/api/v1/accounts/a2").json()
+            (usage,) = [u for u in api["usage"] if u["metric"] == "storage_gb"]
+            (want,) = [u for u in view.usage if u.metric == "storage_gb"]
+            assert (usage["limit"], usage["status"], usage["days_to_limit"]) == (
+                500.0, "projected", want.days)  # fmt: skip
+            assert usage["projected_on"] == str(want.on(want.days, DAY))
+            assert usage["points"][-1] == [str(want.points[-1][0]), want.points[-1][1]]
+            assert api["facts"]["seats"] == view.facts["seats"]
+            assert [p["play_id"] for p in api["plays"]] == [play.play_id]
+            assert play.segment == "smb"  # recorded when it fired
             # edit and approve the brief
             edited = {"subject": "Seats for a2", "body": "Call them on Monday."}
             r = c.post(f"/deliveries/{draft.delivery_id}", headers=HTML, follow_redirects=False,
@@ -93,7 +107,8 @@ def test_a_csm_edits_and_approves_the_draft_and_records_the_win(
             after = c.get("/accounts/a2", headers=HTML).text
             assert f'action="/deliveries/{draft.delivery_id}"' not in after  # no longer a draft
 
-            # another CSM may look, not edit or record
+            # another CSM may look, not edit or record; where their role may not switch to
+            # everyone's, not even look
             with TestClient(c.app) as other:
                 sign_in(other, "csm.a1@example.com")
                 seen = other.get("/accounts/a2", headers=HTML).text
@@ -101,6 +116,18 @@ def test_a_csm_edits_and_approves_the_draft_and_records_the_win(
                 r = other.post("/plays/" + draft.play_id + "/outcome", headers=HTML,
                                data={"csrf": csrf_of(seen), "outcome": "lost"})  # fmt: skip
                 assert r.status_code == 403
+                monkeypatch.setenv("HEADROOM_SWITCH_TO_ALL", "ae")
+                settings.cache_clear()
+                try:
+                    refused = other.get("/api/v1/accounts/a2")
+                    page = other.get("/accounts/a2", headers=HTML)
+                finally:
+                    monkeypatch.delenv("HEADROOM_SWITCH_TO_ALL")
+                    settings.cache_clear()
+                assert (refused.status_code, refused.json()["error"]["message"]) == (
+                    403, "account 'a2' is not yours, and a csm sees only their own accounts here"
+                )  # fmt: skip
+                assert page.status_code == 403
 
             r = c.post(f"/plays/{draft.play_id}/outcome", headers=HTML, follow_redirects=False,
                        data={"csrf": csrf_of(after), "outcome": "won", "amount_mrr": "300",

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from headroom.config import settings
 from headroom.plays.models import Play
 from headroom.plays.store import Store
 from headroom.users import LoginThrottle, add_user, create_token, revoke_token
@@ -37,7 +38,7 @@ def _play(play_id: str, owner: str, priority: int, due_in_hours: float, **kw: An
         fired_on=NOW.date(), due_at=due, owner=owner, offer="seats", priority=priority,
         evidence={"seat_utilisation": 0.91, "days_above": 7}, playbook_version="v1",
         status=kw.get("status", "open"), created_at=NOW, notify=[], escalate=[],
-        sla_due_at=kw.get("sla"), role=kw.get("role", "csm"),
+        sla_due_at=kw.get("sla"), role=kw.get("role", "csm"), segment=kw.get("segment", "smb"),
     )  # fmt: skip
 
 
@@ -50,7 +51,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
         db.add_all([
             _play("p1", "Ana Lima", 2, 48),
             _play("p2", "Ana Lima", 1, -2),  # overdue
-            _play("p3", "Ed Park", 1, 5, trigger="tier_upgrade_usage"),  # due soon
+            _play("p3", "Ed Park", 1, 5, trigger="tier_upgrade_usage", segment="enterprise"),
             _play("p4", "Ana Lima", 1, 72, status="won"),  # closed: not in the queue
         ])  # fmt: skip
     yield s
@@ -139,6 +140,59 @@ def test_the_queue_ranks_open_plays_and_shows_each_person_theirs(client: TestCli
     assert re.findall(r'id="play-(\w+)"', page) == ["p3"]
 
 
+def test_the_queue_filters_by_segment_and_lists_what_it_can_filter_by(
+    client: TestClient,
+) -> None:
+    sign_in(client, "boss")
+    page = client.get("/queue?segment=enterprise", headers=HTML).text
+    assert re.findall(r'id="play-(\w+)"', page) == ["p3"]
+    assert '<option value="enterprise" selected>enterprise</option>' in page
+    assert '<option value="smb" >smb</option>' in page
+    assert '<option value="tier_upgrade_usage" >' in page  # the open plays' triggers
+    plays = client.get("/api/v1/plays?segment=smb", headers={"x-csrf-token": csrf_of(page)})
+    assert [p["play_id"] for p in plays.json()] == ["p2", "p1"]
+    assert {p["segment"] for p in plays.json()} == {"smb"}
+
+
+@pytest.fixture
+def own_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """CSMs and AEs may not switch to everyone's plays on this server."""
+    monkeypatch.setenv("HEADROOM_SWITCH_TO_ALL", "")
+    settings.cache_clear()
+    yield
+    monkeypatch.delenv("HEADROOM_SWITCH_TO_ALL")
+    settings.cache_clear()
+
+
+def test_a_role_not_allowed_to_switch_sees_only_its_own(client: TestClient, own_only: None) -> None:
+    sign_in(client, "ana")
+    page = client.get("/queue", headers=HTML).text
+    assert re.findall(r'id="play-(\w+)"', page) == ["p2", "p1"]
+    assert 'name="scope"' not in page  # nothing to switch to
+    r = client.get("/queue?scope=all", headers=HTML)
+    assert r.status_code == 403
+    assert "a csm sees only their own plays here" in r.text
+    r = client.get("/api/v1/plays?scope=all", headers={"x-csrf-token": csrf_of(page)})
+    assert (r.status_code, r.json()["error"]["message"]) == (
+        403,
+        "a csm sees only their own plays here",
+    )
+    assert r.json()["error"]["fix"] == "ask an admin to add csm to HEADROOM_SWITCH_TO_ALL"
+    assert client.get("/api/v1/me").json()["may_see_all"] is False
+    with TestClient(client.app) as boss:  # managers always see everyone's
+        sign_in(boss, "boss")
+        assert boss.get("/queue?scope=all", headers=HTML).status_code == 200
+
+
+def test_a_page_form_sent_by_htmx_gets_its_error_as_a_page(client: TestClient) -> None:
+    sign_in(client, "ana")
+    page = client.get("/queue", headers=HTML).text
+    r = client.post("/plays/p3/outcome", headers={"hx-request": "true"},
+                    data={"csrf": csrf_of(page), "outcome": "lost"})  # fmt: skip
+    assert r.status_code == 403 and r.headers["content-type"].startswith("text/html")
+    assert "<main>" in r.text and "play p3 is Ed Park&#39;s, not yours" in r.text
+
+
 def test_a_manager_reassigns_and_the_new_owner_sees_it(client: TestClient) -> None:
     sign_in(client, "boss")
     page = client.get("/queue", headers=HTML).text
@@ -181,6 +235,7 @@ def test_the_api_takes_tokens_and_refuses_revoked_ones(client: TestClient, store
     auth = {"authorization": f"Bearer {token}"}
     assert client.get("/api/v1/me", headers=auth).json() == {
         "login": "ana", "role": "csm", "owner": "Ana Lima", "sees_everything": False,
+        "may_see_all": True,
     }  # fmt: skip
     plays = client.get("/api/v1/plays", headers=auth).json()
     assert [(p["play_id"], p["badge"]) for p in plays] == [("p2", "overdue"), ("p1", None)]

@@ -21,6 +21,8 @@ from headroom.cli.output import (
     print_json,
 )
 from headroom.playbook.model import load_playbook
+from headroom.plays import runs
+from headroom.plays.store import Store
 from headroom.signals.registry import types
 from headroom.sources import load
 from headroom.sources.engines import engine_names, on_engine
@@ -50,14 +52,28 @@ def backtest_command(
     assert first is not None and last is not None
     book = load_playbook(playbook, types())
     spec = parse_sweep(sweep_spec, book) if sweep_spec is not None else None
-    src = on_engine(load(source, mapping), engine)
+    store = Store()  # opened first: a store that cannot be reached fails before the long part
     try:
-        if spec is not None:
-            rows = sweep(src, book, spec, first, last, horizon_days)
-        else:
-            result = backtest(src, book, first, last, horizon_days)
+        src = on_engine(load(source, mapping), engine)
+        try:
+            version = runs.record_version(store, book)
+            asked = {"source": src.name, "start": first, "end": last,
+                     "horizon_days": horizon_days, "sweep": sweep_spec}  # fmt: skip
+            with runs.recording(store, "backtest", version, **asked) as run:
+                if spec is not None:
+                    rows = sweep(src, book, spec, first, last, horizon_days)
+                    kept: dict[str, Any] = {
+                        "start": first, "end": last, "horizon_days": horizon_days,
+                        "sweep": {"trigger": spec.trigger, "number": spec.number, "rows": rows},
+                    }  # fmt: skip
+                else:
+                    result = backtest(src, book, first, last, horizon_days)
+                    kept = result.to_dict()
+                runs.finish_run(store, run.id, kept, plays_fired=runs.fired_in(kept))
+        finally:
+            src.close()
     finally:
-        src.close()
+        store.close()
     if spec is not None:
         head = {"start": first, "end": last, "horizon_days": horizon_days}
         if fmt == Format.json:

@@ -11,16 +11,17 @@ import typer
 from headroom.cli.main import app, parse_date
 from headroom.cli.output import MAPPING_HELP, SOURCE_HELP, Format, console, emit_rows, print_json
 from headroom.cli.plays import play_dict
-from headroom.delivery.config import delivery_beside
+from headroom.delivery.config import DeliveryConfig, delivery_beside
 from headroom.delivery.outbox import outbox_for
 from headroom.ingest.events import ingested
-from headroom.messages import load_templates
-from headroom.playbook.model import load_playbook
+from headroom.messages import Templates, load_templates
+from headroom.playbook.model import Playbook, load_playbook
+from headroom.plays import runs
 from headroom.plays.store import Store
 from headroom.signals.registry import types
-from headroom.sources import load
+from headroom.sources import Source, load
 from headroom.sources.engines import engine_names, on_engine
-from headroom.triggers.evaluate import evaluate, source_declines
+from headroom.triggers.evaluate import Decision
 from headroom.triggers.evidence import describe
 
 
@@ -54,17 +55,14 @@ def run_command(
             _print(day, [play_dict(p) for p in stored], decisions, fmt, recorded=True)
             return
         src = on_engine(load(source, mapping), engine)
-        src.add_rows("events", ingested(store))  # what the ingest API accepted, beside its own
         try:
-            groups = {t.id: t.cooldown.group for t in book.model.triggers if t.cooldown}
-            history = store.history(groups, day, source_declines(src, day))
-            result = evaluate(src, book, day, history)
-            now = dt.datetime.now(dt.UTC)
-            outbox = [] if dry_run else outbox_for(src, book, templates, delivery, result, now)
+            src.add_rows("events", ingested(store))  # what the ingest API accepted, too
+            if dry_run:
+                result = runs.decide(store, src, book, day)
+            else:
+                result = _recorded(store, src, book, day, templates, delivery)
         finally:
             src.close()
-        if not dry_run:
-            store.record_run(day, result, book.version, outbox, now)
     finally:
         store.close()
     plays = [
@@ -80,6 +78,30 @@ def run_command(
         if d.play
     ]  # fmt: skip
     _print(day, plays, [d.to_dict() for d in result], fmt, recorded=False)
+
+
+def _recorded(
+    store: Store,
+    src: Source,
+    book: Playbook,
+    day: dt.date,
+    templates: Templates,
+    delivery: DeliveryConfig | None,
+) -> list[Decision]:
+    """Decide and record the run (its plays, decisions and outbox), kept as a run of the
+    playbook's version: running, then finished with its counts, or failed with the error."""
+    version = runs.record_version(store, book)
+    with runs.recording(store, "run", version, source=src.name, as_of=day) as run:
+        result = runs.decide(store, src, book, day)
+        now = dt.datetime.now(dt.UTC)
+        outbox = outbox_for(src, book, templates, delivery, result, now)
+        store.record_run(day, result, book.version, outbox, now)
+        order = [t.id for t in book.model.triggers]
+        runs.finish_run(
+            store, run.id, runs.summary(day, result, order),
+            plays_fired=sum(1 for d in result if d.play is not None), decisions=len(result),
+        )  # fmt: skip
+    return result
 
 
 def _print(

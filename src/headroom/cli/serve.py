@@ -14,6 +14,7 @@ from headroom.delivery.config import delivery_beside
 from headroom.ingest.realtime import Reactor
 from headroom.messages import load_templates
 from headroom.playbook.model import load_playbook
+from headroom.plays import runs
 from headroom.plays.store import Store
 from headroom.signals.registry import types
 from headroom.sources import Source, load
@@ -52,6 +53,7 @@ def serve_command(
             channel.close()
     keys = [k.strip() for k in os.environ.get("HEADROOM_WRITE_KEYS", "").split(",") if k.strip()]
     store = Store()
+    runs.record_version(store, book)  # the Playbook page shows it and compares later ones
     src = load(source, mapping)
     try:
         reactor = Reactor(src, book, templates, delivery, store)

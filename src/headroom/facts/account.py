@@ -161,9 +161,12 @@ class AccountViews:
         return AccountView(account_id, as_of, account, facts, usage, utilisation)
 
     def close(self) -> None:
+        """Close the engines (a later view makes new ones)."""
         with self._lock:
             while self._made:
                 self._made.pop().narrow.close()
+            while not self._free.empty():
+                self._free.get_nowait()
 
 
 def _compile(source: Source, as_of: dt.date, days: int) -> _Queries:

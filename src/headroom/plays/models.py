@@ -48,6 +48,8 @@ class Play(Base):
     role: Mapped[str | None] = mapped_column(String(100), nullable=True)  # owner's role
     escalate: Mapped[list[str]] = mapped_column(JSON, default=list)
     escalated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: The account's segment when the play fired (the queue filters by it without the source).
+    segment: Mapped[str | None] = mapped_column(String(100), nullable=True)
     #: When the play must be acted on, in UTC: its SLA if routing set one, else its due time.
     #: Kept beside the texts (which carry the customer's offset) so that the queue is ordered
     #: and filtered by the database.
@@ -160,3 +162,43 @@ class WebSession(Base):
     csrf: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class Run(Base):
+    """One run of the playbook (``headroom run``) or one backtest, from start to finish: what it
+    was asked, how it ended, and its result (a backtest's scores are stored because computing
+    them takes seconds to minutes on a large source)."""
+
+    __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_kind_started", "kind", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))  # run | backtest
+    status: Mapped[str] = mapped_column(String(20), index=True)  # running | finished | failed
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_by: Mapped[str] = mapped_column(String(200))  # a login, or "cli"
+    source: Mapped[str | None] = mapped_column(String(500), nullable=True)  # the source's name
+    as_of: Mapped[dt.date | None] = mapped_column(Date, nullable=True)  # a run's day
+    start_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)  # a backtest's range
+    end_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    horizon_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    sweep: Mapped[str | None] = mapped_column(String(200), nullable=True)  # as --sweep takes it
+    playbook_version: Mapped[str] = mapped_column(String(40), index=True)
+    plays_fired: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    decisions: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class PlaybookVersion(Base):
+    """A playbook's text as it was when a run, a backtest or the server first used it, under
+    its version (the content hash that plays and decisions carry)."""
+
+    __tablename__ = "playbook_versions"
+
+    version: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))  # the playbook's own name: setting
+    file_name: Mapped[str] = mapped_column(String(500))
+    text: Mapped[str] = mapped_column(Text)
+    first_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -9,6 +9,7 @@ look, and acts (records outcomes, edits drafts) on their own only.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -35,6 +36,7 @@ class Filters:
     owner: str | None = None
     trigger: str | None = None
     due: str | None = None
+    segment: str | None = None
 
     def check(self) -> None:
         if self.scope is not None and self.scope not in SCOPES:
@@ -74,6 +76,11 @@ def _selected(person: Person, filters: Filters, now: dt.datetime) -> Select[Any]
     """The open plays ``person`` asked for, as a query (the database filters and orders)."""
     filters.check()
     scope = filters.scope or default_scope(person)
+    if scope == "all" and not person.may_see_all:
+        raise ForbiddenError(
+            f"a {person.role} sees only their own plays here",
+            fix=f"ask an admin to add {person.role} to HEADROOM_SWITCH_TO_ALL",
+        )
     q = select(Play).where(Play.status.in_(OPEN))
     if scope == "mine":
         q = q.where(Play.owner == person.owner)
@@ -81,11 +88,49 @@ def _selected(person: Person, filters: Filters, now: dt.datetime) -> Select[Any]
         q = q.where(Play.owner == filters.owner)
     if filters.trigger:
         q = q.where(Play.trigger == filters.trigger)
+    if filters.segment:
+        q = q.where(Play.segment == filters.segment)
     if filters.due == "overdue":
         q = q.where(Play.deadline_at < now)
     elif filters.due == "soon":  # due within a day, overdue included
         q = q.where(Play.deadline_at < now + dt.timedelta(hours=SOON_HOURS))
     return q
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the queue's filters can be set to: the values its open plays have."""
+
+    owners: list[str]
+    triggers: list[str]
+    segments: list[str]
+
+
+def choices(store: Store) -> Choices:
+    """The owners, triggers and segments of the open plays (for the filters' lists)."""
+
+    def distinct(s: Session, column: Any) -> list[str]:
+        q = select(column).where(Play.status.in_(OPEN), column.is_not(None)).distinct()
+        return sorted(s.scalars(q))
+
+    with store.session() as s:
+        return Choices(
+            distinct(s, Play.owner), distinct(s, Play.trigger), distinct(s, Play.segment)
+        )
+
+
+def check_account(person: Person, account: dict[str, Any], plays: Sequence[Play]) -> None:
+    """Refuse an account that is not ``person``'s when their role may not see everyone's:
+    theirs when they are its CSM or AE, or own one of its plays."""
+    if person.may_see_all:
+        return
+    mine = person.owner in (account.get("csm"), account.get("ae"))
+    if not mine and not any(p.owner == person.owner for p in plays):
+        raise ForbiddenError(
+            f"account {account.get('account_id')!r} is not yours, and a {person.role} sees "
+            "only their own accounts here",
+            fix=f"ask an admin to add {person.role} to HEADROOM_SWITCH_TO_ALL",
+        )
 
 
 def open_queue(

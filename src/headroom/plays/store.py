@@ -243,6 +243,7 @@ def _add_plays(
                 sla_due_at=p.sla_due_at,
                 role=p.role or None,
                 escalate=list(p.escalate),
+                segment=p.segment,
             )
         )
     ids = [q.delivery_id for q in deliveries]

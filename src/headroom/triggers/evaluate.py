@@ -49,6 +49,7 @@ class PlayDraft:
     notify: tuple[str, ...] = ()  # from the playbook's routing rules that match
     sla_due_at: str | None = None  # the tightest SLA of those rules, from when it fired
     role: str = ""  # the owner rule's role (csm, ae, self_serve, ...); owner is the person
+    segment: str | None = None  # the account's segment when it fired (the queue filters by it)
     escalate: tuple[str, ...] = ()  # who hears if it is still open once its SLA has passed
 
 
@@ -312,7 +313,10 @@ def _decision_query(
     groups = _groups(playbook)
     t = today
     accounts = day_ctx.source.table("accounts")
-    t = _attach(t, accounts.select("account_id", _tz="timezone", _csm="csm", _ae="ae"))
+    t = _attach(
+        t,
+        accounts.select("account_id", _tz="timezone", _csm="csm", _ae="ae", _segment="segment"),
+    )
     stage = playbook.model.stage
     t = _attach(
         t, _expansions(day_ctx, period_days(stage.reenter_after_expansion)).rename(_expanded="last")
@@ -383,6 +387,7 @@ def _decision_query(
     query = t.select(
         "account_id",
         "_tz",
+        "_segment",
         *[n for n in shown if n in t.columns],
         _routes=functools.reduce(operator.add, routes) if routes else ibis.literal(0),
         **out,
@@ -478,6 +483,7 @@ def _write_out(
         owner = part[r.col("owner")].to_pylist()
         role = part[r.col("role")].to_pylist()
         tz = part["_tz"].to_pylist()
+        segment = part["_segment"].to_pylist()
         routes = part["_routes"].to_pylist()
         to_renewal = part["days_to_renewal"].to_pylist() if "days_to_renewal" in has else None
         to_limit = part["days_to_limit"].to_pylist() if "days_to_limit" in has else None
@@ -518,6 +524,7 @@ def _write_out(
                 playbook_version=playbook.version,
                 notify=notify,
                 sla_due_at=_sla_due(as_of, zone, sla) if sla is not None else None,
+                segment=segment[i],
             )
             decisions.append(Decision(acct, trigger.id, "fired", play=play))
     return decisions

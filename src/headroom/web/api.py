@@ -11,9 +11,11 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from headroom.errors import NotFoundError
+from headroom.facts.account import AccountViews
 from headroom.plays import queue
 from headroom.plays.models import Play
-from headroom.plays.store import Store
+from headroom.plays.store import Store, jsonable
 from headroom.triggers.evidence import describe
 from headroom.users import Person
 from headroom.web.auth import api_user
@@ -29,6 +31,7 @@ class PlayOut(BaseModel):
     badge: Literal["overdue", "soon"] | None
     owner: str
     role: str | None
+    segment: str | None
     offer: str
     priority: int
     status: str
@@ -38,11 +41,34 @@ class PlayOut(BaseModel):
     why: str
 
 
+class UsageOut(BaseModel):
+    metric: str
+    limit: float | None = Field(description="the plan's limit in force on the as-of day")
+    kind: str | None = Field(description="gauge or per_cycle")
+    status: str | None = Field(description="projected, reached, not_growing, too_little_history")
+    days_to_limit: float | None = Field(description="from the as-of day, on the trend")
+    projected_on: dt.date | None
+    likely_from: dt.date | None = Field(description="the 80% interval's earliest day")
+    likely_until: dt.date | None = Field(description="its latest (null: maybe never)")
+    points: list[tuple[dt.date, float]] = Field(description="the charted days' values")
+
+
+class AccountOut(BaseModel):
+    account_id: str
+    as_of: dt.date
+    account: dict[str, Any] = Field(description="the accounts table's row")
+    facts: dict[str, Any] = Field(description="segment, health, tier, MRR, seats, renewal ...")
+    usage: list[UsageOut]
+    seat_utilisation: list[tuple[dt.date, float]]
+    plays: list[PlayOut]
+
+
 class Me(BaseModel):
     login: str
     role: str
     owner: str
     sees_everything: bool
+    may_see_all: bool
 
 
 class OutcomeIn(BaseModel):
@@ -66,6 +92,7 @@ def play_out(play: Play, now: dt.datetime) -> PlayOut:
         badge=queue.badge(play, now),  # type: ignore[arg-type]
         owner=play.owner,
         role=play.role,
+        segment=play.segment,
         offer=play.offer,
         priority=play.priority,
         status=play.status,
@@ -86,13 +113,18 @@ def current(request: Request) -> Person:
 Asker = Annotated[Person, Depends(current)]
 
 
-def router(store: Store) -> APIRouter:
+def router(
+    store: Store, views: AccountViews | None = None, as_of: dt.date | None = None
+) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["api"])
 
     @api.get("/me")
     def me(p: Asker) -> Me:
         """Who the token or session is for."""
-        return Me(login=p.login, role=p.role, owner=p.owner, sees_everything=p.sees_everything)
+        return Me(
+            login=p.login, role=p.role, owner=p.owner, sees_everything=p.sees_everything,
+            may_see_all=p.may_see_all,
+        )  # fmt: skip
 
     @api.get("/plays")
     def plays(
@@ -102,13 +134,14 @@ def router(store: Store) -> APIRouter:
         owner: str | None = Query(None, max_length=200),
         trigger: str | None = Query(None, max_length=100),
         due: Literal["overdue", "soon"] | None = None,
+        segment: str | None = Query(None, max_length=100),
         limit: int = Query(100, ge=1, le=1000),
         offset: int = Query(0, ge=0, le=2**31 - 1),
     ) -> list[PlayOut]:
         """The open plays, highest priority first, then soonest due; ``limit`` of them from
         ``offset`` (the whole count in the ``X-Total-Count`` header)."""
         now = dt.datetime.now(dt.UTC)
-        filters = queue.Filters(scope, owner, trigger, due)
+        filters = queue.Filters(scope, owner, trigger, due, segment)
         entries, total = queue.open_queue(store, person, filters, now, limit, offset)
         response.headers["x-total-count"] = str(total)
         return [play_out(e.play, now) for e in entries]
@@ -139,5 +172,37 @@ def router(store: Store) -> APIRouter:
             return play_out(done, dt.datetime.now(dt.UTC))
 
         return await run_in_threadpool(do)
+
+    @api.get("/accounts/{account_id}")
+    def account(person: Asker, account_id: str) -> AccountOut:
+        """One account as its page shows it: the facts on the as-of day, each usage metric
+        against its plan limit with the projected day it is reached, seat utilisation over
+        time, and its plays."""
+        if views is None or as_of is None:
+            raise NotFoundError(
+                "this server has no source to show accounts from",
+                fix="start headroom serve with the source",
+            )
+        view = views.view(account_id, as_of)
+        plays = queue.account_plays(store, account_id)
+        queue.check_account(person, view.account, plays)
+        now = dt.datetime.now(dt.UTC)
+        return AccountOut(
+            account_id=view.account_id,
+            as_of=view.as_of,
+            account=jsonable(view.account),
+            facts=jsonable(view.facts),
+            usage=[
+                UsageOut(
+                    metric=u.metric, limit=u.limit, kind=u.kind, status=u.status,
+                    days_to_limit=u.days, projected_on=u.on(u.days, view.as_of),
+                    likely_from=u.on(u.low, view.as_of), likely_until=u.on(u.high, view.as_of),
+                    points=u.points,
+                )
+                for u in view.usage
+            ],
+            seat_utilisation=view.utilisation,
+            plays=[play_out(p, now) for p in plays],
+        )  # fmt: skip
 
     return api

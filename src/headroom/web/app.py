@@ -30,6 +30,7 @@ from starlette.exceptions import HTTPException
 from headroom.delivery.config import DeliveryConfig
 from headroom.delivery.worker import Worker
 from headroom.errors import HeadroomError, NotFoundError, UnauthorizedError
+from headroom.facts.account import AccountViews
 from headroom.ingest.events import accept
 from headroom.ingest.realtime import Reactor
 from headroom.ingest.segment import (
@@ -45,7 +46,7 @@ from headroom.playbook.model import Playbook
 from headroom.plays.store import Store
 from headroom.sources import Source
 from headroom.users import LoginThrottle
-from headroom.web import api, insights, pages
+from headroom.web import api, api_metrics, api_runs, evaluation, insights, pages
 from headroom.web.auth import SignInRequiredError, bounded_body
 
 log = logging.getLogger("headroom.serve")
@@ -94,7 +95,8 @@ def _page(request: Request) -> bool:
     path = request.url.path
     if path.startswith(("/api/", "/v1/", "/healthz", "/openapi", "/docs")):
         return False
-    return "text/html" in request.headers.get("accept", "")
+    # htmx's requests (from the pages' forms) want the page too, whatever they accept
+    return "text/html" in request.headers.get("accept", "") or "hx-request" in request.headers
 
 
 def _problems(exc: RequestValidationError) -> str:
@@ -108,6 +110,9 @@ def _problems(exc: RequestValidationError) -> str:
 
 def create_app(serve: Serve) -> FastAPI:
     """The app over ``serve``'s parts (its worker starts and stops with the app)."""
+
+    # one set of account-page engines for the app's life (they compile their queries once)
+    views = AccountViews(serve.source) if serve.source is not None else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -130,6 +135,8 @@ def create_app(serve: Serve) -> FastAPI:
             yield
         finally:
             serve._stop.set()
+            if views is not None:
+                views.close()
             if thread is not None:
                 thread.join(timeout=30)
 
@@ -176,9 +183,12 @@ def create_app(serve: Serve) -> FastAPI:
         return answer(request, HeadroomError(f"the request is not valid: {_problems(exc)}"))
 
     app.state.store = serve.store
-    app.include_router(api.router(serve.store))
-    app.include_router(pages.router(serve.store, serve.throttle, serve.source, serve.as_of))
+    app.include_router(api.router(serve.store, views, serve.as_of))
+    app.include_router(pages.router(serve.store, serve.throttle, views, serve.as_of))
     app.include_router(insights.router(serve.store, serve.source, serve.as_of, serve.playbook))
+    app.include_router(evaluation.router(serve.store, serve.source, serve.as_of, serve.playbook))
+    app.include_router(api_runs.router(serve.store, serve.source, serve.playbook))
+    app.include_router(api_metrics.router(serve.store, serve.source, serve.as_of, serve.playbook))
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), "static")
 
     async def _read(request: Request, limit: int) -> dict[str, Any]:

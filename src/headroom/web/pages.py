@@ -17,10 +17,9 @@ from starlette.concurrency import run_in_threadpool
 
 from headroom.delivery import drafts
 from headroom.errors import HeadroomError, NotFoundError, UsageError
-from headroom.facts.account import account_view
+from headroom.facts.account import AccountViews
 from headroom.plays import queue
 from headroom.plays.store import Store
-from headroom.sources import Source
 from headroom.users import (
     SESSION_HOURS,
     LoginThrottle,
@@ -52,7 +51,7 @@ def _local(path: str) -> str:
 def router(
     store: Store,
     throttle: LoginThrottle,
-    source: Source | None,
+    views: AccountViews | None,
     as_of: dt.date,
 ) -> APIRouter:
     pages = APIRouter(include_in_schema=False)
@@ -131,12 +130,15 @@ def router(
         owner: str | None = None,
         trigger: str | None = None,
         due: str | None = None,
+        segment: str | None = None,
         page: int = 1,
     ) -> Response:
         signed = page_user(store, request)
         person = signed.person
         now = dt.datetime.now(dt.UTC)
-        filters = queue.Filters(scope or None, owner or None, trigger or None, due or None)
+        filters = queue.Filters(
+            scope or None, owner or None, trigger or None, due or None, segment or None
+        )
         shown = queue.queue_page(store, person, filters, now, page)
         kept = {k: v for k, v in request.query_params.items() if k != "page" and v}
         return templates.TemplateResponse(
@@ -150,6 +152,7 @@ def router(
                 "page_link": lambda n: "/queue?" + urlencode({**kept, "page": n}),
                 "scope": filters.scope or queue.default_scope(person),
                 "filters": filters,
+                "choices": queue.choices(store),
                 "may_act": lambda p: queue.may_act(person, p),
                 "back": request.url.path + ("?" + request.url.query if request.url.query else ""),
             },
@@ -158,13 +161,14 @@ def router(
     @pages.get("/accounts/{account_id}", response_class=HTMLResponse)
     def account_page(request: Request, account_id: str) -> Response:
         signed = page_user(store, request)
-        if source is None:
+        if views is None:
             raise NotFoundError(
                 "this server has no source to show accounts from",
                 fix="start headroom serve with the source",
             )
-        view = account_view(source, account_id, as_of)
+        view = views.view(account_id, as_of)
         plays = queue.account_plays(store, account_id)
+        queue.check_account(signed.person, view.account, plays)
         charts = []
         for u in view.usage:
             on = u.on(u.days, as_of)

@@ -1,0 +1,537 @@
+"""Runs and backtests as the state store keeps them, and the playbook's versions.
+
+``headroom run`` and ``headroom backtest`` record each of theirs: a row that says it is running,
+then finished with its counts and result, or failed with the error. A backtest's result (per
+trigger, by segment and by horizon, and a threshold sweep when one was asked) is kept whole,
+because computing it takes seconds to minutes on a large source and the web app shows it on
+every visit. Each version of the playbook (its content hash, which plays and decisions carry) is
+kept with its text the first time it is used, so that the versions can be compared later.
+
+The web app starts backtests here too (:func:`launch_backtest`): in a thread of their own, one
+at a time per process, recording themselves like the CLI's.
+
+>>> run = start_run(store, "backtest", book.version, start=d1, end=d2)  # doctest: +SKIP
+>>> finish_run(store, run.id, result)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from headroom.errors import ForbiddenError, HeadroomError, NotFoundError, UsageError
+from headroom.playbook.model import Playbook
+from headroom.plays.models import Play, PlaybookVersion
+from headroom.plays.models import Run as RunRow
+from headroom.plays.store import Store, aware, jsonable
+from headroom.sources import Source
+from headroom.triggers.evaluate import Decision, evaluate, source_declines
+from headroom.users import Person
+
+log = logging.getLogger("headroom.runs")
+
+Kind = Literal["run", "backtest"]
+Status = Literal["running", "finished", "failed"]
+KINDS: tuple[Kind, ...] = ("run", "backtest")
+STATUSES: tuple[Status, ...] = ("running", "finished", "failed")
+#: The longest horizon a backtest is judged over (longer says little and reads years ahead).
+MAX_HORIZON_DAYS = 3650
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A recorded run or backtest (``result`` is left out of lists: None there)."""
+
+    id: int
+    kind: str
+    status: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    started_by: str
+    source: str | None
+    as_of: dt.date | None
+    start: dt.date | None
+    end: dt.date | None
+    horizon_days: int | None
+    sweep: str | None
+    playbook_version: str
+    plays_fired: int | None
+    decisions: int | None
+    error: str | None
+    result: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """A version of the playbook, with how many runs and plays carry it (``text`` only when
+    one version is asked for)."""
+
+    version: str
+    name: str
+    file_name: str
+    first_seen_at: dt.datetime
+    runs: int
+    plays: int
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class VersionDiff:
+    """A version against the one first seen before it (None: it is the first)."""
+
+    version: VersionInfo
+    previous: VersionInfo | None
+    lines: list[str]  # a unified diff, previous to this
+
+
+def _info(row: Any, with_result: bool) -> RunInfo:
+    """A run's record from its row (a mapped row, or the columns a list selects)."""
+    return RunInfo(
+        id=row.id,
+        kind=row.kind,
+        status=row.status,
+        started_at=aware(row.started_at),
+        finished_at=aware(row.finished_at) if row.finished_at is not None else None,
+        started_by=row.started_by,
+        source=row.source,
+        as_of=row.as_of,
+        start=row.start_date,
+        end=row.end_date,
+        horizon_days=row.horizon_days,
+        sweep=row.sweep,
+        playbook_version=row.playbook_version,
+        plays_fired=row.plays_fired,
+        decisions=row.decisions,
+        error=row.error,
+        result=row.result if with_result else None,
+    )
+
+
+# -- recording ------------------------------------------------------------------------------------
+
+
+def record_version(store: Store, book: Playbook, now: dt.datetime | None = None) -> str:
+    """Keep the playbook's text under its version, if this version is new; its version.
+
+    The file is read again here: if it changed since it was loaded (its hash is no longer the
+    version) or is gone, nothing is kept, rather than a text under a version it does not have
+    (the run goes on: its plays carry the version all the same)."""
+    try:
+        raw = book.path.read_bytes()
+    except OSError:
+        return book.version
+    if hashlib.sha256(raw).hexdigest()[:12] != book.version:
+        return book.version
+    with store.session() as s:
+        if s.get(PlaybookVersion, book.version) is not None:
+            return book.version
+    try:
+        with store.session() as s:
+            s.add(
+                PlaybookVersion(
+                    version=book.version,
+                    name=book.model.name[:200],
+                    file_name=book.path.name[:500],
+                    text=raw.decode("utf-8"),
+                    first_seen_at=now or dt.datetime.now(dt.UTC),
+                )
+            )
+    except IntegrityError:  # another process kept the same version first: that is the record
+        pass
+    return book.version
+
+
+def start_run(
+    store: Store,
+    kind: Kind,
+    playbook_version: str,
+    started_by: str = "cli",
+    *,
+    source: str | None = None,
+    as_of: dt.date | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    horizon_days: int | None = None,
+    sweep: str | None = None,
+    now: dt.datetime | None = None,
+) -> RunInfo:
+    """Record a run or backtest as running (finish it with :func:`finish_run` or
+    :func:`fail_run`)."""
+    if kind not in KINDS:
+        raise UsageError(f"kind {kind!r} is not a kind of run", fix="use run or backtest")
+    # Cut to the columns' sizes: PostgreSQL refuses a longer text, and a record is no reason
+    # for a run to fail.
+    row = RunRow(
+        kind=kind,
+        status="running",
+        started_at=now or dt.datetime.now(dt.UTC),
+        started_by=started_by[:200],
+        source=source[:500] if source is not None else None,
+        as_of=as_of,
+        start_date=start,
+        end_date=end,
+        horizon_days=horizon_days,
+        sweep=sweep[:200] if sweep is not None else None,
+        playbook_version=playbook_version,
+    )
+    with store.session() as s:
+        s.add(row)
+        s.flush()
+        return _info(row, with_result=False)
+
+
+def _close(
+    store: Store, run_id: int, status: Status, now: dt.datetime | None, **values: Any
+) -> RunInfo:
+    with store.session() as s:
+        row = s.get(RunRow, run_id)
+        if row is None:
+            raise NotFoundError(f"no run {run_id}", fix=_LISTED)
+        row.status = status
+        row.finished_at = now or dt.datetime.now(dt.UTC)
+        for k, v in values.items():
+            setattr(row, k, v)
+        return _info(row, with_result=True)
+
+
+def finish_run(
+    store: Store,
+    run_id: int,
+    result: dict[str, Any],
+    plays_fired: int | None = None,
+    decisions: int | None = None,
+    now: dt.datetime | None = None,
+) -> RunInfo:
+    """Record a run as finished, with its counts and result (dates as ISO text)."""
+    return _close(
+        store, run_id, "finished", now, result=jsonable(result), plays_fired=plays_fired,
+        decisions=decisions,
+    )  # fmt: skip
+
+
+def fail_run(store: Store, run_id: int, error: str, now: dt.datetime | None = None) -> RunInfo:
+    """Record a run as failed, with what went wrong."""
+    return _close(store, run_id, "failed", now, error=error)
+
+
+def failure(exc: BaseException) -> str:
+    """What a failed run's record says: a user's mistake as its message and fix; anything
+    else as a bug (the details are in the log, never a traceback in the store)."""
+    if isinstance(exc, HeadroomError):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted before it finished"
+    return f"headroom failed unexpectedly ({type(exc).__name__}); this is a bug in headroom"
+
+
+@contextmanager
+def recording(store: Store, kind: Kind, playbook_version: str, **what: Any) -> Iterator[RunInfo]:
+    """A run recorded as running for the block; failed, with the error, if the block raises
+    (the error goes on). The block records the finish itself (:func:`finish_run`)."""
+    run = start_run(store, kind, playbook_version, **what)
+    try:
+        yield run
+    except BaseException as exc:
+        fail_run(store, run.id, failure(exc))
+        raise
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+_LISTED = "the Backtest page and GET /api/v1/runs list the runs"
+
+
+def list_runs(
+    store: Store,
+    kind: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[RunInfo], int]:
+    """Runs newest first, ``limit`` of them from ``offset`` (without their results), and how
+    many there are in all."""
+    if kind is not None and kind not in KINDS:
+        raise UsageError(f"kind {kind!r} is not a kind of run", fix="use run or backtest")
+    if status is not None and status not in STATUSES:
+        raise UsageError(
+            f"status {status!r} is not a status of a run", fix=f"use one of {', '.join(STATUSES)}"
+        )
+    if limit < 1 or offset < 0:
+        raise UsageError(
+            f"limit {limit} and offset {offset} do not make a page",
+            fix="give a limit of at least 1 and an offset of at least 0",
+        )
+    wheres = []
+    if kind is not None:
+        wheres.append(RunRow.kind == kind)
+    if status is not None:
+        wheres.append(RunRow.status == status)
+    # The result stays in the database: a list shows what each run was, not its scores.
+    columns = [c for c in RunRow.__table__.columns if c.name != "result"]
+    with store.session() as s:
+        total = s.scalar(select(func.count()).select_from(RunRow).where(*wheres)) or 0
+        rows = s.execute(
+            select(*columns)
+            .where(*wheres)
+            .order_by(RunRow.started_at.desc(), RunRow.id.desc())
+            .limit(limit)
+            .offset(offset)
+        ).all()
+    return [_info(r, with_result=False) for r in rows], total
+
+
+def get_run(store: Store, run_id: int) -> RunInfo:
+    """One run with its result."""
+    with store.session() as s:
+        row = s.get(RunRow, run_id)
+        if row is None:
+            raise NotFoundError(f"no run {run_id}", fix=_LISTED)
+        return _info(row, with_result=True)
+
+
+def latest_run(store: Store, kind: Kind, status: Status = "finished") -> RunInfo | None:
+    """The newest run of a kind in a status, with its result (None: there is none)."""
+    with store.session() as s:
+        row = s.scalars(
+            select(RunRow)
+            .where(RunRow.kind == kind, RunRow.status == status)
+            .order_by(RunRow.started_at.desc(), RunRow.id.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else _info(row, with_result=True)
+
+
+def _per_version(s: Session, model: type[RunRow] | type[Play]) -> dict[str, int]:
+    """How many rows of ``model`` (runs, plays) each playbook version has."""
+    q = select(model.playbook_version, func.count()).group_by(model.playbook_version)
+    return {str(v): int(n) for v, n in s.execute(q)}
+
+
+def versions(store: Store) -> list[VersionInfo]:
+    """Every kept version of the playbook, newest first, with its runs and plays counted."""
+    with store.session() as s:
+        runs, plays = _per_version(s, RunRow), _per_version(s, Play)
+        rows = s.execute(
+            select(
+                PlaybookVersion.version,
+                PlaybookVersion.name,
+                PlaybookVersion.file_name,
+                PlaybookVersion.first_seen_at,
+            ).order_by(PlaybookVersion.first_seen_at.desc(), PlaybookVersion.version)
+        ).all()
+    return [
+        VersionInfo(v, name, file_name, aware(seen), runs.get(v, 0), plays.get(v, 0))
+        for v, name, file_name, seen in rows
+    ]
+
+
+def get_version(store: Store, version: str) -> VersionInfo:
+    """One kept version with its text."""
+    with store.session() as s:
+        row = s.get(PlaybookVersion, version)
+        if row is None:
+            raise NotFoundError(
+                f"no playbook version {version!r}",
+                fix="the Playbook page lists the versions kept",
+            )
+        runs = s.scalar(select(func.count()).where(RunRow.playbook_version == version)) or 0
+        plays = s.scalar(select(func.count()).where(Play.playbook_version == version)) or 0
+        return VersionInfo(
+            row.version, row.name, row.file_name, aware(row.first_seen_at), runs, plays, row.text
+        )
+
+
+def version_diff(store: Store, version: str) -> VersionDiff:
+    """A version against the one kept before it, as a unified diff."""
+    this = get_version(store, version)
+    with store.session() as s:
+        before = s.scalars(
+            select(PlaybookVersion.version)
+            .where(PlaybookVersion.first_seen_at < this.first_seen_at)
+            .order_by(PlaybookVersion.first_seen_at.desc())
+            .limit(1)
+        ).first()
+    previous = get_version(store, before) if before is not None else None
+    old = previous.text or "" if previous is not None else ""
+    lines = difflib.unified_diff(
+        old.splitlines(),
+        (this.text or "").splitlines(),
+        fromfile=f"{previous.file_name} ({previous.version})" if previous else "(nothing)",
+        tofile=f"{this.file_name} ({this.version})",
+        lineterm="",
+    )
+    return VersionDiff(this, previous, list(lines))
+
+
+# -- runs of the playbook ---------------------------------------------------------------------
+
+
+def decide(store: Store, source: Source, book: Playbook, day: dt.date) -> list[Decision]:
+    """What a run of the playbook as of ``day`` decides, given the store's history (plays
+    before the day, declines); nothing is recorded."""
+    groups = {t.id: t.cooldown.group for t in book.model.triggers if t.cooldown}
+    history = store.history(groups, day, source_declines(source, day))
+    return evaluate(source, book, day, history)
+
+
+def summary(day: dt.date, decisions: list[Decision], order: list[str]) -> dict[str, Any]:
+    """A run's result as kept: per trigger (in ``order``, the playbook's), the plays fired and
+    the skips by reason (the decisions themselves are in the decision log)."""
+    fired: Counter[str] = Counter()
+    skipped: dict[str, Counter[str]] = {t: Counter() for t in order}
+    for d in decisions:
+        if d.action == "fired":
+            fired[d.trigger] += 1
+        else:
+            skipped.setdefault(d.trigger, Counter())[d.reason or "unknown"] += 1
+    return {
+        "as_of": day,
+        "triggers": [
+            {"trigger": t, "fired": fired[t], "skipped": dict(sorted(skipped[t].items()))}
+            for t in skipped
+        ],
+    }
+
+
+# -- backtests ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BacktestAsk:
+    """What a backtest is asked: the days replayed, the horizon, and a sweep as
+    ``--sweep`` takes it (``TRIGGER.threshold=START:STOP:STEP``)."""
+
+    start: dt.date
+    end: dt.date
+    horizon_days: int = 90
+    sweep: str | None = None
+
+    def check(self, book: Playbook) -> None:
+        """Refuse what the backtest would refuse, before anything is started."""
+        from headroom.backtest.sweep import parse_sweep
+
+        if self.end < self.start:
+            raise UsageError(
+                f"end {self.end} is before start {self.start}",
+                fix="give an end on or after the start",
+            )
+        if not 1 <= self.horizon_days <= MAX_HORIZON_DAYS:
+            raise UsageError(
+                f"horizon_days {self.horizon_days} is not between 1 and {MAX_HORIZON_DAYS}",
+                fix="use e.g. 90",
+            )
+        if self.sweep is not None:
+            parse_sweep(self.sweep, book)
+
+
+def compute_backtest(source: Source, book: Playbook, ask: BacktestAsk) -> dict[str, Any]:
+    """A backtest's result as kept: :meth:`Backtest.to_dict`, and ``sweep`` (``trigger``,
+    ``number``, ``rows``) when one was asked."""
+    from headroom.backtest import backtest
+    from headroom.backtest.sweep import parse_sweep, sweep
+
+    result = backtest(source, book, ask.start, ask.end, ask.horizon_days).to_dict()
+    if ask.sweep is not None:
+        spec = parse_sweep(ask.sweep, book)
+        rows = sweep(source, book, spec, ask.start, ask.end, ask.horizon_days)
+        result["sweep"] = {"trigger": spec.trigger, "number": spec.number, "rows": rows}
+    return result
+
+
+def fired_in(result: dict[str, Any]) -> int | None:
+    """The firings of all triggers together in a backtest's result (None: only a sweep was
+    computed)."""
+    for row in result.get("triggers", []):
+        if row.get("trigger") == "(all)":
+            return int(row["fired"])
+    return None
+
+
+class BusyError(HeadroomError):
+    """A backtest is running in this server already."""
+
+    code = "busy"
+    http_status = 409
+
+
+#: One backtest at a time per process: each takes most of the machine while it runs.
+_busy = threading.Lock()
+
+
+def may_start(person: Person) -> None:
+    """Refuse a person who may not start backtests (only admins and managers may)."""
+    if not person.sees_everything:
+        raise ForbiddenError(
+            f"a {person.role} cannot start backtests", fix="ask a manager or an admin"
+        )
+
+
+def launch_backtest(
+    store: Store,
+    person: Person,
+    open_source: Callable[[], Source],
+    book: Playbook,
+    ask: BacktestAsk,
+    source_name: str | None = None,
+) -> RunInfo:
+    """Start a backtest in a thread of its own and return its record (running); it records its
+    finish or failure itself. Admins and managers only; one at a time.
+
+    ``open_source`` gives the thread a source of its own (closed when done): an engine
+    connection is not shared across threads."""
+    may_start(person)
+    ask.check(book)
+    if not _busy.acquire(blocking=False):
+        raise BusyError(
+            "a backtest is running already", fix="wait for it to finish, then start this one"
+        )
+    run: RunInfo | None = None
+    try:
+        version = record_version(store, book)
+        run = start_run(
+            store, "backtest", version, person.login, source=source_name, start=ask.start,
+            end=ask.end, horizon_days=ask.horizon_days, sweep=ask.sweep,
+        )  # fmt: skip
+        threading.Thread(
+            target=_work, args=(store, run.id, open_source, book, ask),
+            name=f"headroom-backtest-{run.id}", daemon=True,
+        ).start()  # fmt: skip
+    except BaseException as exc:
+        _busy.release()
+        if run is not None:  # recorded, but its thread never started
+            fail_run(store, run.id, failure(exc))
+        raise
+    return run
+
+
+def _work(
+    store: Store, run_id: int, open_source: Callable[[], Source], book: Playbook, ask: BacktestAsk
+) -> None:
+    try:
+        try:
+            source = open_source()
+            try:
+                result = compute_backtest(source, book, ask)
+            finally:
+                source.close()
+            finish_run(store, run_id, result, plays_fired=fired_in(result))
+        except Exception as exc:
+            if not isinstance(exc, HeadroomError):
+                log.exception("backtest run %s failed", run_id)
+            fail_run(store, run_id, failure(exc))
+    except Exception:  # the store itself failed: the log is all that is left
+        log.exception("backtest run %s could not record how it ended", run_id)
+    finally:
+        _busy.release()
