@@ -84,6 +84,16 @@ def test_a_csm_works_a_play_in_the_browser(server: str) -> None:
             expect(page).to_have_url(server + "/queue")
             expect(page.locator("table.queue tbody tr")).to_have_count(1)  # Ana's own play
             shot("queue")
+            # htmx: a filter swaps the list in place (the page is not loaded again)
+            page.evaluate("window.stays = true")
+            page.get_by_label("Whose plays").select_option("all")
+            expect(page.locator("#queue-total")).not_to_have_text("1")  # a4's play too ...
+            everyone = int(page.locator("#queue-total").inner_text())
+            expect(page.locator("table.queue tbody tr")).to_have_count(everyone)
+            expect(page).to_have_url(server + "/queue?scope=all&owner=&trigger=&segment=&due=")
+            assert page.evaluate("window.stays") is True
+            page.get_by_label("Whose plays").select_option("mine")
+            expect(page.locator("table.queue tbody tr")).to_have_count(1)
 
             page.get_by_role("link", name="a2").click()
             expect(page).to_have_url(server + "/accounts/a2")
@@ -126,6 +136,34 @@ def test_a_csm_works_a_play_in_the_browser(server: str) -> None:
             page.get_by_role("link", name="Calculators").click()
             expect(page.locator("#ltv")).to_have_text("LTV 17,500.00")
             shot("calculators")
+
+            page.get_by_role("link", name="Playbook").click()
+            expect(page.locator("#valid")).to_be_visible()
+            page.get_by_role("button", name="Dry run as of").click()
+            expect(page.locator("#dry-run")).to_be_visible()
+            expect(page.locator("#recorded")).to_be_visible()  # the day's run is recorded
+            shot("playbook")
+
+            page.get_by_role("link", name="Backtest").click()
+            expect(page.locator("#start")).to_have_count(0)  # CSMs look; managers start one
+            page.get_by_role("button", name="Sign out").click()
+            page.get_by_label("Login").fill("boss")
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.goto(server + "/backtest")
+            page.get_by_label("First day replayed").fill("2026-02-01")
+            page.get_by_label("Last day replayed").fill("2026-03-07")
+            page.get_by_role("button", name="Start the backtest").click()
+            for _ in range(120):  # it runs in the background; the page says so until done
+                if page.locator("#triggers").count():
+                    break
+                page.wait_for_timeout(500)
+                page.reload()
+            expect(page.locator("#triggers tbody tr").first).to_be_visible()
+            shot("backtest")
+            page.goto(server + "/queue")
+            expect(page.get_by_label("Reassign", exact=False).first).to_be_visible()
+            shot("queue-manager")
         finally:
             browser.close()
     store = Store()

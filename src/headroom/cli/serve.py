@@ -58,8 +58,9 @@ def serve_command(
     try:
         reactor = Reactor(src, book, templates, delivery, store)
         serve = Serve(
-            store, keys, reactor, delivery, source=src, as_of=data_day(src), playbook=book
-        )
+            store, keys, reactor, delivery, source=src, as_of=data_day(src), playbook=book,
+            warm=True,
+        )  # fmt: skip
         uvicorn.run(create_app(serve), host=host, port=port)
     finally:
         src.close()

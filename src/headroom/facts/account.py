@@ -109,6 +109,21 @@ class AccountViews:
             finally:
                 self._free.put(engine)
 
+    def prepare(self, as_of: dt.date) -> None:
+        """Compile and prepare the page's queries for ``as_of`` ahead of the first page (a
+        server does it when it starts: the first compile takes a second or two)."""
+        with self._slots:
+            engine = self._take()
+            try:
+                q = engine.queries.get(as_of)
+                if q is None:
+                    q = engine.queries[as_of] = _compile(engine.narrow.source, as_of, self.days)
+                for sql in (q.daily, q.limits, q.projected, q.usage):
+                    if sql is not None:
+                        engine.narrow.run(sql)  # prepared on its first run
+            finally:
+                self._free.put(engine)
+
     def _take(self) -> _Engine:
         try:
             return self._free.get_nowait()

@@ -53,16 +53,35 @@ class Narrow:
         self._big_raw: Any = raw.cursor() if raw is not None else None
         self.per_account: list[str] = []
         self._prepared: dict[str, str] = {}
+        self._columns: dict[str, list[str]] = {}
+        # A cursor sees the database's tables, not the connection's temporary ones.
+        self._visible: set[str] = set()
+        if self._big_raw is not None:
+            listed = (
+                "SELECT table_name FROM duckdb_tables() UNION SELECT view_name FROM duckdb_views()"
+            )
+            self._visible = {r[0] for r in self._big_raw.sql(listed).fetchall()}
         try:
             for name in TABLES:
-                t = source.table(name)
-                self.con.create_table(name, schema=t.schema())
+                if self._raw(name):
+                    # Through the cursor too: the source's own connection may be busy with
+                    # another thread's query, and DuckDB refuses a second one meanwhile.
+                    empty = self._read(name, None, None, None, limit=0)
+                    self.con.con.register("headroom_rows", empty)
+                    self.con.con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM headroom_rows')
+                    self.con.con.unregister("headroom_rows")
+                    columns = empty.column_names
+                else:
+                    t = source.table(name)
+                    self.con.create_table(name, schema=t.schema())
+                    columns = list(t.columns)
+                self._columns[name] = columns
                 if tables is not None and name not in tables:
                     continue
-                if "account_id" in t.columns:
+                if "account_id" in columns:
                     self.per_account.append(name)
                 else:
-                    self._put(name, t.to_pyarrow())
+                    self._put(name, self._read(name, None, None, None))
         except BaseException:
             self.close()
             raise
@@ -78,7 +97,7 @@ class Narrow:
         # accounts first: its row gives the number the keyed tables are found by
         for name in sorted(self.per_account, key=lambda n: n != "accounts"):
             rows: pa.Table | None = None
-            if name in KEYED and ACCOUNT_KEY in self.big.table(name).columns:
+            if name in KEYED and ACCOUNT_KEY in self._columns[name]:
                 if key is not None:
                     rows = self._read(name, ACCOUNT_KEY, key, since.get(name))
             else:
@@ -90,19 +109,36 @@ class Narrow:
             self._put(name, rows)
         return found
 
-    def _read(self, name: str, column: str, value: object, since: dt.date | None) -> pa.Table:
-        if self._big_raw is not None and name not in self.big.added:
-            sql = f'SELECT * FROM "{name}" WHERE "{column}" = ?'
-            params = [value]
+    def _raw(self, name: str) -> bool:
+        """Whether ``name`` is read by plain SQL (a DuckDB table without added rows)."""
+        return self._big_raw is not None and name in self._visible and name not in self.big.added
+
+    def _read(
+        self,
+        name: str,
+        column: str | None,
+        value: object,
+        since: dt.date | None,
+        limit: int | None = None,
+    ) -> pa.Table:
+        """The rows of ``name`` whose ``column`` is ``value`` (all: None) from ``since``."""
+        if self._raw(name):
+            sql, params = f'SELECT * FROM "{name}"', []
+            if column is not None:
+                sql += f' WHERE "{column}" = ?'
+                params.append(value)
             if since is not None:
-                sql += ' AND "date" >= ?'
+                sql += (" AND" if params else " WHERE") + ' "date" >= ?'
                 params.append(since)
+            if limit is not None:
+                sql += f" LIMIT {int(limit)}"
             return self._big_raw.sql(sql, params=params).to_arrow_table()
         t = self.big.table(name)
-        t = t.filter(t[column] == value)
+        if column is not None:
+            t = t.filter(t[column] == value)
         if since is not None:
             t = t.filter(t.date >= since)
-        return t.to_pyarrow()
+        return (t if limit is None else t.limit(limit)).to_pyarrow()
 
     def _put(self, name: str, rows: pa.Table | None) -> None:
         raw = self.con.con

@@ -46,7 +46,7 @@ from headroom.playbook.model import Playbook
 from headroom.plays.store import Store
 from headroom.sources import Source
 from headroom.users import LoginThrottle
-from headroom.web import api, api_metrics, api_runs, evaluation, insights, pages
+from headroom.web import api, api_metrics, api_runs, evaluation, insights, metrics_data, pages
 from headroom.web.auth import SignInRequiredError, bounded_body
 
 log = logging.getLogger("headroom.serve")
@@ -62,6 +62,9 @@ class Serve:
     reactor: Reactor | None = None
     delivery: DeliveryConfig | None = None
     worker_poll_seconds: float = 1.0
+    #: Compute the account pages' queries and the Metrics page's numbers when the app starts,
+    #: in the background, so that the first visitors do not wait for them.
+    warm: bool = False
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     #: The loaded source the account pages read, and the day they show it as of.
     source: Source | None = None
@@ -108,6 +111,15 @@ def _problems(exc: RequestValidationError) -> str:
     return "; ".join(parts)
 
 
+def _warm(source: Source, as_of: dt.date, views: AccountViews | None) -> None:
+    try:
+        if views is not None:
+            views.prepare(as_of)
+        metrics_data.warm(source, as_of)
+    except Exception:  # the pages compute what they need when asked
+        log.exception("headroom serve: warming the pages failed")
+
+
 def create_app(serve: Serve) -> FastAPI:
     """The app over ``serve``'s parts (its worker starts and stops with the app)."""
 
@@ -131,6 +143,9 @@ def create_app(serve: Serve) -> FastAPI:
                 daemon=True,
             )  # fmt: skip
             thread.start()
+        if serve.warm and serve.source is not None:
+            threading.Thread(target=_warm, args=(serve.source, serve.as_of, views),
+                             name="headroom-warm", daemon=True).start()  # fmt: skip
         try:
             yield
         finally:

@@ -217,6 +217,15 @@ _shared: dict[tuple[int, dt.date], SourceMetrics] = {}
 _shared_lock = threading.Lock()
 
 
+def warm(source: Source, as_of: dt.date) -> None:
+    """Compute what the Metrics page shows by default, ahead of its first visit."""
+    numbers = shared(source, as_of)
+    numbers.overview()
+    for by in PAGE_GROUPS:
+        numbers.expansion(by, trailing_year(as_of))
+    numbers.time_to_expansion("all", MONTH_STEP)
+
+
 def shared(source: Source, as_of: dt.date) -> SourceMetrics:
     """The one :class:`SourceMetrics` of ``source`` as of ``as_of`` in this process, so that the
     page and the API compute each number once between them."""
