@@ -90,15 +90,20 @@ def measure(folder: Path, plays: int = 10_000, requests: int = 40) -> dict[str, 
     return out
 
 
+def generated(folder: Path, accounts: int) -> None:
+    """A TeamFlow source of ``accounts`` over 455 days in ``folder``, typed for the benchmarks."""
+    subprocess.run(
+        [str(Path(sys.executable).with_name("headroom")), "generate", "teamflow", str(folder),
+         "--accounts", str(accounts), "--days", "455", "--parquet"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    build_typed_source(folder)
+
+
 def main(accounts: int = 100_000, plays: int = 10_000) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "teamflow"
-        subprocess.run(
-            [str(Path(sys.executable).with_name("headroom")), "generate", "teamflow", str(folder),
-             "--accounts", str(accounts), "--days", "455", "--parquet"],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        build_typed_source(folder)
+        generated(folder, accounts)
         timings = measure(folder, plays)
     print(f"web app: {accounts:,} accounts, {plays:,} open plays (goal: p95 < 300 ms)")
     for name, samples in timings.items():
@@ -182,12 +187,7 @@ def metrics_main(accounts: int = 100_000, plays: int = 10_000) -> None:
     """The Metrics page and the metrics API over a generated TeamFlow source."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "teamflow"
-        subprocess.run(
-            [str(Path(sys.executable).with_name("headroom")), "generate", "teamflow", str(folder),
-             "--accounts", str(accounts), "--days", "455", "--parquet"],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        build_typed_source(folder)
+        generated(folder, accounts)
         timings = measure_metrics(folder, plays)
     print(f"metrics: {accounts:,} accounts, {plays:,} plays (goal: warm p95 < 300 ms)")
     for name, samples in timings.items():

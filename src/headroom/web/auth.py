@@ -124,3 +124,11 @@ def api_user(store: Store, request: Request) -> Person:
     if request.method in UNSAFE and not same_token(given, signed.csrf):
         raise bad_csrf()
     return signed.person
+
+
+async def posted(store: Store, request: Request) -> tuple[dict[str, str], SignedIn]:
+    """A form post's fields and who sent it (signed in, with the session's CSRF token)."""
+    fields = await form(request)
+    signed = page_user(store, request)
+    check_form(signed, fields)
+    return fields, signed

@@ -25,8 +25,8 @@ from headroom.plays.store import Store
 from headroom.sources import Source
 from headroom.sources.engines import duckdb_connection
 from headroom.triggers.evaluate import Decision
-from headroom.users import Person, SignedIn
-from headroom.web.auth import check_form, form, page_user
+from headroom.users import Person
+from headroom.web.auth import page_user, posted
 from headroom.web.charts import bar_chart, xy_chart
 from headroom.web.render import templates
 
@@ -165,13 +165,6 @@ def router(
 ) -> APIRouter:
     pages = APIRouter(include_in_schema=False)
 
-    async def posted(request: Request) -> tuple[dict[str, str], SignedIn]:
-        """A form post's fields and who sent it (signed in, with the session's CSRF token)."""
-        fields = await form(request)
-        signed = page_user(store, request)
-        check_form(signed, fields)
-        return fields, signed
-
     @pages.get("/backtest", response_class=HTMLResponse)
     def backtest_page(request: Request, run: str = "") -> Response:
         signed = page_user(store, request)
@@ -208,7 +201,7 @@ def router(
 
     @pages.post("/backtest")
     async def start(request: Request) -> Response:
-        fields, signed = await posted(request)
+        fields, signed = await posted(store, request)
         sweep = fields.get("sweep", "").strip() or None
         ask = runs.BacktestAsk(
             _date(fields.get("start", ""), "start"),

@@ -23,7 +23,6 @@ from headroom.plays.store import Store
 from headroom.users import (
     SESSION_HOURS,
     LoginThrottle,
-    SignedIn,
     authenticate,
     end_session,
     start_session,
@@ -33,9 +32,9 @@ from headroom.web.auth import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
     bad_csrf,
-    check_form,
     form,
     page_user,
+    posted,
     same_token,
     set_cookie,
 )
@@ -55,13 +54,6 @@ def router(
     as_of: dt.date,
 ) -> APIRouter:
     pages = APIRouter(include_in_schema=False)
-
-    async def posted(request: Request) -> tuple[dict[str, str], SignedIn]:
-        """A form post's fields and who sent it (signed in, with the session's CSRF token)."""
-        fields = await form(request)
-        signed = page_user(store, request)
-        check_form(signed, fields)
-        return fields, signed
 
     def login_page(request: Request, error: str | None, status: int, nxt: str) -> Response:
         token = secrets.token_urlsafe(32)
@@ -113,7 +105,7 @@ def router(
 
     @pages.post("/logout")
     async def logout(request: Request) -> Response:
-        await posted(request)  # signed in, with the form token
+        await posted(store, request)  # signed in, with the form token
         end_session(store, request.cookies.get(SESSION_COOKIE, ""))
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
@@ -195,7 +187,7 @@ def router(
 
     @pages.post("/deliveries/{delivery_id}")
     async def draft(request: Request, delivery_id: str) -> Response:
-        fields, signed = await posted(request)
+        fields, signed = await posted(store, request)
 
         def save() -> None:
             drafts.edit(
@@ -210,7 +202,7 @@ def router(
 
     @pages.post("/plays/{play_id}/assign")
     async def assign(request: Request, play_id: str) -> Response:
-        fields, signed = await posted(request)
+        fields, signed = await posted(store, request)
         await run_in_threadpool(
             queue.assign, store, signed.person, play_id, fields.get("owner", "")
         )
@@ -218,7 +210,7 @@ def router(
 
     @pages.post("/plays/{play_id}/outcome")
     async def outcome(request: Request, play_id: str) -> Response:
-        fields, signed = await posted(request)
+        fields, signed = await posted(store, request)
         amount = None
         if fields.get("amount_mrr", "").strip():
             try:
