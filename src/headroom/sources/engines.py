@@ -80,8 +80,14 @@ def duckdb_connection(path: Path) -> Any:
     100,000 accounts), so small sides up to 1,000 rows are looped over.
     """
     con = ibis.duckdb.connect(path, read_only=True)
-    con.raw_sql("set nested_loop_join_threshold = 1000")
+    tune(con)
     return con
+
+
+def tune(con: Any) -> None:
+    """Set what :func:`duckdb_connection` tunes on an ibis DuckDB connection (a cursor of a
+    connection does not inherit its settings)."""
+    con.raw_sql("set nested_loop_join_threshold = 1000")
 
 
 _spark_lock = threading.Lock()

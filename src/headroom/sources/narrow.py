@@ -48,9 +48,10 @@ class Narrow:
         self.con: Any = ibis.duckdb.connect()
         self.con.raw_sql("set timezone = 'UTC'")
         # Reading the big engine by plain SQL with a parameter skips compiling an ibis
-        # expression per table per account; a cursor of its own is safe beside other threads.
-        raw = source.con.con if getattr(source.con, "name", None) == "duckdb" else None
-        self._big_raw: Any = raw.cursor() if raw is not None else None
+        # expression per table per account; a connection of its own is safe beside other
+        # threads.
+        self._own = source.own()
+        self._big_raw: Any = self._own.con.con if self._own is not None else None
         self.per_account: list[str] = []
         self._prepared: dict[str, str] = {}
         self._columns: dict[str, list[str]] = {}
@@ -166,9 +167,9 @@ class Narrow:
 
     def release_big(self) -> None:
         """Stop reading the big source (no more :meth:`fill`); the rows stay."""
-        if self._big_raw is not None:
-            self._big_raw.close()
-            self._big_raw = None
+        if self._own is not None:
+            self._own.close()
+            self._own = self._big_raw = None
 
     def close(self) -> None:
         self.release_big()

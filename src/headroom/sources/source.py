@@ -93,6 +93,21 @@ class Source:
     def close(self) -> None:
         self.con.disconnect()
 
+    def own(self) -> Source | None:
+        """This source on a DuckDB connection of its own (None on another engine), for work
+        beside other threads: a DuckDB connection refuses a second query while one runs, and
+        the web app serves pages from a thread pool. It is a cursor of the same database, tuned
+        alike; it sees the stored tables, not this connection's temporary ones (nor the rows
+        :meth:`add_rows` added). Close it after use.
+        """
+        if getattr(self.con, "name", None) != "duckdb":
+            return None
+        from headroom.sources.engines import tune  # engines imports this module
+
+        own = ibis.duckdb.from_connection(self.con.con.cursor())
+        tune(own)
+        return Source(self.name, self.path, self.report, own)
+
     def narrowed(self, account_id: str, tables: Collection[str] | None = None) -> Source:
         """One account's rows of ``tables`` (default: all; the plan tables whole, the others
         empty), copied into an in-memory engine of their own: an account's page computes its

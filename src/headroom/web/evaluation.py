@@ -39,7 +39,10 @@ DRY_RUN_SHOWN = 500
 def own_source(source: Source) -> Source:
     """The same loaded source on an engine connection of its own, for work in another thread
     (a connection is not shared across threads). Close it after use."""
-    return Source(source.name, source.path, source.report, duckdb_connection(source.path))
+    own = source.own()
+    if own is None:  # another engine: the loaded file, on DuckDB
+        return Source(source.name, source.path, source.report, duckdb_connection(source.path))
+    return own
 
 
 def no_source() -> NotFoundError:

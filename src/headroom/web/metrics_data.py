@@ -19,8 +19,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import ibis
-
 from headroom.errors import UsageError
 from headroom.metrics.expansion import (
     GROUPS,
@@ -153,17 +151,15 @@ class SourceMetrics:
         computation at a time.
         """
         source = self.source
-        raw = source.con.con if getattr(source.con, "name", None) == "duckdb" else None
-        if raw is None:
+        own = source.own()
+        if own is None:
             with self._engine_lock:
                 yield source
             return
-        cursor = raw.cursor()
         try:
-            yield Source(source.name, source.path, source.report,
-                         ibis.duckdb.from_connection(cursor))  # fmt: skip
+            yield own
         finally:
-            cursor.close()
+            own.close()
 
     def _memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         with self._lock:
