@@ -14,6 +14,7 @@ import pytest
 
 from headroom.errors import SourceError
 from headroom.sources import load
+from headroom.sources.narrow import Narrow
 from tests.sources.helpers import loaded_files, validate, write_source
 
 TODAY = dt.date(2026, 11, 1)
@@ -228,7 +229,7 @@ def test_accounts_are_numbered_and_usage_rows_carry_the_number(tmp_path: Path) -
     assert str(keys.schema.field("account_key").type) == "int32"
 
 
-def test_a_source_narrowed_to_one_account_holds_only_its_rows(tmp_path: Path) -> None:
+def test_a_narrow_engine_holds_only_one_accounts_rows(tmp_path: Path) -> None:
     usage = "account_id,date,metric,value\n" + "".join(
         f"{a},2024-07-0{d},active_users,{d}\n" for a in ("a1", "a2") for d in (1, 2)
     )
@@ -241,18 +242,17 @@ def test_a_source_narrowed_to_one_account_holds_only_its_rows(tmp_path: Path) ->
     )  # fmt: skip
     source = load(folder, today=TODAY)
     try:
-        one = source.narrowed("a2", ["accounts", "subscriptions", "usage_daily", "plans"])
+        narrow = Narrow(source, ["accounts", "subscriptions", "usage_daily", "plans"])
         try:
+            assert narrow.fill("a2")
+            one = narrow.source
             count = {t: one.table(t).count().to_pyarrow().as_py() for t in
                      ("accounts", "subscriptions", "usage_daily", "plans", "events")}  # fmt: skip
             ids = set(one.table("usage_daily").account_id.to_pyarrow().to_pylist())
+            assert not narrow.fill("a9")  # refilled: a2's rows are gone
+            assert one.table("usage_daily").count().to_pyarrow().as_py() == 0
         finally:
-            one.close()
-        nobody = source.narrowed("a9")
-        try:
-            assert nobody.table("usage_daily").count().to_pyarrow().as_py() == 0
-        finally:
-            nobody.close()
+            narrow.close()
     finally:
         source.close()
     # a2's rows; the plan tables whole; a table not asked for is there, empty

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import queue
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,9 +82,17 @@ class _Queries:
 
 
 class _Engine:
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, days: int) -> None:
         self.narrow = Narrow(source, READS)
+        self.days = days
         self.queries: dict[dt.date, _Queries] = {}
+
+    def compiled(self, as_of: dt.date) -> _Queries:
+        """The page's queries for ``as_of``, compiled the first time."""
+        q = self.queries.get(as_of)
+        if q is None:
+            q = self.queries[as_of] = _compile(self.narrow.source, as_of, self.days)
+        return q
 
 
 class AccountViews:
@@ -102,42 +112,36 @@ class AccountViews:
 
     def view(self, account_id: str, as_of: dt.date) -> AccountView:
         """The account's page, as of the end of ``as_of``."""
-        with self._slots:
-            engine = self._take()
-            try:
-                return self._view(engine, account_id, as_of)
-            finally:
-                self._free.put(engine)
+        with self._engine() as engine:
+            return self._view(engine, account_id, as_of)
 
     def prepare(self, as_of: dt.date) -> None:
         """Compile and prepare the page's queries for ``as_of`` ahead of the first page (a
         server does it when it starts: the first compile takes a second or two)."""
+        with self._engine() as engine:
+            q = engine.compiled(as_of)
+            for sql in (q.daily, q.limits, q.projected, q.usage):
+                if sql is not None:
+                    engine.narrow.run(sql)  # prepared on its first run
+
+    @contextmanager
+    def _engine(self) -> Iterator[_Engine]:
+        """A free engine (a new one while fewer than ``engines`` are made), given back after."""
         with self._slots:
-            engine = self._take()
             try:
-                q = engine.queries.get(as_of)
-                if q is None:
-                    q = engine.queries[as_of] = _compile(engine.narrow.source, as_of, self.days)
-                for sql in (q.daily, q.limits, q.projected, q.usage):
-                    if sql is not None:
-                        engine.narrow.run(sql)  # prepared on its first run
+                engine = self._free.get_nowait()
+            except queue.Empty:
+                engine = _Engine(self.source, self.days)
+                with self._lock:
+                    self._made.append(engine)
+            try:
+                yield engine
             finally:
                 self._free.put(engine)
 
-    def _take(self) -> _Engine:
-        try:
-            return self._free.get_nowait()
-        except queue.Empty:
-            engine = _Engine(self.source)
-            with self._lock:
-                self._made.append(engine)
-            return engine
-
     def _view(self, engine: _Engine, account_id: str, as_of: dt.date) -> AccountView:
         narrow = engine.narrow
-        q = engine.queries.get(as_of)
-        if q is None:
-            q = engine.queries[as_of] = _compile(narrow.source, as_of, self.days)
+        q = engine.compiled(as_of)
         if not narrow.fill(account_id, q.since):
             raise NotFoundError(f"no account {account_id!r}", fix="the queue links the accounts")
         account = narrow.run('SELECT * FROM "accounts"')[0]

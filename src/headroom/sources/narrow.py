@@ -165,12 +165,7 @@ class Narrow:
         result: list[dict[str, Any]] = raw.sql(f"EXECUTE {name}").to_arrow_table().to_pylist()
         return result
 
-    def release_big(self) -> None:
-        """Stop reading the big source (no more :meth:`fill`); the rows stay."""
+    def close(self) -> None:
         if self._own is not None:
             self._own.close()
-            self._own = self._big_raw = None
-
-    def close(self) -> None:
-        self.release_big()
         self.con.disconnect()

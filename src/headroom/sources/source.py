@@ -14,7 +14,6 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,26 +106,6 @@ class Source:
         own = ibis.duckdb.from_connection(self.con.con.cursor())
         tune(own)
         return Source(self.name, self.path, self.report, own)
-
-    def narrowed(self, account_id: str, tables: Collection[str] | None = None) -> Source:
-        """One account's rows of ``tables`` (default: all; the plan tables whole, the others
-        empty), copied into an in-memory engine of their own: an account's page computes its
-        signals there, on a few thousand rows, instead of finding them among all accounts' on
-        every query. The usage is found by the account's number (:data:`ACCOUNT_KEY`): a scan
-        of whole numbers, not of text. Close it after use.
-
-        >>> one = src.narrowed("acc_000042")  # doctest: +SKIP
-        """
-        from headroom.sources.narrow import Narrow
-
-        narrow = Narrow(self, tables)
-        try:
-            narrow.fill(account_id)
-        except BaseException:
-            narrow.close()
-            raise
-        narrow.release_big()
-        return narrow.source
 
 
 def _discover_folder(spec: SourceSpec, report: Report) -> list[Located]:
