@@ -62,24 +62,8 @@ class BacktestIn(BaseModel):
 
 
 def run_out(run: runs.RunInfo) -> RunOut:
-    return RunOut(
-        id=run.id,
-        kind=run.kind,  # type: ignore[arg-type]
-        status=run.status,  # type: ignore[arg-type]
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        started_by=run.started_by,
-        source=run.source,
-        as_of=run.as_of,
-        start=run.start,
-        end=run.end,
-        horizon_days=run.horizon_days,
-        sweep=run.sweep,
-        playbook_version=run.playbook_version,
-        plays_fired=run.plays_fired,
-        decisions=run.decisions,
-        error=run.error,
-    )
+    """A run as the API answers it in lists (its fields by name; the result left out)."""
+    return RunOut.model_validate(run, from_attributes=True)
 
 
 def router(store: Store, source: Source | None, playbook: Playbook | None) -> APIRouter:
@@ -104,7 +88,7 @@ def router(store: Store, source: Source | None, playbook: Playbook | None) -> AP
     def get_run(person: Asker, run_id: int = Path(ge=1, le=2**31 - 1)) -> RunDetail:
         """One run or backtest, with its result."""
         run = runs.get_run(store, run_id)
-        return RunDetail(**run_out(run).model_dump(), result=run.result)
+        return RunDetail.model_validate(run, from_attributes=True)
 
     @api.post("/runs", status_code=202)
     async def start(person: Asker, body: BacktestIn) -> RunOut:
