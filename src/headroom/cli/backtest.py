@@ -64,7 +64,7 @@ def backtest_command(
                     rows = sweep(src, book, spec, first, last, horizon_days)
                     kept: dict[str, Any] = {
                         "start": first, "end": last, "horizon_days": horizon_days,
-                        "sweep": {"trigger": spec.trigger, "number": spec.number, "rows": rows},
+                        "sweep": runs.swept(spec, rows),
                     }  # fmt: skip
                 else:
                     result = backtest(src, book, first, last, horizon_days)

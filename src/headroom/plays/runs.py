@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +39,9 @@ from headroom.plays.store import Store, aware, jsonable
 from headroom.sources import Source
 from headroom.triggers.evaluate import Decision, evaluate, source_declines
 from headroom.users import Person
+
+if TYPE_CHECKING:
+    from headroom.backtest.sweep import Sweep
 
 log = logging.getLogger("headroom.runs")
 
@@ -446,8 +449,13 @@ def compute_backtest(source: Source, book: Playbook, ask: BacktestAsk) -> dict[s
     if ask.sweep is not None:
         spec = parse_sweep(ask.sweep, book)
         rows = sweep(source, book, spec, ask.start, ask.end, ask.horizon_days)
-        result["sweep"] = {"trigger": spec.trigger, "number": spec.number, "rows": rows}
+        result["sweep"] = swept(spec, rows)
     return result
+
+
+def swept(spec: Sweep, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """A threshold sweep as a result keeps it: the trigger, the number swept, and its rows."""
+    return {"trigger": spec.trigger, "number": spec.number, "rows": rows}
 
 
 def fired_in(result: dict[str, Any]) -> int | None:
