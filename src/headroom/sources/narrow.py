@@ -24,6 +24,9 @@ import pyarrow as pa
 from headroom.sources.schema import TABLES
 from headroom.sources.source import ACCOUNT_KEY, KEYED, Source
 
+#: The name rows copied in are read by.
+ROWS = "headroom_rows"
+
 
 class _Refilled(Source):
     """A source whose tables are refilled for each account: nothing is materialised."""
@@ -68,9 +71,7 @@ class Narrow:
                     # Through the cursor too: the source's own connection may be busy with
                     # another thread's query, and DuckDB refuses a second one meanwhile.
                     empty = self._read(name, None, None, None, limit=0)
-                    self.con.con.register("headroom_rows", empty)
-                    self.con.con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM headroom_rows')
-                    self.con.con.unregister("headroom_rows")
+                    self._with_rows(empty, f'CREATE TABLE "{name}" AS SELECT * FROM {ROWS}')
                     columns = empty.column_names
                 else:
                     t = source.table(name)
@@ -142,14 +143,18 @@ class Narrow:
         return (t if limit is None else t.limit(limit)).to_pyarrow()
 
     def _put(self, name: str, rows: pa.Table | None) -> None:
-        raw = self.con.con
-        raw.execute(f'DELETE FROM "{name}"')
+        self.con.con.execute(f'DELETE FROM "{name}"')
         if rows is not None and rows.num_rows:
-            raw.register("headroom_rows", rows)
-            try:
-                raw.execute(f'INSERT INTO "{name}" SELECT * FROM headroom_rows')
-            finally:
-                raw.unregister("headroom_rows")
+            self._with_rows(rows, f'INSERT INTO "{name}" SELECT * FROM {ROWS}')
+
+    def _with_rows(self, rows: pa.Table, sql: str) -> None:
+        """Run ``sql`` reading ``rows`` as the table :data:`ROWS`."""
+        raw = self.con.con
+        raw.register(ROWS, rows)
+        try:
+            raw.execute(sql)
+        finally:
+            raw.unregister(ROWS)
 
     def run(self, sql: str) -> list[dict[str, Any]]:
         """The rows of a query compiled against :attr:`source`, as dicts. The query is
