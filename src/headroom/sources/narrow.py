@@ -150,7 +150,9 @@ class Narrow:
     def _with_rows(self, rows: pa.Table, sql: str) -> None:
         """Run ``sql`` reading ``rows`` as the table :data:`ROWS`."""
         raw = self.con.con
-        raw.register(ROWS, rows)
+        # One chunk: an account's usage comes out of the big table in a chunk per block it
+        # was found in (140 chunks for 192 rows), and DuckDB inserts those six times slower.
+        raw.register(ROWS, rows.combine_chunks())
         try:
             raw.execute(sql)
         finally:
