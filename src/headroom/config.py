@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from functools import cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from headroom.errors import ConfigError
 
 
 class Settings(BaseModel):
@@ -26,6 +29,22 @@ class Settings(BaseModel):
         "(comma-separated; admins and managers always see everyone's).",
     )
 
+    memory_limit: str = Field(
+        default="4GB",
+        description="How much memory headroom's work over a source may take (loading, runs, "
+        "backtests): DuckDB keeps within its share and spills to the workspace beyond it.",
+    )
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        parse_size(value)  # raises ValueError with the fix
+        return value.strip()
+
+    @property
+    def memory_bytes(self) -> int:
+        return parse_size(self.memory_limit)
+
     @field_validator("switch_to_all", mode="before")
     @classmethod
     def _roles(cls, value: object) -> object:
@@ -38,7 +57,25 @@ class Settings(BaseModel):
         return self.database_url or f"sqlite:///{self.workspace / 'state.sqlite'}"
 
 
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_size(text: str) -> int:
+    """Bytes in a size such as ``4GB``, ``512 MiB`` or ``3.5gb``.
+
+    >>> parse_size("4GB"), parse_size("512 MiB")
+    (4000000000, 536870912)
+    """
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", text)
+    unit = m.group(2).lower() if m else ""
+    if m is None or unit not in _UNITS or float(m.group(1)) <= 0:
+        raise ValueError(f"{text!r} is not a size (a number and a unit, e.g. 4GB or 512MB)")
+    return int(float(m.group(1)) * _UNITS[unit])
+
+
 ENVIRONMENT = {
+    "memory_limit": "HEADROOM_MEMORY_LIMIT",
     "workspace": "HEADROOM_WORKSPACE",
     "database_url": "HEADROOM_DATABASE_URL",
     "switch_to_all": "HEADROOM_SWITCH_TO_ALL",
@@ -48,11 +85,17 @@ ENVIRONMENT = {
 @cache
 def settings() -> Settings:
     """The settings of this process (``HEADROOM_WORKSPACE``, ``HEADROOM_DATABASE_URL``,
-    ``HEADROOM_SWITCH_TO_ALL``)."""
+    ``HEADROOM_SWITCH_TO_ALL``, ``HEADROOM_MEMORY_LIMIT``)."""
     # An empty variable is unset, but for a list of roles, where it means none of them.
     values = {
         field: os.environ[var]
         for field, var in ENVIRONMENT.items()
         if os.environ.get(var) or (field == "switch_to_all" and var in os.environ)
     }
-    return Settings.model_validate(values)
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        var = ENVIRONMENT.get(str(first["loc"][0]), str(first["loc"][0]))
+        reason = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{var}: {reason}", fix=f"set {var} again, or unset it") from None

@@ -24,6 +24,7 @@ import ibis
 import ibis.expr.types as ir
 
 from headroom.errors import UsageError
+from headroom.sources.limits import limit
 from headroom.sources.schema import TABLES
 from headroom.sources.source import Source
 
@@ -88,6 +89,7 @@ def tune(con: Any) -> None:
     """Set what :func:`duckdb_connection` tunes on an ibis DuckDB connection (a cursor of a
     connection does not inherit its settings)."""
     con.raw_sql("set nested_loop_join_threshold = 1000")
+    limit(con)
 
 
 _spark_lock = threading.Lock()
