@@ -29,14 +29,13 @@ import ibis
 import ibis.expr.types as ir
 
 from headroom.errors import UsageError
+from headroom.metrics.options import MILESTONES
 from headroom.sources import Source
 
 #: What expansion ARR can be grouped by.
 GROUPS = ("segment", "plan", "owner", "cohort", "kind")
 #: What time to expansion can be split by (the account's state at its first payment).
 SURVIVAL_GROUPS = ("segment", "plan", "owner", "cohort")
-#: Days at which time to expansion reports the share of accounts expanded.
-MILESTONES = (90, 180, 365)
 
 #: A loaded source, or its tables by contract name (subscriptions; plans and accounts optional).
 Tables = Source | Mapping[str, ir.Table]

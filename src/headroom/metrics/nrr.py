@@ -16,12 +16,8 @@ import ibis
 import ibis.expr.types as ir
 
 from headroom.errors import UsageError
-from headroom.metrics.revenue import (
-    MonthConvention,
-    account_month_mrr,
-    add_months,
-    month_spine,
-)
+from headroom.metrics.options import MonthConvention
+from headroom.metrics.revenue import account_month_mrr, add_months, month_spine
 
 GROUPINGS = ("segment", "plan", "csm", "cohort")
 

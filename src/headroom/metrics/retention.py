@@ -29,12 +29,10 @@ from scipy.special import hyp2f1
 
 from headroom.errors import UsageError
 from headroom.metrics.expansion import account_durations, change_days
+from headroom.metrics.options import COHORT_SIZE
 
 #: Bound on |log alpha| and |log beta| in the fit (alpha and beta within 1e-4 .. 1e4).
 LOG_BOUND = math.log(1e4)
-
-#: The cohort that survival shares are taken to be shares of, when its size is not given.
-COHORT_SIZE = 1000
 
 #: The most periods ``retention fit`` projects.
 MAX_PERIODS = 1000

@@ -23,21 +23,12 @@ that matches: new, churn, reactivation, expansion, contraction, or none.
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 
 import ibis
 import ibis.expr.types as ir
 
 from headroom.errors import UsageError
-
-
-class MonthConvention(StrEnum):
-    """How a subscription period that starts or ends mid-month counts in a month."""
-
-    first_day = "first_day"
-    start_month = "start_month"
-    any_day = "any_day"
-
+from headroom.metrics.options import MonthConvention as MonthConvention  # its old home
 
 MOVEMENTS = ("new", "expansion", "reactivation", "contraction", "churn")
 
