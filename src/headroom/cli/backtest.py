@@ -4,28 +4,25 @@ expansions."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from headroom.backtest import Backtest, Score, backtest
-from headroom.backtest.sweep import parse_sweep, sweep
 from headroom.cli.main import app, parse_date
 from headroom.cli.output import (
+    ENGINE_HELP,
     MAPPING_HELP,
     SOURCE_HELP,
     Format,
     console,
     emit_rows,
+    load_source,
     percent,
     print_json,
 )
-from headroom.playbook.model import load_playbook
-from headroom.plays import runs
-from headroom.plays.store import Store
-from headroom.signals.registry import types
-from headroom.sources import load
-from headroom.sources.engines import engine_names, on_engine
+
+if TYPE_CHECKING:
+    from headroom.backtest import Backtest, Score
 
 
 @app.command("backtest")
@@ -44,17 +41,25 @@ def backtest_command(
         "trigger's condition (thresholdN for its N-th number) and compare.",
     ),
     mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP),
-    engine: str = typer.Option("duckdb", "--engine", help=f"One of {', '.join(engine_names())}."),
+    engine: str = typer.Option("duckdb", "--engine", help=ENGINE_HELP),
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
     """Replay a playbook over past days (no look-ahead) and score each trigger."""
+    from headroom.backtest import backtest
+    from headroom.backtest.sweep import parse_sweep, sweep
+    from headroom.playbook.model import load_playbook
+    from headroom.plays import runs
+    from headroom.plays.store import Store
+    from headroom.signals.registry import types
+    from headroom.sources.engines import on_engine
+
     first, last = parse_date(start, "--start"), parse_date(end, "--end")
     assert first is not None and last is not None
     book = load_playbook(playbook, types())
     spec = parse_sweep(sweep_spec, book) if sweep_spec is not None else None
     store = Store()  # opened first: a store that cannot be reached fails before the long part
     try:
-        src = on_engine(load(source, mapping), engine)
+        src = on_engine(load_source(source, mapping), engine)
         try:
             version = runs.record_version(store, book)
             asked = {"source": src.name, "start": first, "end": last,

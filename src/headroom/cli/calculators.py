@@ -8,12 +8,10 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 import typer
-from rich.table import Table
 
 from headroom.cli.main import app
 from headroom.cli.output import Format, console, emit_rows, print_json
 from headroom.errors import UsageError
-from headroom.metrics.calculators import Expansion, ltv, plan
 
 
 def _decimal(value: str, option: str, example: str) -> Decimal:
@@ -38,6 +36,8 @@ def ltv_command(
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
     """Lifetime revenue with expansions: what moving an expansion earlier is worth."""
+    from headroom.metrics.calculators import Expansion, ltv
+
     result = ltv(
         _decimal(mrr, "--mrr", "500"),
         months,
@@ -81,6 +81,8 @@ def plan_command(
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
     """NRR planner: the new-logo ARR a growth target needs, and how NRR changes it."""
+    from headroom.metrics.calculators import plan
+
     result = plan(
         _decimal(arr, "--arr", "10000000"),
         _decimal(nrr, "--nrr", "0.85"),
@@ -107,6 +109,8 @@ def plan_command(
 
 def _listing(pairs: list[tuple[str, object]], title: str) -> None:
     """Key-value pairs as a two-column Rich table, numbers grouped by thousands."""
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left", show_header=False, box=None)
     table.add_column("field", style="bold")
     table.add_column("value", justify="right")

@@ -6,16 +6,16 @@ import signal
 import threading
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from headroom.cli.main import app, new_app
 from headroom.cli.output import Format, console, emit_rows, print_json
-from headroom.delivery.config import load_delivery
-from headroom.delivery.worker import Tally, Worker, counts, deliveries, requeue
 from headroom.errors import UsageError
-from headroom.plays.store import Store
+
+if TYPE_CHECKING:
+    from headroom.delivery.worker import Tally
 
 CONFIG_HELP = "The delivery.yaml naming the channels (the one beside the playbook)."
 
@@ -31,6 +31,10 @@ def deliver_command(
 ) -> None:
     """Send the queued deliveries (with retries and a dead-letter list); by default until
     nothing more is due now."""
+    from headroom.delivery.config import load_delivery
+    from headroom.delivery.worker import Worker, counts
+    from headroom.plays.store import Store
+
     settings = load_delivery(config)
     store = Store()
     worker = Worker(store, settings.channels(), settings.retry, send=settings.send)
@@ -93,6 +97,9 @@ def list_command(
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
     """The outbox, newest first."""
+    from headroom.delivery.worker import deliveries
+    from headroom.plays.store import Store
+
     store = Store()
     try:
         rows = [
@@ -115,6 +122,9 @@ def requeue_command(
     """Put dead-lettered deliveries back in the queue (after mending what killed them)."""
     if not ids and not all_dead:
         raise UsageError("name the deliveries to requeue", fix="pass their ids, or --all-dead")
+    from headroom.delivery.worker import requeue
+    from headroom.plays.store import Store
+
     store = Store()
     try:
         n = requeue(store, None if all_dead else ids)

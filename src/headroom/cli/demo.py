@@ -9,27 +9,18 @@ import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from headroom.backtest import Backtest, backtest
 from headroom.cli.backtest import table_rows
 from headroom.cli.generate import run_generate
 from headroom.cli.main import app
-from headroom.cli.output import Format, console, emit_rows, percent, print_json
-from headroom.config import settings
-from headroom.facts import account_snapshot, customers_by_plan_and_segment
-from headroom.generate import Options
-from headroom.generate.teamflow import VERSION
-from headroom.metrics.expansion import account_durations, time_to_expansion
-from headroom.metrics.nrr import retention
-from headroom.metrics.revenue import add_months, month_start, mrr_bridge, mrr_movements
-from headroom.playbook.model import load_playbook
-from headroom.signals.registry import types
-from headroom.sources import load
-from headroom.triggers.evaluate import History, evaluate
-from headroom.triggers.evidence import describe
+from headroom.cli.output import Format, console, emit_rows, load_source, percent, print_json
+from headroom.generate.options import VERSION, Options
+
+if TYPE_CHECKING:
+    from headroom.backtest import Backtest
 
 
 def _generated(out: Path, options: Options, quiet: bool) -> None:
@@ -53,8 +44,13 @@ def _queue(folder: Path, as_of: dt.date) -> list[dict[str, Any]]:
     """The TeamFlow playbook's plays as of the last day, ranked (nothing is recorded)."""
     if not PLAYBOOK.exists():
         return []
+    from headroom.playbook.model import load_playbook
+    from headroom.signals.registry import types
+    from headroom.triggers.evaluate import History, evaluate
+    from headroom.triggers.evidence import describe
+
     book = load_playbook(PLAYBOOK, types())
-    source = load(folder, today=as_of + dt.timedelta(days=1))
+    source = load_source(folder, today=as_of + dt.timedelta(days=1))
     try:
         decisions = evaluate(source, book, as_of, History())
     finally:
@@ -78,9 +74,13 @@ def _backtest(folder: Path, as_of: dt.date) -> Backtest | None:
     """The TeamFlow playbook replayed over the year that ends a horizon before the last day."""
     if not PLAYBOOK.exists():
         return None
+    from headroom.backtest import backtest
+    from headroom.playbook.model import load_playbook
+    from headroom.signals.registry import types
+
     book = load_playbook(PLAYBOOK, types())
     end = as_of - dt.timedelta(days=BACKTEST_HORIZON)
-    source = load(folder, today=as_of + dt.timedelta(days=1))
+    source = load_source(folder, today=as_of + dt.timedelta(days=1))
     try:
         return backtest(source, book, end - dt.timedelta(days=364), end, BACKTEST_HORIZON)
     finally:
@@ -95,13 +95,19 @@ def demo_command(
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
     """Generate the TeamFlow example data, validate it, summarise the base and its revenue."""
+    from headroom.config import settings
+    from headroom.facts import account_snapshot, customers_by_plan_and_segment
+    from headroom.metrics.expansion import account_durations, time_to_expansion
+    from headroom.metrics.nrr import retention
+    from headroom.metrics.revenue import add_months, month_start, mrr_bridge, mrr_movements
+
     options = Options(accounts=accounts, days=days, seed=seed)
     options.check()
     out = settings().workspace / "demo" / "teamflow"
     _generated(out, options, quiet=fmt != Format.table)
     as_of = options.end
     # The demo's "today" is the last day of the generated history.
-    source = load(out, today=as_of + dt.timedelta(days=1))
+    source = load_source(out, today=as_of + dt.timedelta(days=1))
     last_month = month_start(as_of)
     first_month = add_months(last_month, -11)
     try:

@@ -9,18 +9,17 @@ from pathlib import Path
 import typer
 
 from headroom.cli.main import app, parse_date
-from headroom.cli.output import MAPPING_HELP, SOURCE_HELP, Format, console, emit_rows, print_json
-from headroom.errors import UsageError
-from headroom.metrics.expansion import (
-    MILESTONES,
-    check_survival_options,
-    expansion_arr,
-    expansion_events,
-    expansions_between,
-    time_to_expansion,
+from headroom.cli.output import (
+    MAPPING_HELP,
+    SOURCE_HELP,
+    Format,
+    console,
+    emit_rows,
+    load_source,
+    print_json,
 )
-from headroom.metrics.gap import check_months_earlier, revenue_in_gap
-from headroom.sources import load
+from headroom.errors import UsageError
+from headroom.metrics.options import MILESTONES
 
 THROUGH_HELP = "Last day of history to use (YYYY-MM-DD). Default: today."
 
@@ -57,6 +56,8 @@ def expansions_command(
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
     """Every expansion: a day the account's MRR rose while it was already paying."""
+    from headroom.metrics.expansion import expansion_arr, expansions_between
+
     last = parse_date(through, "--through") or dt.date.today()
     first = parse_date(since, "--since")
     if first is not None and first > last:
@@ -64,7 +65,7 @@ def expansions_command(
             f"--since {first} is after --through {last}",
             fix="pass a --since on or before --through",
         )
-    src = load(source, mapping)
+    src = load_source(source, mapping)
     try:
         events = expansions_between(src, first, last)
         if by is None:
@@ -92,9 +93,11 @@ def time_to_expansion_command(
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
     """Days from first payment to first expansion (Kaplan-Meier, censored at churn)."""
+    from headroom.metrics.expansion import check_survival_options, time_to_expansion
+
     last = parse_date(through, "--through") or dt.date.today()
     check_survival_options(by.value if by else None, step)  # before the source is loaded
-    src = load(source, mapping)
+    src = load_source(source, mapping)
     try:
         fits = time_to_expansion(src, last, by.value if by else None, step=step)
     finally:
@@ -126,6 +129,8 @@ EVENT_COLUMNS = ["account_id", "date", "mrr_before", "mrr_after", "delta_mrr", "
 
 def parse_months(value: str) -> int:
     """--months-earlier as a whole number of months from 1 to 120, or a UsageError."""
+    from headroom.metrics.gap import check_months_earlier
+
     try:
         months = int(value)
     except ValueError:
@@ -149,9 +154,12 @@ def gap_command(
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
     """Money in the gap: what the real expansions would have added had they come sooner."""
+    from headroom.metrics.expansion import expansion_events
+    from headroom.metrics.gap import revenue_in_gap
+
     months_earlier = parse_months(months)  # before the source is loaded
     last = parse_date(through, "--through") or dt.date.today()
-    src = load(source, mapping)
+    src = load_source(source, mapping)
     try:
         gap = revenue_in_gap(expansion_events(src, last), months_earlier, last)
     finally:

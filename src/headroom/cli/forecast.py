@@ -9,13 +9,15 @@ from typing import Any
 import typer
 
 from headroom.cli.main import app
-from headroom.cli.output import MAPPING_HELP, Format, console, emit_rows, percent, print_json
-from headroom.playbook.model import load_playbook
-from headroom.plays.conversion import learned, source_outcomes
-from headroom.plays.pipeline import pipeline
-from headroom.plays.store import Store
-from headroom.signals.registry import types
-from headroom.sources import load
+from headroom.cli.output import (
+    MAPPING_HELP,
+    Format,
+    console,
+    emit_rows,
+    load_source,
+    percent,
+    print_json,
+)
 
 SOURCE_OPTION_HELP = (
     "A source whose outcomes table adds imported conversations (and, for the pipeline, "
@@ -24,13 +26,17 @@ SOURCE_OPTION_HELP = (
 
 
 def _inputs(playbook: Path, source: Path | None, mapping: Path | None) -> tuple[Any, Any, Any]:
+    from headroom.playbook.model import load_playbook
+    from headroom.plays.store import Store
+    from headroom.signals.registry import types
+
     book = load_playbook(playbook, types())
     store = Store()
     try:
         plays = store.plays()
     finally:
         store.close()
-    return book, plays, load(source, mapping) if source is not None else None
+    return book, plays, load_source(source, mapping) if source is not None else None
 
 
 @app.command("conversion")
@@ -41,6 +47,8 @@ def conversion_command(
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
     """Each trigger's learned conversion: its benchmark prior updated with recorded outcomes."""
+    from headroom.plays.conversion import learned, source_outcomes
+
     book, plays, src = _inputs(playbook, source, mapping)
     try:
         rows = learned(book, plays, source_outcomes(src))
@@ -85,6 +93,8 @@ def pipeline_command(
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
     """Open plays valued by offer size x win rate; coverage of an expansion target."""
+    from headroom.plays.pipeline import pipeline
+
     book, plays, src = _inputs(playbook, source, mapping)
     try:
         result = pipeline(book, plays, src, target)

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from headroom.cli.main import app, new_app, parse_date
 from headroom.cli.output import Format, console, emit_rows, print_json
 from headroom.generate import Options, Summary, generate
-from headroom.generate.teamflow import DEFAULT_END
+from headroom.generate.options import DEFAULT_END
 
 generate_app = new_app("Write synthetic sources with a known truth.")
 app.add_typer(generate_app, name="generate")
@@ -18,6 +17,14 @@ app.add_typer(generate_app, name="generate")
 
 def run_generate(out: Path, options: Options, quiet: bool = False) -> Summary:
     """Generate with a progress bar on stderr (hidden when stderr is not a terminal)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     options.check()  # before the bar, so that a bad option leaves a clean stderr
     err = console(stderr=True)
     progress = Progress(

@@ -70,6 +70,15 @@ class HeadroomGroup(TyperGroup):
             sys.exit(INTERNAL_ERROR)
         sys.exit(rv if isinstance(rv, int) else 0)
 
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        if option is not None and option.default is None:
+            # typer coerces a value that is not a bool through pydantic, and a --help flag not
+            # given is None: `headroom validate --help` imported pydantic (0.1-0.2 s) for the
+            # group's own --help. False is what an absent flag means anyway.
+            option.default = False
+        return option
+
 
 def new_app(help: str) -> typer.Typer:
     return typer.Typer(
@@ -107,7 +116,9 @@ def parse_date(value: str | None, option: str) -> dt.date | None:
 
 
 def _register() -> None:
-    # Commands live in their own modules; importing them adds them to `app`.
+    # Commands live in their own modules; importing them adds them to `app`. Every command
+    # starts here, --help included, so those modules import only typer, the standard library
+    # and light headroom modules at the top; the rest inside the command (tests/test_startup.py).
     from headroom.cli import (  # noqa: F401
         backtest,
         calculators,

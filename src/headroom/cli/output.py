@@ -1,22 +1,38 @@
-"""Printing results as a table for people, or JSON / CSV for programs."""
+"""Printing results as a table for people, or JSON / CSV for programs; reading a source with
+a progress bar.
+
+Every command imports this module to start, ``--help`` included, so it imports Rich (and the
+loader) only when something is printed or read: see ``benchmarks/bench_startup.py``.
+"""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import decimal
+import inspect
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import StrEnum
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from rich.console import Console
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import ProgressColumn, TaskID
+
+    from headroom.sources import Report, Source
+
+T = TypeVar("T")
 
 #: Help shared by every command that reads a source.
 SOURCE_HELP = "A data folder (<table>.csv / <table>.parquet files) or a source YAML file."
 MAPPING_HELP = "A source YAML file whose table and column mapping applies to the SOURCE folder."
+#: The engines ``--engine`` offers, named here so that the help does not import the engines
+#: (and ibis with them); tests/test_startup.py checks it against the registered ones.
+ENGINES = ("duckdb", "spark")
+ENGINE_HELP = f"One of {', '.join(ENGINES)}."
 
 
 class Format(StrEnum):
@@ -34,6 +50,8 @@ def _plain(value: Any) -> Any:
 
 
 def console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
     # markup off: values from user data may contain [brackets] that Rich would eat
     out = Console(stderr=stderr, markup=False, highlight=False, soft_wrap=True)
     if not out.is_terminal:
@@ -61,6 +79,8 @@ def print_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = No
 def print_table(
     rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, title: str | None = None
 ) -> None:
+    from rich.table import Table
+
     columns = list(columns or (rows[0].keys() if rows else []))
     table = Table(title=title, title_justify="left", show_lines=False)
     for c in columns:
@@ -105,3 +125,109 @@ def emit_rows(
         print_csv(rows, columns)
     else:
         print_table(rows, columns, title)
+
+
+def load_source(
+    source: Path, mapping: Path | None = None, *, today: dt.date | None = None
+) -> Source:
+    """:func:`headroom.sources.load`, its steps drawn on a terminal (every command loads so)."""
+    from headroom.sources import load
+
+    return _reading(load, source, mapping, today=today)
+
+
+def validate_source(
+    source: Path, mapping: Path | None = None, *, today: dt.date | None = None
+) -> tuple[Report, Path | None]:
+    """:func:`headroom.sources.validate`, its steps drawn on a terminal."""
+    from headroom.sources import validate
+
+    return _reading(validate, source, mapping, today=today)
+
+
+def _reading(read: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``read(*args, **kwargs)`` with bars on stderr, when ``read`` reports its steps
+    (``progress=``) and stderr is a terminal that can show them."""
+    if "progress" not in inspect.signature(read).parameters:
+        return read(*args, **kwargs)
+    err = console(stderr=True)
+    if not err.is_terminal:  # piped, captured or in a log: bars would only be noise
+        return read(*args, **kwargs)
+    with StepBars(err) as bars:
+        return read(*args, progress=bars, **kwargs)
+
+
+class StepBars:
+    """The loader's :class:`~headroom.sources.progress.Progress` drawn by Rich: a bar per step
+    while it runs (with rows per second for a step that counts rows), a spinner for a step that
+    does not know its total. Transient: the bars are gone when the work is done."""
+
+    def __init__(self, err: Console) -> None:
+        from rich.progress import Progress
+
+        self._bars = Progress(*_step_columns(), console=err, transient=True)
+        self._tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> StepBars:
+        self._bars.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bars.stop()
+
+    def start(self, step: str, total: int | None = None, unit: str = "rows") -> None:
+        self._tasks[step] = self._bars.add_task(step, total=total, unit=unit)
+
+    def advance(self, step: str, amount: int) -> None:
+        if step in self._tasks:
+            self._bars.advance(self._tasks[step], amount)
+
+    def finish(self, step: str) -> None:
+        if step in self._tasks:  # a finished step makes room for the next
+            self._bars.remove_task(self._tasks.pop(step))
+
+
+def _step_columns() -> list[ProgressColumn]:
+    # Defined on first use: subclassing Rich's columns at import would import Rich with this
+    # module, and so with every command.
+    from rich.console import RenderableType
+    from rich.progress import (
+        BarColumn,
+        ProgressColumn,
+        SpinnerColumn,
+        Task,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+    from rich.text import Text
+
+    class BarOrSpinner(ProgressColumn):
+        """A bar for a step that knows its total, a spinner for one that does not."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.bar, self.spinner = BarColumn(), SpinnerColumn()
+
+        def render(self, task: Task) -> RenderableType:
+            return (self.spinner if task.total is None else self.bar).render(task)
+
+    class Done(ProgressColumn):
+        """How much is done (of how much) in the step's unit, and rows per second."""
+
+        def render(self, task: Task) -> Text:
+            unit = str(task.fields.get("unit") or "")
+            if task.total is None and not task.completed:
+                return Text("")
+            done = f"{task.completed:,.0f}"
+            if task.total is not None:
+                done += f"/{task.total:,.0f}"
+            speed = task.finished_speed or task.speed
+            rate = f", {speed:,.0f} rows/s" if unit == "rows" and speed else ""
+            return Text(f"{done} {unit}".rstrip() + rate)
+
+    return [
+        BarOrSpinner(),
+        TextColumn("{task.description}", markup=False),
+        Done(),
+        TimeElapsedColumn(),
+    ]

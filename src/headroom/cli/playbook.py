@@ -7,11 +7,15 @@ from pathlib import Path
 import typer
 
 from headroom.cli.main import app
-from headroom.cli.output import MAPPING_HELP, SOURCE_HELP, Format, console, emit_rows, print_json
-from headroom.messages import load_templates
-from headroom.playbook.model import load_playbook
-from headroom.signals.registry import missing_tables, types
-from headroom.sources import load
+from headroom.cli.output import (
+    MAPPING_HELP,
+    SOURCE_HELP,
+    Format,
+    console,
+    emit_rows,
+    load_source,
+    print_json,
+)
 
 
 @app.command("check")
@@ -22,11 +26,15 @@ def check_command(
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
     """Validate a playbook (errors with file, line and column) and what a source can feed."""
+    from headroom.messages import load_templates
+    from headroom.playbook.model import load_playbook
+    from headroom.signals.registry import missing_tables, types
+
     book = load_playbook(playbook, types())
     templates = load_templates(book)
     unfed: dict[str, list[str]] = {}
     if source is not None:
-        src = load(source, mapping)
+        src = load_source(source, mapping)
         try:
             unfed = missing_tables(src, book.signals())
         finally:

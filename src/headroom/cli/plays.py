@@ -5,16 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from headroom.cli.main import app, new_app, parse_date
 from headroom.cli.output import Format, console, emit_rows, print_json
 from headroom.errors import UsageError
-from headroom.plays.models import Play
-from headroom.plays.store import Store
-from headroom.triggers.evidence import describe
+
+if TYPE_CHECKING:
+    from headroom.plays.models import Play
 
 plays_app = new_app("The plays in the state store, and their outcomes.")
 app.add_typer(plays_app, name="plays")
@@ -34,6 +34,8 @@ class Status(StrEnum):
 
 
 def play_dict(play: Play) -> dict[str, Any]:
+    from headroom.triggers.evidence import describe
+
     out = {c: getattr(play, c) for c in COLUMNS}
     out["why"] = describe(play.evidence)
     return out
@@ -45,6 +47,8 @@ def list_command(
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
     """The plays, highest priority and soonest due first."""
+    from headroom.plays.store import Store
+
     store = Store()
     try:
         rows = [play_dict(p) for p in store.plays(status.value if status else None)]
@@ -76,6 +80,8 @@ def record_command(
                 f"--amount-mrr {amount_mrr!r} is not a number", fix="e.g. --amount-mrr 250"
             ) from None
     day = parse_date(on, "--on") or dt.date.today()
+    from headroom.plays.store import Store
+
     store = Store()
     try:
         play = store.record(play_id, outcome, amount, day)

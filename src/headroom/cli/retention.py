@@ -11,17 +11,17 @@ from pathlib import Path
 import typer
 
 from headroom.cli.main import app, new_app, parse_date
-from headroom.cli.output import MAPPING_HELP, SOURCE_HELP, Format, console, emit_rows, print_json
-from headroom.errors import UsageError
-from headroom.metrics.retention import (
-    COHORT_SIZE,
-    check_discount_rate,
-    check_periods,
-    cohort_survival,
-    fit_cohorts,
-    fit_sbg,
+from headroom.cli.output import (
+    MAPPING_HELP,
+    SOURCE_HELP,
+    Format,
+    console,
+    emit_rows,
+    load_source,
+    print_json,
 )
-from headroom.sources import load
+from headroom.errors import UsageError
+from headroom.metrics.options import COHORT_SIZE
 
 retention_app = new_app("Retention: fit and project cohort survival (shifted-beta-geometric).")
 app.add_typer(retention_app, name="retention")
@@ -56,6 +56,8 @@ def fit_command(
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
     """Fit alpha and beta by maximum likelihood; project survival beyond the data."""
+    from headroom.metrics.retention import check_discount_rate, check_periods, fit_sbg
+
     shares = _shares(survival)
     check_periods(periods)
     if discount_rate is not None:
@@ -101,9 +103,11 @@ def cohorts_command(
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
     """Fit the sBG model per signup cohort (month of first payment) of a source."""
+    from headroom.metrics.retention import check_periods, cohort_survival, fit_cohorts
+
     check_periods(periods)
     last = parse_date(through, "--through") or dt.date.today()
-    src = load(source, mapping)
+    src = load_source(source, mapping)
     try:
         cohorts = cohort_survival(src.table("subscriptions"), src.table("plans"), last)
     finally:

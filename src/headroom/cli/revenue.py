@@ -9,11 +9,15 @@ from pathlib import Path
 import typer
 
 from headroom.cli.main import app, parse_date
-from headroom.cli.output import MAPPING_HELP, SOURCE_HELP, Format, emit_rows, print_json
-from headroom.facts import account_snapshot
-from headroom.metrics.nrr import retention, retention_series
-from headroom.metrics.revenue import MonthConvention, mrr_bridge, mrr_movements, parse_month
-from headroom.sources import load
+from headroom.cli.output import (
+    MAPPING_HELP,
+    SOURCE_HELP,
+    Format,
+    emit_rows,
+    load_source,
+    print_json,
+)
+from headroom.metrics.options import MonthConvention
 
 THROUGH_HELP = (
     "Last month to report (YYYY-MM); rows still running count through it. Default: this month."
@@ -46,11 +50,14 @@ def mrr_command(
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
     """MRR per account and month with its movement (new, expansion, churn, ...)."""
+    from headroom.facts import account_snapshot
+    from headroom.metrics.revenue import mrr_bridge, mrr_movements, parse_month
+
     last = parse_month(through, "--through") if through else dt.date.today()
     lo = parse_month(since, "--from") if since else None
     hi = parse_month(until, "--to") if until else None
     day = parse_date(on, "--on")
-    src = load(source, mapping)
+    src = load_source(source, mapping)
     try:
         if day is not None:
             snapshot = account_snapshot(src, day)
@@ -104,9 +111,12 @@ def nrr_command(
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
     """Net and gross revenue retention of the accounts paying in --start, at --end."""
+    from headroom.metrics.nrr import retention, retention_series
+    from headroom.metrics.revenue import parse_month
+
     first = parse_month(start, "--start")
     last = parse_month(end, "--end")
-    src = load(source, mapping)
+    src = load_source(source, mapping)
     try:
         if series is not None:
             window = 1 if series == Series.monthly else 12

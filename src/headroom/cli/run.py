@@ -4,25 +4,30 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from headroom.cli.main import app, parse_date
-from headroom.cli.output import MAPPING_HELP, SOURCE_HELP, Format, console, emit_rows, print_json
+from headroom.cli.output import (
+    ENGINE_HELP,
+    MAPPING_HELP,
+    SOURCE_HELP,
+    Format,
+    console,
+    emit_rows,
+    load_source,
+    print_json,
+)
 from headroom.cli.plays import play_dict
-from headroom.delivery.config import DeliveryConfig, delivery_beside
-from headroom.delivery.outbox import outbox_for
-from headroom.ingest.events import ingested
-from headroom.messages import Templates, load_templates
-from headroom.playbook.model import Playbook, load_playbook
-from headroom.plays import runs
-from headroom.plays.store import Store
-from headroom.signals.registry import types
-from headroom.sources import Source, load
-from headroom.sources.engines import engine_names, on_engine
-from headroom.triggers.evaluate import Decision
-from headroom.triggers.evidence import describe
+
+if TYPE_CHECKING:
+    from headroom.delivery.config import DeliveryConfig
+    from headroom.messages import Templates
+    from headroom.playbook.model import Playbook
+    from headroom.plays.store import Store
+    from headroom.sources import Source
+    from headroom.triggers.evaluate import Decision
 
 
 @app.command("run")
@@ -31,11 +36,21 @@ def run_command(
     playbook: Path = typer.Option(..., "--playbook", help="The playbook YAML file."),
     as_of: str = typer.Option(..., "--as-of", help="Evaluate as of the end of this day."),
     mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP),
-    engine: str = typer.Option("duckdb", "--engine", help=f"One of {', '.join(engine_names())}."),
+    engine: str = typer.Option("duckdb", "--engine", help=ENGINE_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="Record nothing."),
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
     """Evaluate a playbook as of a day; record its plays and decisions (once per day)."""
+    from headroom.delivery.config import delivery_beside
+    from headroom.ingest.events import ingested
+    from headroom.messages import load_templates
+    from headroom.playbook.model import load_playbook
+    from headroom.plays import runs
+    from headroom.plays.store import Store
+    from headroom.signals.registry import types
+    from headroom.sources.engines import on_engine
+    from headroom.triggers.evidence import describe
+
     day = parse_date(as_of, "--as-of")
     assert day is not None
     book = load_playbook(playbook, types())
@@ -54,7 +69,7 @@ def run_command(
             ]  # fmt: skip
             _print(day, [play_dict(p) for p in stored], decisions, fmt, recorded=True)
             return
-        src = on_engine(load(source, mapping), engine)
+        src = on_engine(load_source(source, mapping), engine)
         try:
             src.add_rows("events", ingested(store))  # what the ingest API accepted, too
             if dry_run:
@@ -90,6 +105,9 @@ def _recorded(
 ) -> list[Decision]:
     """Decide and record the run (its plays, decisions and outbox), kept as a run of the
     playbook's version: running, then finished with its counts, or failed with the error."""
+    from headroom.delivery.outbox import outbox_for
+    from headroom.plays import runs
+
     version = runs.record_version(store, book)
     with runs.recording(store, "run", version, source=src.name, as_of=day) as run:
         result = runs.decide(store, src, book, day)

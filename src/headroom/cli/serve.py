@@ -5,19 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from headroom.cli.main import app
-from headroom.cli.output import MAPPING_HELP, SOURCE_HELP
-from headroom.delivery.config import delivery_beside
-from headroom.ingest.realtime import Reactor
-from headroom.messages import load_templates
-from headroom.playbook.model import load_playbook
-from headroom.plays import runs
-from headroom.plays.store import Store
-from headroom.signals.registry import types
-from headroom.sources import Source, load
+from headroom.cli.output import MAPPING_HELP, SOURCE_HELP, load_source
+
+if TYPE_CHECKING:
+    from headroom.sources import Source
 
 
 def data_day(src: Source) -> dt.date:
@@ -43,6 +39,13 @@ def serve_command(
     they fall due."""
     import uvicorn
 
+    from headroom.delivery.config import delivery_beside
+    from headroom.ingest.realtime import Reactor
+    from headroom.messages import load_templates
+    from headroom.playbook.model import load_playbook
+    from headroom.plays import runs
+    from headroom.plays.store import Store
+    from headroom.signals.registry import types
     from headroom.web.app import Serve, create_app
 
     book = load_playbook(playbook, types())
@@ -54,7 +57,7 @@ def serve_command(
     keys = [k.strip() for k in os.environ.get("HEADROOM_WRITE_KEYS", "").split(",") if k.strip()]
     store = Store()
     runs.record_version(store, book)  # the Playbook page shows it and compares later ones
-    src = load(source, mapping)
+    src = load_source(source, mapping)
     try:
         reactor = Reactor(src, book, templates, delivery, store)
         serve = Serve(

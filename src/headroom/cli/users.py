@@ -7,11 +7,9 @@ from enum import StrEnum
 
 import typer
 
-from headroom import users as core
 from headroom.cli.main import app, new_app
 from headroom.cli.output import Format, console, emit_rows
 from headroom.errors import UsageError
-from headroom.plays.store import Store
 
 users_app = new_app("Users of the web app: roles, passwords and API tokens.")
 app.add_typer(users_app, name="users")
@@ -56,6 +54,9 @@ def add_command(
 ) -> None:
     """Add a user who can sign in to the web app."""
     password = _password(password_stdin)
+    from headroom import users as core
+    from headroom.plays.store import Store
+
     store = Store()
     try:
         person = core.add_user(store, login, role.value, password, owner)
@@ -71,6 +72,9 @@ def password_command(
 ) -> None:
     """Change a user's password."""
     password = _password(password_stdin)
+    from headroom import users as core
+    from headroom.plays.store import Store
+
     store = Store()
     try:
         core.set_password(store, login, password)
@@ -84,6 +88,9 @@ def list_command(
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
     """The users, by login."""
+    from headroom import users as core
+    from headroom.plays.store import Store
+
     store = Store()
     try:
         rows = [{"login": p.login, "role": p.role, "owner": p.owner} for p in core.users(store)]
@@ -98,6 +105,9 @@ def token_command(
     name: str = typer.Option("", "--name", help="What the token is for."),
 ) -> None:
     """Make an API token for the JSON API (printed once: keep it)."""
+    from headroom import users as core
+    from headroom.plays.store import Store
+
     store = Store()
     try:
         _, token = core.create_token(store, login, name)
@@ -111,6 +121,9 @@ def tokens_command(
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
     """The API tokens (ids, users, names and dates; never the secret)."""
+    from headroom import users as core
+    from headroom.plays.store import Store
+
     store = Store()
     try:
         rows = [
@@ -133,6 +146,9 @@ def revoke_command(
     token_id: str = typer.Argument(..., help="The token's id (headroom users tokens)."),
 ) -> None:
     """Refuse an API token from now on."""
+    from headroom import users as core
+    from headroom.plays.store import Store
+
     store = Store()
     try:
         core.revoke_token(store, token_id)
