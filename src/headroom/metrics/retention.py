@@ -19,17 +19,17 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import ibis
-import ibis.expr.types as ir
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import hyp2f1
 
 from headroom.errors import UsageError
-from headroom.metrics.expansion import account_durations, change_days
 from headroom.metrics.options import COHORT_SIZE
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 #: Bound on |log alpha| and |log beta| in the fit (alpha and beta within 1e-4 .. 1e4).
 LOG_BOUND = math.log(1e4)
@@ -305,6 +305,11 @@ def cohort_survival(
     """Per signup cohort (month of first payment): accounts, and the share still a customer
     (not yet churned for the first time) after each month fully observed by ``through``.
     """
+    # here, not at the top: `headroom retention fit` needs scipy, not ibis and a source
+    import ibis
+
+    from headroom.metrics.expansion import account_durations, change_days
+
     d = account_durations(subscriptions, plans, through)
     c = change_days(subscriptions, plans, through)
     out_days = c.filter((c.mrr_before > 0) & (c.mrr_after <= 0))
