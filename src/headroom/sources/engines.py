@@ -97,10 +97,14 @@ _spark_session: Any = None
 
 
 def spark_session() -> Any:
-    """The process's local Spark session (started on first use; it takes a few seconds).
+    """The process's Spark session (started on first use; it takes a few seconds).
 
-    UTC session time, so that timestamps read back as they were stored; few shuffle partitions,
-    because a local session on small data spends its time scheduling otherwise.
+    A local session by default (``HEADROOM_SPARK_MASTER``, ``local[2]``; driver memory
+    ``HEADROOM_SPARK_MEMORY``, 2g); with ``HEADROOM_SPARK_REMOTE`` a Spark Connect session to
+    that server (``sc://host:15002``; ``local`` starts one on this machine). UTC session time,
+    so that timestamps read back as they were stored; few shuffle partitions to start from
+    (``HEADROOM_SPARK_PARTITIONS``, 4), because a local session on small data spends its time
+    scheduling otherwise.
     """
     global _spark_session
     with _spark_lock:
@@ -118,18 +122,57 @@ def spark_session() -> Any:
                     "--engine spark needs PySpark, which is not installed",
                     fix="install headroom with its spark extra: pip install 'headroom[spark]'",
                 ) from None
-            _spark_session = (
-                SparkSession.builder.master(os.environ.get("HEADROOM_SPARK_MASTER", "local[2]"))
-                .appName("headroom")
-                .config("spark.sql.session.timeZone", "UTC")
-                .config("spark.sql.shuffle.partitions", "4")
-                .config("spark.ui.enabled", "false")
-                .config("spark.ui.showConsoleProgress", "false")
-                .config("spark.driver.memory", os.environ.get("HEADROOM_SPARK_MEMORY", "2g"))
-                .getOrCreate()
-            )
-            _spark_session.sparkContext.setLogLevel("ERROR")
+            remote = os.environ.get("HEADROOM_SPARK_REMOTE")
+            _spark_session = _remote_session(remote) if remote else _local_session(SparkSession)
         return _spark_session
+
+
+def _runtime() -> dict[str, str]:
+    """Settings a session may change at run time (also over Spark Connect)."""
+    return {
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": os.environ.get("HEADROOM_SPARK_PARTITIONS", "4"),
+    }
+
+
+def _local_session(session: Any) -> Any:
+    builder = session.builder.master(os.environ.get("HEADROOM_SPARK_MASTER", "local[2]"))
+    for key, value in _runtime().items():
+        builder = builder.config(key, value)
+    local = (
+        builder.appName("headroom")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.memory", os.environ.get("HEADROOM_SPARK_MEMORY", "2g"))
+        .getOrCreate()
+    )
+    local.sparkContext.setLogLevel("ERROR")
+    return local
+
+
+def _remote_session(url: str) -> Any:
+    """A Spark Connect session to ``url`` (PySpark's connect extra: grpcio and the rest)."""
+    try:
+        from pyspark.sql.connect.utils import check_dependencies
+
+        check_dependencies("pyspark.sql.connect.session")
+    except ImportError as exc:
+        raise UsageError(
+            f"HEADROOM_SPARK_REMOTE needs PySpark's Spark Connect client ({exc})",
+            fix="install it beside headroom's spark extra: pip install 'pyspark[connect]'",
+        ) from None
+    from pyspark.sql import SparkSession  # its builder starts a local server for "local"
+
+    builder = SparkSession.builder.remote(url)
+    if url == "local" or url.startswith("local["):
+        # PySpark starts the server in this process, on a session of these settings.
+        builder = builder.config("spark.ui.enabled", "false").config(
+            "spark.driver.memory", os.environ.get("HEADROOM_SPARK_MEMORY", "2g")
+        )
+    session = builder.getOrCreate()
+    for key, value in _runtime().items():
+        session.conf.set(key, value)
+    return session
 
 
 def _attach_spark(path: Path) -> Any:
@@ -138,7 +181,7 @@ def _attach_spark(path: Path) -> Any:
     if not folder.exists():
         building = folder.with_name(f".{folder.name}.{os.getpid()}.building")
         building.mkdir(parents=True, exist_ok=True)
-        con = ibis.duckdb.connect(path, read_only=True)
+        con = duckdb_connection(path)  # within the memory limit: a large table streams out
         try:
             for name in TABLES:
                 con.to_parquet(con.table(name), building / f"{name}.parquet")

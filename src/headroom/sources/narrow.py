@@ -1,11 +1,13 @@
-"""One account's rows at a time, in an in-memory engine of their own.
+"""One account's rows at a time (or a few accounts'), in an in-memory engine of their own.
 
 An account's page computes its signals for one account. Finding that account's rows among all
 accounts' on every query costs seconds at 100,000 accounts; copying them once into a small
 engine of their own and computing there costs milliseconds. A :class:`Narrow` keeps that small
 engine alive and :meth:`~Narrow.fill` replaces its rows with another account's, so that queries
 compiled against it once stay valid for every account (compiling the signals' queries costs more
-than running them on a few thousand rows).
+than running them on a few thousand rows). It can hold a few accounts' rows at once
+(:meth:`~Narrow.fill_many`): the signals compute per account, and finding several accounts'
+usage costs one scan, as finding one does.
 
 Nothing computed on a narrow source is kept by the engine (:meth:`Source.cache` hands the
 expression back): a kept table would hold the previous account's rows.
@@ -26,6 +28,8 @@ from headroom.sources.source import ACCOUNT_KEY, KEYED, Source
 
 #: The name rows copied in are read by.
 ROWS = "headroom_rows"
+#: DuckDB's memory limit for one narrow engine.
+MEMORY = "256MB"
 
 
 class _Refilled(Source):
@@ -50,6 +54,9 @@ class Narrow:
         self.big = source
         self.con: Any = ibis.duckdb.connect()
         self.con.raw_sql("set timezone = 'UTC'")
+        # An engine of its own, beside the source's (whose limit does not cover it): a few
+        # accounts' rows and the queries on them take a few MB.
+        self.con.raw_sql(f"set memory_limit = '{MEMORY}'")
         # Reading the big engine by plain SQL with a parameter skips compiling an ibis
         # expression per table per account; a connection of its own is safe beside other
         # threads.
@@ -67,13 +74,16 @@ class Narrow:
             self._visible = {r[0] for r in self._big_raw.sql(listed).fetchall()}
         try:
             for name in TABLES:
-                if self._raw(name):
+                if self._big_raw is not None and name in self._visible:
                     # Through the cursor too: the source's own connection may be busy with
-                    # another thread's query, and DuckDB refuses a second one meanwhile.
-                    empty = self._read(name, None, None, None, limit=0)
+                    # another thread's query, and DuckDB refuses a second one meanwhile (rows
+                    # added to a stored table have its columns).
+                    empty = self._big_raw.sql(f'SELECT * FROM "{name}" LIMIT 0').to_arrow_table()
                     self._with_rows(empty, f'CREATE TABLE "{name}" AS SELECT * FROM {ROWS}')
                     columns = empty.column_names
                 else:
+                    # not stored (a temporary table of the source's connection): only that
+                    # connection sees it
                     t = source.table(name)
                     self.con.create_table(name, schema=t.schema())
                     columns = list(t.columns)
@@ -83,7 +93,7 @@ class Narrow:
                 if "account_id" in columns:
                     self.per_account.append(name)
                 else:
-                    self._put(name, self._read(name, None, None, None))
+                    self._put(name, self._read(name, None, [], None))
         except BaseException:
             self.close()
             raise
@@ -93,21 +103,33 @@ class Narrow:
         """Replace the rows with ``account_id``'s (of a table named in ``since``, only those
         dated, by their ``date`` column, on or after its day); whether the accounts table has
         the account."""
+        return bool(self.fill_many([account_id], since))
+
+    def fill_many(
+        self, account_ids: Collection[str], since: Mapping[str, dt.date] | None = None
+    ) -> set[str]:
+        """Replace the rows with those of several accounts, as :meth:`fill` (queries on the
+        engine compute for each of them, by account); the accounts the accounts table has.
+
+        Reading the large keyed tables costs a scan of their recent rows however few accounts
+        are read (an account's usage is spread over them): reading several accounts at once
+        costs little more than reading one."""
         since = since or {}
-        key = None
-        found = False
-        # accounts first: its row gives the number the keyed tables are found by
+        ids = sorted(set(account_ids))
+        keys: list[int] = []
+        found: set[str] = set()
+        # accounts first: its rows give the numbers the keyed tables are found by
         for name in sorted(self.per_account, key=lambda n: n != "accounts"):
             rows: pa.Table | None = None
             if name in KEYED and ACCOUNT_KEY in self._columns[name]:
-                if key is not None:
-                    rows = self._read(name, ACCOUNT_KEY, key, since.get(name))
+                if keys:
+                    rows = self._read(name, ACCOUNT_KEY, keys, since.get(name))
             else:
-                rows = self._read(name, "account_id", account_id, since.get(name))
-            if name == "accounts":
-                found = rows is not None and rows.num_rows > 0
-                if found and rows is not None and ACCOUNT_KEY in rows.column_names:
-                    key = rows.column(ACCOUNT_KEY)[0].as_py()
+                rows = self._read(name, "account_id", ids, since.get(name))
+            if name == "accounts" and rows is not None:
+                found = set(rows.column("account_id").to_pylist())
+                if ACCOUNT_KEY in rows.column_names:
+                    keys = [k for k in rows.column(ACCOUNT_KEY).to_pylist() if k is not None]
             self._put(name, rows)
         return found
 
@@ -116,31 +138,28 @@ class Narrow:
         return self._big_raw is not None and name in self._visible and name not in self.big.added
 
     def _read(
-        self,
-        name: str,
-        column: str | None,
-        value: object,
-        since: dt.date | None,
-        limit: int | None = None,
+        self, name: str, column: str | None, values: list[Any], since: dt.date | None
     ) -> pa.Table:
-        """The rows of ``name`` whose ``column`` is ``value`` (all: None) from ``since``."""
+        """The rows of ``name`` whose ``column`` is one of ``values`` (all: None) from
+        ``since``."""
         if self._raw(name):
-            sql, params = f'SELECT * FROM "{name}"', []
+            sql, params = f'SELECT * FROM "{name}"', list[object]()
             if column is not None:
-                sql += f' WHERE "{column}" = ?'
-                params.append(value)
+                # = ANY(list) finds a few values as fast as one (an IN list of parameters is
+                # ten times slower)
+                sql += f' WHERE "{column}" = ANY(?)'
+                params.append(values)
             if since is not None:
                 sql += (" AND" if params else " WHERE") + ' "date" >= ?'
                 params.append(since)
-            if limit is not None:
-                sql += f" LIMIT {int(limit)}"
-            return self._big_raw.sql(sql, params=params).to_arrow_table()
+            rows: pa.Table = self._big_raw.sql(sql, params=params).to_arrow_table()
+            return rows
         t = self.big.table(name)
         if column is not None:
-            t = t.filter(t[column] == value)
+            t = t.filter(t[column].isin(values))
         if since is not None:
             t = t.filter(t.date >= since)
-        return (t if limit is None else t.limit(limit)).to_pyarrow()
+        return t.to_pyarrow()
 
     def _put(self, name: str, rows: pa.Table | None) -> None:
         self.con.con.execute(f'DELETE FROM "{name}"')
@@ -163,14 +182,36 @@ class Narrow:
         prepared the first time and executed as prepared after: planning a signal query costs
         more than running it on one account's rows, and refilling the tables keeps the plan
         valid."""
-        raw = self.con.con
+        name = self.prepare(sql)
+        rows = self.con.con.sql(f"EXECUTE {name}").to_arrow_table()
+        result: list[dict[str, Any]] = rows.to_pylist()
+        return result
+
+    def prepare(self, sql: str) -> str:
+        """Prepare a query compiled against :attr:`source` (once); its prepared name."""
         name = self._prepared.get(sql)
         if name is None:
             name = f"headroom_q{len(self._prepared)}"
-            raw.execute(f"PREPARE {name} AS {sql}")
+            self.con.con.execute(f"PREPARE {name} AS {sql}")
             self._prepared[sql] = name
-        result: list[dict[str, Any]] = raw.sql(f"EXECUTE {name}").to_arrow_table().to_pylist()
-        return result
+        return name
+
+    def own_tables(self) -> set[str]:
+        """The tables made on this engine beside the source's: those expressions built on
+        :attr:`source` made (the signals' day spines and constants), which queries compiled
+        from them read."""
+        listed = self.con.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+        return {r[0] for r in listed} - set(self._columns)
+
+    def rows(self, name: str) -> pa.Table:
+        """The rows of one of this engine's tables."""
+        rows: pa.Table = self.con.con.sql(f'SELECT * FROM "{name}"').to_arrow_table()
+        return rows
+
+    def keep(self, name: str, rows: pa.Table) -> None:
+        """``rows`` as table ``name`` of this engine (replacing one of that name): one of
+        another engine's :meth:`own_tables`, so that queries compiled there run here."""
+        self._with_rows(rows, f'CREATE OR REPLACE TEMP TABLE "{name}" AS SELECT * FROM {ROWS}')
 
     def close(self) -> None:
         if self._own is not None:

@@ -14,6 +14,8 @@ import json
 import os
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,9 +26,12 @@ import pyarrow as pa
 
 from headroom.config import settings
 from headroom.errors import ConfigError, SourceError
-from headroom.sources import readers
 from headroom.sources.config import SourceSpec, database_file, fingerprint, resolve
-from headroom.sources.readers import LINE, RawTable, ReadFailedError
+from headroom.sources.limits import limit
+from headroom.sources.progress import SILENT, Progress
+from headroom.sources.read_csv import stage_csv
+from headroom.sources.read_typed import stage_database, stage_parquet
+from headroom.sources.readers import LINE, PART, Part, RawTable, ReadFailedError, quoted
 from headroom.sources.report import Example, Problem, Report, TableInfo
 from headroom.sources.schema import REQUIRED_TABLES, STORAGE_TYPE, TABLES
 from headroom.sources.validate import Validator, parsed
@@ -41,8 +46,10 @@ class Located:
 
     table: str
     kind: str  # csv | parquet | database
-    location: str  # file path, or table name in the database
+    location: str  # file or folder path, or table name in the database
     label: str  # what messages call it
+    #: The files holding it: one, or those of its folder (``usage_daily/*.parquet``).
+    parts: tuple[Part, ...] = ()
 
 
 @dataclass
@@ -108,15 +115,38 @@ class Source:
         return Source(self.name, self.path, self.report, own)
 
 
+def _folder_parts(folder: Path, name: str) -> tuple[str, list[Part]] | str:
+    """The files of a table kept as a folder of files (``usage_daily/2026-12-06.parquet``, in
+    name order), all CSV or all Parquet; or what is wrong with the folder."""
+    files = sorted(
+        (p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")),
+        key=lambda p: p.name,
+    )
+    kinds = {p.suffix.lower() for p in files}
+    if not files or not kinds <= {".csv", ".parquet"} or len(kinds) != 1:
+        found = ", ".join(sorted(kinds)) or "no files"
+        return (
+            f"the folder {name}/ holds {found}; a table's folder holds only .csv files or only "
+            ".parquet files, one per part (e.g. one per day)"
+        )
+    kind = "parquet" if kinds == {".parquet"} else "csv"
+    return kind, [Part(p, f"{name}/{p.name}") for p in files]
+
+
 def _discover_folder(spec: SourceSpec, report: Report) -> list[Located]:
     assert spec.folder is not None
-    files = {p.name: p for p in spec.folder.iterdir() if p.is_file()}
+    entries = {p.name: p for p in spec.folder.iterdir() if p.is_file() or p.is_dir()}
     used: set[str] = set()
     found: list[Located] = []
     for name in TABLES:
         mapped = spec.mapping(name).source
-        candidates = [mapped] if mapped else [f"{name}.csv", f"{name}.parquet"]
-        present = [c for c in candidates if c in files]
+        candidates = [mapped] if mapped else [f"{name}.csv", f"{name}.parquet", name]
+        # a folder named as the table holds its files; a mapping may name a file or a folder
+        present = [
+            c
+            for c in candidates
+            if c in entries and (c == mapped or entries[c].is_dir() == (c == name))
+        ]
         if mapped and not present:
             report.add(
                 Problem(
@@ -155,12 +185,34 @@ def _discover_folder(spec: SourceSpec, report: Report) -> list[Located]:
                 )
             )
             continue
-        if present:
-            file = present[0]
-            used.add(file)
-            kind = "parquet" if file.lower().endswith(".parquet") else "csv"
-            found.append(Located(name, kind, str(files[file]), file))
-    report.ignored_files = sorted(f for f in files if f not in used and not f.startswith("."))
+        if not present:
+            continue
+        entry = present[0]
+        used.add(entry)
+        path = entries[entry]
+        if path.is_dir():
+            parts = _folder_parts(path, entry)
+            if isinstance(parts, str):
+                report.add(
+                    Problem(
+                        "error",
+                        "bad_folder",
+                        name,
+                        f"{entry}/",
+                        None,
+                        1,
+                        [Example("", None, parts)],
+                    )
+                )
+                continue
+            kind, files = parts
+            found.append(Located(name, kind, str(path), f"{entry}/", tuple(files)))
+        else:
+            kind = "parquet" if entry.lower().endswith(".parquet") else "csv"
+            found.append(Located(name, kind, str(path), entry, (Part(path, entry),)))
+    report.ignored_files = sorted(
+        f for f, p in entries.items() if f not in used and not f.startswith(".") and p.is_file()
+    )
     return found
 
 
@@ -243,22 +295,28 @@ def _database_of(con: Any, schema: str | None) -> Any:
     return (con.current_catalog, schema) if con.name == "duckdb" else schema
 
 
-def _read_all(
-    spec: SourceSpec, located: list[Located], db: Any
+def _stage_all(
+    spec: SourceSpec, located: list[Located], db: Any, con: Any, progress: Progress
 ) -> tuple[list[RawTable], list[Problem]]:
+    """Stage every table in ``con``, streaming; what stops a table from being read is listed,
+    and the others are read all the same."""
     raws: list[RawTable] = []
     problems: list[Problem] = []
     for loc in located:
         mapping = spec.mapping(loc.table)
         try:
             if loc.kind == "csv":
-                raw, found = readers.read_csv(loc.table, Path(loc.location), loc.label, mapping)
+                raw, found = stage_csv(
+                    con, loc.table, list(loc.parts), loc.label, mapping, progress
+                )
             elif loc.kind == "parquet":
-                raw, found = readers.read_parquet(loc.table, Path(loc.location), loc.label, mapping)
+                raw = stage_parquet(con, loc.table, list(loc.parts), loc.label, mapping, progress)
+                found = []
             else:
                 assert spec.database is not None
                 t = db.table(loc.location, database=_database_of(db, spec.database.schema_))
-                raw, found = readers.read_database(loc.table, t, loc.label, mapping)
+                raw = stage_database(con, loc.table, t, loc.label, mapping, progress)
+                found = []
         except ReadFailedError as failed:
             problems.extend(failed.problems)
             continue
@@ -294,18 +352,49 @@ def _typed(table: str, t: ir.Table) -> ir.Table:
         cols["timezone"] = cols["timezone"].fill_null("UTC")
     if table == "subscriptions":
         cols["renews_on"] = cols["renews_on"].fill_null(cols["end_date"])
-    return t.select(LINE, **cols)
+    return t.select(*[c for c in (PART, LINE) if c in t.columns], **cols)
 
 
 def _combine(table: str, t: ir.Table, how: str) -> ir.Table:
+    """``t`` with rows that repeat a key combined as the mapping says (events: the first kept);
+    the file order columns dropped."""
     spec = TABLES[table]
     key = list(spec.key)
+    order = [c for c in (PART, LINE) if c in t.columns]
     if table == "usage_daily" and how == "sum":
-        return t.group_by(key).aggregate(value=t.value.sum(), **{LINE: t[LINE].min()})
+        return t.group_by(key).aggregate(value=t.value.sum())
     if table == "events" or how == "first":
-        first = t.mutate(_n=ibis.row_number().over(group_by=key, order_by=LINE))
-        return first.filter(first._n == 0).drop("_n")
-    return t
+        first = t.mutate(_n=ibis.row_number().over(group_by=key, order_by=order))
+        return first.filter(first._n == 0).drop("_n", *order)
+    return t.drop(*order)
+
+
+def _prepare(con: Any, workspace: Path) -> None:
+    """The building engine: within the memory limit, spilling to the workspace; timestamps
+    without a zone read as UTC."""
+    limit(con, workspace)
+    con.raw_sql("SET TimeZone = 'UTC'")
+    # Tables are stored in the order their ORDER BY gives; nothing else needs arrival order,
+    # and keeping it costs memory.
+    con.raw_sql("SET preserve_insertion_order = false")
+
+
+def _drop_staged(con: Any) -> None:
+    """The staged rows are temporary: dropped before the file is put in place."""
+    for name, kind in con.raw_sql(
+        "SELECT table_name, table_type FROM information_schema.tables WHERE table_catalog = 'temp'"
+    ).fetchall():
+        what = "VIEW" if kind == "VIEW" else "TABLE"
+        con.raw_sql(f"DROP {what} IF EXISTS temp.main.{quoted(name)}")
+
+
+@contextmanager
+def _step(progress: Progress, step: str) -> Iterator[None]:
+    progress.start(step)
+    try:
+        yield
+    finally:
+        progress.finish(step)
 
 
 def _derived_accounts(subscriptions: ir.Table) -> ir.Table:
@@ -337,10 +426,13 @@ def validate(
     today: dt.date | None = None,
     workspace: Path | None = None,
     reuse: bool = True,
+    progress: Progress = SILENT,
 ) -> tuple[Report, Path | None]:
     """Check a source against the contract; load it when it has no error.
 
     Returns the report and the path of the loaded DuckDB file (None when there were errors).
+    The files are streamed through the engine in bounded memory (``HEADROOM_MEMORY_LIMIT``);
+    ``progress`` hears of each step.
     """
     spec = resolve(source, mapping)
     today = today or dt.date.today()
@@ -357,7 +449,7 @@ def validate(
         located = _discover_folder(spec, report)
         assert spec.folder is not None
         origin = str(spec.folder.resolve())
-        key = fingerprint(spec, [Path(loc.location) for loc in located])
+        key = fingerprint(spec, [part.path for loc in located for part in loc.parts])
     key = hashlib.sha256(f"{LOAD_VERSION}|{today}|{key}".encode()).hexdigest()[:20]
     prefix = f"{spec.label}-{hashlib.sha256(origin.encode()).hexdigest()[:8]}"
     store = workspace / "sources"
@@ -410,35 +502,35 @@ def validate(
             )
         )
 
-    raws, problems = _read_all(spec, located, db)
-    for p in problems:
-        report.add(p)
-    if db is not None:
-        db.disconnect()
-
     store.mkdir(parents=True, exist_ok=True)
     building = store / f".{prefix}-{key}.{os.getpid()}.{uuid.uuid4().hex[:6]}.building"
     con = ibis.duckdb.connect(building)
     try:
+        _prepare(con, workspace)
+        raws, problems = _stage_all(spec, located, db, con, progress)
+        for p in problems:
+            report.add(p)
+        if db is not None:
+            db.disconnect()
         v = Validator(con, report, today)
         for raw in raws:
-            report.tables[raw.name] = TableInfo(
-                raw.name, raw.label, raw.data.num_rows, raw.ignored_columns
-            )
+            report.tables[raw.name] = TableInfo(raw.name, raw.label, raw.rows, raw.ignored_columns)
             v.register(raw)
             v.combine[raw.name] = spec.mapping(raw.name).combine
-        for raw in raws:
-            for ours, lk in spec.mapping(raw.name).lookup.items():
-                v.apply_lookup(raw.name, ours, lk.table, lk.on)
+        with _step(progress, "check lookups"):
+            for raw in raws:
+                for ours, lk in spec.mapping(raw.name).lookup.items():
+                    v.apply_lookup(raw.name, ours, lk.table, lk.on)
         for name in v.tables:
-            v.column_checks(name)
-            v.key_checks(name)
-        for name in list(v.tables):
-            v.reference_checks(name)
-        v.subscription_checks()
-        v.overlap_checks()
-        v.usage_outside_checks()
-        v.accounts_without_subscriptions()
+            with _step(progress, f"check {name}"):
+                v.column_checks(name)
+                v.key_checks(name)
+                v.reference_checks(name)
+        with _step(progress, "check across tables"):
+            v.subscription_checks()
+            v.overlap_checks()
+            v.usage_outside_checks()
+            v.accounts_without_subscriptions()
         _order(report)
         if not report.ok:
             return report, None
@@ -446,12 +538,14 @@ def validate(
         # (the usage is stored with their keys)
         for name in sorted(TABLES, key=lambda n: (n != "subscriptions", n != "accounts")):
             if name in v.tables:
-                loaded = _combine(name, _typed(name, v.tables[name]), v.combine[name]).drop(LINE)
+                loaded = _combine(name, _typed(name, v.tables[name]), v.combine[name])
             elif name == "accounts":
                 loaded = _derived_accounts(con.table("subscriptions"))
             else:
                 loaded = _empty(name)
-            con.create_table(name, laid_out(name, loaded, con))
+            with _step(progress, f"store {name}"):
+                con.create_table(name, laid_out(name, loaded, con))
+        _drop_staged(con)
         con.disconnect()
         building.replace(target)
         report_file.write_text(json.dumps(report.to_dict()))
@@ -527,6 +621,7 @@ def load(
     *,
     today: dt.date | None = None,
     workspace: Path | None = None,
+    progress: Progress = SILENT,
 ) -> Source:
     """Validate and load a source; raise :class:`SourceError` with every error when it has any.
 
@@ -534,7 +629,7 @@ def load(
     >>> src.table("subscriptions").count().execute()  # doctest: +SKIP
     3
     """
-    report, path = validate(source, mapping, today=today, workspace=workspace)
+    report, path = validate(source, mapping, today=today, workspace=workspace, progress=progress)
     if path is None:
         raise SourceError(report.error_text(), report=report)
     from headroom.sources.engines import duckdb_connection  # engines imports this module

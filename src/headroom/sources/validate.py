@@ -1,9 +1,10 @@
 """Checking a source against the contract, in the engine, for all rows at once.
 
-The tables arrive as text (see :mod:`headroom.sources.readers`) and are registered on an
-embedded DuckDB connection. Each check is an ibis expression over a whole table; the checks of
-one table's columns are counted in a single pass, and only the groups with problems fetch their
-first examples. Nothing here loops over rows in Python.
+The tables arrive staged in the engine (see :mod:`headroom.sources.readers`): as text, or, for
+a typed file's columns whose type already fits, typed. Each check is an ibis expression over a
+whole table; the checks of one table's columns are counted in a single pass, and only the
+groups with problems fetch their first examples. Nothing here loops over rows in Python, and
+nothing holds a table in memory: the engine streams, and spills what does not fit.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from headroom.sources.readers import LINE, RawTable, lookup_column
+from headroom.sources.readers import LINE, PART, RawTable, lookup_column
 from headroom.sources.report import EXAMPLES_PER_PROBLEM, Example, Problem, Report, Severity
 from headroom.sources.schema import TABLES, Column, Kind, Reference
 
@@ -59,8 +60,51 @@ def quote(value: Any) -> str:
     return repr(text)
 
 
+def is_text(s: ir.Value) -> bool:
+    """Whether a staged column holds text (a CSV value, or a typed one that did not fit)."""
+    return bool(s.type().is_string())
+
+
+def present(s: ir.Value) -> ir.BooleanValue:
+    """True where a staged value is not empty (text: not ''; typed: not NULL)."""
+    return s != "" if is_text(s) else s.notnull()
+
+
+def _typed_parsed(col: Column, s: ir.Value) -> ir.Value:
+    """The value of a typed column as its kind: NULL where it does not fit (a fraction for a
+    whole number, a number beyond DECIMAL(18, 4))."""
+    match col.kind:
+        case Kind.DECIMAL:
+            return s.try_cast("decimal(18, 4)")
+        case Kind.INTEGER:
+            if s.type().is_integer():
+                return s.cast("int64")
+            whole = s.notnull() & (s == s.floor())
+            return ibis.ifelse(whole, s.try_cast("int64"), ibis.null("int64"))
+        case Kind.NUMBER:
+            return s.cast("float64")
+        case Kind.DATE:
+            return s.cast("date")
+        case Kind.TIMESTAMP:
+            return s.cast("timestamp('UTC')")
+        case _:
+            return s
+
+
+def _typed_well_formed(col: Column, s: ir.Value) -> ir.BooleanValue:
+    value = _typed_parsed(col, s)
+    finite = (~s.isnan() & ~s.isinf()) if s.type().is_floating() else ibis.literal(True)
+    if col.kind in (Kind.DECIMAL, Kind.INTEGER):
+        return value.notnull() & finite
+    if col.kind == Kind.NUMBER:
+        return finite
+    return ibis.literal(True)
+
+
 def parsed(col: Column, s: ir.StringValue) -> ir.Value:
-    """The typed value of a text column, NULL where it does not parse or is empty."""
+    """The typed value of a staged column, NULL where it does not parse or is empty."""
+    if not is_text(s):
+        return _typed_parsed(col, s)
     nonempty = s.nullif("")
     match col.kind:
         case Kind.DECIMAL:
@@ -85,6 +129,8 @@ def _well_formed(
     ``zones`` is a column of the IANA names on the engine (a subquery compiles far faster
     than a list of some 600 literals); without it the names are inlined.
     """
+    if not is_text(s):
+        return _typed_well_formed(col, s)
     match col.kind:
         case Kind.DECIMAL:
             return s.re_search(_DECIMAL_RE) & parsed(col, s).notnull()
@@ -105,6 +151,20 @@ def _well_formed(
             return s.isin(list(col.choices))
         case Kind.TEXT:
             return ibis.literal(True)
+
+
+def shown(value: Any) -> Any:
+    """A typed value as the text a file would hold (numbers as Arrow writes them), for messages;
+    text and whole numbers (lines) as they are."""
+    if value is None or isinstance(value, str | int):
+        return "" if value is None else value
+    if isinstance(value, float):
+        return pa.array([value]).cast(pa.string())[0].as_py()
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
 
 
 def _not_valid_message(col: Column, value: str) -> str:
@@ -210,7 +270,21 @@ class Validator:
 
     def register(self, raw: RawTable) -> None:
         self.raw[raw.name] = raw
-        self.tables[raw.name] = self.con.create_table(f"raw_{raw.name}", raw.data, temp=True)
+        self.tables[raw.name] = self.con.table(raw.relation)
+
+    def order(self, name: str, t: ir.Table | None = None) -> ir.IntegerValue:
+        """Each row's place in the files: by file of a folder, then by line."""
+        t = self.tables[name] if t is None else t
+        if self.raw[name].parts:
+            return t[PART].cast("int64") * (1 << 40) + t[LINE]
+        return t[LINE]
+
+    def where(self, name: str, order: int) -> str:
+        """A row's place (as :meth:`order` gives it) as messages say it."""
+        raw = self.raw[name]
+        if raw.parts:
+            return raw.where(order % (1 << 40), order >> 40)
+        return raw.where(order)
 
     def _emit(
         self,
@@ -219,6 +293,7 @@ class Validator:
         count: int,
         rows: list[Row],
     ) -> None:
+        rows = [{k: shown(v) for k, v in row.items()} for row in rows]
         examples = [
             Example(
                 self._location(raw, row),
@@ -243,8 +318,9 @@ class Validator:
 
     @staticmethod
     def _location(raw: RawTable, row: Row) -> str:
-        """``line 12``; for a database table ``row 12 (subscription_id 's12')``."""
-        where = f"{raw.unit} {row[LINE]}"
+        """``line 12``; for a database table ``row 12 (subscription_id 's12')``; in a folder of
+        files ``2026-12-06.csv, line 12``."""
+        where = raw.where(row[LINE], row.get(PART))
         key = [k for k in TABLES[raw.name].key if k in row]
         if raw.key_in_location and key:
             where += " (" + ", ".join(f"{k} {quote(row[k])}" for k in key) + ")"
@@ -265,6 +341,8 @@ class Validator:
             if count == 0:
                 continue
             cols = [LINE, *([check.column] if check.column else []), *check.fields]
+            if raw.parts and PART in t.columns:
+                cols.insert(0, PART)
             if raw.key_in_location:
                 cols += [k for k in TABLES[name].key if k in t.columns]
             cols = list(dict.fromkeys(cols))
@@ -335,7 +413,7 @@ class Validator:
             base=joined,
         )
         self.tables[name] = self.con.create_table(
-            f"raw_{name}", joined.drop(key), temp=True, overwrite=True
+            f"looked_up_{name}", joined.drop(key), temp=True, overwrite=True
         )
 
     # -- column checks ---------------------------------------------------------------------
@@ -344,19 +422,21 @@ class Validator:
         spec = TABLES[name]
         t = self.tables[name]
         checks: list[RowCheck] = []
-        present = set(t.columns)
+        columns = set(t.columns)
         for col in spec.columns:
-            if col.name not in present:
+            if col.name not in columns:
                 continue
             s = t[col.name]
             if not col.nullable:
-                checks.append(RowCheck("empty_value", col.name, s == "", _empty_message(col, name)))
+                checks.append(
+                    RowCheck("empty_value", col.name, ~present(s), _empty_message(col, name))
+                )
             if col.kind != Kind.TEXT:
                 checks.append(
                     RowCheck(
                         f"bad_{col.kind.value}",
                         col.name,
-                        (s != "") & ~_well_formed(col, s, self.zones(col)),
+                        present(s) & ~_well_formed(col, s, self.zones(col)),
                         _invalid_message(col),
                     )
                 )
@@ -370,7 +450,7 @@ class Validator:
                     )
                 )
         for col_name in spec.date_columns_for_future_check:
-            if col_name not in present:
+            if col_name not in columns:
                 continue
             col = spec.column(col_name)
             value = parsed(col, t[col_name])
@@ -402,10 +482,17 @@ class Validator:
             return
         t = self.tables[name]
         key = list(spec.key)
-        w = ibis.window(group_by=key)
-        marked = t.mutate(_first=t[LINE].min().over(w))
-        nonempty = ibis.and_(*[marked[k] != "" for k in key])
-        repeat = nonempty & (marked[LINE] != marked["_first"])
+        # Repeats are found by grouping, not by a window over every row: a window partitions
+        # and keeps the whole table, a grouping keeps one row per key and spills the rest.
+        rows = t.mutate(_order=self.order(name)).filter(ibis.and_(*[present(t[k]) for k in key]))
+        groups = (
+            rows.group_by(key)
+            .aggregate(_n=rows.count(), _first=rows._order.min())
+            .filter(ibis._["_n"] > 1)
+        )
+        marked = rows.join(groups, key).select(*rows.columns, "_first")
+        repeat = marked._order != marked._first
+        first = self.where
         label = key[0] if len(key) == 1 else "(" + ", ".join(key) + ")"
 
         def describe(r: Row) -> str:
@@ -417,7 +504,7 @@ class Validator:
                 "repeated_event",
                 key[0],
                 repeat,
-                lambda r: f"{describe(r)} repeats {r[UNIT]} {r['_first']}; kept once",
+                lambda r: f"{describe(r)} repeats {first(name, r['_first'])}; kept once",
                 severity="warning",
                 fields=("_first",),
                 summary=lambda n: plural(n, "row repeats", "rows repeat") + " an earlier event_id",
@@ -432,7 +519,8 @@ class Validator:
                 None,
                 repeat,
                 lambda r: (
-                    f"{describe(r)} repeats {r[UNIT]} {r['_first']}; combined ({mapping_combine})"
+                    f"{describe(r)} repeats {first(name, r['_first'])}; "
+                    f"combined ({mapping_combine})"
                 ),
                 severity="warning",
                 fields=(*key, "_first"),
@@ -444,7 +532,9 @@ class Validator:
                 "duplicate_key",
                 key[0] if len(key) == 1 else None,
                 repeat,
-                lambda r: f"{describe(r)} repeats {r[UNIT]} {r['_first']}; {label} must be unique",
+                lambda r: (
+                    f"{describe(r)} repeats {first(name, r['_first'])}; {label} must be unique"
+                ),
                 fields=(*key, "_first"),
             )
         self.run_checks(name, [check], base=marked)
@@ -465,14 +555,14 @@ class Validator:
                 check = RowCheck(
                     "unknown_reference",
                     ref.column,
-                    (marked[ref.column] != "") & marked["_missing"],
+                    present(marked[ref.column]) & marked["_missing"],
                     _reference_message(ref, target_label, kept=False),
                 )
             else:
                 check = RowCheck(
                     "unknown_account",
                     ref.column,
-                    (marked[ref.column] != "") & marked["_missing"],
+                    present(marked[ref.column]) & marked["_missing"],
                     _reference_message(ref, target_label, kept=True),
                     severity="warning",
                     summary=_count_message(
@@ -631,7 +721,7 @@ class Validator:
             known = self.tables["accounts"].select(_a=self.tables["accounts"].account_id)
             outside = outside.semi_join(known, outside.account_id == known._a)
         outside = outside.select("account_id", "date", "metric", LINE)
-        total = self.raw["usage_daily"].data.num_rows
+        total = self.raw["usage_daily"].rows
         self.run_checks(
             "usage_daily",
             [

@@ -1,0 +1,421 @@
+"""Staging CSV files: streamed batch by batch into a table of text columns, in bounded memory.
+
+Each row keeps the line of the file it starts on. A row is a record of the CSV reader; the
+reader numbers records, and a record spans one line more for every line break inside its
+quoted values. In most files no value holds a line break, and record ``n`` is line ``n``:
+the file's own count of line breaks, taken as it is read, says so at the end. When it does
+not, the file is read again, every column of it, and the line of record ``n`` is ``n`` plus
+the line breaks inside the values of the records before it, counted batch by batch.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from headroom.sources.config import TableMapping
+from headroom.sources.progress import Progress
+from headroom.sources.readers import (
+    LINE,
+    PART,
+    Part,
+    RawTable,
+    ReadFailedError,
+    differing_columns,
+    file_problem,
+    missing_columns,
+    not_text,
+    quoted,
+    rename,
+)
+from headroom.sources.report import EXAMPLES_PER_PROBLEM, Example, Problem
+from headroom.sources.schema import TABLES
+
+#: Bytes the CSV reader parses at a time: a batch of rows is about this much text.
+BLOCK_BYTES = 32 << 20
+_BREAK = r"\r\n|\r|\n"
+
+
+@dataclass
+class _Header:
+    names: list[str]
+    renames: dict[str, str]  # theirs -> ours, for the columns staged
+    ignored: list[str]
+
+
+@dataclass
+class _BadRows:
+    """Rows with the wrong number of fields: how many, and the first few."""
+
+    count: int = 0
+    first: list[tuple[int, int, int, str]] = field(default_factory=list)  # line, exp, act, text
+
+
+class _Counting:
+    """A binary file that counts the line breaks (LF, CRLF, lone CR) of what is read from it."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = path.open("rb")
+        self.breaks = 0
+        self.last = b""
+        self.bytes = 0
+        self.closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        block = self.file.read(size)
+        if block:
+            self.breaks += block.count(b"\n") + block.count(b"\r") - block.count(b"\r\n")
+            if self.last == b"\r" and block.startswith(b"\n"):
+                self.breaks -= 1  # a CRLF split between two reads
+            self.last = block[-1:]
+            self.bytes += len(block)
+        return block
+
+    def lines(self) -> int:
+        """Lines read so far: line breaks, plus a last line without one."""
+        return self.breaks + (1 if self.last not in (b"\n", b"\r", b"") else 0)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self.file.close()
+        self.closed = True
+
+
+def _header_names(head: bytes) -> list[str]:
+    """The column names on line 1 (which may end in LF, CRLF or a lone CR), stripped."""
+    first_line = re.split(rb"\r\n|\n|\r", head, maxsplit=1)[0]
+    text = first_line.decode("utf-8-sig", errors="replace")
+    try:
+        names = next(csv.reader([text]), [])
+    except csv.Error:  # pragma: no cover - one line without line breaks always parses
+        names = text.split(",")
+    return [h.strip() for h in names]
+
+
+def _not_utf8(table: str, label: str, line: int, byte: int) -> ReadFailedError:
+    return ReadFailedError(
+        Problem(
+            "error",
+            "not_utf8",
+            table,
+            label,
+            None,
+            1,
+            [
+                Example(
+                    f"line {line}",
+                    f"0x{byte:02x}",
+                    f"byte 0x{byte:02x} is not UTF-8 text; export the table as UTF-8 CSV "
+                    "(a spreadsheet's 'CSV UTF-8' option)",
+                )
+            ],
+        )
+    )
+
+
+def first_non_utf8(path: Path) -> tuple[int, int] | None:
+    """The line and value of the first byte that is not UTF-8, if any (pyarrow cannot say)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with path.open("rb") as f:
+        while block := f.read(1 << 24):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                return line + block[: exc.start].count(b"\n"), block[exc.start]
+            line += block.count(b"\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return line, 0
+    return None
+
+
+def _header(table: str, part: Part, mapping: TableMapping) -> _Header:
+    """The file's header, checked: what stops it from being read at all is raised."""
+    label = part.label
+    with part.path.open("rb") as fh:
+        head = fh.read(64 * 1024)
+    columns = ", ".join(TABLES[table].required_columns)
+    if not head.strip():
+        raise ReadFailedError(
+            file_problem(
+                table,
+                label,
+                "empty_file",
+                f"the file is empty; it needs a header line naming the columns ({columns}) "
+                "and one line per row",
+            )
+        )
+    found = not_text(head)
+    if found is not None:
+        what, fix = found
+        raise ReadFailedError(
+            file_problem(
+                table,
+                label,
+                "not_csv",
+                f"this is not a CSV text file ({what}); {fix.format(table=table)}",
+            )
+        )
+    try:  # the whole file is checked only when the reader finds bad text
+        codecs.getincrementaldecoder("utf-8")().decode(head)
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(table, label, 1 + head[: exc.start].count(b"\n"), head[exc.start]) from None
+    names = _header_names(head)
+    if not any(names):
+        raise ReadFailedError(
+            file_problem(
+                table,
+                label,
+                "no_header",
+                f"line 1 is blank; the first line must be the header naming the columns "
+                f"({columns})",
+                location="line 1",
+            )
+        )
+    used = {*TABLES[table].column_names, *mapping.columns.values()}
+    used |= {lk.on for lk in mapping.lookup.values()}
+    for name in sorted({h for h in names if h in used and names.count(h) > 1}):
+        places = [str(i) for i, h in enumerate(names, 1) if h == name]
+        where = ", ".join(places[:-1]) + " and " + places[-1]
+        raise ReadFailedError(
+            file_problem(
+                table,
+                label,
+                "duplicate_column",
+                f"the header names column {name!r} more than once (columns {where}); keep "
+                "one of them, or rename the others",
+                location="line 1",
+            )
+        )
+    # Unnamed columns (a spreadsheet's trailing commas) and repeats of unused names are ignored.
+    seen: set[str] = set()
+    for i, h in enumerate(names):
+        if not h or h in seen:
+            names[i] = f"(column {i + 1}{', no name' if not h else ''})"
+        seen.add(names[i])
+    renames, ignored = rename(table, label, names, mapping)
+    missing = missing_columns(table, label, names, renames, mapping)
+    if missing is not None:
+        raise ReadFailedError(missing)
+    return _Header(names, renames, ignored)
+
+
+def _breaks(batch: pa.RecordBatch) -> Any:
+    """Line breaks inside each row's values (numpy int64), or None when there are none."""
+    total = None
+    for col in batch.columns:
+        if pc.any(pc.match_substring_regex(col, _BREAK)).as_py():
+            n = pc.count_substring_regex(col, _BREAK).to_numpy(zero_copy_only=False)
+            total = n if total is None else total + n
+    return total
+
+
+def _open(counting: _Counting, header: _Header, wanted: list[str], handler: Any) -> Any:
+    return pacsv.open_csv(
+        counting,
+        read_options=pacsv.ReadOptions(
+            use_threads=False,  # records numbered for the handler; faster here too
+            column_names=header.names,
+            skip_rows=1,
+            encoding="utf8",
+            block_size=BLOCK_BYTES,
+        ),
+        parse_options=pacsv.ParseOptions(
+            invalid_row_handler=handler, ignore_empty_lines=False, newlines_in_values=True
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(header.names, pa.string()),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            include_columns=wanted,
+        ),
+    )
+
+
+def _drop_blank(data: pa.Table) -> pa.Table:
+    """Rows whose every value is empty (blank lines) are not rows."""
+    cols = [c for c in data.column_names if c not in (LINE, PART)]
+    if not cols or data.num_rows == 0:
+        return data
+    blank = pc.equal(pc.utf8_length(data[cols[0]]), 0)
+    for c in cols[1:]:
+        blank = pc.and_(blank, pc.equal(pc.utf8_length(data[c]), 0))
+    return data.filter(pc.invert(blank))
+
+
+class _Stager:
+    """Appends one file's rows, with their lines, to the raw table."""
+
+    def __init__(self, con: Any, relation: str, ours: list[str], progress: Progress, step: str):
+        self.duck = con.con  # the DuckDB connection itself: batches go in as Arrow
+        self.relation = relation
+        self.ours = ours
+        self.progress = progress
+        self.step = step
+        self.rows = 0
+
+    def create(self) -> None:
+        cols = [f"{quoted(c)} VARCHAR" for c in self.ours]
+        self.duck.execute(
+            f"CREATE OR REPLACE TEMP TABLE {self.relation} "
+            f"({', '.join(cols)}, {LINE} BIGINT, {PART} INTEGER)"
+        )
+
+    def stage(
+        self, table: str, part: Part, index: int, header: _Header, breaks_inside: bool
+    ) -> tuple[_BadRows, bool]:
+        """Stream the file in; returns its bad rows and whether its lines are right (False
+        when some value held a line break: read it again with ``breaks_inside``)."""
+        bad_now: list[tuple[int | None, int, int, str]] = []
+
+        def handler(row: Any) -> str:
+            bad_now.append((row.number, row.expected_columns, row.actual_columns, row.text))
+            return "skip"
+
+        wanted = header.names if breaks_inside else list(header.renames)
+        bad = _BadRows()
+        record = 2  # the next record's number: the header is record 1
+        carry = 0  # line breaks inside the values of the records read so far
+        counting = _Counting(part.path)
+        try:
+            try:
+                reader = _open(counting, header, wanted, handler)
+            except pa.ArrowInvalid as exc:
+                if "Could not skip initial" not in str(exc):
+                    raise
+                return bad, True  # the header alone: no rows
+            for batch in reader:
+                numbers = [n for n, *_ in bad_now]
+                if any(n is None for n in numbers):  # pragma: no cover - only when threaded
+                    raise RuntimeError("the CSV reader did not number a bad row")
+                count = batch.num_rows + len(bad_now)
+                breaks = np.zeros(count, np.int64)
+                is_bad = np.zeros(count, bool)
+                if bad_now:
+                    at = np.asarray(numbers, np.int64) - record
+                    is_bad[at] = True
+                    if breaks_inside:
+                        breaks[at] = [len(re.findall(_BREAK, text)) for *_, text in bad_now]
+                inside = _breaks(batch) if breaks_inside else None
+                if inside is not None:
+                    breaks[~is_bad] = inside
+                before = carry + np.cumsum(breaks) - breaks
+                lines = np.arange(record, record + count, dtype=np.int64) + before
+                for k, (_, exp, act, text) in enumerate(bad_now):
+                    bad.count += 1
+                    if len(bad.first) < EXAMPLES_PER_PROBLEM:
+                        bad.first.append((int(lines[is_bad][k]), exp, act, text))
+                data = pa.Table.from_batches([batch]).select(list(header.renames))
+                data = data.rename_columns([header.renames[c] for c in data.column_names])
+                data = data.select(self.ours)
+                data = data.append_column(LINE, pa.array(lines[~is_bad], pa.int64()))
+                data = data.append_column(PART, pa.array(np.full(data.num_rows, index, np.int32)))
+                data = _drop_blank(data)
+                self.duck.register("_headroom_batch", data)
+                self.duck.execute(f"INSERT INTO {self.relation} SELECT * FROM _headroom_batch")
+                self.duck.unregister("_headroom_batch")
+                self.rows += data.num_rows
+                self.progress.advance(self.step, data.num_rows)
+                record += count
+                carry = int(before[-1] + breaks[-1]) if count else carry
+                bad_now.clear()
+        except pa.ArrowInvalid as exc:
+            text = str(exc)
+            if "UTF8" in text or "utf8" in text.lower():
+                where = first_non_utf8(part.path)
+                if where is not None:
+                    raise _not_utf8(table, part.label, *where) from None
+                msg = "the file is not UTF-8 text; export the table as UTF-8 CSV"
+            else:
+                msg = (
+                    f"the file cannot be read as CSV ({text.splitlines()[0]}); "
+                    "export it as UTF-8 CSV"
+                )
+            raise ReadFailedError(file_problem(table, part.label, "not_csv", msg)) from None
+        finally:
+            counting.close()
+        # the header, the records and the line breaks inside them are every line of the file
+        return bad, breaks_inside or counting.lines() <= record - 1
+
+
+def stage_csv(
+    con: Any,
+    table: str,
+    parts: list[Part],
+    label: str,
+    mapping: TableMapping,
+    progress: Progress,
+) -> tuple[RawTable, list[Problem]]:
+    """Stream the CSV file(s) of ``table`` into a table of text columns.
+
+    Rows with the wrong number of fields are reported (counted, the first few shown) and left
+    out; blank lines are skipped.
+    """
+    headers = [_header(table, part, mapping) for part in parts]
+    first = headers[0]
+    ours = list(first.renames.values())
+    for part, header in zip(parts[1:], headers[1:], strict=True):
+        if sorted(header.renames.values()) != sorted(ours):
+            raise differing_columns(
+                table, label, parts[0], part, sorted(header.renames.values()), sorted(ours)
+            )
+    relation = f"raw_{table}"
+    step = f"read {label}"
+    progress.start(step, total=None, unit="rows")
+    stager = _Stager(con, relation, ours, progress, step)
+    problems: list[Problem] = []
+    try:
+        stager.create()
+        for index, (part, header) in enumerate(zip(parts, headers, strict=True)):
+            before = stager.rows
+            bad, right = stager.stage(table, part, index, header, breaks_inside=False)
+            if not right:  # values hold line breaks: read it again, counting them
+                stager.duck.execute(f"DELETE FROM {relation} WHERE {PART} = {index}")
+                stager.rows = before
+                bad, _ = stager.stage(table, part, index, header, breaks_inside=True)
+            if bad.count:
+                problems.append(_bad_rows(table, part.label, bad))
+    except BaseException:
+        stager.duck.execute(f"DROP TABLE IF EXISTS {relation}")
+        raise
+    finally:
+        progress.finish(step)
+    raw = RawTable(
+        table,
+        label,
+        "line",
+        relation,
+        stager.rows,
+        first.ignored,
+        parts=[p.label for p in parts] if len(parts) > 1 else [],
+    )
+    return raw, problems
+
+
+def _bad_rows(table: str, label: str, bad: _BadRows) -> Problem:
+    examples = [
+        Example(
+            f"line {line}",
+            text[:80],
+            f"expected {exp} fields, found {act}; every line needs one value per header "
+            "column (quote values that contain commas)",
+        )
+        for line, exp, act, text in bad.first
+    ]
+    return Problem("error", "bad_row", table, label, None, bad.count, examples)

@@ -1,0 +1,238 @@
+"""Staging typed tables: Parquet files read in place, database tables streamed in batches.
+
+A typed column whose type already fits its kind stays typed (a date32 date, a float value):
+turning 100 million numbers into text only to parse them back would cost more than the load.
+Every other column is staged as the text a CSV file would hold, and checked as text. The
+checks (:mod:`headroom.sources.validate`) tell the two apart by the column's type.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from headroom.sources.config import TableMapping
+from headroom.sources.progress import Progress
+from headroom.sources.readers import (
+    LINE,
+    PART,
+    Part,
+    RawTable,
+    ReadFailedError,
+    arrow_kind,
+    differing_columns,
+    file_problem,
+    literal,
+    missing_columns,
+    quoted,
+    rename,
+    wrong_types,
+)
+from headroom.sources.schema import TABLES, Kind
+
+#: Rows per batch read from a database.
+BATCH_ROWS = 500_000
+
+#: The kinds whose values are text whatever the file's type (names, ids, choices).
+_TEXT_KINDS = {Kind.TEXT, Kind.CHOICE, Kind.TIMEZONE, Kind.JSON_OBJECT}
+
+
+def column_sql(name: str, kind: Kind, typ: pa.DataType) -> str:
+    """The staged form of one typed column: typed where its type fits ``kind``, else text.
+
+    >>> column_sql("d", Kind.DATE, pa.date32())
+    'CAST("d" AS DATE)'
+    >>> column_sql("d", Kind.DATE, pa.string())
+    'coalesce(CAST("d" AS VARCHAR), \\'\\')'
+    """
+    q = quoted(name)
+    text = f"coalesce(CAST({q} AS VARCHAR), '')"
+    found = arrow_kind(typ)
+    if kind in _TEXT_KINDS or found in ("string", "null"):
+        return text
+    if kind == Kind.DATE and found == "date":
+        return f"CAST({q} AS DATE)"
+    if kind == Kind.DATE and found == "timestamp":
+        # the calendar day in the timestamps' own zone (UTC when they have none)
+        zone = getattr(typ, "tz", None)
+        local = f"timezone({literal(zone)}, {q})" if zone else q
+        return f"CAST({local} AS DATE)"
+    if kind == Kind.TIMESTAMP and found == "timestamp":
+        return f"CAST({q} AS TIMESTAMPTZ)"  # without a zone: UTC (the session's zone)
+    if kind == Kind.INTEGER and found == "integer":
+        return f"CAST({q} AS BIGINT)"
+    if kind == Kind.NUMBER and found in ("integer", "decimal"):
+        return f"CAST({q} AS DOUBLE)"
+    if kind in (Kind.DECIMAL, Kind.INTEGER, Kind.NUMBER) and found in (
+        "integer",
+        "floating",
+        "decimal",
+    ):
+        return q  # checked (whole, finite, in range) and cast by the checks themselves
+    return text
+
+
+def _arrow_reason(exc: Exception) -> str:
+    """The first line of an Arrow error, without the file path it starts with."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return re.sub(r"^Could not open Parquet input source '[^']*': ", "", text)
+
+
+def _select(table: str, schema: pa.Schema, renames: dict[str, str]) -> list[str]:
+    spec = TABLES[table]
+    out = []
+    for theirs, ours in renames.items():
+        kind = spec.column(ours).kind if ours in spec.column_names else Kind.TEXT
+        out.append(f"{column_sql(theirs, kind, schema.field(theirs).type)} AS {quoted(ours)}")
+    return out
+
+
+def stage_parquet(
+    con: Any,
+    table: str,
+    parts: list[Part],
+    label: str,
+    mapping: TableMapping,
+    progress: Progress,
+) -> RawTable:
+    """A view over the Parquet file(s) of ``table``, read in place by the engine.
+
+    Only the files' footers are read here (their columns and row counts); the rows are read
+    by the checks and the load, a row group at a time.
+    """
+    step = f"read {label}"
+    progress.start(step, total=len(parts), unit="files")
+    try:
+        schemas: list[pa.Schema] = []
+        rows = 0
+        for part in parts:
+            try:
+                schemas.append(pq.read_schema(part.path))
+                rows += pq.read_metadata(part.path).num_rows
+            except (pa.ArrowException, OSError) as exc:
+                raise ReadFailedError(
+                    file_problem(
+                        table,
+                        part.label,
+                        "not_parquet",
+                        f"the file cannot be read as Parquet ({_arrow_reason(exc)}); write it "
+                        "again with a Parquet writer, or export the table as CSV",
+                    )
+                ) from None
+            progress.advance(step, 1)
+        first = schemas[0]
+        renames, ignored = rename(table, label, first.names, mapping)
+        missing = missing_columns(table, parts[0].label, first.names, renames, mapping)
+        if missing is not None:
+            raise ReadFailedError(missing)
+        wrong = wrong_types(table, parts[0].label, first, renames)
+        for part, schema in itertools.islice(zip(parts, schemas, strict=True), 1, None):
+            theirs, _ = rename(table, label, schema.names, mapping)
+            if sorted(theirs.values()) != sorted(renames.values()):
+                raise differing_columns(
+                    table, label, parts[0], part, sorted(theirs.values()), sorted(renames.values())
+                )
+            wrong += wrong_types(table, part.label, schema, theirs)
+        if wrong:
+            raise ReadFailedError(*wrong)
+        files = "[" + ", ".join(literal(str(p.path)) for p in parts) + "]"
+        cols = _select(table, first, renames)
+        cols.append(f"file_row_number + 1 AS {LINE}")
+        if len(parts) > 1:
+            cols.append(f"CAST(list_position({files}, filename) - 1 AS INTEGER) AS {PART}")
+        relation = f"raw_{table}"
+        con.raw_sql(
+            f"CREATE OR REPLACE TEMP VIEW {relation} AS SELECT {', '.join(cols)} FROM "
+            f"read_parquet({files}, file_row_number = true, filename = true, "
+            "union_by_name = true)"
+        )
+        return RawTable(
+            table,
+            label,
+            "row",
+            relation,
+            rows,
+            ignored,
+            parts=[p.label for p in parts] if len(parts) > 1 else [],
+        )
+    finally:
+        progress.finish(step)
+
+
+def stage_database(
+    con: Any,
+    table: str,
+    t: Any,
+    label: str,
+    mapping: TableMapping,
+    progress: Progress,
+) -> RawTable:
+    """A database table (an ibis table on its own backend), copied in key order, in batches."""
+    header = list(t.columns)
+    renames, ignored = rename(table, label, header, mapping)
+    missing = missing_columns(table, label, header, renames, mapping)
+    if missing is not None:
+        raise ReadFailedError(missing)
+    theirs_of = {ours: theirs for theirs, ours in renames.items()}
+    order = [theirs_of[k] for k in TABLES[table].key if k in theirs_of]
+    # UUIDs arrive as text: the drivers hand them over as objects Arrow cannot hold.
+    cols = {c: t[c].cast("string") if t[c].type().is_uuid() else t[c] for c in renames}
+    step = f"read {label}"
+    progress.start(step, total=None, unit="rows")
+    duck = con.con
+    staged = f"staged_{table}"
+    rows = 0
+    try:
+        try:
+            batches = _batches(t.select(**cols).order_by(order or list(renames)))
+            schema = batches.schema
+            wrong = wrong_types(table, label, schema, renames)
+            if wrong:
+                raise ReadFailedError(*wrong)
+            for batch in batches:
+                numbered = pa.Table.from_batches([batch]).append_column(
+                    LINE, pa.array(range(rows + 1, rows + batch.num_rows + 1), pa.int64())
+                )
+                duck.register("_headroom_batch", numbered)
+                if rows == 0:
+                    duck.execute(f"CREATE TEMP TABLE {staged} AS SELECT * FROM _headroom_batch")
+                else:
+                    duck.execute(f"INSERT INTO {staged} SELECT * FROM _headroom_batch")
+                duck.unregister("_headroom_batch")
+                rows += batch.num_rows
+                progress.advance(step, batch.num_rows)
+        except ReadFailedError:
+            raise
+        except Exception as exc:  # any driver's error: a column type it cannot hand over, say
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ReadFailedError(
+                file_problem(table, label, "unreadable", f"the table cannot be read ({first})")
+            ) from None
+        if rows == 0:  # no batch came: an empty table of the right columns
+            empty = pa.Table.from_batches([], schema=schema).append_column(
+                LINE, pa.array([], pa.int64())
+            )
+            duck.register("_headroom_batch", empty)
+            duck.execute(f"CREATE TEMP TABLE {staged} AS SELECT * FROM _headroom_batch")
+            duck.unregister("_headroom_batch")
+        relation = f"raw_{table}"
+        select = [*_select(table, schema, renames), quoted(LINE)]
+        con.raw_sql(
+            f"CREATE OR REPLACE TEMP VIEW {relation} AS SELECT {', '.join(select)} FROM {staged}"
+        )
+        return RawTable(table, label, "row", relation, rows, ignored, key_in_location=True)
+    finally:
+        progress.finish(step)
+
+
+def _batches(expr: Any) -> pa.RecordBatchReader:
+    """An ibis expression's rows, a batch at a time."""
+    backend = expr._find_backend()
+    if backend.name == "duckdb":
+        # ibis 12 asks DuckDB for a method DuckDB 2 renamed; ask for the reader directly
+        return backend.con.sql(backend.compile(expr)).to_arrow_reader(BATCH_ROWS)
+    return expr.to_pyarrow_batches(chunk_size=BATCH_ROWS)
