@@ -5,7 +5,11 @@ ahead): the same numbers, for every account, in any order."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import ibis
@@ -101,7 +105,7 @@ def test_the_engine_copies_only_the_usage_the_page_reads(teamflow: Source) -> No
         views.view("acc_00001", AS_OF)
         (engine,) = views._made
         first = engine.narrow.source.table("usage_daily").date.min().to_pyarrow().as_py()
-        compiled = engine.queries[AS_OF]
+        compiled = views._queries[AS_OF]
     finally:
         views.close()
     # what the 90-day projection window can see from the as-of day (it is longer than the
@@ -124,3 +128,67 @@ def test_a_context_records_how_far_back_its_signals_read(teamflow: Source) -> No
     ctx.table("usage_daily")  # every row up to the day
     ctx.recent("usage_daily", 1)
     assert ctx.reach == {"usage_daily": None}
+
+
+def test_pages_asked_at_once_are_computed_together_each_with_its_own_numbers(
+    teamflow: Source, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the one engine computes a page, the pages asked meanwhile wait and are then
+    computed in one batch, on one engine filled with all their accounts' rows: each gets the
+    numbers it gets alone, an unknown account among them is not found, and the rest are not
+    held up by it."""
+    ids = [r["account_id"] for r in _rows(teamflow.table("accounts").select("account_id"))]
+    first, *others = ids[:12]
+    asked = [*others, "acc_nobody"]
+    alone = AccountViews(teamflow, engines=1, days=DAYS)
+    try:
+        expected = {a: alone.view(a, AS_OF) for a in ids[:12]}
+    finally:
+        alone.close()
+
+    gate = threading.Event()
+    batches: list[list[str]] = []
+    compute = AccountViews._compute
+
+    def gated(self: AccountViews, engine: Any, batch: list[Any], as_of: dt.date) -> None:
+        batches.append([a.account_id for a in batch])
+        if len(batches) == 1:
+            assert gate.wait(60)
+        compute(self, engine, batch, as_of)
+
+    monkeypatch.setattr(AccountViews, "_compute", gated)
+    views = AccountViews(teamflow, engines=1, days=DAYS)
+    try:
+        with ThreadPoolExecutor(len(asked) + 1) as pool:
+            held = pool.submit(views.view, first, AS_OF)
+            waiting = {a: pool.submit(views.view, a, AS_OF) for a in asked}
+            for _ in range(600):  # every page asked, waiting for the busy engine
+                with views._cond:
+                    if len(views._asked) == len(asked):
+                        break
+                time.sleep(0.05)
+            gate.set()
+            assert held.result() == expected[first]
+            for a in others:
+                assert_same(waiting[a].result(), expected[a])
+            with pytest.raises(NotFoundError):
+                waiting["acc_nobody"].result()
+    finally:
+        views.close()
+    assert batches[0] == [first]
+    assert sorted(a for b in batches[1:] for a in b) == sorted(asked)
+    assert len(batches) == 2  # the pages that waited, in one batch
+
+
+def assert_same(got: AccountView, want: AccountView) -> None:
+    """The same page, but for the last digits of the projections: DuckDB sums a window over
+    more accounts' rows in another order."""
+
+    def without_projections(v: AccountView) -> AccountView:
+        return replace(v, usage=[replace(u, days=None, low=None, high=None) for u in v.usage])
+
+    assert without_projections(got) == without_projections(want), got.account_id
+    for g, w in zip(got.usage, want.usage, strict=True):
+        for f in ("days", "low", "high"):
+            near = None if getattr(w, f) is None else pytest.approx(getattr(w, f), rel=1e-9)
+            assert getattr(g, f) == near, (got.account_id, g.metric, f)
