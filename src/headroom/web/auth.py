@@ -14,6 +14,7 @@ from collections.abc import Callable
 from urllib.parse import parse_qs
 
 from fastapi import Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from headroom.errors import ForbiddenError, HeadroomError, UnauthorizedError
 from headroom.plays.store import Store
@@ -129,6 +130,7 @@ def api_user(store: Store, request: Request) -> Person:
 async def posted(store: Store, request: Request) -> tuple[dict[str, str], SignedIn]:
     """A form post's fields and who sent it (signed in, with the session's CSRF token)."""
     fields = await form(request)
-    signed = page_user(store, request)
+    # a read of the state store: in the thread pool, not on the event loop every request shares
+    signed = await run_in_threadpool(page_user, store, request)
     check_form(signed, fields)
     return fields, signed

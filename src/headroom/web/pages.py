@@ -106,7 +106,7 @@ def router(
     @pages.post("/logout")
     async def logout(request: Request) -> Response:
         await posted(store, request)  # signed in, with the form token
-        end_session(store, request.cookies.get(SESSION_COOKIE, ""))
+        await run_in_threadpool(end_session, store, request.cookies.get(SESSION_COOKIE, ""))
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
