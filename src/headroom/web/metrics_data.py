@@ -53,6 +53,8 @@ class Period:
 
 def trailing_year(end: dt.date) -> Period:
     """The twelve months ending on ``end``: from the day after the same day a year before."""
+    if end.year == dt.MINYEAR:  # no year before: from the first day there is
+        return Period(dt.date.min, end)
     try:
         year_before = end.replace(year=end.year - 1)
     except ValueError:  # 29 February
