@@ -8,15 +8,16 @@ created; the schema is never made by ``create_all`` behind the migrations' back.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterator, Sequence
+import itertools
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy import Engine, Table, create_engine, func, insert, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,7 +25,7 @@ from headroom.config import settings
 from headroom.errors import ConfigError, UsageError
 from headroom.plays.models import Decision as DecisionRow
 from headroom.plays.models import Delivery as DeliveryRow
-from headroom.plays.models import Play
+from headroom.plays.models import Play, deadline_of
 from headroom.triggers.evaluate import Decision, History, PlayDraft
 
 if TYPE_CHECKING:
@@ -35,6 +36,9 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 OPEN = ("open", "contacted")
 CLOSED = ("won", "lost", "declined")
 OUTCOMES = ("contacted", *CLOSED)
+_T = TypeVar("_T")
+#: Rows written, or ids looked up, per statement.
+BATCH = 5_000
 
 
 def aware(t: dt.datetime) -> dt.datetime:
@@ -190,20 +194,24 @@ class Store:
         one transaction: a play is never recorded without its messages, nor they without it."""
         now = now or dt.datetime.now(dt.UTC)
         plays = [d.play for d in decisions if d.play is not None]
+        rows = (
+            {
+                "as_of": as_of,
+                "account_id": d.account_id,
+                "trigger": d.trigger,
+                "action": d.action,
+                "reason": d.reason,
+                "until": d.until,
+                "play_id": d.play.play_id if d.play else None,
+                "playbook_version": version,
+            }
+            for d in decisions
+        )
         with self.session() as s:
-            for d in decisions:
-                s.add(
-                    DecisionRow(
-                        as_of=as_of,
-                        account_id=d.account_id,
-                        trigger=d.trigger,
-                        action=d.action,
-                        reason=d.reason,
-                        until=d.until,
-                        play_id=d.play.play_id if d.play else None,
-                        playbook_version=version,
-                    )
-                )
+            # Inserted in batches of rows, not as objects one by one: a run over a million
+            # accounts decides for a quarter of them, and the unit of work took minutes.
+            for batch in _batches(rows):
+                s.execute(insert(_table(DecisionRow)), batch)
             _add_plays(s, plays, deliveries, now)
 
     def record_plays(
@@ -221,37 +229,62 @@ def _add_plays(
 ) -> list[PlayDraft]:
     """Add the plays and deliveries not in the store yet (a play an event fired during the day
     is fired again by that day's run: same id, recorded once)."""
-    play_ids = [p.play_id for p in plays]
-    known = set(s.scalars(select(Play.play_id).where(Play.play_id.in_(play_ids))))
+    known = _present(s, Play.play_id, [p.play_id for p in plays])
     new = [p for p in plays if p.play_id not in known]
-    for p in new:
-        s.add(
-            Play(
-                play_id=p.play_id,
-                account_id=p.account_id,
-                trigger=p.trigger,
-                fired_on=p.fired_on,
-                due_at=p.due_at,
-                owner=p.owner,
-                offer=p.offer,
-                priority=p.priority,
-                evidence=jsonable(p.evidence),
-                playbook_version=p.playbook_version,
-                status="open",
-                created_at=now,
-                notify=list(p.notify),
-                sla_due_at=p.sla_due_at,
-                role=p.role or None,
-                escalate=list(p.escalate),
-                segment=p.segment,
-            )
-        )
-    ids = [q.delivery_id for q in deliveries]
-    sent = set(s.scalars(select(DeliveryRow.delivery_id).where(DeliveryRow.delivery_id.in_(ids))))
+    rows = (_play_row(p, now) for p in new)
+    for batch in _batches(rows):
+        s.execute(insert(_table(Play)), batch)
+    sent = _present(s, DeliveryRow.delivery_id, [q.delivery_id for q in deliveries])
     for q in deliveries:
         if q.delivery_id not in sent:
             s.add(delivery_row(q, now))
     return new
+
+
+def _table(model: type[DecisionRow] | type[Play]) -> Table:
+    """A model's table: rows inserted into it as rows (executemany), not as objects."""
+    return cast(Table, model.__table__)
+
+
+def _batches(items: Iterable[_T], size: int = BATCH) -> Iterator[list[_T]]:
+    """``items`` in lists of ``size`` (the last shorter)."""
+    it = iter(items)
+    while batch := list(itertools.islice(it, size)):
+        yield batch
+
+
+def _present(s: Session, key: Any, ids: Sequence[str]) -> set[str]:
+    """The ``ids`` already stored under the primary key ``key``, asked in batches: a database
+    takes so many parameters in one statement (PostgreSQL's driver 65,535)."""
+    found: set[str] = set()
+    for batch in _batches(ids):
+        found.update(s.scalars(select(key).where(key.in_(batch))))
+    return found
+
+
+def _play_row(p: PlayDraft, now: dt.datetime) -> dict[str, Any]:
+    """The store's row of a new play (open)."""
+    row = {
+        "play_id": p.play_id,
+        "account_id": p.account_id,
+        "trigger": p.trigger,
+        "fired_on": p.fired_on,
+        "due_at": p.due_at,
+        "owner": p.owner,
+        "offer": p.offer,
+        "priority": p.priority,
+        "evidence": jsonable(p.evidence),
+        "playbook_version": p.playbook_version,
+        "status": "open",
+        "created_at": now,
+        "notify": list(p.notify),
+        "sla_due_at": p.sla_due_at,
+        "role": p.role or None,
+        "escalate": list(p.escalate),
+        "segment": p.segment,
+    }
+    row["deadline_at"] = deadline_of(row)
+    return row
 
 
 def delivery_row(q: Queued, now: dt.datetime) -> DeliveryRow:
