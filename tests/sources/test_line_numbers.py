@@ -10,9 +10,11 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from headroom.sources import read_csv
 from tests.sources.helpers import validate, write_source
 
 HEADER = "subscription_id,account_id,start_date,mrr,plan"
@@ -55,10 +57,16 @@ def files(draw: st.DrawFn) -> tuple[bytes, dict[str, list[int]]]:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+@pytest.mark.parametrize("block", [read_csv.BLOCK_BYTES, 256], ids=["one-batch", "many-batches"])
 @given(files())
 def test_reported_lines_are_the_lines_of_the_file(
-    tmp_path: Path, case: tuple[bytes, dict[str, list[int]]]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    block: int,
+    case: tuple[bytes, dict[str, list[int]]],
 ) -> None:
+    """The file is read in batches of ``block`` bytes: lines are counted across them."""
+    monkeypatch.setattr(read_csv, "BLOCK_BYTES", block)
     content, expected = case
     folder = write_source(tmp_path / uuid.uuid4().hex, {"subscriptions.csv": content})
     run = validate(folder, "--format", "json")

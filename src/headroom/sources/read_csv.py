@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import codecs
 import csv
+import itertools
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -282,10 +284,10 @@ class _Stager:
     ) -> tuple[_BadRows, bool]:
         """Stream the file in; returns its bad rows and whether its lines are right (False
         when some value held a line break: read it again with ``breaks_inside``)."""
-        bad_now: list[tuple[int | None, int, int, str]] = []
+        waiting: deque[tuple[int | None, int, int, str]] = deque()
 
         def handler(row: Any) -> str:
-            bad_now.append((row.number, row.expected_columns, row.actual_columns, row.text))
+            waiting.append((row.number, row.expected_columns, row.actual_columns, row.text))
             return "skip"
 
         wanted = header.names if breaks_inside else list(header.renames)
@@ -300,10 +302,23 @@ class _Stager:
                 if "Could not skip initial" not in str(exc):
                     raise
                 return bad, True  # the header alone: no rows
-            for batch in reader:
-                numbers = [n for n, *_ in bad_now]
-                if any(n is None for n in numbers):  # pragma: no cover - only when threaded
+            # The reader reports bad rows as it parses, and parses a block ahead: the bad rows
+            # heard of when a batch arrives may lie after it. Those before its last row (or
+            # right after it) are its own; a block of nothing but bad rows gives no batch.
+            for batch in itertools.chain(reader, [None]):
+                if batch is None:
+                    if not waiting:
+                        break
+                    batch = pa.RecordBatch.from_pylist([], schema=reader.schema)
+                if any(n is None for n, *_ in waiting):  # pragma: no cover - only when threaded
                     raise RuntimeError("the CSV reader did not number a bad row")
+                end = record + batch.num_rows
+                mine: list[tuple[int, int, int, str]] = []
+                while waiting and (waiting[0][0] <= end or batch.num_rows == 0):
+                    mine.append(waiting.popleft())  # type: ignore[arg-type]
+                    end += 1
+                bad_now = mine
+                numbers = [n for n, *_ in bad_now]
                 count = batch.num_rows + len(bad_now)
                 breaks = np.zeros(count, np.int64)
                 is_bad = np.zeros(count, bool)
@@ -334,7 +349,6 @@ class _Stager:
                 self.progress.advance(self.step, data.num_rows)
                 record += count
                 carry = int(before[-1] + breaks[-1]) if count else carry
-                bad_now.clear()
         except pa.ArrowInvalid as exc:
             text = str(exc)
             if "UTF8" in text or "utf8" in text.lower():
