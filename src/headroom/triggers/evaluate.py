@@ -175,10 +175,12 @@ def evaluate(
         query = _decision_query(ctx, day_ctx, table, today, playbook, rules, history)
         return _write_out(query.to_pyarrow(), rules, playbook, as_of)
     finally:
+        # Released in the reverse order of their making: on Spark Connect a table is a plan
+        # naming the tables it was made from, and releasing it reads them again.
         if table is not today:
             table.release()  # the engine's copies of the signal tables
+        ctx.close()  # its tables were made from today's accounts
         today.release()
-        ctx.close()
         day_ctx.close()
 
 
