@@ -65,8 +65,9 @@ class _BadRows:
 class _Counting:
     """A binary file that counts the line breaks (LF, CRLF, lone CR) of what is read from it."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, start: int = 0) -> None:
         self.file = path.open("rb")
+        self.file.seek(start)
         self.breaks = 0
         self.last = b""
         self.bytes = 0
@@ -228,13 +229,13 @@ def _breaks(batch: pa.RecordBatch) -> Any:
     return total
 
 
-def _open(counting: _Counting, header: _Header, wanted: list[str], handler: Any) -> Any:
+def _open(counting: _Counting, header: _Header, wanted: list[str], handler: Any, skip: int) -> Any:
     return pacsv.open_csv(
         counting,
         read_options=pacsv.ReadOptions(
             use_threads=False,  # records numbered for the handler; faster here too
             column_names=header.names,
-            skip_rows=1,
+            skip_rows=skip,
             encoding="utf8",
             block_size=BLOCK_BYTES,
         ),
@@ -271,6 +272,7 @@ class _Stager:
         self.progress = progress
         self.step = step
         self.rows = 0
+        self.lines: dict[int, int] = {}  # lines of each file read, by part index
 
     def create(self) -> None:
         cols = [f"{quoted(c)} VARCHAR" for c in self.ours]
@@ -292,15 +294,17 @@ class _Stager:
 
         wanted = header.names if breaks_inside else list(header.renames)
         bad = _BadRows()
-        record = 2  # the next record's number: the header is record 1
-        carry = 0  # line breaks inside the values of the records read so far
-        counting = _Counting(part.path)
+        # the next record's number: the header is record 1, or the rows appended start at 1
+        record = 1 if part.start else 2
+        carry = part.first_line - 1  # lines before the first record, line breaks in values
+        counting = _Counting(part.path, part.start)
         try:
             try:
-                reader = _open(counting, header, wanted, handler)
+                reader = _open(counting, header, wanted, handler, skip=0 if part.start else 1)
             except pa.ArrowInvalid as exc:
                 if "Could not skip initial" not in str(exc):
                     raise
+                self.lines[index] = counting.lines()
                 return bad, True  # the header alone: no rows
             # The reader reports bad rows as it parses, and parses a block ahead: the bad rows
             # heard of when a batch arrives may lie after it. Those before its last row (or
@@ -365,6 +369,7 @@ class _Stager:
         finally:
             counting.close()
         # the header, the records and the line breaks inside them are every line of the file
+        self.lines[index] = part.first_line - 1 + counting.lines()
         return bad, breaks_inside or counting.lines() <= record - 1
 
 
@@ -375,12 +380,15 @@ def stage_csv(
     label: str,
     mapping: TableMapping,
     progress: Progress,
-) -> tuple[RawTable, list[Problem]]:
+    earlier: list[str] | None = None,
+) -> tuple[RawTable, list[Problem], dict[str, int]]:
     """Stream the CSV file(s) of ``table`` into a table of text columns.
 
     Rows with the wrong number of fields are reported (counted, the first few shown) and left
-    out; blank lines are skipped.
+    out; blank lines are skipped. ``earlier`` names the files of the folder loaded before (the
+    new ones are numbered after them). Also returns each file's count of lines.
     """
+    earlier = earlier or []
     headers = [_header(table, part, mapping) for part in parts]
     first = headers[0]
     ours = list(first.renames.values())
@@ -396,7 +404,7 @@ def stage_csv(
     problems: list[Problem] = []
     try:
         stager.create()
-        for index, (part, header) in enumerate(zip(parts, headers, strict=True)):
+        for index, (part, header) in enumerate(zip(parts, headers, strict=True), len(earlier)):
             before = stager.rows
             bad, right = stager.stage(table, part, index, header, breaks_inside=False)
             if not right:  # values hold line breaks: read it again, counting them
@@ -417,9 +425,10 @@ def stage_csv(
         relation,
         stager.rows,
         first.ignored,
-        parts=[p.label for p in parts] if len(parts) > 1 else [],
+        parts=[*earlier, *(p.name for p in parts)] if label.endswith("/") else [],
     )
-    return raw, problems
+    lines = {part.label: stager.lines.get(i, 0) for i, part in enumerate(parts, len(earlier))}
+    return raw, problems, lines
 
 
 def _bad_rows(table: str, label: str, bad: _BadRows) -> Problem:

@@ -98,8 +98,10 @@ def stage_parquet(
     label: str,
     mapping: TableMapping,
     progress: Progress,
+    earlier: list[str] | None = None,
 ) -> RawTable:
-    """A view over the Parquet file(s) of ``table``, read in place by the engine.
+    """A view over the Parquet file(s) of ``table``, read in place by the engine (``earlier``:
+    the files of its folder loaded before, numbered before these).
 
     Only the files' footers are read here (their columns and row counts); the rows are read
     by the checks and the load, a row group at a time.
@@ -142,8 +144,11 @@ def stage_parquet(
         files = "[" + ", ".join(literal(str(p.path)) for p in parts) + "]"
         cols = _select(table, first, renames)
         cols.append(f"file_row_number + 1 AS {LINE}")
-        if len(parts) > 1:
-            cols.append(f"CAST(list_position({files}, filename) - 1 AS INTEGER) AS {PART}")
+        earlier = earlier or []
+        folder = label.endswith("/")
+        if folder:
+            at = f"list_position({files}, filename) - 1 + {len(earlier)}"
+            cols.append(f"CAST({at} AS INTEGER) AS {PART}")
         relation = f"raw_{table}"
         con.raw_sql(
             f"CREATE OR REPLACE TEMP VIEW {relation} AS SELECT {', '.join(cols)} FROM "
@@ -157,7 +162,7 @@ def stage_parquet(
             relation,
             rows,
             ignored,
-            parts=[p.label for p in parts] if len(parts) > 1 else [],
+            parts=[*earlier, *(p.name for p in parts)] if folder else [],
         )
     finally:
         progress.finish(step)

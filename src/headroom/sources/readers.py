@@ -65,6 +65,15 @@ class Part:
 
     path: Path
     label: str  # what messages call it: "usage_daily.csv", "usage_daily/2026-12-06.parquet"
+    #: Where its rows start: 0 for a whole file; the byte after the rows loaded before, for
+    #: the rows appended to a CSV file since (they have no header line of their own).
+    start: int = 0
+    first_line: int = 1  # the line ``start`` is on
+
+    @property
+    def name(self) -> str:
+        """Its name within its folder: ``2026-12-06.parquet``."""
+        return self.label.rsplit("/", 1)[-1]
 
 
 @dataclass

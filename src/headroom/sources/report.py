@@ -43,7 +43,9 @@ class Problem:
 
     def lines(self) -> list[str]:
         """The problem as the lines a person reads: one per example, then how many more."""
-        head = self.file + (f", {{loc}}, column {self.column}" if self.column else ", {loc}")
+        # a folder's examples name their file in it: "usage_daily/" + "2026-12-06.csv, line 4"
+        sep = "" if self.file.endswith("/") else ", "
+        head = self.file + (f"{sep}{{loc}}, column {self.column}" if self.column else sep + "{loc}")
         out: list[str] = []
         indent = ""
         if self.summary:

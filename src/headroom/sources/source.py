@@ -8,11 +8,13 @@ nothing half-written. The file is reused while the source's files and mapping ar
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
 import os
 import re
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +28,7 @@ import pyarrow as pa
 
 from headroom.config import settings
 from headroom.errors import ConfigError, SourceError
+from headroom.sources import incremental
 from headroom.sources.config import SourceSpec, database_file, fingerprint, resolve
 from headroom.sources.limits import limit
 from headroom.sources.progress import SILENT, Progress
@@ -37,7 +40,7 @@ from headroom.sources.schema import REQUIRED_TABLES, STORAGE_TYPE, TABLES
 from headroom.sources.validate import Validator, parsed
 
 #: Bumped whenever loading changes, so that old loaded files are not reused.
-LOAD_VERSION = "2"
+LOAD_VERSION = "3"
 
 
 @dataclass(frozen=True)
@@ -296,19 +299,25 @@ def _database_of(con: Any, schema: str | None) -> Any:
 
 
 def _stage_all(
-    spec: SourceSpec, located: list[Located], db: Any, con: Any, progress: Progress
+    spec: SourceSpec,
+    located: list[Located],
+    db: Any,
+    con: Any,
+    progress: Progress,
+    lines: dict[str, int],
 ) -> tuple[list[RawTable], list[Problem]]:
     """Stage every table in ``con``, streaming; what stops a table from being read is listed,
-    and the others are read all the same."""
+    and the others are read all the same. ``lines`` gets each CSV file's count of lines."""
     raws: list[RawTable] = []
     problems: list[Problem] = []
     for loc in located:
         mapping = spec.mapping(loc.table)
         try:
             if loc.kind == "csv":
-                raw, found = stage_csv(
+                raw, found, counted = stage_csv(
                     con, loc.table, list(loc.parts), loc.label, mapping, progress
                 )
+                lines.update(counted)
             elif loc.kind == "parquet":
                 raw = stage_parquet(con, loc.table, list(loc.parts), loc.label, mapping, progress)
                 found = []
@@ -457,6 +466,11 @@ def validate(
     report_file = target.with_suffix(".report.json")
     if reuse and target.exists() and report_file.exists():
         return Report.from_dict(json.loads(report_file.read_text())), target
+    store.mkdir(parents=True, exist_ok=True)
+    if reuse and spec.folder is not None:
+        grown = _growth(spec, located, store, prefix, today)
+        if grown is not None:
+            return _load_growth(spec, grown, report, today, workspace, target, progress)
 
     found_tables = {loc.table for loc in located}
     for name in REQUIRED_TABLES:
@@ -502,12 +516,12 @@ def validate(
             )
         )
 
-    store.mkdir(parents=True, exist_ok=True)
-    building = store / f".{prefix}-{key}.{os.getpid()}.{uuid.uuid4().hex[:6]}.building"
+    building = _building(target)
     con = ibis.duckdb.connect(building)
     try:
         _prepare(con, workspace)
-        raws, problems = _stage_all(spec, located, db, con, progress)
+        lines: dict[str, int] = {}
+        raws, problems = _stage_all(spec, located, db, con, progress, lines)
         for p in problems:
             report.add(p)
         if db is not None:
@@ -547,17 +561,160 @@ def validate(
                 con.create_table(name, laid_out(name, loaded, con))
         _drop_staged(con)
         con.disconnect()
-        building.replace(target)
-        report_file.write_text(json.dumps(report.to_dict()))
-        for old in store.glob(f"{prefix}-*.duckdb"):
-            if old != target:
-                old.unlink(missing_ok=True)
-                old.with_suffix(".report.json").unlink(missing_ok=True)
+        made = incremental.manifest(
+            LOAD_VERSION, spec.config_text, today.isoformat(), located, lines
+        )
+        _put_in_place(building, target, report, made)
         return report, target
     finally:
         con.disconnect()
         building.unlink(missing_ok=True)
         Path(f"{building}.wal").unlink(missing_ok=True)
+
+
+def _building(target: Path) -> Path:
+    """Where a loaded file is built before it is put in place."""
+    return target.with_name(f".{target.stem}.{os.getpid()}.{uuid.uuid4().hex[:6]}.building")
+
+
+def _put_in_place(building: Path, target: Path, report: Report, made: dict[str, Any]) -> None:
+    """The built file, its report and its manifest in place; older loads of the source gone."""
+    building.replace(target)
+    target.with_suffix(".report.json").write_text(json.dumps(report.to_dict()))
+    target.with_suffix(".load.json").write_text(json.dumps(made))
+    prefix = target.stem.rsplit("-", 1)[0]
+    for old in target.parent.glob(f"{prefix}-*.duckdb"):
+        if old != target:
+            old.unlink(missing_ok=True)
+            old.with_suffix(".report.json").unlink(missing_ok=True)
+            old.with_suffix(".load.json").unlink(missing_ok=True)
+
+
+@dataclass
+class _Grown:
+    """A source that grew by days since ``path`` was loaded."""
+
+    growth: incremental.Growth
+    located: list[Located]
+    path: Path  # the previous load
+    report: Report  # its report
+
+
+def _growth(
+    spec: SourceSpec, located: list[Located], store: Path, prefix: str, today: dt.date
+) -> _Grown | None:
+    """The previous load of this source, and what is new since, when only days were added."""
+    loads = sorted(store.glob(f"{prefix}-*.duckdb"), key=lambda p: p.stat().st_mtime_ns)
+    if not loads:
+        return None
+    path = loads[-1]
+    previous = incremental.read_manifest(path.with_suffix(".load.json"))
+    try:
+        old = Report.from_dict(json.loads(path.with_suffix(".report.json").read_text()))
+    except (OSError, ValueError, KeyError):
+        return None
+    mappings = {loc.table: spec.mapping(loc.table) for loc in located}
+    grown = incremental.growth(
+        previous, old, LOAD_VERSION, spec.config_text, today.isoformat(), located, mappings
+    )
+    return None if grown is None else _Grown(grown, located, path, old)
+
+
+def _load_growth(
+    spec: SourceSpec,
+    grown: _Grown,
+    report: Report,
+    today: dt.date,
+    workspace: Path,
+    target: Path,
+    progress: Progress,
+) -> tuple[Report, Path | None]:
+    """Check the new rows only and append them to a copy of the previous load."""
+    building = _building(target)
+    with _step(progress, "copy the loaded source"):
+        shutil.copyfile(grown.path, building)
+    con = ibis.duckdb.connect(building)
+    try:
+        _prepare(con, workspace)
+        old = grown.report
+        report.tables = {n: dataclasses.replace(t) for n, t in old.tables.items()}
+        v = Validator(con, report, today, carried=old)
+        for name in ("accounts", "subscriptions"):  # what new rows are checked against
+            if name in old.tables:
+                info = old.tables[name]
+                v.raw[name] = RawTable(name, info.file or name, "line", name, info.rows)
+                v.tables[name] = con.table(name)
+        lines: dict[str, int] = {}
+        for name, parts in grown.growth.new.items():
+            if not parts:
+                continue
+            label = old.tables[name].file or name
+            earlier = grown.growth.earlier.get(name)
+            mapping = spec.mapping(name)
+            raw: RawTable | None
+            try:
+                if parts[0].path.name.lower().endswith(".parquet"):
+                    raw = stage_parquet(con, name, parts, label, mapping, progress, earlier)
+                    found: list[Problem] = []
+                else:
+                    raw, found, counted = stage_csv(
+                        con, name, parts, label, mapping, progress, earlier
+                    )
+                    lines.update(counted)
+            except ReadFailedError as failed:
+                found, raw = failed.problems, None
+            for problem in found:
+                report.add(problem)
+            if raw is None:
+                continue
+            v.register(raw)
+            v.totals[name] = old.tables[name].rows + raw.rows
+            report.tables[name].rows += raw.rows
+            with _step(progress, f"check {name}"):
+                v.column_checks(name)
+                v.key_checks(name)
+                v.repeats_of_loaded(name, con.table(name))
+                v.reference_checks(name)
+                if name == "usage_daily":
+                    v.usage_outside_checks()
+        v.carry_the_rest()
+        _order(report)
+        if not report.ok:
+            return report, None
+        for name in grown.growth.new:
+            if name not in v.raw or v.raw[name].relation == name:
+                continue
+            rows = _combine(name, _typed(name, v.tables[name]), "reject")
+            if name == "events":  # an event loaded before is kept, as a full load keeps it
+                known = con.table("events").select(_e="event_id")
+                rows = rows.anti_join(known, rows.event_id == known._e)
+            with _step(progress, f"store {name}"):
+                con.insert(name, laid_out(name, rows, con))
+        _drop_staged(con)
+        con.disconnect()
+        made = _remade(grown, today, lines)
+        _put_in_place(building, target, report, made)
+        return report, target
+    finally:
+        con.disconnect()
+        building.unlink(missing_ok=True)
+        Path(f"{building}.wal").unlink(missing_ok=True)
+
+
+def _remade(grown: _Grown, today: dt.date, lines: dict[str, int]) -> dict[str, Any]:
+    """The previous manifest with the files as they are now."""
+    made = dict(grown.growth.previous)
+    made["today"] = today.isoformat()
+    tables = dict(made["tables"])
+    for loc in grown.located:
+        if loc.table not in grown.growth.new:
+            continue
+        counted = {p["label"]: p["lines"] for p in tables[loc.table]["parts"]} | lines
+        tables[loc.table] = dict(tables[loc.table]) | {
+            "parts": [incremental.describe(p, loc.kind, counted.get(p.label)) for p in loc.parts]
+        }
+    made["tables"] = tables
+    return made
 
 
 #: The column of whole numbers the loader gives the accounts (0 to n - 1, in account_id order),

@@ -256,10 +256,20 @@ def _reference_message(ref: Reference, target: str, *, kept: bool) -> Callable[[
 class Validator:
     """Runs every check of a source's tables on one DuckDB connection."""
 
-    def __init__(self, con: Any, report: Report, today: dt.date) -> None:
+    def __init__(
+        self, con: Any, report: Report, today: dt.date, carried: Report | None = None
+    ) -> None:
         self.con = con
         self.report = report
         self.today = today
+        #: Problems of the rows loaded before (an incremental load): counted together with the
+        #: new rows' problems of the same kind, examples in file order.
+        self.carried = {
+            (p.severity, p.code, p.table, p.column): p
+            for p in (carried.problems if carried else [])
+        }
+        #: Rows of a table in all, where more were loaded before than are checked now.
+        self.totals: dict[str, int] = {}
         self.raw: dict[str, RawTable] = {}
         self.tables: dict[str, ir.Table] = {}
         self.combine: dict[str, str] = {}  # table -> how repeated keys are combined
@@ -310,6 +320,12 @@ class Validator:
             )
             for row in rows
         ]
+        old = self.carried.pop(
+            (check.severity, check.code, raw.name, check.shown_as or check.column), None
+        )
+        if old is not None:  # rows loaded before come first in the files
+            count += old.count
+            examples = [*old.examples, *examples][:EXAMPLES_PER_PROBLEM]
         self.report.add(
             Problem(
                 check.severity,
@@ -347,6 +363,9 @@ class Validator:
         for i, check in enumerate(checks):
             count = counts[f"c{i}"][0].as_py() or 0
             if count == 0:
+                key = (check.severity, check.code, name, check.shown_as or check.column)
+                if key in self.carried and check.summary is not None:
+                    self._emit(raw, check, 0, [])  # told again with the new totals
                 continue
             cols = [LINE, *([check.column] if check.column else []), *check.fields]
             if raw.parts and PART in t.columns:
@@ -552,6 +571,56 @@ class Validator:
             )
         self.run_checks(name, [check], base=marked)
 
+    def repeats_of_loaded(self, name: str, loaded: ir.Table) -> None:
+        """New rows whose key a row loaded before already has (an incremental load)."""
+        spec = TABLES[name]
+        t = self.tables[name]
+        key = list(spec.key)
+        rows = t.filter(ibis.and_(*[present(t[k]) for k in key])).mutate(
+            **{f"_k_{k}": parsed(spec.column(k), t[k]).cast(loaded[k].type()) for k in key}
+        )
+        old = loaded.select(*[loaded[k].name(f"_k_{k}") for k in key])
+        if "date" in key:  # loaded usage is stored by date: only the new days' blocks are read
+            days = rows.aggregate(lo=rows._k_date.min(), hi=rows._k_date.max()).to_pyarrow()
+            lo, hi = days["lo"][0].as_py(), days["hi"][0].as_py()
+            if lo is None:
+                return
+            old = old.filter(old._k_date.between(lo, hi))
+        again = rows.semi_join(old, [f"_k_{k}" for k in key])
+        label = key[0] if len(key) == 1 else "(" + ", ".join(key) + ")"
+
+        def describe(r: Row) -> str:
+            return ", ".join(f"{k} {quote(r[k])}" for k in key)
+
+        if name == "events":
+            check = RowCheck(
+                "repeated_event",
+                key[0],
+                None,
+                lambda r: f"{describe(r)} repeats an event loaded before; kept once",
+                severity="warning",
+                summary=lambda n: plural(n, "row repeats", "rows repeat") + " an earlier event_id",
+                hint=(
+                    "a repeated event_id is the same event (ingest is idempotent); "
+                    "the first is kept"
+                ),
+            )
+        else:
+            check = RowCheck(
+                "duplicate_key",
+                key[0] if len(key) == 1 else None,
+                None,
+                lambda r: f"{describe(r)} repeats a row loaded before; {label} must be unique",
+                fields=tuple(key),
+            )
+        self.run_checks(name, [check], base=again)
+
+    def carry_the_rest(self) -> None:
+        """Problems of the rows loaded before that no new row shares, as they were."""
+        for problem in self.carried.values():
+            self.report.add(problem)
+        self.carried.clear()
+
     def reference_checks(self, name: str) -> None:
         spec = TABLES[name]
         t = self.tables[name]
@@ -736,7 +805,7 @@ class Validator:
         outside = outside.select(
             "account_id", "date", "metric", LINE, *([PART] if PART in outside.columns else [])
         )
-        total = self.raw["usage_daily"].rows
+        total = self.totals.get("usage_daily", self.raw["usage_daily"].rows)
         self.run_checks(
             "usage_daily",
             [
