@@ -6,10 +6,20 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from benchmarks import bench_backtest, bench_generate, bench_revenue, bench_run, bench_web
+from benchmarks import (
+    bench_backtest,
+    bench_generate,
+    bench_load,
+    bench_revenue,
+    bench_run,
+    bench_startup,
+    bench_web,
+)
 
 BENCHMARKS: dict[str, Callable[..., None]] = {
+    "startup": bench_startup.main,
     "generate": bench_generate.main,
+    "load": bench_load.main,
     "revenue": bench_revenue.main,
     "run": bench_run.main,
     "backtest": bench_backtest.main,

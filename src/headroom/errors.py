@@ -88,3 +88,10 @@ class SourceError(HeadroomError):
         if self.report is not None:
             out["error"]["report"] = self.report.to_dict()
         return out
+
+
+class MemoryLimitError(HeadroomError):
+    """Work over a source needed more memory than the limit gives it, and could not spill."""
+
+    code = "out_of_memory"
+    http_status = 503

@@ -59,6 +59,11 @@ class HeadroomGroup(TyperGroup):
             typer.echo("aborted", err=True)
             sys.exit(1)
         except Exception as exc:  # a bug in headroom, not the user's input
+            from headroom.sources.limits import is_out_of_memory, out_of_memory
+
+            if is_out_of_memory(exc):  # not a bug: the source is larger than the limit allows
+                typer.echo(f"error: {out_of_memory()}", err=True)
+                sys.exit(1)
             if os.environ.get("HEADROOM_DEBUG"):
                 raise
             typer.echo(

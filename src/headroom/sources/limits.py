@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from headroom.config import settings
+from headroom.errors import MemoryLimitError
 
 #: DuckDB's share of the process's limit: the rest is the interpreter, its libraries and
 #: the batches on their way in (measured: see benchmarks/bench_load.py).
@@ -22,6 +23,11 @@ DUCKDB_SHARE = 0.6
 def duckdb_memory_bytes() -> int:
     """The memory limit to give DuckDB, in bytes."""
     return int(settings().memory_bytes * DUCKDB_SHARE)
+
+
+def duckdb_mb() -> int:
+    """DuckDB's limit in MB, as set: at least 32, below which DuckDB cannot work at all."""
+    return max(duckdb_memory_bytes() // 2**20, 32)
 
 
 def spill_folder(workspace: Path | None = None) -> Path:
@@ -38,10 +44,25 @@ def limit(con: Any, workspace: Path | None = None) -> None:
     is harmless.
     """
     folder = spill_folder(workspace).resolve()
-    mb = max(duckdb_memory_bytes() // 2**20, 64)
-    con.raw_sql(f"SET memory_limit = '{mb}MB'")
+    con.raw_sql(f"SET memory_limit = '{duckdb_mb()}MiB'")
     con.raw_sql(f"SET temp_directory = '{_quoted(str(folder))}'")
 
 
 def _quoted(text: str) -> str:
     return text.replace("'", "''")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is DuckDB running out of the memory it may use."""
+    return type(exc).__name__ == "OutOfMemoryException"
+
+
+def out_of_memory() -> MemoryLimitError:
+    """The error a person gets when DuckDB ran out of its share and could not spill more."""
+    mb = duckdb_mb()
+    return MemoryLimitError(
+        f"the work needed more memory than HEADROOM_MEMORY_LIMIT={settings().memory_limit} "
+        f"allows (DuckDB's share is {mb:,} MB, and it could not spill more to disk)",
+        fix="raise HEADROOM_MEMORY_LIMIT (e.g. HEADROOM_MEMORY_LIMIT=8GB), and keep free disk "
+        "space in the workspace for what is spilled",
+    )
