@@ -286,6 +286,14 @@ CASTS = {
 }
 
 
+#: Contract tables the playbook does not read, stored empty (as a source without them loads).
+ABSENT = {
+    "firmographics": "null::varchar as account_id, null::date as date, "
+    "null::bigint as headcount, null::varchar as funding_round",
+    "plan_features": "null::varchar as plan, null::varchar as feature",
+}
+
+
 def build_typed_source(folder: Path) -> None:
     """The generated Parquet files as contract-typed tables in ``folder/typed.duckdb``.
 
@@ -296,16 +304,23 @@ def build_typed_source(folder: Path) -> None:
     """
     import ibis
 
+    from headroom.sources.limits import limit
     from headroom.sources.source import laid_out
 
     con = ibis.duckdb.connect(folder / "typed.duckdb")
     try:
         con.raw_sql("set timezone = 'UTC'")
         con.raw_sql("set enable_progress_bar = false")  # keep the report readable
+        # Within headroom's memory limit, spilling beyond it: a million accounts' usage is
+        # sorted here, and DuckDB would otherwise take most of the machine for it.
+        limit(con)
         for table, columns in sorted(CASTS.items(), key=lambda kv: kv[0] != "accounts"):
             parquet = folder / f"{table}.parquet"
-            con.raw_sql(f"create temp table typed_{table} as select {columns} from '{parquet}'")
+            # A view: the files are read once, by the laid-out copy, not first copied whole.
+            con.raw_sql(f"create temp view typed_{table} as select {columns} from '{parquet}'")
             con.create_table(table, laid_out(table, con.table(f"typed_{table}"), con))
+        for table, columns in ABSENT.items():  # every contract table, as a loaded source has
+            con.raw_sql(f"create table {table} as select {columns} limit 0")
     finally:
         con.disconnect()
 
@@ -316,12 +331,16 @@ def typed_source(folder: Path) -> Any:
     from headroom.sources.report import Report, TableInfo
     from headroom.sources.source import Source
 
-    con = duckdb_connection(folder / "typed.duckdb")
+    path = folder / "typed.duckdb"
+    con = duckdb_connection(path)
     con.raw_sql("set timezone = 'UTC'")
     tables = {t: TableInfo(t, f"{t}.parquet") for t in CASTS}
-    for absent in ("firmographics", "plan_features"):  # empty: nothing here reads them
-        con.raw_sql(f"create temp table {absent} as select null::varchar as account_id limit 0")
-    return Source("teamflow", folder, Report("teamflow", tables), con)
+    stored = {r[0] for r in con.con.execute("select table_name from duckdb_tables()").fetchall()}
+    for absent, columns in ABSENT.items():  # a file typed before they were stored
+        if absent not in stored:
+            con.raw_sql(f"create temp table {absent} as select {columns} limit 0")
+    # The path is the DuckDB file, as a loaded source's is: another engine exports it.
+    return Source("teamflow", path, Report("teamflow", tables), con)
 
 
 def _child(script: str, *args: str) -> dict[str, object]:
