@@ -42,7 +42,7 @@ import duckdb, sys
 src, out, limit, tmp, kind = sys.argv[1:]
 con = duckdb.connect(out)
 con.execute(f"SET memory_limit = '{limit}'; SET temp_directory = '{tmp}'")
-con.execute("SET preserve_insertion_order = false")
+con.execute("SET preserve_insertion_order = false; SET enable_progress_bar = false")
 def read(t):
     return f"read_{kind}('{src}/{t}.{kind}')"
 con.execute(f"create table accounts as select *, (row_number() over (order by account_id) - 1)"
@@ -61,6 +61,7 @@ from pathlib import Path
 src, csv, parts, last = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
 con = duckdb.connect()
 con.execute("SET memory_limit = '2GB'; SET preserve_insertion_order = false")
+con.execute("SET enable_progress_bar = false")
 csv.mkdir(); parts.mkdir()
 for f in sorted(src.glob("*.parquet")):
     con.execute(f"copy (select * from '{f}') to '{csv / (f.stem + '.csv')}' (header)")

@@ -46,6 +46,7 @@ def limit(con: Any, workspace: Path | None = None) -> None:
     folder = spill_folder(workspace).resolve()
     con.raw_sql(f"SET memory_limit = '{duckdb_mb()}MiB'")
     con.raw_sql(f"SET temp_directory = '{_quoted(str(folder))}'")
+    con.raw_sql("SET enable_progress_bar = false")  # progress is the adapter's to draw
 
 
 def _quoted(text: str) -> str:
