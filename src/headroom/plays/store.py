@@ -26,10 +26,10 @@ from headroom.errors import ConfigError, UsageError
 from headroom.plays.models import Decision as DecisionRow
 from headroom.plays.models import Delivery as DeliveryRow
 from headroom.plays.models import Play, deadline_of
-from headroom.triggers.evaluate import Decision, History, PlayDraft
 
 if TYPE_CHECKING:
     from headroom.delivery.outbox import Queued
+    from headroom.triggers.evaluate import Decision, History, PlayDraft
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: A play's status: open until someone records an outcome; final once closed.
@@ -136,6 +136,9 @@ class Store:
 
         ``groups`` maps trigger ids to their cooldown group.
         """
+        # the trigger engine imports ibis: commands that only read the store need not wait for it
+        from headroom.triggers.evaluate import History
+
         out = History(declined_on=dict(declines))
         with self.session() as s:
             for play in s.scalars(select(Play).where(Play.fired_on < as_of)):
