@@ -12,6 +12,7 @@ from benchmarks import (
     bench_load,
     bench_revenue,
     bench_run,
+    bench_scale,
     bench_startup,
     bench_web,
 )
@@ -24,6 +25,7 @@ BENCHMARKS: dict[str, Callable[..., None]] = {
     "run": bench_run.main,
     "backtest": bench_backtest.main,
     "web": bench_web.main,
+    "scale": bench_scale.main,
     "metrics": bench_web.metrics_main,
 }
 

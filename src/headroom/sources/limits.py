@@ -17,7 +17,7 @@ from headroom.errors import MemoryLimitError
 
 #: DuckDB's share of the process's limit: the rest is the interpreter, its libraries and
 #: the batches on their way in (measured: see benchmarks/bench_load.py).
-DUCKDB_SHARE = 0.6
+DUCKDB_SHARE = 0.5
 
 
 def duckdb_memory_bytes() -> int:

@@ -43,7 +43,7 @@ from headroom.sources.report import EXAMPLES_PER_PROBLEM, Example, Problem
 from headroom.sources.schema import TABLES
 
 #: Bytes the CSV reader parses at a time: a batch of rows is about this much text.
-BLOCK_BYTES = 32 << 20
+BLOCK_BYTES = 16 << 20
 _BREAK = r"\r\n|\r|\n"
 
 
