@@ -1,8 +1,9 @@
 """``headroom run`` of the TeamFlow playbook: 100,000 accounts, 365 days of usage and events.
 
-Goals (issue: the expansion engine), measured in one run on the same loaded source:
+Goals (issues: the expansion engine; real data at real scale), measured in one run on the same
+source, loaded the way a user loads it (``headroom validate`` on the generated Parquet files):
 
-* at most 1.5x the time of a hand-written DuckDB SQL query computing the same firings;
+* at most the time of a hand-written DuckDB SQL query computing the same firings (1.0x);
 * at least 10x faster than a straightforward pandas version;
 * peak memory under 4 GB.
 
@@ -18,6 +19,7 @@ contender runs in a child process of its own, so that peak memory is its own.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -297,10 +299,9 @@ ABSENT = {
 def build_typed_source(folder: Path) -> None:
     """The generated Parquet files as contract-typed tables in ``folder/typed.duckdb``.
 
-    ``headroom validate`` is bypassed here: at 106 million usage rows it needs more memory
-    than this machine has (see the engine issue's note), and the run is what is measured. The
-    tables are stored as the loader stores them (accounts numbered, usage with their numbers,
-    usage and events in the loader's order), by the loader's own functions.
+    A shortcut past ``headroom validate``, for benchmarks that say they take it: the tables are
+    stored as the loader stores them (accounts numbered, usage with their numbers, usage and
+    events in the loader's order), by the loader's own functions, but nothing is checked.
     """
     import ibis
 
@@ -362,7 +363,15 @@ def main(accounts: int = 100_000, days: int = 365) -> None:
         )  # fmt: skip
         setup = time.perf_counter() - t
         t = time.perf_counter()
-        build_typed_source(folder)
+        # the user's path: their files through headroom validate, as a process of its own
+        workspace = Path(tmp) / "workspace"
+        env = dict(os.environ, HEADROOM_WORKSPACE=str(workspace))
+        subprocess.run(
+            [str(Path(sys.executable).with_name("headroom")), "validate", str(folder),
+             "--today", "2026-10-01"],
+            check=True, capture_output=True, env=env,
+        )  # fmt: skip
+        (folder / "typed.duckdb").symlink_to(next((workspace / "sources").glob("*.duckdb")))
         loading = time.perf_counter() - t
         ours = _child(OURS, str(folder), str(PLAYBOOK), AS_OF)
         hand = _child(HAND, str(folder), HAND_SQL.format(d=AS_OF))
@@ -378,10 +387,10 @@ def main(accounts: int = 100_000, days: int = 365) -> None:
     n = len(ours["firings"])  # type: ignore[arg-type]
     o, h, p = (float(x["seconds"]) for x in (ours, hand, pandas))  # type: ignore[arg-type]
     print(f"headroom run, TeamFlow playbook: {accounts:,} accounts x {days} days, as of {AS_OF}")
-    print(f"  (generated in {setup:.0f} s, typed into DuckDB in {loading:.0f} s)")
+    print(f"  (generated in {setup:.0f} s, loaded by headroom validate in {loading:.0f} s)")
     print(f"  {n:,} plays fired, the same by all three")
     print(f"  headroom: {o:.2f} s, peak {float(ours['peak_mb']):,.0f} MB (goal < 4,096 MB)")  # type: ignore[arg-type]
-    print(f"  hand-written DuckDB SQL: {h:.2f} s; ratio {o / h:.2f}x (goal <= 1.5x)")
+    print(f"  hand-written DuckDB SQL: {h:.2f} s; ratio {o / h:.2f}x (goal <= 1.0x)")
     print(f"  pandas: {p:.2f} s, peak {float(pandas['peak_mb']):,.0f} MB; "  # type: ignore[arg-type]
           f"headroom is {p / o:.1f}x faster (goal >= 10x)")  # fmt: skip
 

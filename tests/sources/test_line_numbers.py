@@ -115,7 +115,12 @@ def test_a_file_with_cr_line_ends(tmp_path: Path) -> None:
     ]
 
 
-def test_a_large_file_read_in_parallel_keeps_its_line_numbers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("block", [read_csv.BLOCK_BYTES, 64 * 1024], ids=["one-batch", "many"])
+def test_a_large_file_keeps_its_line_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    """A large bad file gets the messages a small one gets, read in one batch or in 30."""
+    monkeypatch.setattr(read_csv, "BLOCK_BYTES", block)
     rows = [f"s{i},a{i},2024-01-01,5,Pro" for i in range(60_000)]
     rows[30_000] = 's30000,a1,2024-01-01,5,"two\nlines"'
     rows[45_000] = "s45000,a1,2024-01-01,5"

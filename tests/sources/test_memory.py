@@ -51,7 +51,7 @@ def test_a_source_many_times_larger_than_the_limit_loads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     size = _source(tmp_path / "big", accounts=4000, days=365)
-    monkeypatch.setenv("HEADROOM_MEMORY_LIMIT", "100MB")
+    monkeypatch.setenv("HEADROOM_MEMORY_LIMIT", "120MB")  # DuckDB: 57 MiB
     settings.cache_clear()
     assert size > 4 * duckdb_mb() * 2**20  # the usage file alone is over 4x DuckDB's share
     run = validate(tmp_path / "big")
