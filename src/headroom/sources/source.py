@@ -516,10 +516,7 @@ def validate(
             )
         )
 
-    building = _building(target)
-    con = ibis.duckdb.connect(building)
-    try:
-        _prepare(con, workspace)
+    with _built(target, workspace) as (building, con):
         lines: dict[str, int] = {}
         raws, problems = _stage_all(spec, located, db, con, progress, lines)
         for p in problems:
@@ -566,15 +563,28 @@ def validate(
         )
         _put_in_place(building, target, report, made)
         return report, target
+
+
+@contextmanager
+def _built(
+    target: Path, workspace: Path, copy_of: Path | None = None, progress: Progress = SILENT
+) -> Iterator[tuple[Path, Any]]:
+    """A file built aside (empty, or a copy of ``copy_of``) and an engine on it, set for
+    loading; the file is gone afterwards unless it was put in place."""
+    building = target.with_name(f".{target.stem}.{os.getpid()}.{uuid.uuid4().hex[:6]}.building")
+    con = None
+    try:
+        if copy_of is not None:
+            with _step(progress, "copy the loaded source"):
+                shutil.copyfile(copy_of, building)
+        con = ibis.duckdb.connect(building)
+        _prepare(con, workspace)
+        yield building, con
     finally:
-        con.disconnect()
+        if con is not None:
+            con.disconnect()
         building.unlink(missing_ok=True)
         Path(f"{building}.wal").unlink(missing_ok=True)
-
-
-def _building(target: Path) -> Path:
-    """Where a loaded file is built before it is put in place."""
-    return target.with_name(f".{target.stem}.{os.getpid()}.{uuid.uuid4().hex[:6]}.building")
 
 
 def _put_in_place(building: Path, target: Path, report: Report, made: dict[str, Any]) -> None:
@@ -630,12 +640,7 @@ def _load_growth(
     progress: Progress,
 ) -> tuple[Report, Path | None]:
     """Check the new rows only and append them to a copy of the previous load."""
-    building = _building(target)
-    with _step(progress, "copy the loaded source"):
-        shutil.copyfile(grown.path, building)
-    con = ibis.duckdb.connect(building)
-    try:
-        _prepare(con, workspace)
+    with _built(target, workspace, grown.path, progress) as (building, con):
         old = grown.report
         report.tables = {n: dataclasses.replace(t) for n, t in old.tables.items()}
         v = Validator(con, report, today, carried=old)
@@ -695,10 +700,6 @@ def _load_growth(
         made = _remade(grown, today, lines)
         _put_in_place(building, target, report, made)
         return report, target
-    finally:
-        con.disconnect()
-        building.unlink(missing_ok=True)
-        Path(f"{building}.wal").unlink(missing_ok=True)
 
 
 def _remade(grown: _Grown, today: dt.date, lines: dict[str, int]) -> dict[str, Any]:
