@@ -305,21 +305,26 @@ def _stage_all(
     con: Any,
     progress: Progress,
     lines: dict[str, int],
+    earlier: dict[str, list[str]] | None = None,
 ) -> tuple[list[RawTable], list[Problem]]:
     """Stage every table in ``con``, streaming; what stops a table from being read is listed,
-    and the others are read all the same. ``lines`` gets each CSV file's count of lines."""
+    and the others are read all the same. ``lines`` gets each CSV file's count of lines;
+    ``earlier`` names, per table, the files of its folder loaded before (new days)."""
     raws: list[RawTable] = []
     problems: list[Problem] = []
     for loc in located:
         mapping = spec.mapping(loc.table)
+        before = (earlier or {}).get(loc.table)
         try:
             if loc.kind == "csv":
                 raw, found, counted = stage_csv(
-                    con, loc.table, list(loc.parts), loc.label, mapping, progress
+                    con, loc.table, list(loc.parts), loc.label, mapping, progress, before
                 )
                 lines.update(counted)
             elif loc.kind == "parquet":
-                raw = stage_parquet(con, loc.table, list(loc.parts), loc.label, mapping, progress)
+                raw = stage_parquet(
+                    con, loc.table, list(loc.parts), loc.label, mapping, progress, before
+                )
                 found = []
             else:
                 assert spec.database is not None
@@ -650,28 +655,17 @@ def _load_growth(
                 v.raw[name] = RawTable(name, info.file or name, "line", name, info.rows)
                 v.tables[name] = con.table(name)
         lines: dict[str, int] = {}
-        for name, parts in grown.growth.new.items():
-            if not parts:
-                continue
-            label = old.tables[name].file or name
-            earlier = grown.growth.earlier.get(name)
-            mapping = spec.mapping(name)
-            raw: RawTable | None
-            try:
-                if parts[0].path.name.lower().endswith(".parquet"):
-                    raw = stage_parquet(con, name, parts, label, mapping, progress, earlier)
-                    found: list[Problem] = []
-                else:
-                    raw, found, counted = stage_csv(
-                        con, name, parts, label, mapping, progress, earlier
-                    )
-                    lines.update(counted)
-            except ReadFailedError as failed:
-                found, raw = failed.problems, None
-            for problem in found:
-                report.add(problem)
-            if raw is None:
-                continue
+        kinds = {loc.table: loc.kind for loc in grown.located}
+        new = [
+            Located(name, kinds[name], "", old.tables[name].file or name, tuple(parts))
+            for name, parts in grown.growth.new.items()
+            if parts
+        ]
+        raws, problems = _stage_all(spec, new, None, con, progress, lines, grown.growth.earlier)
+        for problem in problems:
+            report.add(problem)
+        for raw in raws:
+            name = raw.name
             v.register(raw)
             v.totals[name] = old.tables[name].rows + raw.rows
             report.tables[name].rows += raw.rows

@@ -524,52 +524,57 @@ class Validator:
         )
         marked = rows.join(groups, key).select(*rows.columns, "_first")
         repeat = marked._order != marked._first
-        first = self.where
+        check = self._repeat_check(name, repeat, lambda r: self.where(name, r["_first"]), "_first")
+        self.run_checks(name, [check], base=marked)
+
+    def _repeat_check(
+        self,
+        name: str,
+        bad: ir.BooleanValue | None,
+        repeats: Callable[[Row], str],
+        *fields: str,
+    ) -> RowCheck:
+        """The check of rows that repeat another row's key; ``repeats(row)`` names the other
+        (``line 4``, ``a row loaded before``), from the key and ``fields``."""
+        key = list(TABLES[name].key)
         label = key[0] if len(key) == 1 else "(" + ", ".join(key) + ")"
 
         def describe(r: Row) -> str:
             return ", ".join(f"{k} {quote(r[k])}" for k in key)
 
-        mapping_combine = self.combine.get(name, "reject")
+        combine = self.combine.get(name, "reject")
         if name == "events":
-            check = RowCheck(
+            return RowCheck(
                 "repeated_event",
                 key[0],
-                repeat,
-                lambda r: f"{describe(r)} repeats {first(name, r['_first'])}; kept once",
+                bad,
+                lambda r: f"{describe(r)} repeats {repeats(r)}; kept once",
                 severity="warning",
-                fields=("_first",),
+                fields=fields,
                 summary=lambda n: plural(n, "row repeats", "rows repeat") + " an earlier event_id",
                 hint=(
                     "a repeated event_id is the same event (ingest is idempotent); "
                     "the first is kept"
                 ),
             )
-        elif mapping_combine != "reject":
-            check = RowCheck(
+        if combine != "reject":
+            return RowCheck(
                 "combined_rows",
                 None,
-                repeat,
-                lambda r: (
-                    f"{describe(r)} repeats {first(name, r['_first'])}; "
-                    f"combined ({mapping_combine})"
-                ),
+                bad,
+                lambda r: f"{describe(r)} repeats {repeats(r)}; combined ({combine})",
                 severity="warning",
-                fields=(*key, "_first"),
+                fields=(*key, *fields),
                 summary=lambda n: plural(n, "row repeats", "rows repeat") + f" an earlier {label}",
-                hint=f"the mapping says combine: {mapping_combine}",
+                hint=f"the mapping says combine: {combine}",
             )
-        else:
-            check = RowCheck(
-                "duplicate_key",
-                key[0] if len(key) == 1 else None,
-                repeat,
-                lambda r: (
-                    f"{describe(r)} repeats {first(name, r['_first'])}; {label} must be unique"
-                ),
-                fields=(*key, "_first"),
-            )
-        self.run_checks(name, [check], base=marked)
+        return RowCheck(
+            "duplicate_key",
+            key[0] if len(key) == 1 else None,
+            bad,
+            lambda r: f"{describe(r)} repeats {repeats(r)}; {label} must be unique",
+            fields=(*key, *fields),
+        )
 
     def repeats_of_loaded(self, name: str, loaded: ir.Table) -> None:
         """New rows whose key a row loaded before already has (an incremental load)."""
@@ -587,32 +592,8 @@ class Validator:
                 return
             old = old.filter(old._k_date.between(lo, hi))
         again = rows.semi_join(old, [f"_k_{k}" for k in key])
-        label = key[0] if len(key) == 1 else "(" + ", ".join(key) + ")"
-
-        def describe(r: Row) -> str:
-            return ", ".join(f"{k} {quote(r[k])}" for k in key)
-
-        if name == "events":
-            check = RowCheck(
-                "repeated_event",
-                key[0],
-                None,
-                lambda r: f"{describe(r)} repeats an event loaded before; kept once",
-                severity="warning",
-                summary=lambda n: plural(n, "row repeats", "rows repeat") + " an earlier event_id",
-                hint=(
-                    "a repeated event_id is the same event (ingest is idempotent); "
-                    "the first is kept"
-                ),
-            )
-        else:
-            check = RowCheck(
-                "duplicate_key",
-                key[0] if len(key) == 1 else None,
-                None,
-                lambda r: f"{describe(r)} repeats a row loaded before; {label} must be unique",
-                fields=tuple(key),
-            )
+        before = "an event loaded before" if name == "events" else "a row loaded before"
+        check = self._repeat_check(name, None, lambda r: before)
         self.run_checks(name, [check], base=again)
 
     def carry_the_rest(self) -> None:
