@@ -32,6 +32,7 @@ from headroom.sources.readers import (
     Part,
     RawTable,
     ReadFailedError,
+    append_rows,
     differing_columns,
     file_problem,
     missing_columns,
@@ -346,9 +347,7 @@ class _Stager:
                 data = data.append_column(LINE, pa.array(lines[~is_bad], pa.int64()))
                 data = data.append_column(PART, pa.array(np.full(data.num_rows, index, np.int32)))
                 data = _drop_blank(data)
-                self.duck.register("_headroom_batch", data)
-                self.duck.execute(f"INSERT INTO {self.relation} SELECT * FROM _headroom_batch")
-                self.duck.unregister("_headroom_batch")
+                append_rows(self.duck, self.relation, data)
                 self.rows += data.num_rows
                 self.progress.advance(self.step, data.num_rows)
                 record += count

@@ -23,6 +23,7 @@ from headroom.sources.readers import (
     Part,
     RawTable,
     ReadFailedError,
+    append_rows,
     arrow_kind,
     differing_columns,
     file_problem,
@@ -198,16 +199,10 @@ def stage_database(
             wrong = wrong_types(table, label, schema, renames)
             if wrong:
                 raise ReadFailedError(*wrong)
+            empty = pa.Table.from_batches([], schema=schema)
+            append_rows(duck, staged, _numbered(empty, 0), create=True)
             for batch in batches:
-                numbered = pa.Table.from_batches([batch]).append_column(
-                    LINE, pa.array(range(rows + 1, rows + batch.num_rows + 1), pa.int64())
-                )
-                duck.register("_headroom_batch", numbered)
-                if rows == 0:
-                    duck.execute(f"CREATE TEMP TABLE {staged} AS SELECT * FROM _headroom_batch")
-                else:
-                    duck.execute(f"INSERT INTO {staged} SELECT * FROM _headroom_batch")
-                duck.unregister("_headroom_batch")
+                append_rows(duck, staged, _numbered(pa.Table.from_batches([batch]), rows))
                 rows += batch.num_rows
                 progress.advance(step, batch.num_rows)
         except ReadFailedError:
@@ -217,13 +212,6 @@ def stage_database(
             raise ReadFailedError(
                 file_problem(table, label, "unreadable", f"the table cannot be read ({first})")
             ) from None
-        if rows == 0:  # no batch came: an empty table of the right columns
-            empty = pa.Table.from_batches([], schema=schema).append_column(
-                LINE, pa.array([], pa.int64())
-            )
-            duck.register("_headroom_batch", empty)
-            duck.execute(f"CREATE TEMP TABLE {staged} AS SELECT * FROM _headroom_batch")
-            duck.unregister("_headroom_batch")
         relation = f"raw_{table}"
         select = [*_select(table, schema, renames), quoted(LINE)]
         con.raw_sql(
@@ -232,6 +220,13 @@ def stage_database(
         return RawTable(table, label, "row", relation, rows, ignored, key_in_location=True)
     finally:
         progress.finish(step)
+
+
+def _numbered(rows: pa.Table, before: int) -> pa.Table:
+    """``rows`` with their row numbers, after ``before`` rows."""
+    return rows.append_column(
+        LINE, pa.array(range(before + 1, before + rows.num_rows + 1), pa.int64())
+    )
 
 
 def _batches(expr: Any) -> pa.RecordBatchReader:

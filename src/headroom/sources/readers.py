@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -98,6 +99,16 @@ class RawTable:
         if self.parts and part is not None:
             return f"{self.parts[part]}, {here}"
         return here
+
+
+def append_rows(duck: Any, relation: str, rows: pa.Table, *, create: bool = False) -> None:
+    """Append an Arrow table's rows to a table of the engine (``create``: make it from them)."""
+    duck.register("_headroom_batch", rows)
+    try:
+        what = f"CREATE TEMP TABLE {relation} AS" if create else f"INSERT INTO {relation}"
+        duck.execute(f"{what} SELECT * FROM _headroom_batch")
+    finally:
+        duck.unregister("_headroom_batch")
 
 
 class ReadFailedError(Exception):
