@@ -71,7 +71,14 @@ def test_a_source_many_times_larger_than_the_limit_loads(
 def test_a_source_that_cannot_fit_gets_a_clear_error_and_loads_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workspace: Path
 ) -> None:
-    _source(tmp_path / "big", accounts=2000, days=120)
+    # Names of 10 MB each: a block of the engine holds whole values, and a dozen of them
+    # cannot be in 32 MB at once when the table is committed.
+    big = tmp_path / "big"
+    big.mkdir()
+    names = "".join(f"a{i},{'x' * (10 << 20)}\n" for i in range(12))
+    (big / "accounts.csv").write_text("account_id,name\n" + names)
+    subs = "".join(f"s{i},a{i},2025-01-01,100\n" for i in range(12))
+    (big / "subscriptions.csv").write_text("subscription_id,account_id,start_date,mrr\n" + subs)
     monkeypatch.setenv("HEADROOM_MEMORY_LIMIT", "1MB")  # DuckDB's floor: 32 MB
     settings.cache_clear()
     run = validate(tmp_path / "big")

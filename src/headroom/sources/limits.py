@@ -54,8 +54,14 @@ def _quoted(text: str) -> str:
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
-    """Whether ``exc`` is DuckDB running out of the memory it may use."""
-    return type(exc).__name__ == "OutOfMemoryException"
+    """Whether ``exc`` is DuckDB running out of the memory it may use (it says so by type, or,
+    when a commit could not hold a block in memory, in a transaction error's text)."""
+    if type(exc).__name__ == "OutOfMemoryException":
+        return True
+    text = str(exc)
+    return type(exc).__module__.startswith(("duckdb", "_duckdb")) and (
+        "failed to pin block" in text or "Out of Memory Error" in text
+    )
 
 
 def out_of_memory() -> MemoryLimitError:

@@ -1,4 +1,13 @@
-"""Staging CSV files: streamed batch by batch into a table of text columns, in bounded memory.
+"""Staging CSV files into tables of text columns, in bounded memory.
+
+A large file is first read by the engine's own CSV reader, on every core, into a table of the
+staging database, which keeps the rows in file order: record ``n`` is row id ``n - 1``. Most
+files are one record a line, and the file's count of lines (taken meanwhile) then proves that
+record ``n`` is line ``n + 1``. Any other file (one whose values hold line breaks, with blank
+lines, bad rows or text that is not UTF-8) and every small one is read by the streaming reader
+below, which numbers lines in every case and tells what is wrong where.
+
+The streaming reader reads batch by batch.
 
 Each row keeps the line of the file it starts on. A row is a record of the CSV reader; the
 reader numbers records, and a record spans one line more for every line break inside its
@@ -14,11 +23,13 @@ import codecs
 import csv
 import itertools
 import re
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,16 +46,21 @@ from headroom.sources.readers import (
     append_rows,
     differing_columns,
     file_problem,
+    literal,
     missing_columns,
     not_text,
     quoted,
     rename,
+    staged,
 )
 from headroom.sources.report import EXAMPLES_PER_PROBLEM, Example, Problem
 from headroom.sources.schema import TABLES
 
 #: Bytes the CSV reader parses at a time: a batch of rows is about this much text.
 BLOCK_BYTES = 16 << 20
+#: Files at least this big are first read by the engine's own CSV reader, on every core; the
+#: streaming reader reads smaller ones as quickly, and any file the engine's cannot number.
+PARALLEL_BYTES = 32 << 20
 _BREAK = r"\r\n|\r|\n"
 
 
@@ -97,6 +113,12 @@ class _Counting:
     def close(self) -> None:
         self.file.close()
         self.closed = True
+
+
+def _count_all(counting: _Counting) -> None:
+    """Read a file to its end, counting its lines."""
+    while counting.read(BLOCK_BYTES):
+        pass
 
 
 def _header_names(head: bytes) -> list[str]:
@@ -266,21 +288,80 @@ def _drop_blank(data: pa.Table) -> pa.Table:
 class _Stager:
     """Appends one file's rows, with their lines, to the raw table."""
 
-    def __init__(self, con: Any, relation: str, ours: list[str], progress: Progress, step: str):
+    def __init__(self, con: Any, name: str, ours: list[str], progress: Progress, step: str):
         self.duck = con.con  # the DuckDB connection itself: batches go in as Arrow
-        self.relation = relation
+        self.name = name
+        self.relation = staged(name)
         self.ours = ours
         self.progress = progress
         self.step = step
         self.rows = 0
         self.lines: dict[int, int] = {}  # lines of each file read, by part index
+        self.created = False
 
     def create(self) -> None:
+        if self.created:
+            return
         cols = [f"{quoted(c)} VARCHAR" for c in self.ours]
         self.duck.execute(
-            f"CREATE OR REPLACE TEMP TABLE {self.relation} "
+            f"CREATE OR REPLACE TABLE {self.relation} "
             f"({', '.join(cols)}, {LINE} BIGINT, {PART} INTEGER)"
         )
+        self.created = True
+
+    def read_parallel(self, part: Part, index: int, header: _Header) -> str | None:
+        """Read a whole file with the engine's own CSV reader, on every core: returns the
+        query giving its rows with their lines, or None when the streaming reader must read
+        it (a value holding a line break or a blank line, which shift lines from records; a
+        row of the wrong width, a stray quote, text that is not UTF-8: each is then found and
+        reported by the streaming reader, as for any file).
+
+        The engine keeps the rows in the order of the file, so record ``n`` is row id
+        ``n - 1``; the file's count of lines, taken meanwhile, says whether record ``n`` is
+        line ``n + 1``.
+        """
+        target = staged(f"{self.name}_{index}")
+        position = {theirs: i for i, theirs in enumerate(header.names)}
+        theirs_of = {ours: theirs for theirs, ours in header.renames.items()}
+        columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header.names)))
+        select = ", ".join(
+            f"coalesce(c{position[theirs_of[c]]}, '') AS {quoted(c)}" for c in self.ours
+        )
+        counting = _Counting(part.path)
+        counter = threading.Thread(target=_count_all, args=(counting,), daemon=True)
+        counter.start()
+        try:
+            self.duck.execute("SET preserve_insertion_order = true")
+            self.duck.execute(
+                f"CREATE OR REPLACE TABLE {target} AS SELECT {select} FROM read_csv("
+                f"{literal(str(part.path))}, header = false, skip = 1, auto_detect = false, "
+                f"columns = {{{columns}}}, delim = ',', quote = '\"', escape = '\"', "
+                "strict_mode = true, null_padding = false, all_varchar = true, "
+                "encoding = 'utf-8')"
+            )
+        except duckdb.Error:
+            self.duck.execute(f"DROP TABLE IF EXISTS {target}")
+            return None
+        finally:
+            self.duck.execute("SET preserve_insertion_order = false")
+            counter.join()
+            counting.close()
+        (rows,) = self.duck.execute(f"SELECT count(*) FROM {target}").fetchone()
+        if counting.lines() != rows + 1:
+            self.duck.execute(f"DROP TABLE IF EXISTS {target}")
+            return None
+        names = ", ".join(quoted(c) for c in self.ours)
+        query = (
+            f"SELECT {names}, rowid + 2 AS {LINE}, CAST({index} AS INTEGER) AS {PART} FROM {target}"
+        )
+        blank = " AND ".join(f"{quoted(c)} = ''" for c in self.ours)
+        (blanks,) = self.duck.execute(f"SELECT count(*) FROM {target} WHERE {blank}").fetchone()
+        if blanks:
+            query += f" WHERE NOT ({blank})"
+        self.lines[index] = counting.lines()
+        self.rows += rows - blanks
+        self.progress.advance(self.step, rows - blanks)
+        return query
 
     def stage(
         self, table: str, part: Part, index: int, header: _Header, breaks_inside: bool
@@ -401,20 +482,26 @@ def stage_csv(
     progress.start(step, total=None, unit="rows")
     stager = _Stager(con, relation, ours, progress, step)
     problems: list[Problem] = []
+    pieces: list[str] = []  # the queries whose rows, together, are the table's
     try:
-        stager.create()
         for index, (part, header) in enumerate(zip(parts, headers, strict=True), len(earlier)):
+            if part.start == 0 and part.path.stat().st_size >= PARALLEL_BYTES:
+                query = stager.read_parallel(part, index, header)
+                if query is not None:
+                    pieces.append(query)
+                    continue
+            stager.create()
             before = stager.rows
             bad, right = stager.stage(table, part, index, header, breaks_inside=False)
             if not right:  # values hold line breaks: read it again, counting them
-                stager.duck.execute(f"DELETE FROM {relation} WHERE {PART} = {index}")
+                stager.duck.execute(f"DELETE FROM {stager.relation} WHERE {PART} = {index}")
                 stager.rows = before
                 bad, _ = stager.stage(table, part, index, header, breaks_inside=True)
             if bad.count:
                 problems.append(_bad_rows(table, part.label, bad))
-    except BaseException:
-        stager.duck.execute(f"DROP TABLE IF EXISTS {relation}")
-        raise
+        if stager.created:
+            pieces.insert(0, f"SELECT * FROM {stager.relation}")
+        con.raw_sql(f"CREATE OR REPLACE TEMP VIEW {relation} AS {' UNION ALL '.join(pieces)}")
     finally:
         progress.finish(step)
     raw = RawTable(

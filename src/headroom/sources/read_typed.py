@@ -1,4 +1,4 @@
-"""Staging typed tables: Parquet files read in place, database tables streamed in batches.
+"""Staging typed tables: Parquet files copied by the engine, database tables streamed in batches.
 
 A typed column whose type already fits its kind stays typed (a date32 date, a float value):
 turning 100 million numbers into text only to parse them back would cost more than the load.
@@ -31,6 +31,7 @@ from headroom.sources.readers import (
     missing_columns,
     quoted,
     rename,
+    staged,
     wrong_types,
 )
 from headroom.sources.schema import TABLES, Kind
@@ -101,11 +102,11 @@ def stage_parquet(
     progress: Progress,
     earlier: list[str] | None = None,
 ) -> RawTable:
-    """A view over the Parquet file(s) of ``table``, read in place by the engine (``earlier``:
-    the files of its folder loaded before, numbered before these).
+    """The Parquet file(s) of ``table`` copied into the staging database by the engine
+    (``earlier``: the files of its folder loaded before, numbered before these).
 
-    Only the files' footers are read here (their columns and row counts); the rows are read
-    by the checks and the load, a row group at a time.
+    The files' footers are read first (their columns and row counts): a file whose columns
+    cannot hold the contract's values is refused before any row is read.
     """
     step = f"read {label}"
     progress.start(step, total=len(parts), unit="files")
@@ -151,11 +152,14 @@ def stage_parquet(
             at = f"list_position({files}, filename) - 1 + {len(earlier)}"
             cols.append(f"CAST({at} AS INTEGER) AS {PART}")
         relation = f"raw_{table}"
+        # Copied once into the staging database: the checks and the load read it again and
+        # again, and a stored table is read on every core where a file may not be.
         con.raw_sql(
-            f"CREATE OR REPLACE TEMP VIEW {relation} AS SELECT {', '.join(cols)} FROM "
+            f"CREATE OR REPLACE TABLE {staged(relation)} AS SELECT {', '.join(cols)} FROM "
             f"read_parquet({files}, file_row_number = true, filename = true, "
             "union_by_name = true)"
         )
+        con.raw_sql(f"CREATE OR REPLACE TEMP VIEW {relation} AS FROM {staged(relation)}")
         return RawTable(
             table,
             label,
@@ -190,7 +194,7 @@ def stage_database(
     step = f"read {label}"
     progress.start(step, total=None, unit="rows")
     duck = con.con
-    staged = f"staged_{table}"
+    staging = staged(f"staged_{table}")
     rows = 0
     try:
         try:
@@ -200,9 +204,9 @@ def stage_database(
             if wrong:
                 raise ReadFailedError(*wrong)
             empty = pa.Table.from_batches([], schema=schema)
-            append_rows(duck, staged, _numbered(empty, 0), create=True)
+            append_rows(duck, staging, _numbered(empty, 0), create=True)
             for batch in batches:
-                append_rows(duck, staged, _numbered(pa.Table.from_batches([batch]), rows))
+                append_rows(duck, staging, _numbered(pa.Table.from_batches([batch]), rows))
                 rows += batch.num_rows
                 progress.advance(step, batch.num_rows)
         except ReadFailedError:
@@ -215,7 +219,7 @@ def stage_database(
         relation = f"raw_{table}"
         select = [*_select(table, schema, renames), quoted(LINE)]
         con.raw_sql(
-            f"CREATE OR REPLACE TEMP VIEW {relation} AS SELECT {', '.join(select)} FROM {staged}"
+            f"CREATE OR REPLACE TEMP VIEW {relation} AS SELECT {', '.join(select)} FROM {staging}"
         )
         return RawTable(table, label, "row", relation, rows, ignored, key_in_location=True)
     finally:

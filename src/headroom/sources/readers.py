@@ -1,9 +1,9 @@
 """What every reader shares: the raw table it stages, column mapping, type compatibility.
 
-A reader stages one table of the source in the engine that checks it (the DuckDB file being
-built), streaming: a CSV file batch by batch into a table of text columns, a Parquet file or a
-database table as typed columns where their type already fits the contract and as text where
-it does not. Every raw table carries ``_line``, the line of the file each row came from (the
+A reader stages one table of the source in the engine that checks it, in a staging database
+attached beside the DuckDB file being built: a CSV file into a table of text columns, a
+Parquet file or a database table as typed columns where their type already fits the contract
+and as text where it does not. The checks see it through a view named ``raw_<table>``. Every raw table carries ``_line``, the line of the file each row came from (the
 row number for Parquet and database tables), and for a table read from a folder of files,
 ``_part``, which file. Values are checked later, in the engine, all at once; a reader only
 reports what stops it from reading at all, and keeps going where it can so that every problem
@@ -101,11 +101,22 @@ class RawTable:
         return here
 
 
+#: The database the readers stage rows in, attached beside the file being built and gone with
+#: it. Its tables are stored compressed: a temporary table of 100 million rows of text would
+#: spill uncompressed, and every check would read it back from the spill, at twice the time.
+STAGE = "stage"
+
+
+def staged(name: str) -> str:
+    """The name of a staging table: ``stage."raw_usage_daily"``."""
+    return f"{STAGE}.{quoted(name)}"
+
+
 def append_rows(duck: Any, relation: str, rows: pa.Table, *, create: bool = False) -> None:
     """Append an Arrow table's rows to a table of the engine (``create``: make it from them)."""
     duck.register("_headroom_batch", rows)
     try:
-        what = f"CREATE TEMP TABLE {relation} AS" if create else f"INSERT INTO {relation}"
+        what = f"CREATE TABLE {relation} AS" if create else f"INSERT INTO {relation}"
         duck.execute(f"{what} SELECT * FROM _headroom_batch")
     finally:
         duck.unregister("_headroom_batch")

@@ -34,7 +34,16 @@ from headroom.sources.limits import limit
 from headroom.sources.progress import SILENT, Progress
 from headroom.sources.read_csv import stage_csv
 from headroom.sources.read_typed import stage_database, stage_parquet
-from headroom.sources.readers import LINE, PART, Part, RawTable, ReadFailedError, quoted
+from headroom.sources.readers import (
+    LINE,
+    PART,
+    STAGE,
+    Part,
+    RawTable,
+    ReadFailedError,
+    literal,
+    quoted,
+)
 from headroom.sources.report import Example, Problem, Report, TableInfo
 from headroom.sources.schema import REQUIRED_TABLES, STORAGE_TYPE, TABLES
 from headroom.sources.validate import Validator, parsed
@@ -400,6 +409,7 @@ def _drop_staged(con: Any) -> None:
     ).fetchall():
         what = "VIEW" if kind == "VIEW" else "TABLE"
         con.raw_sql(f"DROP {what} IF EXISTS temp.main.{quoted(name)}")
+    con.raw_sql(f"DETACH DATABASE IF EXISTS {STAGE}")
 
 
 @contextmanager
@@ -577,6 +587,7 @@ def _built(
     """A file built aside (empty, or a copy of ``copy_of``) and an engine on it, set for
     loading; the file is gone afterwards unless it was put in place."""
     building = target.with_name(f".{target.stem}.{os.getpid()}.{uuid.uuid4().hex[:6]}.building")
+    stage = building.with_suffix(".stage")  # the rows as read, until they are checked
     con = None
     try:
         if copy_of is not None:
@@ -584,12 +595,14 @@ def _built(
                 shutil.copyfile(copy_of, building)
         con = ibis.duckdb.connect(building)
         _prepare(con, workspace)
+        con.raw_sql(f"ATTACH {literal(str(stage))} AS {STAGE}")
         yield building, con
     finally:
         if con is not None:
             con.disconnect()
-        building.unlink(missing_ok=True)
-        Path(f"{building}.wal").unlink(missing_ok=True)
+        for path in (building, stage):
+            path.unlink(missing_ok=True)
+            Path(f"{path}.wal").unlink(missing_ok=True)
 
 
 def _put_in_place(building: Path, target: Path, report: Report, made: dict[str, Any]) -> None:

@@ -516,6 +516,10 @@ class Validator:
         # hashes costs a fraction of grouping their text keys, and repeats are rare.
         hashed = rows.mutate(_h=_key_hash([rows[k] for k in key]))
         clashes = hashed.group_by("_h").aggregate(_n=hashed.count()).filter(ibis._["_n"] > 1)
+        # Stored first: a query naming ``hashed`` twice has the engine keep every row of it.
+        clashes = self.con.create_table(
+            f"_clashes_{name}", clashes.select("_h"), temp=True, overwrite=True
+        )
         rows = hashed.semi_join(clashes, "_h").drop("_h")
         groups = (
             rows.group_by(key)
