@@ -192,3 +192,53 @@ def assert_same(got: AccountView, want: AccountView) -> None:
         for f in ("days", "low", "high"):
             near = None if getattr(w, f) is None else pytest.approx(getattr(w, f), rel=1e-9)
             assert getattr(g, f) == near, (got.account_id, g.metric, f)
+
+
+def test_pages_read_a_copy_of_recent_usage_ordered_by_account_and_show_the_same(
+    teamflow: Source, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server makes, once per loaded file, a copy of the recent usage ordered by account
+    (an account's rows are then in one block, not spread over every day's): the pages read
+    there show what they show without it, and a second server finds the copy made."""
+    from headroom.facts import usage_index
+
+    monkeypatch.setattr(usage_index, "MIN_ROWS", 0)  # this source is small
+    ids = [r["account_id"] for r in _rows(teamflow.table("accounts").select("account_id"))]
+    plain = AccountViews(teamflow, engines=1, days=DAYS)
+    try:
+        expected = {a: plain.view(a, AS_OF) for a in ids[:8]}
+    finally:
+        plain.close()
+    read: list[int] = []
+    views = AccountViews(teamflow, engines=2, days=DAYS)
+    try:
+        views.prepare(AS_OF)
+        index = views._index
+        assert index is not None
+        since = views._queries[AS_OF].since["usage_daily"]
+        assert index.since == since - dt.timedelta(days=usage_index.MARGIN_DAYS)
+        assert index.path.name == f"{teamflow.path.stem}.pages-{index.since}.duckdb"
+        counted = index.read
+
+        def counting(keys: list[int], since: dt.date | None) -> Any:
+            rows = counted(keys, since)
+            read.append(0 if rows is None else rows.num_rows)
+            return rows
+
+        for engine in views._made:
+            engine.narrow.readers["usage_daily"] = counting
+        for a in ids[:8]:
+            assert views.view(a, AS_OF) == expected[a]
+        # the copy is ordered by account: what the pages read of it comes from few blocks
+        ordered = index._con.sql("SELECT account_key FROM usage_daily ORDER BY rowid")
+        keys = ordered.fetchnumpy()["account_key"]
+        assert (keys[1:] >= keys[:-1]).all()
+    finally:
+        views.close()
+    assert len(read) == 8 and all(n > 0 for n in read)
+    again = AccountViews(teamflow, engines=1, days=DAYS)
+    try:
+        again.prepare(AS_OF)
+        assert again._index is not None and again._index.path == index.path
+    finally:
+        again.close()

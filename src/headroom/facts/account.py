@@ -16,6 +16,7 @@ import ibis
 import pyarrow as pa
 
 from headroom.errors import NotFoundError
+from headroom.facts.usage_index import UsageIndex, usage_index
 from headroom.signals.builtin import limits_in_force
 from headroom.signals.registry import Context, signal_table
 from headroom.sources import Source
@@ -153,6 +154,7 @@ class AccountViews:
         self._making = threading.Lock()
         self._queries: dict[dt.date, _Queries] = {}
         self._compiling = threading.Lock()
+        self._index: UsageIndex | None = None
 
     def view(self, account_id: str, as_of: dt.date) -> AccountView:
         """The account's page, as of the end of ``as_of``."""
@@ -189,10 +191,25 @@ class AccountViews:
                 self._cond.notify_all()
         return mine.result()
 
-    def prepare(self, as_of: dt.date) -> None:
+    def prepare(self, as_of: dt.date, *, index: bool = True) -> None:
         """Compile the page's queries for ``as_of`` and prepare them on every engine, made now,
         ahead of the first pages (a server does it when it starts: compiling takes a second or
-        two). Pages are served meanwhile."""
+        two); then, with ``index``, find or make the copy of a large source's recent usage
+        ordered by account (:mod:`~headroom.facts.usage_index`). Pages are served meanwhile."""
+        self._prepare_engines(as_of)
+        since = self._queries[as_of].since.get("usage_daily")
+        if index and since is not None and self._index is None:
+            found = usage_index(self.source, since)
+            with self._cond:
+                self._index = found
+                for engine in self._made:
+                    self._use_index(engine)
+
+    def _use_index(self, engine: _Engine) -> None:
+        if self._index is not None:
+            engine.narrow.readers["usage_daily"] = self._index.read
+
+    def _prepare_engines(self, as_of: dt.date) -> None:
         for _ in range(self.engines):
             with self._cond:
                 while self._busy >= self.engines:
@@ -225,6 +242,7 @@ class AccountViews:
         with self._making:
             engine = _Engine(self.source)
         with self._cond:
+            self._use_index(engine)
             self._made.append(engine)
         return engine
 
@@ -277,8 +295,11 @@ class AccountViews:
         """Close the engines (a later view makes new ones)."""
         with self._cond:
             made, self._made, self._free = self._made, [], []
+            index, self._index = self._index, None
         for engine in made:
             engine.narrow.close()
+        if index is not None:
+            index.close()
 
 
 def _by_account(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

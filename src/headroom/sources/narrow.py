@@ -16,7 +16,7 @@ expression back): a kept table would hold the previous account's rows.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import ibis
@@ -63,6 +63,9 @@ class Narrow:
         self._own = source.own()
         self._big_raw: Any = self._own.con.con if self._own is not None else None
         self.per_account: list[str] = []
+        #: Other ways to find a keyed table's rows (by account keys, from a day): each may
+        #: answer None, and the table is read as it is.
+        self.readers: dict[str, Callable[[list[int], dt.date | None], pa.Table | None]] = {}
         self._prepared: dict[str, str] = {}
         self._columns: dict[str, list[str]] = {}
         # A cursor sees the database's tables, not the connection's temporary ones.
@@ -123,7 +126,10 @@ class Narrow:
             rows: pa.Table | None = None
             if name in KEYED and ACCOUNT_KEY in self._columns[name]:
                 if keys:
-                    rows = self._read(name, ACCOUNT_KEY, keys, since.get(name))
+                    reader = self.readers.get(name)
+                    rows = None if reader is None else reader(keys, since.get(name))
+                    if rows is None:
+                        rows = self._read(name, ACCOUNT_KEY, keys, since.get(name))
             else:
                 rows = self._read(name, "account_id", ids, since.get(name))
             if name == "accounts" and rows is not None:
