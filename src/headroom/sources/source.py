@@ -632,7 +632,11 @@ def _growth(
     spec: SourceSpec, located: list[Located], store: Path, prefix: str, today: dt.date
 ) -> _Grown | None:
     """The previous load of this source, and what is new since, when only days were added."""
-    loads = sorted(store.glob(f"{prefix}-*.duckdb"), key=lambda p: p.stat().st_mtime_ns)
+    # the loads (with their manifests), not the files made from them (account pages' copies)
+    loads = sorted(
+        (p for p in store.glob(f"{prefix}-*.duckdb") if p.with_suffix(".load.json").exists()),
+        key=lambda p: p.stat().st_mtime_ns,
+    )
     if not loads:
         return None
     path = loads[-1]
