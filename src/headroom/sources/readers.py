@@ -1,13 +1,14 @@
 """What every reader shares: the raw table it stages, column mapping, type compatibility.
 
 A reader stages one table of the source in the engine that checks it, in a staging database
-attached beside the DuckDB file being built: a CSV file into a table of text columns, a
-Parquet file or a database table as typed columns where their type already fits the contract
-and as text where it does not. The checks see it through a view named ``raw_<table>``. Every raw table carries ``_line``, the line of the file each row came from (the
-row number for Parquet and database tables), and for a table read from a folder of files,
-``_part``, which file. Values are checked later, in the engine, all at once; a reader only
-reports what stops it from reading at all, and keeps going where it can so that every problem
-is listed. Nothing is held in Python but a batch at a time.
+attached beside the DuckDB file being built: a CSV file into a table of text columns, a Parquet
+file or a database table as typed columns where their type already fits the contract and as text
+where it does not. The checks see it through a view named ``raw_<table>``. Every raw table
+carries ``_line``, the line of the file each row came from (the row number for Parquet and
+database tables), and for a table read from a folder of files, ``_part``, which file. Values are
+checked later, in the engine, all at once; a reader only reports what stops it from reading at
+all, and keeps going where it can so that every problem is listed. Nothing is held in Python but
+a batch at a time.
 """
 
 from __future__ import annotations
