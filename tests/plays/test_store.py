@@ -115,6 +115,12 @@ def test_list_and_record_through_the_cli(store_url: str) -> None:
          "not lost; leave it out"),
         (["p1", "--outcome", "won", "--amount-mrr", "lots"], "--amount-mrr 'lots' is not a "
          "number; e.g. --amount-mrr 250"),
+        (["p1", "--outcome", "won", "--amount-mrr", "Infinity"], "--amount-mrr Infinity is not "
+         "a finite number; pass the added MRR"),
+        (["p1", "--outcome", "won", "--amount-mrr", "NaN"], "--amount-mrr NaN is not a finite "
+         "number; pass the added MRR"),
+        (["p1", "--outcome", "won", "--amount-mrr", "1e23"], "--amount-mrr 1E+23 is too large "
+         "(amounts are below 100,000,000,000,000); pass the added MRR"),
     ],
 )  # fmt: skip
 def test_bad_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str],

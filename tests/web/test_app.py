@@ -260,6 +260,24 @@ def test_the_api_takes_tokens_and_refuses_revoked_ones(client: TestClient, store
         "fix": "make a new one with headroom users token"}})  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [("Infinity", "the request is not valid: amount_mrr: Input should be a finite number"),
+     ("NaN", "the request is not valid: amount_mrr: Input should be a finite number"),
+     ("1e400", "--amount-mrr 1E+400 is too large (amounts are below 100,000,000,000,000)"),
+     (1e23, "--amount-mrr 1E+23 is too large (amounts are below 100,000,000,000,000)"),
+     ("-1", "--amount-mrr -1 is negative")],
+)  # fmt: skip
+def test_an_amount_that_is_not_a_finite_mrr_is_refused_and_the_play_left_alone(
+    client: TestClient, store: Store, amount: object, message: str
+) -> None:
+    token = {"authorization": f"Bearer {create_token(store, 'root')[1]}"}
+    r = client.post("/api/v1/plays/p1/outcome", headers=token,
+                    json={"outcome": "won", "amount_mrr": amount})  # fmt: skip
+    assert (r.status_code, r.json()["error"]["message"]) == (400, message)
+    assert client.get("/api/v1/plays/p1", headers=token).json()["status"] == "open"
+
+
 def test_the_api_from_a_page_session_needs_the_csrf_header(client: TestClient) -> None:
     sign_in(client, "boss")
     csrf = csrf_of(client.get("/queue", headers=HTML).text)

@@ -36,6 +36,8 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 OPEN = ("open", "contacted")
 CLOSED = ("won", "lost", "declined")
 OUTCOMES = ("contacted", *CLOSED)
+#: Amounts are stored as NUMERIC(18, 4): below this, to the cent and beyond.
+MAX_AMOUNT = Decimal(10) ** 14
 _T = TypeVar("_T")
 #: Rows written, or ids looked up, per statement.
 BATCH = 5_000
@@ -108,8 +110,17 @@ class Store:
             raise UsageError(
                 f"--amount-mrr goes with a won play, not {outcome}", fix="leave it out"
             )
+        if amount_mrr is not None and not amount_mrr.is_finite():
+            raise UsageError(
+                f"--amount-mrr {amount_mrr} is not a finite number", fix="pass the added MRR"
+            )
         if amount_mrr is not None and amount_mrr < 0:
             raise UsageError(f"--amount-mrr {amount_mrr} is negative", fix="pass the added MRR")
+        if amount_mrr is not None and amount_mrr >= MAX_AMOUNT:
+            raise UsageError(
+                f"--amount-mrr {amount_mrr} is too large (amounts are below {MAX_AMOUNT:,})",
+                fix="pass the added MRR",
+            )
         with self.session() as s:
             play = s.get(Play, play_id)
             if play is None:
