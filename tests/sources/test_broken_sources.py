@@ -71,6 +71,31 @@ def test_bad_dates(tmp_path: Path) -> None:
     ]
 
 
+def test_dates_outside_any_business_are_refused(tmp_path: Path) -> None:
+    """0000-01-01 and 0001-01-01 (an export's empty date) validated as dates, then the revenue
+    arithmetic overflowed: they are refused with their lines."""
+    subs = SUBS_HEADER + (
+        "s1,a1,0001-01-01,10\ns2,a1,2024-01-01,10\ns3,a1,0000-01-01,10\ns4,a1,2200-01-01,10\n"
+    )
+    events = (
+        "event_id,account_id,event,timestamp\n"
+        "e1,a1,login,0001-01-01T00:00:00+14:00\ne2,a1,login,2026-01-01T00:00:00Z\n"
+    )
+    run = validate(src(tmp_path, {"subscriptions.csv": subs, "events.csv": events}))
+    assert run.code == 1
+    fix = "check the export: {} is a real day of the business"
+    assert run.errors == [
+        "subscriptions.csv, line 2, column start_date: '0001-01-01' is outside the dates headroom "
+        f"reads (1900-01-01 to 2199-12-31); {fix.format('start_date')}",
+        "subscriptions.csv, line 4, column start_date: '0000-01-01' is outside the dates headroom "
+        f"reads (1900-01-01 to 2199-12-31); {fix.format('start_date')}",
+        "subscriptions.csv, line 5, column start_date: '2200-01-01' is outside the dates headroom "
+        f"reads (1900-01-01 to 2199-12-31); {fix.format('start_date')}",
+        "events.csv, line 2, column timestamp: '0001-01-01T00:00:00+14:00' is outside the dates "
+        f"headroom reads (1900-01-01 to 2199-12-31); {fix.format('timestamp')}",
+    ]
+
+
 def test_negative_and_non_numeric_mrr(tmp_path: Path) -> None:
     subs = SUBS_HEADER + "s1,a1,2024-01-01,-20\ns2,a1,2024-01-01,$49\ns3,a1,2024-01-01,-0.01\n"
     run = validate(src(tmp_path, {"subscriptions.csv": subs}))

@@ -22,9 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from headroom.errors import HeadroomError
+from headroom.sources.schema import EARLIEST, LATEST
 
 MAX_CALL_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
+#: The deepest a body may nest objects and lists (a batch, a call, its properties and theirs).
+MAX_DEPTH = 32
 
 
 class IngestError(HeadroomError):
@@ -78,13 +81,22 @@ def _time(value: Any, where: str) -> dt.datetime | None:
         return None
     try:
         t = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        # Stored in UTC: SQLite keeps no offset, and windows count UTC days on every store.
+        t = t.astimezone(dt.UTC) if t.tzinfo else t.replace(tzinfo=dt.UTC)
     except ValueError:
         raise IngestError(
             f"{where}: {value!r} is not an ISO 8601 time",
             fix="send e.g. 2026-11-24T16:03:00Z (Segment's libraries do)",
         ) from None
-    # Stored in UTC: SQLite keeps no offset, and windows count UTC days on every store.
-    return t.astimezone(dt.UTC) if t.tzinfo else t.replace(tzinfo=dt.UTC)
+    except OverflowError:  # a time near year 1 or 9999 whose offset takes it out of range
+        t = None
+    if t is None or not EARLIEST <= t.date() <= LATEST:
+        raise IngestError(
+            f"{where}: {value!r} is outside the times headroom keeps ({EARLIEST.year} to "
+            f"{LATEST.year})",
+            fix="send the time the event happened, e.g. 2026-11-24T16:03:00Z",
+        )
+    return t
 
 
 def _no_constant(name: str) -> None:
@@ -104,9 +116,42 @@ def parse_body(raw: bytes, limit: int) -> dict[str, Any]:
         raise IngestError(
             f"the request body is not JSON ({exc})", fix="send a JSON object"
         ) from None
+    except RecursionError:
+        body = None  # nested far deeper than MAX_DEPTH: refused below
+    if body is None or _too_deep_or_not_text(body):
+        raise IngestError(
+            f"the request body nests objects or lists more than {MAX_DEPTH} deep",
+            fix="send flatter properties",
+        )
     if not isinstance(body, dict):
         raise IngestError("the request body is not a JSON object", fix="send a JSON object")
     return body
+
+
+def _too_deep_or_not_text(body: Any) -> bool:
+    """Whether ``body`` nests deeper than :data:`MAX_DEPTH`; raises for a string that is not
+    Unicode text (a lone surrogate such as ``\\ud800``, which no store can keep)."""
+    stack: list[tuple[Any, int]] = [(body, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth >= MAX_DEPTH:
+                return True
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for k, v in items:
+                if isinstance(k, str):
+                    stack.append((k, depth + 1))
+                stack.append((v, depth + 1))
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                bad = value[exc.start]
+                raise IngestError(
+                    f"the request body holds {bad!a}, a lone surrogate, which is not Unicode text",
+                    fix="send text as UTF-8 (escape pairs \\ud83d\\ude00 are fine)",
+                ) from None
+    return False
 
 
 def track(

@@ -6,8 +6,15 @@ added here is checked, typed and documented everywhere at once.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+#: The days a date or timestamp may fall on, in a source and in an ingested event: beyond
+#: them a value is a typo or a placeholder (0001-01-01, 9999-12-31), and date arithmetic on
+#: it overflows.
+EARLIEST = dt.date(1900, 1, 1)
+LATEST = dt.date(2199, 12, 31)
 
 
 class Kind(StrEnum):

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from headroom.sources.readers import LINE, PART, RawTable, lookup_column
 from headroom.sources.report import EXAMPLES_PER_PROBLEM, Example, Problem, Report, Severity
-from headroom.sources.schema import TABLES, Column, Kind, Reference
+from headroom.sources.schema import EARLIEST, LATEST, TABLES, Column, Kind, Reference
 
 Row = dict[str, Any]
 
@@ -223,6 +223,13 @@ def _empty_message(col: Column, table: str) -> Callable[[Row], str]:
 
 def _invalid_message(col: Column) -> Callable[[Row], str]:
     return lambda r: _not_valid_message(col, r[col.name])
+
+
+def _out_of_range_message(col: Column) -> Callable[[Row], str]:
+    return lambda r: (
+        f"{quote(r[col.name])} is outside the dates headroom reads ({EARLIEST} to {LATEST}); "
+        f"check the export: {col.name} is a real day of the business"
+    )
 
 
 def _negative_message(col: Column) -> Callable[[Row], str]:
@@ -465,6 +472,17 @@ class Validator:
                         col.name,
                         present(s) & ~_well_formed(col, s, self.zones(col)),
                         _invalid_message(col),
+                    )
+                )
+            if col.kind in (Kind.DATE, Kind.TIMESTAMP):
+                day = parsed(col, s)
+                day = day.date() if col.kind == Kind.TIMESTAMP else day
+                checks.append(
+                    RowCheck(
+                        "out_of_range",
+                        col.name,
+                        _well_formed(col, s, None) & ~day.between(EARLIEST, LATEST),
+                        _out_of_range_message(col),
                     )
                 )
             if col.minimum is not None:
