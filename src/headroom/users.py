@@ -67,6 +67,7 @@ class Person:
     login: str
     role: str
     owner: str
+    disabled: bool = False
 
     @property
     def sees_everything(self) -> bool:
@@ -80,7 +81,7 @@ class Person:
 
 
 def _person(u: User) -> Person:
-    return Person(u.login, u.role, u.owner)
+    return Person(u.login, u.role, u.owner, u.disabled_at is not None)
 
 
 def _check_login(login: str) -> None:
@@ -129,11 +130,35 @@ def add_user(
 
 
 def set_password(store: Store, login: str, password: str) -> None:
-    """Change a user's password."""
+    """Change a user's password; their sessions end (whoever knew the old one is signed out)."""
     _check_password(password)
     with store.session() as s:
         user = _user(s, login)
         user.password_hash = _hasher.hash(password)
+        s.execute(delete(WebSession).where(WebSession.login == login))
+
+
+def disable_user(store: Store, login: str) -> int:
+    """Stop ``login`` at once: no sign-in, their sessions ended and their API tokens revoked
+    (how many were live). Their plays stay theirs until reassigned."""
+    now = _now()
+    with store.session() as s:
+        user = _user(s, login)
+        if user.disabled_at is None:
+            user.disabled_at = now
+        s.execute(delete(WebSession).where(WebSession.login == login))
+        live = s.scalars(
+            select(ApiToken).where(ApiToken.login == login, ApiToken.revoked_at.is_(None))
+        ).all()
+        for token in live:
+            token.revoked_at = now
+        return len(live)
+
+
+def enable_user(store: Store, login: str) -> None:
+    """Let a disabled user sign in again (their old tokens stay revoked: make new ones)."""
+    with store.session() as s:
+        _user(s, login).disabled_at = None
 
 
 def users(store: Store) -> list[Person]:
@@ -154,6 +179,10 @@ def authenticate(store: Store, login: str, password: str) -> Person:
             _hasher.verify(user.password_hash, password)
         except (VerificationError, InvalidHashError):
             raise _bad_login() from None
+        if user.disabled_at is not None:
+            raise UnauthorizedError(
+                f"user {login!r} is disabled", fix="an admin can enable it: headroom users enable"
+            )
         if _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = _hasher.hash(password)
         return _person(user)
@@ -215,7 +244,10 @@ def token_user(store: Store, token: str) -> Person:
             raise refused
         if not hmac.compare_digest(row.secret_sha256, _sha256(m.group(2))):
             raise refused
-        return _person(_user(s, row.login))
+        user = _user(s, row.login)
+        if user.disabled_at is not None:
+            raise refused
+        return _person(user)
 
 
 #: How long a session lasts from sign-in.
@@ -259,7 +291,7 @@ def session_user(store: Store, cookie: str) -> SignedIn | None:
         if row is None or aware(row.expires_at) <= _now():
             return None
         user = s.get(User, row.login)
-        if user is None:
+        if user is None or user.disabled_at is not None:
             return None
         return SignedIn(_person(user), row.csrf)
 

@@ -88,11 +88,15 @@ def test_migration_0005_adds_the_tables_keeps_the_plays_and_goes_back(url: str) 
     assert head == ScriptDirectory.from_config(cfg).get_current_head() and plays == ["p1"]
     assert {"id", "kind", "status", "started_at", "finished_at", "as_of", "start_date",
             "end_date", "horizon_days", "sweep", "playbook_version", "plays_fired", "decisions",
-            "result", "error", "started_by", "source"} == columns  # fmt: skip
+            "result", "error", "started_by", "source", "heartbeat_at"} == columns  # fmt: skip
     assert {"ix_runs_kind_started", "ix_runs_status", "ix_runs_playbook_version"} <= indexes
 
 
-def test_runs_are_recorded_listed_newest_first_and_read_back(store: Store) -> None:
+def test_runs_are_recorded_listed_newest_first_and_read_back(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # recorded as of T0, long ago, by no process that beats: not taken for dead here
+    monkeypatch.setattr(runs, "STALE", dt.timedelta(days=365_000))
     made = []
     for i in range(5):
         kind: runs.Kind = "backtest" if i % 2 == 0 else "run"

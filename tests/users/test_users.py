@@ -34,8 +34,8 @@ def test_users_are_added_listed_and_sign_in(store_url: str) -> None:  # noqa: F8
                   stdin="another long passphrase\n")[0] == 0  # fmt: skip
     code, out, _ = invoke("users", "list", "--format", "json")
     assert json.loads(out) == [
-        {"login": "ana@example.com", "role": "csm", "owner": "Ana Lima"},
-        {"login": "boss", "role": "manager", "owner": "boss"},
+        {"login": "ana@example.com", "role": "csm", "owner": "Ana Lima", "disabled": False},
+        {"login": "boss", "role": "manager", "owner": "boss", "disabled": False},
     ]
     store = Store()
     try:

@@ -110,6 +110,101 @@ def test_signing_in_sets_a_guarded_session_cookie_and_signing_out_ends_it(
     assert client.get("/queue", headers=HTML, follow_redirects=False).status_code == 303
 
 
+def _users_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> str:
+    """``headroom users ...`` in-process, on the store the app serves."""
+    monkeypatch.setenv("HEADROOM_DATABASE_URL", f"sqlite:///{tmp_path / 'state.sqlite'}")
+    settings.cache_clear()
+    result = CliRunner().invoke(cli, ["users", *args], input="a brand new passphrase\n")
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip()
+
+
+def test_a_new_password_ends_the_sessions_opened_with_the_old_one(
+    client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sign_in(client, "ana")
+    assert client.get("/queue", headers=HTML).status_code == 200
+    out = _users_cli(tmp_path, monkeypatch, "password", "ana", "--password-stdin")
+    assert out == "changed the password of ana; their sessions have ended"
+    assert client.get("/queue", headers=HTML, follow_redirects=False).status_code == 303
+    assert sign_in(client, "ana").status_code == 401  # the old password: the form again
+    assert sign_in(client, "ana", "a brand new passphrase").status_code == 303
+
+
+def test_a_disabled_user_is_stopped_at_once_everywhere(
+    client: TestClient, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = {"authorization": f"Bearer {create_token(store, 'ana')[1]}"}
+    create_token(store, "ana", "second")
+    sign_in(client, "ana")
+    assert client.get("/api/v1/plays", headers=token).status_code == 200
+    out = _users_cli(tmp_path, monkeypatch, "disable", "ana")
+    assert out == "disabled ana: sessions ended, 2 API tokens revoked"
+    assert client.get("/queue", headers=HTML, follow_redirects=False).status_code == 303
+    r = client.get("/api/v1/plays", headers=token)
+    assert (r.status_code, r.json()["error"]["message"]) == (
+        401, "the API token is unknown or revoked"
+    )  # fmt: skip
+    page = sign_in(client, "ana")
+    assert page.status_code == 401 and "user &#39;ana&#39; is disabled" in page.text
+    listed = _users_cli(tmp_path, monkeypatch, "list", "--format", "csv")
+    assert "ana,csm,Ana Lima,True" in listed.splitlines()
+    assert _users_cli(tmp_path, monkeypatch, "enable", "ana") == "enabled ana"
+    assert sign_in(client, "ana").status_code == 303
+    assert client.get("/api/v1/plays", headers=token).status_code == 401  # tokens stay revoked
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_a_token_is_printed_in_the_format_asked(
+    client: TestClient, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    import csv
+    import json
+
+    out = _users_cli(tmp_path, monkeypatch, "token", "ana", "--name", "ci", "--format", fmt)
+    row = json.loads(out) if fmt == "json" else next(csv.DictReader(out.splitlines()))
+    assert set(row) == {"token_id", "login", "name", "token"}
+    assert (row["login"], row["name"]) == ("ana", "ci")
+    assert row["token"].startswith(f"hr_{row['token_id']}_")
+    r = client.get("/api/v1/me", headers={"authorization": f"Bearer {row['token']}"})
+    assert r.json()["login"] == "ana"
+
+
+#: A ``headroom run`` killed outright: it recorded itself running, then SIGKILL.
+KILLED = """
+import os, signal, sys
+from headroom.plays import runs
+from headroom.plays.store import Store
+store = Store(sys.argv[1])
+with runs.recording(store, "run", "v-killed", source="teamflow"):
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_run_whose_process_was_killed_is_marked_failed(
+    client: TestClient, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    killed = subprocess.run([sys.executable, "-c", KILLED, url], capture_output=True)
+    assert killed.returncode == -9, killed.stderr
+    token = {"authorization": f"Bearer {create_token(store, 'root')[1]}"}
+    with runs.recording(store, "run", "v-live", source="teamflow"):
+        (live, dead) = client.get("/api/v1/runs", headers=token).json()
+        assert (live["status"], dead["status"]) == ("running", "running")  # both just started
+        # a while later: the live run keeps saying it is alive, the killed one said nothing
+        monkeypatch.setattr(runs, "STALE", dt.timedelta(seconds=1))
+        time.sleep(1.5)
+        runs.beat(store, live["id"])
+        (live, dead) = client.get("/api/v1/runs", headers=token).json()
+    assert live["status"] == "running"
+    assert dead["status"] == "failed"
+    assert dead["error"].startswith("stopped without finishing: its process last said it was ")
+    assert dead["error"].endswith("(it was killed, or its machine went down); start it again")
+
+
 def test_over_https_the_session_cookie_is_secure(store: Store) -> None:
     with TestClient(create_app(Serve(store, [])), base_url="https://testserver") as c:
         r = sign_in(c, "ana")

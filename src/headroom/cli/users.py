@@ -8,7 +8,7 @@ from enum import StrEnum
 import typer
 
 from headroom.cli.main import app, new_app
-from headroom.cli.output import Format, console, emit_rows
+from headroom.cli.output import Format, console, emit_rows, print_json
 from headroom.errors import UsageError
 
 users_app = new_app("Users of the web app: roles, passwords and API tokens.")
@@ -80,7 +80,36 @@ def password_command(
         core.set_password(store, login, password)
     finally:
         store.close()
-    console().print(f"changed the password of {login}")
+    console().print(f"changed the password of {login}; their sessions have ended")
+
+
+@users_app.command("disable")
+def disable_command(login: str = typer.Argument(...)) -> None:
+    """Stop a user at once: no sign-in, sessions ended, API tokens revoked."""
+    from headroom import users as core
+    from headroom.plays.store import Store
+
+    store = Store()
+    try:
+        revoked = core.disable_user(store, login)
+    finally:
+        store.close()
+    tokens = f"{revoked} API token{'' if revoked == 1 else 's'}"
+    console().print(f"disabled {login}: sessions ended, {tokens} revoked")
+
+
+@users_app.command("enable")
+def enable_command(login: str = typer.Argument(...)) -> None:
+    """Let a disabled user sign in again (their old API tokens stay revoked)."""
+    from headroom import users as core
+    from headroom.plays.store import Store
+
+    store = Store()
+    try:
+        core.enable_user(store, login)
+    finally:
+        store.close()
+    console().print(f"enabled {login}")
 
 
 @users_app.command("list")
@@ -93,16 +122,22 @@ def list_command(
 
     store = Store()
     try:
-        rows = [{"login": p.login, "role": p.role, "owner": p.owner} for p in core.users(store)]
+        rows = [
+            {"login": p.login, "role": p.role, "owner": p.owner, "disabled": p.disabled}
+            for p in core.users(store)
+        ]
     finally:
         store.close()
-    emit_rows(rows, fmt, ["login", "role", "owner"], title="Users")
+    emit_rows(rows, fmt, ["login", "role", "owner", "disabled"], title="Users")
 
 
 @users_app.command("token")
 def token_command(
     login: str = typer.Argument(..., help="Whose token: it acts with their role."),
     name: str = typer.Option("", "--name", help="What the token is for."),
+    fmt: Format = typer.Option(
+        Format.table, "--format", help="table (the token alone), json or csv."
+    ),
 ) -> None:
     """Make an API token for the JSON API (printed once: keep it)."""
     from headroom import users as core
@@ -110,10 +145,17 @@ def token_command(
 
     store = Store()
     try:
-        _, token = core.create_token(store, login, name)
+        token_id, token = core.create_token(store, login, name)
     finally:
         store.close()
-    typer.echo(token)
+    if fmt == Format.table:
+        typer.echo(token)  # alone, as scripts capture it
+        return
+    row = {"token_id": token_id, "login": login, "name": name, "token": token}
+    if fmt == Format.json:
+        print_json(row)
+    else:
+        emit_rows([row], fmt, list(row))
 
 
 @users_app.command("tokens")

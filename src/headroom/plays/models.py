@@ -136,6 +136,8 @@ class User(Base):
     owner: Mapped[str] = mapped_column(String(200), index=True)  # as plays name them
     password_hash: Mapped[str] = mapped_column(String(200))  # argon2id
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    #: Set by ``headroom users disable``: no sign-in, session or token works for them.
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class ApiToken(Base):
@@ -189,6 +191,11 @@ class Run(Base):
     decisions: Mapped[int | None] = mapped_column(Integer, nullable=True)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: When the running process last said it is alive (a run whose process was killed stops
+    #: saying so, and is then marked failed).
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
 
 
 class PlaybookVersion(Base):

@@ -51,6 +51,10 @@ KINDS: tuple[Kind, ...] = ("run", "backtest")
 STATUSES: tuple[Status, ...] = ("running", "finished", "failed")
 #: The longest horizon a backtest is judged over (longer says little and reads years ahead).
 MAX_HORIZON_DAYS = 3650
+#: How often a running run says it is alive, and how long without a word makes it dead (a
+#: process killed outright, or a machine that went down, says nothing more).
+HEARTBEAT = dt.timedelta(seconds=30)
+STALE = dt.timedelta(minutes=3)
 
 
 @dataclass(frozen=True)
@@ -176,10 +180,12 @@ def start_run(
         raise UsageError(f"kind {kind!r} is not a kind of run", fix="use run or backtest")
     # Cut to the columns' sizes: PostgreSQL refuses a longer text, and a record is no reason
     # for a run to fail.
+    started = now or dt.datetime.now(dt.UTC)
     row = RunRow(
         kind=kind,
         status="running",
-        started_at=now or dt.datetime.now(dt.UTC),
+        started_at=started,
+        heartbeat_at=started,
         started_by=started_by[:200],
         source=source[:500] if source is not None else None,
         as_of=as_of,
@@ -239,16 +245,69 @@ def failure(exc: BaseException) -> str:
     return f"headroom failed unexpectedly ({type(exc).__name__}); this is a bug in headroom"
 
 
+def beat(store: Store, run_id: int, now: dt.datetime | None = None) -> None:
+    """Say that a running run is alive."""
+    with store.session() as s:
+        row = s.get(RunRow, run_id)
+        if row is not None and row.status == "running":
+            row.heartbeat_at = now or dt.datetime.now(dt.UTC)
+
+
+@contextmanager
+def alive(store: Store, run_id: int) -> Iterator[None]:
+    """Beat for run ``run_id`` every :data:`HEARTBEAT` while the block runs (in a thread: the
+    block is busy in the engine)."""
+    done = threading.Event()
+
+    def beating() -> None:
+        while not done.wait(HEARTBEAT.total_seconds()):
+            try:
+                beat(store, run_id)
+            except Exception:  # a store that is down: the run itself will say so
+                log.warning("run %s could not say it is alive", run_id, exc_info=True)
+
+    thread = threading.Thread(target=beating, name=f"headroom-alive-{run_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
 @contextmanager
 def recording(store: Store, kind: Kind, playbook_version: str, **what: Any) -> Iterator[RunInfo]:
-    """A run recorded as running for the block; failed, with the error, if the block raises
-    (the error goes on). The block records the finish itself (:func:`finish_run`)."""
+    """A run recorded as running for the block, alive while it runs; failed, with the error,
+    if the block raises (the error goes on). The block records the finish itself
+    (:func:`finish_run`)."""
     run = start_run(store, kind, playbook_version, **what)
     try:
-        yield run
+        with alive(store, run.id):
+            yield run
     except BaseException as exc:
         fail_run(store, run.id, failure(exc))
         raise
+
+
+def expire_stale(store: Store, now: dt.datetime | None = None) -> int:
+    """Mark failed the runs that say they are running but stopped saying they are alive (their
+    process was killed, or their machine went down); how many."""
+    now = now or dt.datetime.now(dt.UTC)
+    with store.session() as s:
+        rows = s.scalars(select(RunRow).where(RunRow.status == "running")).all()
+        stale = 0
+        for row in rows:
+            last = aware(row.heartbeat_at or row.started_at)
+            if last < now - STALE:
+                row.status = "failed"
+                row.finished_at = now
+                row.error = (
+                    f"stopped without finishing: its process last said it was alive at "
+                    f"{last.isoformat(timespec='seconds')} (it was killed, or its machine "
+                    "went down); start it again"
+                )
+                stale += 1
+        return stale
 
 
 # -- reading --------------------------------------------------------------------------------------
@@ -276,6 +335,7 @@ def list_runs(
             f"limit {limit} and offset {offset} do not make a page",
             fix="give a limit of at least 1 and an offset of at least 0",
         )
+    expire_stale(store)
     wheres = []
     if kind is not None:
         wheres.append(RunRow.kind == kind)
@@ -297,6 +357,7 @@ def list_runs(
 
 def get_run(store: Store, run_id: int) -> RunInfo:
     """One run with its result."""
+    expire_stale(store)
     with store.session() as s:
         row = s.get(RunRow, run_id)
         if row is None:
@@ -306,6 +367,7 @@ def get_run(store: Store, run_id: int) -> RunInfo:
 
 def latest_run(store: Store, kind: Kind, status: Status = "finished") -> RunInfo | None:
     """The newest run of a kind in a status, with its result (None: there is none)."""
+    expire_stale(store)
     with store.session() as s:
         row = s.scalars(
             select(RunRow)
@@ -531,7 +593,8 @@ def _work(
         try:
             source = open_source()
             try:
-                result = compute_backtest(source, book, ask)
+                with alive(store, run_id):
+                    result = compute_backtest(source, book, ask)
             finally:
                 source.close()
             finish_run(store, run_id, result, plays_fired=fired_in(result))
