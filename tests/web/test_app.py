@@ -205,6 +205,27 @@ def test_a_run_whose_process_was_killed_is_marked_failed(
     assert dead["error"].endswith("(it was killed, or its machine went down); start it again")
 
 
+def test_every_response_forbids_framing_and_scripts_from_elsewhere(client: TestClient) -> None:
+    """The approve and outcome buttons cannot be framed by another site, and no page loads a
+    script or style from anywhere but headroom (the API docs included: no CDN)."""
+    sign_in(client, "boss")
+    for path in ("/login", "/queue", "/docs", "/api/v1/plays", "/openapi.json", "/nowhere",
+                 "/static/headroom.css"):  # fmt: skip
+        r = client.get(path, headers=HTML)
+        policy = r.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy, path
+        assert (r.headers["x-frame-options"], r.headers["x-content-type-options"]) == (
+            "DENY", "nosniff"
+        ), path  # fmt: skip
+    docs = client.get("/docs", headers=HTML)
+    assert docs.status_code == 200
+    assert "<code>POST /api/v1/plays/{play_id}/outcome</code>" in docs.text
+    assert "cdn" not in docs.text.lower()
+    found = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+    assert found and all(u.startswith("/") for u in found), found
+    assert client.get("/redoc").status_code == 404
+
+
 def test_over_https_the_session_cookie_is_secure(store: Store) -> None:
     with TestClient(create_app(Serve(store, [])), base_url="https://testserver") as c:
         r = sign_in(c, "ana")
@@ -433,7 +454,7 @@ ALLOWED = {
 LOGIN_OF = {"admin": "root", "manager": "boss", "csm": "ana", "ae": "ed"}
 #: Routes outside the matrix: signing in, the ingest API (write keys), the documents.
 PUBLIC = {"/", "/login", "/v1/track", "/v1/batch", "/healthz", "/openapi.json", "/docs",
-          "/docs/oauth2-redirect", "/redoc", "/static"}  # fmt: skip
+          "/static"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

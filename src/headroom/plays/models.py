@@ -193,9 +193,7 @@ class Run(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     #: When the running process last said it is alive (a run whose process was killed stops
     #: saying so, and is then marked failed).
-    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(
-        DateTime(timezone=True), nullable=True
-    )
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class PlaybookVersion(Base):

@@ -48,6 +48,7 @@ from headroom.sources import Source
 from headroom.users import LoginThrottle
 from headroom.web import api, api_metrics, api_runs, evaluation, insights, metrics_data, pages
 from headroom.web.auth import SignInRequiredError, bounded_body
+from headroom.web.render import templates
 
 log = logging.getLogger("headroom.serve")
 
@@ -111,6 +112,49 @@ def _problems(exc: RequestValidationError) -> str:
     return "; ".join(parts)
 
 
+#: Sent with every response. Everything a page uses is served from here (no CDN, no inline
+#: script or style), and no other site may frame a page: its buttons approve plays and
+#: record outcomes.
+SECURITY_HEADERS = {
+    "content-security-policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "
+        "frame-ancestors 'none'"
+    ),
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+}
+
+
+def operations(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """The operations of an OpenAPI document as the docs page lists them, in path order."""
+    out = []
+    for path, methods in sorted(schema.get("paths", {}).items()):
+        for method, op in methods.items():
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+            ref = body.get("schema", {}).get("$ref", "")
+            out.append(
+                {
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": op.get("summary", ""),
+                    "description": op.get("description", ""),
+                    "parameters": [
+                        {
+                            "name": p.get("name", ""),
+                            "where": p.get("in", ""),
+                            "required": bool(p.get("required")),
+                            "description": p.get("description", ""),
+                        }
+                        for p in op.get("parameters", [])
+                    ],
+                    "body": ref.rsplit("/", 1)[-1] if ref else "",
+                }
+            )
+    return out
+
+
 def _warm(source: Source, as_of: dt.date, views: AccountViews | None) -> None:
     try:
         if views is not None:
@@ -160,7 +204,23 @@ def create_app(serve: Serve) -> FastAPI:
         summary="Expansion plays: the queue and its JSON API, the ingest API (Segment-"
         "compatible) and the delivery worker.",
         lifespan=lifespan,
+        # FastAPI's own docs pages load their scripts from a CDN; ours is drawn here (below).
+        docs_url=None,
+        redoc_url=None,
     )
+
+    @app.middleware("http")
+    async def guarded(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs(request: Request) -> Response:
+        """The API's operations, from its OpenAPI document, as a page with no script."""
+        return templates.TemplateResponse(
+            request, "api_docs.html", {"operations": operations(app.openapi())}
+        )
 
     def answer(request: Request, exc: HeadroomError) -> Response:
         """The one JSON shape for the APIs; for a person's browser on a page, the same error as
