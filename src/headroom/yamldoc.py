@@ -71,9 +71,28 @@ class DuplicateKeyError(Exception):
         self.key, self.first, self.again = key, first, again
 
 
+#: A configuration file is a page or two: the most values it may expand to (an alias repeats
+#: what it names, and aliases of aliases grow exponentially: a "billion laughs"), and the
+#: deepest it may nest.
+MAX_VALUES = 100_000
+MAX_DEPTH = 50
+
+
+class TooLargeError(Exception):
+    def __init__(self, what: str, node: yaml.Node) -> None:
+        self.what, self.node = what, node
+
+
 def _to_python(
-    node: yaml.Node, loc: Loc, positions: dict[Loc, Position], keys: dict[Loc, Position]
+    node: yaml.Node,
+    loc: Loc,
+    positions: dict[Loc, Position],
+    keys: dict[Loc, Position],
 ) -> Any:
+    if len(positions) >= MAX_VALUES:
+        raise TooLargeError(f"it expands to over {MAX_VALUES:,} values (aliases?)", node)
+    if len(loc) > MAX_DEPTH:
+        raise TooLargeError(f"it nests over {MAX_DEPTH} levels deep", node)
     quoted = isinstance(node, yaml.ScalarNode) and node.style in ("'", '"')
     positions[loc] = Position(node.start_mark.line + 1, node.start_mark.column + 1, int(quoted))
     if isinstance(node, yaml.MappingNode):
@@ -123,6 +142,19 @@ def load_document(path: Path) -> Document:
             f"{path.name}{where}: YAML syntax error: {exc.problem}",
             fix="check indentation, colons and quotes around that spot",
         ) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, ...)
+        shown = chr(exc.character) if isinstance(exc.character, int) else exc.character
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise ConfigError(
+            f"{path.name}:{line}:{column}: character {shown!r} is not allowed in YAML",
+            fix="remove it (a NUL byte or another control character)",
+        ) from None
+    except RecursionError:  # nested thousands of levels deep: the parser gave up
+        raise ConfigError(
+            f"{path.name}: it nests over {MAX_DEPTH} levels deep",
+            fix="a configuration needs a few levels; flatten it",
+        ) from None
     positions: dict[Loc, Position] = {}
     keys: dict[Loc, Position] = {}
     try:
@@ -132,6 +164,12 @@ def load_document(path: Path) -> Document:
             f"{path.name}:{dup.again.line}:{dup.again.column}: {dup.key!r} is given twice "
             f"(first on line {dup.first.line})",
             fix="keep one of them",
+        ) from None
+    except TooLargeError as big:
+        mark = big.node.start_mark
+        raise ConfigError(
+            f"{path.name}:{mark.line + 1}:{mark.column + 1}: {big.what}",
+            fix="a configuration needs a few levels and a few hundred values; write it out",
         ) from None
     return Document(path, data, positions, keys)
 

@@ -190,3 +190,38 @@ def test_durations_and_timings() -> None:
     assert Timing.parse("48h after threshold") == Timing("after_threshold", (48,))
     with pytest.raises(ValueError, match="backwards"):
         Timing.parse("60-45d before ceiling")
+
+
+BOMB = """\
+a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (BOMB, "playbook.yaml:1:15: it expands to over 100,000 values (aliases?); a "
+         "configuration needs a few levels and a few hundred values; write it out"),
+        ("a: " + "[" * 10_000 + "]" * 10_000 + "\n", "playbook.yaml: it nests over 50 levels "
+         "deep; a configuration needs a few levels; flatten it"),
+        ("name: x\x00y\n", "playbook.yaml:1:8: character '\\x00' is not allowed in YAML; "
+         "remove it (a NUL byte or another control character)"),
+    ],
+)  # fmt: skip
+def test_hostile_yaml_gets_a_clear_error_in_bounded_time_and_memory(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    """An alias bomb ran for over 60 s and 4.5 GB; 10,000-deep nesting and a NUL byte exited
+    70. Each is now an error with its place, exit 1."""
+    path = tmp_path / "playbook.yaml"
+    path.write_text(text)
+    result = CliRunner().invoke(app, ["check", str(path)])
+    assert (result.exit_code, result.stderr) == (1, f"error: {message}\n")

@@ -98,3 +98,46 @@ def test_a_run_that_fails_is_kept_as_failed(
         "failed", "playbook.yaml:7:5: signal 'seats' has no values; load seats", None
     )  # fmt: skip
     assert run.result is None
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ("{{ 'a' * 10**10 }}", "repeating makes over 100,000 characters"),
+        ("{{ 2 ** 100000 }}", "an exponent of 100000 is over the limit of 64"),
+        ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+         "it ran for over 2 s"),
+        ("{% for i in range(99999) %}{{ 'x' * 9 }}{% endfor %}",
+         "it makes over 100,000 characters"),
+    ],
+)  # fmt: skip
+def test_a_template_that_would_take_the_machine_is_stopped(
+    env: dict[str, Path], body: str, why: str
+) -> None:
+    """``{{ 'a' * 10**10 }}`` took 14.6 GB before it was killed (folded while compiling):
+    text, numbers and time are bounded, and the run says which template went over, records
+    nothing, and exits 1."""
+    folder = env["playbook"].parent / "templates"
+    folder.mkdir()
+    (folder / "seats.email.j2").write_text("Subject: hi\n\n" + body)
+    (folder / "seats.brief.j2").write_text(body)
+    # messages are drafted for a playbook that has somewhere to send them
+    (env["playbook"].parent / "delivery.yaml").write_text(
+        'channels:\n  hook: {kind: webhook, url: "http://127.0.0.1:9/hook", '
+        "secret: whsec_YSBsb25nIHJhbmRvbSBzZWNyZXQ=}\n"
+        "send:\n  self_serve: {channel: hook}\n  csm: {channel: hook}\n"
+        "  csm_direct_message: {channel: hook}\n  growth_team: {channel: hook}\n"
+    )
+    check = CliRunner().invoke(app, ["check", str(env["playbook"])])
+    assert check.exit_code == 0, check.output  # nothing is computed while checking
+    result = CliRunner().invoke(
+        app, ["run", str(env["source"]), "--playbook", str(env["playbook"]), "--as-of",
+              "2026-03-26"],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: template seats.")
+    assert result.stderr.endswith(
+        f": {why}; run headroom check on the playbook and mend the template it names\n"
+    )
+    [run], _ = kept()
+    assert run.status == "failed" and run.plays_fired is None

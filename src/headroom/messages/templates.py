@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from headroom.errors import ConfigError, HeadroomError
@@ -75,10 +78,71 @@ def _day(value: dt.date | str | None) -> str:
     return f"{day:%A} {day.day} {day:%B %Y}"
 
 
+#: A message is an email or a brief, not a program: the most text a template may make (or
+#: build on the way), the largest exponent, and the longest it may take.
+MAX_TEXT = 100_000
+MAX_EXPONENT = 64
+MAX_SECONDS = 2.0
+
+
+class _Bounded(ImmutableSandboxedEnvironment):
+    """The sandbox, with text and numbers bounded: ``'a' * 10**10`` is refused before it
+    takes the machine's memory."""
+
+    intercepted_binops = frozenset(["*", "**", "+"])
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
+            raise SecurityError(f"an exponent of {right} is over the limit of {MAX_EXPONENT}")
+        sized = (str, list, tuple)
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, sized) and isinstance(n, int) and len(seq) * n > MAX_TEXT:
+                    raise SecurityError(f"repeating makes over {MAX_TEXT:,} characters")
+        joined = isinstance(left, sized) and isinstance(right, sized)
+        if operator == "+" and joined and len(left) + len(right) > MAX_TEXT:
+            raise SecurityError(f"joining makes over {MAX_TEXT:,} characters")
+        return super().call_binop(context, operator, left, right)
+
+
+class _TooLongError(TemplateError):
+    pass
+
+
+def _bounded_render(template: Any, values: dict[str, Any]) -> str:
+    """Render within :data:`MAX_TEXT` characters and :data:`MAX_SECONDS`.
+
+    Time is kept by tracing the template's own code only (Jinja compiles a template to Python
+    named ``<template>``): a loop of loops is stopped between two of its lines. Other code runs
+    untraced, at full speed.
+    """
+    deadline = time.monotonic() + MAX_SECONDS
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        if event == "line" and time.monotonic() > deadline:
+            raise _TooLongError(f"it ran for over {MAX_SECONDS:g} s")
+        return local
+
+    def calls(frame: Any, event: str, arg: Any) -> Any:
+        return local if frame.f_code.co_filename == "<template>" else None
+
+    previous = sys.gettrace()
+    sys.settrace(calls)
+    try:
+        parts: list[str] = []
+        size = 0
+        for part in template.generate(values):
+            size += len(part)
+            if size > MAX_TEXT:
+                raise _TooLongError(f"it makes over {MAX_TEXT:,} characters")
+            parts.append(part)
+        return "".join(parts)
+    finally:
+        sys.settrace(previous)
+
+
 def _environment() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
-        undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False
-    )
+    env = _Bounded(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False)
     env.filters.update(percent=_percent, number=_number, day=_day)
     return env
 
@@ -165,7 +229,7 @@ class Templates:
             "next_step_on": business_days_after(dt.date.fromisoformat(due[:10]), 2),
         }
         try:
-            out = self._env.from_string(text).render(values)
+            out = _bounded_render(self._env.from_string(text), values)
         except (TemplateError, TypeError, ValueError, ArithmeticError) as exc:
             raise HeadroomError(
                 f"template {name or 'alert'} cannot be drafted for play {play['play_id']}: {exc}",
