@@ -95,3 +95,10 @@ class MemoryLimitError(HeadroomError):
 
     code = "out_of_memory"
     http_status = 503
+
+
+class AlreadyRecordedError(HeadroomError):
+    """Another run recorded the same as-of day first (two runs started together)."""
+
+    code = "already_recorded"
+    http_status = 409

@@ -100,6 +100,41 @@ def test_a_run_that_fails_is_kept_as_failed(
     assert run.result is None
 
 
+def test_two_runs_of_one_day_started_together_record_it_once(
+    env: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second run finds the day not yet recorded and decides; meanwhile the first records
+    it. The second then reports what the first recorded, as a rerun does (exit 0), and its
+    own record says so; it used to exit 70 with the IntegrityError and its SQL."""
+    decide = runs.decide
+    first: list[dict[str, Any]] = []
+
+    def meanwhile(*args: Any) -> Any:
+        result = decide(*args)
+        if not first:  # while the second decides, the first runs whole
+            monkeypatch.setattr(runs, "decide", decide)
+            first.append(scenario.run(env, "2026-03-26"))
+        return result
+
+    monkeypatch.setattr(runs, "decide", meanwhile)
+    result = CliRunner().invoke(
+        app, ["run", str(env["source"]), "--playbook", str(env["playbook"]), "--as-of",
+              "2026-03-26", "--format", "json"],
+    )  # fmt: skip
+    assert (result.exit_code, result.stderr) == (0, "")
+    second = __import__("json").loads(result.stdout)
+    assert [p["play_id"] for p in second["plays"]] == [p["play_id"] for p in first[0]["plays"]]
+    assert second["decisions"] == first[0]["decisions"]
+    listed, _ = kept()
+    assert sorted((r.status, r.plays_fired) for r in listed) == [("finished", 0), ("finished", 1)]
+    note = next(r for r in listed if r.plays_fired == 0).result
+    assert note == {
+        "as_of": "2026-03-26",
+        "note": "another run recorded 2026-03-26 while this one was deciding; nothing to do: "
+        "its plays and decisions are the day's",
+    }
+
+
 @pytest.mark.parametrize(
     ("body", "why"),
     [

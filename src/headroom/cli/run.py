@@ -20,6 +20,7 @@ from headroom.cli.output import (
     print_json,
 )
 from headroom.cli.plays import play_dict
+from headroom.errors import AlreadyRecordedError
 
 if TYPE_CHECKING:
     from headroom.delivery.config import DeliveryConfig
@@ -60,14 +61,7 @@ def run_command(
     try:
         ids = [t.id for t in book.model.triggers]
         if store.run_recorded(day, ids):  # idempotent per as-of day: report what was recorded
-            stored, rows = store.recorded(day, ids)
-            decisions = [
-                {k: v for k, v in (("account_id", r.account_id), ("trigger", r.trigger),
-                                   ("action", r.action), ("reason", r.reason),
-                                   ("until", r.until), ("play_id", r.play_id)) if v is not None}
-                for r in rows
-            ]  # fmt: skip
-            _print(day, [play_dict(p) for p in stored], decisions, fmt, recorded=True)
+            _print_recorded(store, day, ids, fmt)
             return
         src = on_engine(load_source(source, mapping), engine)
         try:
@@ -76,6 +70,9 @@ def run_command(
                 result = runs.decide(store, src, book, day)
             else:
                 result = _recorded(store, src, book, day, templates, delivery)
+        except AlreadyRecordedError:  # a run started beside this one recorded the day first
+            _print_recorded(store, day, ids, fmt)
+            return
         finally:
             src.close()
     finally:
@@ -93,6 +90,18 @@ def run_command(
         if d.play
     ]  # fmt: skip
     _print(day, plays, [d.to_dict() for d in result], fmt, recorded=False)
+
+
+def _print_recorded(store: Store, day: dt.date, ids: list[str], fmt: Format) -> None:
+    """What the run of ``day`` recorded, as a rerun reports it."""
+    stored, rows = store.recorded(day, ids)
+    decisions = [
+        {k: v for k, v in (("account_id", r.account_id), ("trigger", r.trigger),
+                           ("action", r.action), ("reason", r.reason),
+                           ("until", r.until), ("play_id", r.play_id)) if v is not None}
+        for r in rows
+    ]  # fmt: skip
+    _print(day, [play_dict(p) for p in stored], decisions, fmt, recorded=True)
 
 
 def _recorded(
@@ -113,7 +122,11 @@ def _recorded(
         result = runs.decide(store, src, book, day)
         now = dt.datetime.now(dt.UTC)
         outbox = outbox_for(src, book, templates, delivery, result, now)
-        store.record_run(day, result, book.version, outbox, now)
+        try:
+            store.record_run(day, result, book.version, outbox, now)
+        except AlreadyRecordedError as exc:  # not a failure: the day is recorded, once
+            runs.finish_run(store, run.id, {"as_of": day, "note": str(exc)}, 0, 0)
+            raise
         order = [t.id for t in book.model.triggers]
         runs.finish_run(
             store, run.id, runs.summary(day, result, order),

@@ -285,7 +285,8 @@ def recording(store: Store, kind: Kind, playbook_version: str, **what: Any) -> I
         with alive(store, run.id):
             yield run
     except BaseException as exc:
-        fail_run(store, run.id, failure(exc))
+        if get_run(store, run.id).status == "running":  # not closed by the block itself
+            fail_run(store, run.id, failure(exc))
         raise
 
 

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, Table, create_engine, func, insert, select
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from headroom.config import settings
-from headroom.errors import ConfigError, UsageError
+from headroom.errors import AlreadyRecordedError, ConfigError, UsageError
 from headroom.plays.models import Decision as DecisionRow
 from headroom.plays.models import Delivery as DeliveryRow
 from headroom.plays.models import Play, deadline_of
@@ -221,12 +221,22 @@ class Store:
             }
             for d in decisions
         )
-        with self.session() as s:
-            # Inserted in batches of rows, not as objects one by one: a run over a million
-            # accounts decides for a quarter of them, and the unit of work took minutes.
-            for batch in _batches(rows):
-                s.execute(insert(_table(DecisionRow)), batch)
-            _add_plays(s, plays, deliveries, now)
+        try:
+            with self.session() as s:
+                # Inserted in batches of rows, not as objects one by one: a run over a million
+                # accounts decides for a quarter of them, and the unit of work took minutes.
+                for batch in _batches(rows):
+                    s.execute(insert(_table(DecisionRow)), batch)
+                _add_plays(s, plays, deliveries, now)
+        except IntegrityError:
+            # Two runs of one day started together: the other committed first (its rows are
+            # whole, ours rolled back). Anything else is not ours to explain away.
+            if not self.run_recorded(as_of, sorted({d.trigger for d in decisions})):
+                raise
+            raise AlreadyRecordedError(
+                f"another run recorded {as_of} while this one was deciding",
+                fix="nothing to do: its plays and decisions are the day's",
+            ) from None
 
     def record_plays(
         self, plays: Sequence[PlayDraft], deliveries: Sequence[Queued], now: dt.datetime
