@@ -70,6 +70,25 @@ def test_the_table_output_is_unchanged(env: dict[str, Path]) -> None:
     assert result.stdout.splitlines()[0] == "as of 2026-03-26: 1 plays fired, 2 decisions"
 
 
+def test_a_recorded_plays_id_cannot_be_derived_from_what_it_is_about(
+    env: dict[str, Path],
+) -> None:
+    """Play ids were a hash of account, trigger and day: 2,000 guesses found 50 plays. A
+    recorded play's id is keyed by a secret of the state store, the same on every run of the
+    day (a rerun, the realtime path), and no longer the plain hash."""
+    import hashlib
+    import re
+
+    dry = scenario.run(env, "2026-03-26", "--dry-run")  # the ids a run would record
+    body = scenario.run(env, "2026-03-26")
+    (play,) = body["plays"]
+    plain = hashlib.sha256(f"{play['account_id']}|{play['trigger']}|2026-03-26".encode())
+    assert dry["plays"][0]["play_id"] == play["play_id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", play["play_id"])
+    assert not play["play_id"].startswith(plain.hexdigest()[:16])
+    assert scenario.run(env, "2026-03-26")["plays"][0]["play_id"] == play["play_id"]
+
+
 def test_a_dry_run_and_a_repeated_day_keep_nothing(env: dict[str, Path]) -> None:
     scenario.run(env, "2026-03-26", "--dry-run")
     assert kept() == ([], [])

@@ -310,6 +310,25 @@ def test_a_role_not_allowed_to_switch_sees_only_its_own(client: TestClient, own_
         assert boss.get("/queue?scope=all", headers=HTML).status_code == 200
 
 
+def test_a_role_not_allowed_to_switch_reads_no_other_play_by_its_id(
+    client: TestClient, store: Store, own_only: None
+) -> None:
+    """A CSM's token read any play by id (evidence and all) where the account route answered
+    403: every read of a play keeps the same rule, and another's play is not found, as one
+    that does not exist (the answer tells nothing of it)."""
+    token = {"authorization": f"Bearer {create_token(store, 'ana')[1]}"}
+    assert client.get("/api/v1/plays/p1", headers=token).status_code == 200  # hers
+    for play in ("p3", "nope"):  # Ed's, and none at all: the same answer
+        r = client.get(f"/api/v1/plays/{play}", headers=token)
+        assert (r.status_code, r.json()["error"]) == (404, {
+            "code": "not_found", "message": f"no play {play!r}",
+            "fix": "the queue lists the open plays"})  # fmt: skip
+    r = client.post("/api/v1/plays/p3/outcome", headers=token, json={"outcome": "lost"})
+    assert r.status_code == 404
+    boss = {"authorization": f"Bearer {create_token(store, 'boss')[1]}"}
+    assert client.get("/api/v1/plays/p3", headers=boss).status_code == 200
+
+
 def test_a_page_form_sent_by_htmx_gets_its_error_as_a_page(client: TestClient) -> None:
     sign_in(client, "ana")
     page = client.get("/queue", headers=HTML).text

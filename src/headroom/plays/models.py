@@ -207,3 +207,12 @@ class PlaybookVersion(Base):
     file_name: Mapped[str] = mapped_column(String(500))
     text: Mapped[str] = mapped_column(Text)
     first_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class Secret(Base):
+    """A secret of this installation, made on first use (the key play ids are made with)."""
+
+    __tablename__ = "secrets"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))

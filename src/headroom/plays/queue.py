@@ -200,9 +200,14 @@ def _play(s: Session, play_id: str) -> Play:
 
 
 def get_play(store: Store, person: Person, play_id: str) -> Play:
-    """A play ``person`` may see (everyone may look at any play; see the module's text)."""
+    """A play ``person`` may see: any, where their role may switch to everyone's plays; else
+    their own. Another's is not found, as a play that does not exist: an answer tells
+    nothing of plays that are not theirs."""
     with store.session() as s:
-        return _play(s, play_id)
+        play = _play(s, play_id)
+    if not person.may_see_all and play.owner != person.owner:
+        raise NotFoundError(f"no play {play_id!r}", fix="the queue lists the open plays")
+    return play
 
 
 def _acting(store: Store, person: Person, play_id: str) -> Play:

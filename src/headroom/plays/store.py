@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import secrets
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -26,6 +27,7 @@ from headroom.errors import AlreadyRecordedError, ConfigError, UsageError
 from headroom.plays.models import Decision as DecisionRow
 from headroom.plays.models import Delivery as DeliveryRow
 from headroom.plays.models import Play, deadline_of
+from headroom.plays.models import Secret as SecretRow
 
 if TYPE_CHECKING:
     from headroom.delivery.outbox import Queued
@@ -150,7 +152,7 @@ class Store:
         # the trigger engine imports ibis: commands that only read the store need not wait for it
         from headroom.triggers.evaluate import History
 
-        out = History(declined_on=dict(declines))
+        out = History(declined_on=dict(declines), id_key=self.play_key())
         with self.session() as s:
             for play in s.scalars(select(Play).where(Play.fired_on < as_of)):
                 if play.status in OPEN:
@@ -163,6 +165,23 @@ class Store:
                     seen = out.declined_on.get(play.account_id)
                     out.declined_on[play.account_id] = max(seen or play.outcome_on, play.outcome_on)
         return out
+
+    def play_key(self) -> bytes:
+        """The key play ids are made with: made once per state store, on first use (two
+        processes making it at once keep the first)."""
+        with self.session() as s:
+            row = s.get(SecretRow, "play_ids")
+            if row is not None:
+                return bytes.fromhex(row.value)
+        try:
+            with self.session() as s:
+                s.add(SecretRow(name="play_ids", value=secrets.token_hex(32)))
+        except IntegrityError:
+            pass
+        with self.session() as s:
+            row = s.get(SecretRow, "play_ids")
+            assert row is not None
+            return bytes.fromhex(row.value)
 
     def run_recorded(self, as_of: dt.date, triggers: Collection[str]) -> bool:
         """Whether a run of ``as_of`` already decided for any of these triggers."""

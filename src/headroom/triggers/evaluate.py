@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import hmac
 import math
 import operator
 from collections.abc import Sequence
@@ -84,6 +85,8 @@ class History:
     open_plays: set[tuple[str, str]] = field(default_factory=set)  # (account, trigger)
     last_fired: dict[tuple[str, str], dt.date] = field(default_factory=dict)  # (account, group)
     declined_on: dict[str, dt.date] = field(default_factory=dict)  # account -> latest decline
+    #: The state store's key for play ids (none: ids anyone can derive, for plays never kept)
+    id_key: bytes = b""
 
 
 def source_declines(source: Source, as_of: dt.date) -> dict[str, dt.date]:
@@ -94,9 +97,18 @@ def source_declines(source: Source, as_of: dt.date) -> dict[str, dt.date]:
     return dict(zip(last["account_id"].to_pylist(), last["last"].to_pylist(), strict=True))
 
 
-def play_id(account_id: str, trigger: str, fired_on: dt.date) -> str:
-    """Deterministic: the same account, trigger and day always make the same play."""
-    return hashlib.sha256(f"{account_id}|{trigger}|{fired_on}".encode()).hexdigest()[:16]
+def play_id(account_id: str, trigger: str, fired_on: dt.date, key: bytes = b"") -> str:
+    """Deterministic: the same account, trigger and day always make the same play. With the
+    state store's ``key`` (every recorded play), nobody without it can derive the id: a
+    play's id is no way into it.
+
+    >>> play_id("acc_1", "seats", dt.date(2026, 3, 26))
+    '07c54e7f8d5df357'
+    """
+    text = f"{account_id}|{trigger}|{fired_on}".encode()
+    if key:
+        return hmac.new(key, text, hashlib.sha256).hexdigest()[:32]
+    return hashlib.sha256(text).hexdigest()[:16]
 
 
 def period_days(text: str) -> int:
@@ -173,7 +185,7 @@ def evaluate(
     try:
         rules = [_Rules.of(i, t, playbook) for i, t in enumerate(triggers)]
         query = _decision_query(ctx, day_ctx, table, today, playbook, rules, history)
-        return _write_out(query.to_pyarrow(), rules, playbook, as_of)
+        return _write_out(query.to_pyarrow(), rules, playbook, as_of, history.id_key)
     finally:
         # Released in the reverse order of their making: on Spark Connect a table is a plan
         # naming the tables it was made from, and releasing it reads them again.
@@ -453,7 +465,7 @@ def _sla_due(fired_on: dt.date, tz: str, sla: dt.timedelta) -> str:
 
 
 def _write_out(
-    rows: pa.Table, rules: list[_Rules], playbook: Playbook, as_of: dt.date
+    rows: pa.Table, rules: list[_Rules], playbook: Playbook, as_of: dt.date, id_key: bytes
 ) -> list[Decision]:
     """The decision query's rows as decisions and plays (the plays' due times and ids)."""
     routing = playbook.model.routing
@@ -512,7 +524,7 @@ def _write_out(
                 shown["projected_ceiling"] = ceiling  # None: no projection, so due at once
             notify, sla, escalate = routed(routes[i])
             play = PlayDraft(
-                play_id=play_id(acct, trigger.id, as_of),
+                play_id=play_id(acct, trigger.id, as_of, id_key),
                 account_id=acct,
                 trigger=trigger.id,
                 fired_on=as_of,
