@@ -165,6 +165,13 @@ def load_document(path: Path) -> Document:
             f"(first on line {dup.first.line})",
             fix="keep one of them",
         ) from None
+    except yaml.MarkedYAMLError as exc:  # a tag no safe reader constructs (!!python/...)
+        mark = exc.problem_mark
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        raise ConfigError(
+            f"{path.name}{where}: {exc.problem}",
+            fix="write plain values: text, numbers, lists and mappings, without ! tags",
+        ) from None
     except TooLargeError as big:
         mark = big.node.start_mark
         raise ConfigError(
