@@ -58,3 +58,36 @@ def test_example_playbook_on_generated_data(
     assert result.exit_code == 0, result.output
     fired = Counter(p["trigger"] for p in json.loads(result.stdout)["plays"])
     assert set(fired) == TRIGGERS[example], fired
+
+
+def test_the_early_warning_fires_on_a_source_whatever_its_metrics_are_called(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The early warning named TeamFlow's metrics and never fired where the metered metric
+    was api_calls. Written over the metric nearest its limit, it fires for the same accounts
+    when every metric is renamed."""
+    playbook = EXAMPLES / "trigger-types" / "playbook.yaml"
+    generate(tmp_path / "tf", Options(accounts=2000, days=400, seed=4))
+    renamed = tmp_path / "renamed"
+    renamed.mkdir()
+    names = {"automation_runs": "api_calls", "storage_gb": "stored_bytes"}
+    for f in (tmp_path / "tf").glob("*.csv"):
+        text = f.read_text()
+        for old, new in names.items():
+            text = text.replace(old, new)
+        (renamed / f.name).write_text(text)
+
+    def warned(source: Path, name: str) -> list[str]:
+        monkeypatch.setenv("HEADROOM_DATABASE_URL", f"sqlite:///{tmp_path / name}.sqlite")
+        settings.cache_clear()
+        result = CliRunner().invoke(
+            app, ["run", str(source), "--playbook", str(playbook), "--as-of", "2026-09-30",
+                  "--format", "json"],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        plays = json.loads(result.stdout)["plays"]
+        return sorted(p["account_id"] for p in plays if p["trigger"] == "usage_trend_early_warning")
+
+    original = warned(tmp_path / "tf", "original")
+    assert original  # it fires on TeamFlow's own names
+    assert warned(renamed, "renamed") == original

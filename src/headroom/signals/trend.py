@@ -247,3 +247,47 @@ def nearest_limit(ctx: Context) -> ir.Table:
     every = ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
     every = every.filter(every.days.notnull())
     return every.group_by(["account_id", "day"]).aggregate(days_to_limit=every.days.min())
+
+
+@family(
+    r"nearest_limit_growth_([1-9]|1[0-2])m",
+    "nearest_limit_growth_<N>m",
+    N,
+    "growth_<metric>_<N>m of the metered metric nearest its limit (the one days_to_limit "
+    "names): an early warning that works on any source, whatever its metered metrics are "
+    "called",
+    needs=("usage_daily", "plan_limits"),
+)
+def nearest_limit_growth(match: re.Match[str]) -> Compute:
+    months = int(match.group(1))
+    name = match.group(0)
+
+    def compute(ctx: Context) -> ir.Table:
+        limits = ctx.table("plan_limits")
+        metrics = sorted(limits.select("metric").distinct().to_pyarrow().column(0).to_pylist())
+        if not metrics:
+            return ctx.grid().mutate(**{name: ibis.null("float64")})
+        parts = []
+        for m in metrics:
+            days = projections(ctx, m).select("account_id", "day", "days")
+            days = days.filter(days.days.notnull())
+            named = re.fullmatch(rf"growth_{_METRIC}_(\d+)m", f"growth_{m}_{months}m")
+            if named is None:  # a metric no signal can be named after
+                continue
+            grown = growth(named)
+            g = grown(ctx).rename(g_account="account_id", g_day="day", g=f"growth_{m}_{months}m")
+            joined = days.left_join(g, (days.account_id == g.g_account) & (days.day == g.g_day))
+            parts.append(
+                joined.select("account_id", "day", "days", g=joined.g, metric=ibis.literal(m))
+            )
+        if not parts:
+            return ctx.grid().mutate(**{name: ibis.null("float64")})
+        every = ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
+        # the nearest: fewest days to the limit; a tie goes to the metric named first
+        first = ibis.row_number().over(
+            group_by=["account_id", "day"], order_by=[every.days, every.metric]
+        )
+        every = every.mutate(_n=first)
+        return every.filter(every._n == 0).select("account_id", "day", **{name: every.g})
+
+    return compute
