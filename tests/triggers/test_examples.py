@@ -133,11 +133,12 @@ def test_seat_expansion_urgent_fires_the_day_of_the_blocked_invite(tmp_path: Pat
     playbook = book(TEAMFLOW)
     assert s.evaluate(playbook, dt.date(2026, 3, 6)).fired("seat_expansion_urgent") == {}
     play = s.evaluate(playbook, dt.date(2026, 3, 7)).fired("seat_expansion_urgent")["a1"]
-    # Immediately: the first moment after the day, in Los Angeles (still PST on 8 March 00:00).
+    # Immediately: the moment of the blocked invite (18:30 UTC is 10:30 in Los Angeles), not
+    # the end of the day it happened on; a run that comes later finds the play overdue.
     assert (play.owner, play.priority, play.due_at) == (
         "self_serve",
         1,
-        "2026-03-08T00:00:00-08:00",
+        "2026-03-07T10:30:00-08:00",
     )
     assert play.evidence == {"events_invite_blocked_seat_limit_1d": 1.0}
     assert s.evaluate(playbook, dt.date(2026, 3, 8)).fired("seat_expansion_urgent") == {}
@@ -179,8 +180,9 @@ def test_tier_upgrade_feature_interest_on_the_fourth_view_in_30_days(tmp_path: P
     assert sorted(plays) == ["a1", "a2"]
     assert plays["a1"].owner == "csm.a1@example.com"  # mid-market
     assert plays["a2"].owner == "self_serve"
-    # 48 hours after the day ended, in the customer's wall-clock time.
-    assert plays["a1"].due_at == "2026-03-14T00:00:00-07:00"
+    # 48 hours after the view that crossed the threshold (09:00 UTC on 11 March), in the
+    # customer's time: not 48 hours after the day ended, which was 63 hours late.
+    assert plays["a1"].due_at == "2026-03-13T02:00:00-07:00"
     # On 12 March the view of 10 February has left the 30-day window: 3 views.
     assert s.evaluate(playbook, dt.date(2026, 3, 12)).fired("tier_upgrade_feature_interest") == {}
 
@@ -337,8 +339,9 @@ def test_usage_trend_early_warning_needs_the_sustained_trend(tmp_path: Path) -> 
     result = s.evaluate(book(TYPES), as_of)
     plays = result.fired("usage_trend_early_warning")
     assert list(plays) == ["fast"]
-    assert plays["fast"].evidence["days_to_limit_storage_gb"] == pytest.approx(50.0)
-    assert plays["fast"].evidence["growth_storage_gb_3m"] == pytest.approx(13.55 / 10.55 - 1)
+    # the metric nearest its limit, whatever it is called: storage here
+    assert plays["fast"].evidence["days_to_limit"] == pytest.approx(50.0)
+    assert plays["fast"].evidence["nearest_limit_growth_3m"] == pytest.approx(13.55 / 10.55 - 1)
     assert plays["fast"].due_at == "2026-07-01T00:00:00-07:00"
 
 
@@ -396,3 +399,31 @@ def test_contract_anniversary_60_to_90_days_before_renewal(tmp_path: Path) -> No
     history = History(last_fired={("a1", "contract_anniversary"): dt.date(2025, 9, 1)})
     result = s.evaluate(playbook, dt.date(2026, 3, 10), history)
     assert result.skipped("contract_anniversary") == {"a1": ("cooldown", dt.date(2026, 9, 1))}
+
+
+USAGE_THRESHOLD = """\
+version: 1
+name: usage threshold
+stage: {entry: "paying"}
+triggers:
+  - id: crowded
+    when: "seat_utilisation > 0.85"
+    timing: 48h after threshold
+    owner: csm
+    offer: seats
+    priority: 2
+"""
+
+
+def test_48h_after_a_usage_threshold_counts_from_the_day_it_was_crossed(tmp_path: Path) -> None:
+    """The day whose usage crossed the threshold starts the 48 hours: due at the start of
+    the second day after it, not 48 hours after the day ended."""
+    s = Scenario(tmp_path / "s").account("a1")
+    s.daily("a1", "active_users", [
+        (d, 9 if d >= dt.date(2026, 3, 20) else 5)
+        for d in days(dt.date(2026, 2, 1), dt.date(2026, 3, 31))
+    ])  # fmt: skip
+    (tmp_path / "usage.yaml").write_text(USAGE_THRESHOLD)
+    playbook = load_playbook(tmp_path / "usage.yaml", types())
+    play = s.evaluate(playbook, dt.date(2026, 3, 20)).fired("crowded")["a1"]
+    assert play.due_at == "2026-03-22T00:00:00-07:00"

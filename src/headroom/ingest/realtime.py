@@ -10,7 +10,6 @@ same plays' decisions (same play ids: recorded once).
 from __future__ import annotations
 
 import datetime as dt
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,21 +21,16 @@ from headroom.ingest.segment import Event
 from headroom.messages.templates import Templates
 from headroom.playbook.model import Playbook
 from headroom.plays.store import Store
-from headroom.signals.builtin import EVENT_SIGNAL
 from headroom.sources import Source
-from headroom.triggers.evaluate import PlayDraft, evaluate, source_declines
-
-_EVENT_SIGNAL = re.compile(EVENT_SIGNAL)
+from headroom.triggers.evaluate import PlayDraft, counted_events, evaluate, source_declines
 
 
 def event_triggers(playbook: Playbook) -> dict[str, set[str]]:
     """Per event name, the ids of the triggers whose condition counts it."""
     out: dict[str, set[str]] = {}
-    for i, t in enumerate(playbook.model.triggers):
-        for name in playbook.conditions[("triggers", i, "when")].names():
-            m = _EVENT_SIGNAL.fullmatch(name)
-            if m:
-                out.setdefault(m.group(1), set()).add(t.id)
+    for trigger, events in counted_events(playbook).items():
+        for event in events:
+            out.setdefault(event, set()).add(trigger)
     return out
 
 

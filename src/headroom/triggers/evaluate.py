@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import math
 import operator
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,15 +25,18 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from headroom.errors import ConfigError
 from headroom.metrics.expansion import expansion_events
 from headroom.playbook.expressions import compile_condition
 from headroom.playbook.model import Duration, Playbook, Timing, Trigger
-from headroom.signals.builtin import cycle_streak
+from headroom.signals.builtin import EVENT_SIGNAL, cycle_streak
 from headroom.signals.registry import Context, signal_table, streak
 from headroom.sources import Source
 from headroom.triggers.timing import due_at
+
+_EVENT_SIGNAL = re.compile(EVENT_SIGNAL)
 
 
 @dataclass(frozen=True)
@@ -185,7 +189,9 @@ def evaluate(
     try:
         rules = [_Rules.of(i, t, playbook) for i, t in enumerate(triggers)]
         query = _decision_query(ctx, day_ctx, table, today, playbook, rules, history)
-        return _write_out(query.to_pyarrow(), rules, playbook, as_of, history.id_key)
+        rows = query.to_pyarrow()
+        moments = _crossings(source, playbook, rows, rules, as_of)
+        return _write_out(rows, rules, playbook, as_of, history.id_key, moments)
     finally:
         # Released in the reverse order of their making: on Spark Connect a table is a plan
         # naming the tables it was made from, and releasing it reads them again.
@@ -464,8 +470,67 @@ def _sla_due(fired_on: dt.date, tz: str, sla: dt.timedelta) -> str:
     return (fired_at.astimezone(dt.UTC) + sla).astimezone(fired_at.tzinfo).isoformat()
 
 
+def counted_events(playbook: Playbook) -> dict[str, set[str]]:
+    """Per trigger id, the events its condition counts (``events_<event>_<N>d``)."""
+    out: dict[str, set[str]] = {}
+    for i, t in enumerate(playbook.model.triggers):
+        for name in playbook.conditions[("triggers", i, "when")].names():
+            m = _EVENT_SIGNAL.fullmatch(name)
+            if m:
+                out.setdefault(t.id, set()).add(m.group(1))
+    return out
+
+
+def _crossings(
+    source: Source, playbook: Playbook, rows: pa.Table, rules: list[_Rules], as_of: dt.date
+) -> dict[tuple[str, str], dt.datetime]:
+    """When each play fired by a condition that counts events crossed it, by (trigger,
+    account): the first of the day's events the condition counts (the moment it could first
+    have held), else, for events that arrived dated before the day, the latest of them."""
+    counted = counted_events(playbook)
+    wanted: dict[str, list[str]] = {"w_trigger": [], "w_account": [], "w_event": []}
+    for r in rules:
+        events = counted.get(r.trigger.id)
+        if not events:
+            continue
+        fired = rows.filter(pc.and_(rows[r.col("held")], pc.is_null(rows[r.col("reason")])))
+        for account in fired["account_id"].to_pylist():
+            for event in sorted(events):
+                wanted["w_trigger"].append(r.trigger.id)
+                wanted["w_account"].append(account)
+                wanted["w_event"].append(event)
+    if not wanted["w_trigger"]:
+        return {}
+    start = dt.datetime.combine(as_of, dt.time(), tzinfo=dt.UTC)
+    end = start + dt.timedelta(days=1)
+    w = ibis.memtable(wanted, schema={"w_trigger": "string", "w_account": "string",
+                                      "w_event": "string"})  # fmt: skip
+    ev = source.table("events")
+    ev = ev.filter(ev.timestamp < ibis.literal(end))
+    j = ev.inner_join(w, (ev.account_id == w.w_account) & (ev.event == w.w_event))
+    on_day = ibis.cases((j.timestamp >= ibis.literal(start), j.timestamp), else_=ibis.null())
+    got = (
+        j.group_by(["w_trigger", "w_account"])
+        .aggregate(first=on_day.min(), last=j.timestamp.max())
+        .to_pyarrow()
+        .to_pylist()
+    )
+    out = {}
+    for g in got:
+        moment = g["first"] or g["last"]
+        if moment is not None:
+            aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+            out[(g["w_trigger"], g["w_account"])] = aware
+    return out
+
+
 def _write_out(
-    rows: pa.Table, rules: list[_Rules], playbook: Playbook, as_of: dt.date, id_key: bytes
+    rows: pa.Table,
+    rules: list[_Rules],
+    playbook: Playbook,
+    as_of: dt.date,
+    id_key: bytes,
+    moments: dict[tuple[str, str], dt.datetime],
 ) -> list[Decision]:
     """The decision query's rows as decisions and plays (the plays' due times and ids)."""
     routing = playbook.model.routing
@@ -518,7 +583,7 @@ def _write_out(
                 # Rounded first: a fitted 108.0000000001 days is 108 days, not 109.
                 ceiling = as_of + dt.timedelta(days=math.ceil(round(to_limit[i], 6)))
             due = due_at(r.timing, as_of, zone, renews, ceiling if r.timing.kind ==
-                         "before_ceiling" else None)  # fmt: skip
+                         "before_ceiling" else None, moments.get((trigger.id, acct)))  # fmt: skip
             shown = {n: cols[n][i] for n in names}
             if r.timing.kind == "before_ceiling":
                 shown["projected_ceiling"] = ceiling  # None: no projection, so due at once

@@ -1,7 +1,9 @@
 """When a fired play is due, in the customer's own timezone (correct across DST changes).
 
-A run evaluates the as-of day after it has ended, so a play fired "immediately" is due at the
-first moment of the next day in the customer's timezone; the other timings count from there.
+Timings count from the moment the condition was crossed: the time of the event that crossed it,
+or for usage the day whose data crossed it (a run evaluates a day after it has ended, so a play
+fired "immediately" by usage is due at the first moment of the next day). A batch run that comes
+later than that records the play overdue, and the queue says so.
 Local times are built with zoneinfo and only then turned into an offset, so "10:00" is 10:00 on
 both sides of a daylight-saving change.
 """
@@ -35,8 +37,15 @@ def due_at(
     tz: str,
     renews_on: dt.date | None = None,
     ceiling_on: dt.date | None = None,
+    moment: dt.datetime | None = None,
 ) -> dt.datetime:
     """The moment a play fired at the end of ``fired_on`` is due, as an aware datetime.
+
+    Timings are counted from the moment the condition was crossed: ``moment``, the time of
+    the event that crossed it, for a condition that counts events; else the start of the day
+    whose usage crossed it. "immediately" is that event's time (a play fired by usage is due as
+    the day's data is complete: the end of the day); "48h after threshold" and "within 24h"
+    count their hours from the crossing.
 
     "75-90d before renewal" and "45-60d before ceiling" are due at 09:00 on the last day of
     their window (75 or 45 days before), or at once if that day has passed or the date is
@@ -45,15 +54,19 @@ def due_at(
     start = _local(fired_on + dt.timedelta(days=1), 0, 0, tz)
     match timing.kind:
         case "immediately":
-            return start
+            return moment.astimezone(zoneinfo.ZoneInfo(tz)) if moment is not None else start
         case "next_business_day":
             hour, minute = timing.numbers
             return _local(next_business_day(fired_on), hour, minute, tz)
         case "after_threshold" | "within":
-            # Wall-clock hours: 48h after midnight is midnight two days on, DST or not.
-            return (start.replace(tzinfo=None) + dt.timedelta(hours=timing.numbers[0])).replace(
-                tzinfo=zoneinfo.ZoneInfo(tz)
-            )
+            hours = dt.timedelta(hours=timing.numbers[0])
+            if moment is not None:
+                return (moment + hours).astimezone(zoneinfo.ZoneInfo(tz))
+            # From the start of the day whose usage crossed it ("within": once the day's data
+            # is complete), in wall-clock hours: 48h after midnight is midnight two days on,
+            # DST or not.
+            base = _local(fired_on, 0, 0, tz) if timing.kind == "after_threshold" else start
+            return (base.replace(tzinfo=None) + hours).replace(tzinfo=zoneinfo.ZoneInfo(tz))
         case "within_business_days":
             day = fired_on
             for _ in range(timing.numbers[1]):
