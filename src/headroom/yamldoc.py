@@ -136,11 +136,11 @@ def load_document(path: Path) -> Document:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-        raise ConfigError(
-            f"{path.name}{where}: YAML syntax error: {exc.problem}",
-            fix="check indentation, colons and quotes around that spot",
+        raise _marked(
+            path,
+            exc,
+            "YAML syntax error: ",
+            "check indentation, colons and quotes around that spot",
         ) from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, ...)
         shown = chr(exc.character) if isinstance(exc.character, int) else exc.character
@@ -166,12 +166,8 @@ def load_document(path: Path) -> Document:
             fix="keep one of them",
         ) from None
     except yaml.MarkedYAMLError as exc:  # a tag no safe reader constructs (!!python/...)
-        mark = exc.problem_mark
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-        raise ConfigError(
-            f"{path.name}{where}: {exc.problem}",
-            fix="write plain values: text, numbers, lists and mappings, without ! tags",
-        ) from None
+        fix = "write plain values: text, numbers, lists and mappings, without ! tags"
+        raise _marked(path, exc, "", fix) from None
     except TooLargeError as big:
         mark = big.node.start_mark
         raise ConfigError(
@@ -179,6 +175,13 @@ def load_document(path: Path) -> Document:
             fix="a configuration needs a few levels and a few hundred values; write it out",
         ) from None
     return Document(path, data, positions, keys)
+
+
+def _marked(path: Path, exc: yaml.MarkedYAMLError, what: str, fix: str) -> ConfigError:
+    """A YAML error that knows its place, at ``file:line:column``."""
+    mark = exc.problem_mark
+    where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+    return ConfigError(f"{path.name}{where}: {what}{exc.problem}", fix=fix)
 
 
 def parse_model(doc: Document, model: type[M]) -> M:

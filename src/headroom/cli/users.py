@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import typer
 
 from headroom.cli.main import app, new_app
 from headroom.cli.output import Format, console, emit_rows, print_json
 from headroom.errors import UsageError
+
+if TYPE_CHECKING:
+    from headroom.plays.store import Store
 
 users_app = new_app("Users of the web app: roles, passwords and API tokens.")
 app.add_typer(users_app, name="users")
@@ -25,6 +31,19 @@ class Role(StrEnum):
     manager = "manager"
     csm = "csm"
     ae = "ae"
+
+
+@contextmanager
+def _store() -> Iterator[Store]:
+    """The state store, closed after the command (imported here: the command line starts
+    quick)."""
+    from headroom.plays.store import Store
+
+    store = Store()
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def _password(from_stdin: bool) -> str:
@@ -55,13 +74,9 @@ def add_command(
     """Add a user who can sign in to the web app."""
     password = _password(password_stdin)
     from headroom import users as core
-    from headroom.plays.store import Store
 
-    store = Store()
-    try:
+    with _store() as store:
         person = core.add_user(store, login, role.value, password, owner)
-    finally:
-        store.close()
     console().print(f"added {person.login} ({person.role}, owner {person.owner})")
 
 
@@ -73,13 +88,9 @@ def password_command(
     """Change a user's password."""
     password = _password(password_stdin)
     from headroom import users as core
-    from headroom.plays.store import Store
 
-    store = Store()
-    try:
+    with _store() as store:
         core.set_password(store, login, password)
-    finally:
-        store.close()
     console().print(f"changed the password of {login}; their sessions have ended")
 
 
@@ -87,13 +98,9 @@ def password_command(
 def disable_command(login: str = typer.Argument(...)) -> None:
     """Stop a user at once: no sign-in, sessions ended, API tokens revoked."""
     from headroom import users as core
-    from headroom.plays.store import Store
 
-    store = Store()
-    try:
+    with _store() as store:
         revoked = core.disable_user(store, login)
-    finally:
-        store.close()
     tokens = f"{revoked} API token{'' if revoked == 1 else 's'}"
     console().print(f"disabled {login}: sessions ended, {tokens} revoked")
 
@@ -102,13 +109,9 @@ def disable_command(login: str = typer.Argument(...)) -> None:
 def enable_command(login: str = typer.Argument(...)) -> None:
     """Let a disabled user sign in again (their old API tokens stay revoked)."""
     from headroom import users as core
-    from headroom.plays.store import Store
 
-    store = Store()
-    try:
+    with _store() as store:
         core.enable_user(store, login)
-    finally:
-        store.close()
     console().print(f"enabled {login}")
 
 
@@ -118,16 +121,12 @@ def list_command(
 ) -> None:
     """The users, by login."""
     from headroom import users as core
-    from headroom.plays.store import Store
 
-    store = Store()
-    try:
+    with _store() as store:
         rows = [
             {"login": p.login, "role": p.role, "owner": p.owner, "disabled": p.disabled}
             for p in core.users(store)
         ]
-    finally:
-        store.close()
     emit_rows(rows, fmt, ["login", "role", "owner", "disabled"], title="Users")
 
 
@@ -141,13 +140,9 @@ def token_command(
 ) -> None:
     """Make an API token for the JSON API (printed once: keep it)."""
     from headroom import users as core
-    from headroom.plays.store import Store
 
-    store = Store()
-    try:
+    with _store() as store:
         token_id, token = core.create_token(store, login, name)
-    finally:
-        store.close()
     if fmt == Format.table:
         typer.echo(token)  # alone, as scripts capture it
         return
@@ -164,10 +159,8 @@ def tokens_command(
 ) -> None:
     """The API tokens (ids, users, names and dates; never the secret)."""
     from headroom import users as core
-    from headroom.plays.store import Store
 
-    store = Store()
-    try:
+    with _store() as store:
         rows = [
             {
                 "token_id": t.token_id,
@@ -178,8 +171,6 @@ def tokens_command(
             }
             for t in core.tokens(store)
         ]
-    finally:
-        store.close()
     emit_rows(rows, fmt, ["token_id", "login", "name", "created_at", "revoked_at"], title="Tokens")
 
 
@@ -189,11 +180,7 @@ def revoke_command(
 ) -> None:
     """Refuse an API token from now on."""
     from headroom import users as core
-    from headroom.plays.store import Store
 
-    store = Store()
-    try:
+    with _store() as store:
         core.revoke_token(store, token_id)
-    finally:
-        store.close()
     console().print(f"revoked token {token_id}")
