@@ -167,8 +167,15 @@ def _load(folder: Path, workspace: Path) -> tuple[bool, str]:
         note = "loaded by headroom validate" + (
             f" (peak {int(peak) / 1024:,.0f} MB)" if peak else ""
         )
-        if not (folder / "typed.duckdb").exists():
-            build_typed_source(folder)  # the children below read the same layout by path
+        # The children below read the loaded file itself, by the path they know it by.
+        (loaded,) = [
+            p
+            for p in (workspace / "sources").glob("*.duckdb")
+            if p.with_suffix(".load.json").exists()
+        ]
+        typed = folder / "typed.duckdb"
+        typed.unlink(missing_ok=True)
+        os.link(loaded, typed)
         return False, note
     if not (folder / "typed.duckdb").exists():
         build_typed_source(folder)
