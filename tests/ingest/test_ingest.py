@@ -121,6 +121,9 @@ def test_segments_client_delivers_an_event_that_becomes_a_play_and_a_delivery(
         "a1", "seat_expansion_urgent", dt.datetime.now(dt.UTC).date(),
     )  # fmt: skip
     assert play.evidence == {"events_invite_blocked_seat_limit_1d": 1.0}
+    # "immediately" is the moment of the blocked invite, not the end of the customer's day
+    (when,) = ingested(store).column("timestamp").to_pylist()
+    assert dt.datetime.fromisoformat(play.due_at) == when
     (delivery,) = queued
     assert (delivery.play_id, delivery.target, delivery.recipient) == (
         play.play_id, "self_serve", "admin@a1.example",

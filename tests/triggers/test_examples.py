@@ -427,3 +427,38 @@ def test_48h_after_a_usage_threshold_counts_from_the_day_it_was_crossed(tmp_path
     playbook = load_playbook(tmp_path / "usage.yaml", types())
     play = s.evaluate(playbook, dt.date(2026, 3, 20)).fired("crowded")["a1"]
     assert play.due_at == "2026-03-22T00:00:00-07:00"
+
+
+def test_48h_after_an_event_threshold_through_headroom_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same through the command line: a run the day after the page view that crossed
+    the threshold (16:00 in the customer's time) records the play due 48 hours after that
+    view, where it was about 60 hours late (48 hours after the day ended)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from headroom.cli.main import app
+    from headroom.config import settings
+
+    monkeypatch.setenv("HEADROOM_DATABASE_URL", f"sqlite:///{tmp_path / 'state.sqlite'}")
+    settings.cache_clear()
+    s = Scenario(tmp_path / "s").account("a1", segment="mid_market")
+    s.daily("a1", "active_users", [(d, 3) for d in days(dt.date(2026, 2, 1), dt.date(2026, 3, 31))])
+    for at in (
+        "2026-03-01T09:00:00Z",
+        "2026-03-05T09:00:00Z",
+        "2026-03-09T09:00:00Z",
+        "2026-03-11T23:00:00Z",
+    ):  # the 4th: 16:00 in Los Angeles
+        s.event("a1", "integration_page_view", at)
+    s.write()
+    result = CliRunner().invoke(
+        app, ["run", str(s.folder), "--playbook", str(EXAMPLES / TEAMFLOW / "playbook.yaml"),
+              "--as-of", "2026-03-11", "--format", "json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (play,) = [p for p in json.loads(result.stdout)["plays"]
+               if p["trigger"] == "tier_upgrade_feature_interest"]  # fmt: skip
+    assert play["due_at"] == "2026-03-13T16:00:00-07:00"
