@@ -626,3 +626,27 @@ def test_the_calculators_give_the_seeds_numbers_and_say_what_is_wrong(client: Te
     assert "--nrr 5 is not a plausible net revenue retention" in page
     page = client.get("/calculators?mrr=lots", headers=HTML).text
     assert "mrr &#39;lots&#39; is not a number; e.g. 0.85 or 500" in page
+
+
+def test_the_engine_running_out_of_memory_is_a_503_that_says_which_limit(
+    client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB's own exception, as the engine raises it when a query outgrows its share: not a
+    500 "bug", but the CLI's memory error in the one shape."""
+    import duckdb
+
+    from headroom.plays import queue
+
+    def outgrown(*_: Any) -> Any:
+        raise duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate 256.0 KiB")
+
+    monkeypatch.setattr(queue, "get_play", outgrown)
+    token = {"authorization": f"Bearer {create_token(store, 'root')[1]}"}
+    # as a server answers (the test client would raise the exception after the answer)
+    with TestClient(client.app, raise_server_exceptions=False) as served:
+        r = served.get("/api/v1/plays/p1", headers=token)
+    assert r.status_code == 503
+    assert r.json()["error"]["code"] == "out_of_memory"
+    assert r.json()["error"]["message"].startswith(
+        "the work needed more memory than HEADROOM_MEMORY_LIMIT=4GB allows"
+    )

@@ -45,6 +45,7 @@ from headroom.ingest.segment import (
 from headroom.playbook.model import Playbook
 from headroom.plays.store import Store
 from headroom.sources import Source
+from headroom.sources.limits import is_out_of_memory, out_of_memory
 from headroom.users import LoginThrottle
 from headroom.web import api, api_metrics, api_runs, evaluation, insights, metrics_data, pages
 from headroom.web.auth import SignInRequiredError, bounded_body
@@ -245,6 +246,8 @@ def create_app(serve: Serve) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def bug(request: Request, exc: Exception) -> Response:
+        if is_out_of_memory(exc):  # the engine hit HEADROOM_MEMORY_LIMIT: 503, and how to fix
+            return answer(request, out_of_memory())
         log.exception("headroom serve: %s %s failed", request.method, request.url.path)
         err = HeadroomError(
             f"headroom failed unexpectedly ({type(exc).__name__}); this is a bug in headroom",
