@@ -70,6 +70,13 @@ def test_a_csm_works_a_play_in_the_browser(server: str) -> None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1280, "height": 800})
+        # The pages' Content-Security-Policy allows only headroom's own scripts and styles:
+        # anything of theirs it refused (an inline style, say) shows here.
+        refused: list[str] = []
+        page.on(
+            "console",
+            lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None,
+        )
 
         def shot(name: str) -> None:
             page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
@@ -164,6 +171,7 @@ def test_a_csm_works_a_play_in_the_browser(server: str) -> None:
             page.goto(server + "/queue")
             expect(page.get_by_label("Reassign", exact=False).first).to_be_visible()
             shot("queue-manager")
+            assert refused == []
         finally:
             browser.close()
     store = Store()
