@@ -42,7 +42,8 @@ class UsageIndex:
     def __init__(self, path: Path, since: dt.date) -> None:
         self.path = path
         self.since = since
-        self._con: Any = duckdb.connect(str(path), read_only=True)
+        # A few accounts' rows at a time: a small share, not DuckDB's default of most of RAM.
+        self._con: Any = duckdb.connect(str(path), read_only=True, config={"memory_limit": "256MB"})
         self._lock = threading.Lock()
 
     def read(self, keys: list[int], since: dt.date | None) -> pa.Table | None:
