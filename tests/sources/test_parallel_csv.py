@@ -107,3 +107,72 @@ def test_the_parallel_reader_numbers_lines_as_the_file_does(
         "subscriptions.csv, line 300001, column start_date: '2024-02-30' is not a valid date; "
         "start_date must be a date written YYYY-MM-DD such as 2026-03-31",
     ]
+
+
+def test_a_folder_of_files_read_either_way_gives_the_same_report_and_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workspace: Path
+) -> None:
+    """A table as a folder: the files the parallel reader takes and those it leaves to the
+    streaming reader (a blank line, a bad row) make one table, numbered by file and line."""
+    folder = tmp_path / "src"
+    write_source(folder, {
+        "accounts.csv": "account_id\na1\na2\n",
+        "subscriptions.csv": "subscription_id,account_id,start_date,mrr\ns1,a1,2024-01-01,10\n"
+                             "s2,a2,2024-01-01,10\n",
+    })  # fmt: skip
+    (folder / "usage_daily").mkdir()
+    header = "account_id,date,metric,value\n"
+    days = {
+        "2024-02-01.csv": header + "a1,2024-02-01,active_users,3\na2,2024-02-01,active_users,4\n",
+        "2024-02-02.csv": header + "a1,2024-02-02,active_users,3\n\na2,2024-02-02,active_users,x\n",
+        "2024-02-03.csv": header
+        + "a1,2024-02-03,active_users,3,9\na2,2024-02-03,active_users,-1\n",
+        "2024-02-04.csv": header + "a1,2024-02-04,active_users,5\n",
+    }
+    for name, text in days.items():
+        (folder / "usage_daily" / name).write_text(text)
+
+    def outcome() -> tuple[int, Any, Any]:
+        run = validate(folder, "--format", "json")
+        for loaded in workspace.glob("sources/*"):
+            loaded.unlink()
+        return run.code, run.json(), None
+
+    monkeypatch.setattr(read_csv, "PARALLEL_BYTES", 0)
+    parallel = outcome()
+    monkeypatch.setattr(read_csv, "PARALLEL_BYTES", 1 << 62)
+    assert parallel == outcome()
+    code, report, _ = parallel
+    assert code == 1
+    where = sorted((p["file"], e["location"]) for p in report["problems"] for e in p["examples"])
+    assert where == [
+        ("usage_daily/", "2024-02-02.csv, line 4"),  # 'x': after a blank line
+        ("usage_daily/", "2024-02-03.csv, line 3"),  # '-1'
+        ("usage_daily/2024-02-03.csv", "line 2"),  # five fields
+    ]
+
+    # without the bad rows, the loaded table is the same either way, in file order
+    (folder / "usage_daily" / "2024-02-02.csv").write_text(
+        header + "a1,2024-02-02,active_users,3\n\na2,2024-02-02,active_users,2\n"
+    )
+    (folder / "usage_daily" / "2024-02-03.csv").write_text(
+        header + "a1,2024-02-03,active_users,3\na2,2024-02-03,active_users,1\n"
+    )
+    monkeypatch.setattr(read_csv, "PARALLEL_BYTES", 0)
+    parallel_rows = _outcome_rows(folder, workspace)
+    monkeypatch.setattr(read_csv, "PARALLEL_BYTES", 1 << 62)
+    assert parallel_rows == _outcome_rows(folder, workspace)
+    assert len(parallel_rows) == 7
+
+
+def _outcome_rows(folder: Path, workspace: Path) -> list[Any]:
+    assert validate(folder).code == 0
+    src = load(folder)
+    try:
+        t = src.table("usage_daily")
+        rows: list[Any] = t.order_by(["date", "account_id"]).to_pyarrow().to_pylist()
+    finally:
+        src.close()
+    for loaded in workspace.glob("sources/*"):
+        loaded.unlink()
+    return rows
