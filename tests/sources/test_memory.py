@@ -104,3 +104,33 @@ def test_a_limit_that_is_not_a_size_is_refused(
         "error: HEADROOM_MEMORY_LIMIT: 'plenty' is not a size (a number and a unit, e.g. 4GB "
         "or 512MB); set HEADROOM_MEMORY_LIMIT again, or unset it\n"
     )
+
+
+def test_a_load_killed_mid_way_leaves_nothing_the_next_load_keeps(
+    tmp_path: Path, workspace: Path
+) -> None:
+    """kill -9 during a load leaves its files aside (the staged rows can be gigabytes); the
+    next load removes them, since their process is gone, and loads the source whole."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    _source(tmp_path / "big", accounts=2000, days=120)
+    env = dict(os.environ, HEADROOM_WORKSPACE=str(workspace))
+    headroom = str(Path(sys.executable).with_name("headroom"))
+    child = subprocess.Popen([headroom, "validate", str(tmp_path / "big")], env=env)
+    sources = workspace / "sources"
+    deadline = time.monotonic() + 120
+    while not list(sources.glob(".*.stage")) and time.monotonic() < deadline:
+        assert child.poll() is None, "the load ended before it could be killed"
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    left = list(sources.glob(".*"))
+    assert left and all(".building" in p.name or ".stage" in p.name for p in left)
+    run = validate(tmp_path / "big")
+    assert run.code == 0, run.err
+    assert list(sources.glob(".*")) == []  # the killed load's files are gone
+    assert len(loaded_files(workspace)) == 1

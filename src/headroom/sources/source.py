@@ -580,12 +580,31 @@ def validate(
         return report, target
 
 
+_ASIDE = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{6}\.(?:building|stage)(?:\.wal)?$")
+
+
+def _remove_abandoned(folder: Path) -> None:
+    """Remove the files of loads whose process is gone (killed mid-way: a staged source can
+    be gigabytes). A load still running, by any process alive, is left alone."""
+    for path in folder.glob(".*"):
+        found = _ASIDE.match(path.name)
+        if found is None:
+            continue
+        try:
+            os.kill(int(found.group(1)), 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except (PermissionError, OverflowError, ValueError):  # alive (another user's), or no pid
+            continue
+
+
 @contextmanager
 def _built(
     target: Path, workspace: Path, copy_of: Path | None = None, progress: Progress = SILENT
 ) -> Iterator[tuple[Path, Any]]:
     """A file built aside (empty, or a copy of ``copy_of``) and an engine on it, set for
     loading; the file is gone afterwards unless it was put in place."""
+    _remove_abandoned(target.parent)
     building = target.with_name(f".{target.stem}.{os.getpid()}.{uuid.uuid4().hex[:6]}.building")
     stage = building.with_suffix(".stage")  # the rows as read, until they are checked
     con = None
