@@ -133,3 +133,28 @@ def test_a_large_file_keeps_its_line_numbers(
         "subscriptions.csv, line 59003, column mrr: '-5' is negative; mrr must be a decimal "
         "number >= 0 such as 49.50",
     ]
+
+
+def test_a_row_longer_than_a_block_is_read_in_larger_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A value over the reader's 16 MB block failed with the reader's own words ("straddling
+    object"); the file is read again in blocks four times larger, up to 256 MB, and a row
+    beyond that gets a message that says so. Smaller numbers here, the same logic."""
+    monkeypatch.setattr(read_csv, "BLOCK_BYTES", 4096)
+    monkeypatch.setattr(read_csv, "MAX_BLOCK_BYTES", 1 << 20)
+    plan = "p" * 20_000  # five blocks long
+    rows = [f"s{i},a{i},2024-01-01,5,Pro" for i in range(2_000)]
+    rows[1_000] = f"s1000,a1,2024-01-01,-5,{plan}"
+    text = HEADER + "\n" + "\n".join(rows) + "\n"
+    run = validate(write_source(tmp_path / "src", {"subscriptions.csv": text}))
+    assert run.errors == [
+        "subscriptions.csv, line 1002, column mrr: '-5' is negative; mrr must be a decimal "
+        "number >= 0 such as 49.50",
+    ]
+    huge = HEADER + "\ns1,a1,2024-01-01,5," + "p" * (2 << 20) + "\n"
+    run = validate(write_source(tmp_path / "huge", {"subscriptions.csv": huge}))
+    assert run.errors == [
+        "subscriptions.csv: a row of the file is over 1 MB long; check that its quotes are "
+        "closed, and keep each value under that"
+    ]

@@ -58,10 +58,16 @@ from headroom.sources.schema import TABLES
 
 #: Bytes the CSV reader parses at a time: a batch of rows is about this much text.
 BLOCK_BYTES = 16 << 20
+#: The largest block a row may need (a row is parsed within one block): 16 MB, then 64, 256.
+MAX_BLOCK_BYTES = 256 << 20
 #: Files at least this big are first read by the engine's own CSV reader, on every core; the
 #: streaming reader reads smaller ones as quickly, and any file the engine's cannot number.
 PARALLEL_BYTES = 32 << 20
 _BREAK = r"\r\n|\r|\n"
+
+
+class _RowTooLongError(Exception):
+    """A row longer than the reader's block: the file is read again in larger blocks."""
 
 
 @dataclass
@@ -252,7 +258,9 @@ def _breaks(batch: pa.RecordBatch) -> Any:
     return total
 
 
-def _open(counting: _Counting, header: _Header, wanted: list[str], handler: Any, skip: int) -> Any:
+def _open(
+    counting: _Counting, header: _Header, wanted: list[str], handler: Any, skip: int, block: int
+) -> Any:
     return pacsv.open_csv(
         counting,
         read_options=pacsv.ReadOptions(
@@ -260,7 +268,7 @@ def _open(counting: _Counting, header: _Header, wanted: list[str], handler: Any,
             column_names=header.names,
             skip_rows=skip,
             encoding="utf8",
-            block_size=BLOCK_BYTES,
+            block_size=block,
         ),
         parse_options=pacsv.ParseOptions(
             invalid_row_handler=handler, ignore_empty_lines=False, newlines_in_values=True
@@ -298,6 +306,7 @@ class _Stager:
         self.rows = 0
         self.lines: dict[int, int] = {}  # lines of each file read, by part index
         self.created = False
+        self.block = BLOCK_BYTES  # grown for a file with a row longer than a block
 
     def create(self) -> None:
         if self.created:
@@ -308,6 +317,11 @@ class _Stager:
             f"({', '.join(cols)}, {LINE} BIGINT, {PART} INTEGER)"
         )
         self.created = True
+
+    def forget(self, index: int, rows_before: int) -> None:
+        """Drop the rows staged from file ``index`` (to read it again)."""
+        self.duck.execute(f"DELETE FROM {self.relation} WHERE {PART} = {index}")
+        self.rows = rows_before
 
     def read_parallel(self, part: Part, index: int, header: _Header) -> str | None:
         """Read a whole file with the engine's own CSV reader, on every core: returns the
@@ -382,7 +396,9 @@ class _Stager:
         counting = _Counting(part.path, part.start)
         try:
             try:
-                reader = _open(counting, header, wanted, handler, skip=0 if part.start else 1)
+                reader = _open(
+                    counting, header, wanted, handler, 0 if part.start else 1, self.block
+                )
             except pa.ArrowInvalid as exc:
                 if "Could not skip initial" not in str(exc):
                     raise
@@ -435,6 +451,14 @@ class _Stager:
                 carry = int(before[-1] + breaks[-1]) if count else carry
         except pa.ArrowInvalid as exc:
             text = str(exc)
+            if "straddl" in text:  # a row longer than a block: read again in larger blocks
+                if self.block < MAX_BLOCK_BYTES:
+                    raise _RowTooLongError from None
+                msg = (
+                    f"a row of the file is over {MAX_BLOCK_BYTES >> 20} MB long; check that its "
+                    "quotes are closed, and keep each value under that"
+                )
+                raise ReadFailedError(file_problem(table, part.label, "not_csv", msg)) from None
             if "UTF8" in text or "utf8" in text.lower():
                 where = first_non_utf8(part.path)
                 if where is not None:
@@ -492,11 +516,16 @@ def stage_csv(
                     continue
             stager.create()
             before = stager.rows
-            bad, right = stager.stage(table, part, index, header, breaks_inside=False)
-            if not right:  # values hold line breaks: read it again, counting them
-                stager.duck.execute(f"DELETE FROM {stager.relation} WHERE {PART} = {index}")
-                stager.rows = before
-                bad, _ = stager.stage(table, part, index, header, breaks_inside=True)
+            while True:
+                try:
+                    bad, right = stager.stage(table, part, index, header, breaks_inside=False)
+                    if not right:  # values hold line breaks: read it again, counting them
+                        stager.forget(index, before)
+                        bad, _ = stager.stage(table, part, index, header, breaks_inside=True)
+                    break
+                except _RowTooLongError:
+                    stager.forget(index, before)
+                    stager.block *= 4
             if bad.count:
                 problems.append(_bad_rows(table, part.label, bad))
         if stager.created:
