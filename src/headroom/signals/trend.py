@@ -78,8 +78,11 @@ def _on_spine(ctx: Context, rows: ir.Table) -> ir.Table:
     needs=("usage_daily",),
 )
 def growth(match: re.Match[str]) -> Compute:
-    metric, months = match.group(1), int(match.group(2))
-    name = match.group(0)
+    return _growth(match.group(1), int(match.group(2)), match.group(0))
+
+
+def _growth(metric: str, months: int, name: str) -> Compute:
+    """``growth_<metric>_<N>m``'s compute, its column named ``name``."""
 
     def compute(ctx: Context) -> ir.Table:
         u = _usage(ctx, metric, MONTH_DAYS * (months + 1))
@@ -236,12 +239,16 @@ def projection_status(match: re.Match[str]) -> Compute:
     return _projection_columns(match.group(1))
 
 
+def _metered(ctx: Context) -> list[str]:
+    """The metrics some plan limits, in name order."""
+    limits = ctx.table("plan_limits")
+    return sorted(limits.select("metric").distinct().to_pyarrow().column("metric").to_pylist())
+
+
 @signal("days_to_limit", N, "the fewest days_to_limit_<metric> of the plan's metered metrics",
         needs=("usage_daily", "plan_limits"))  # fmt: skip
 def nearest_limit(ctx: Context) -> ir.Table:
-    limits = ctx.table("plan_limits")
-    metrics = limits.select("metric").distinct().to_pyarrow().column("metric").to_pylist()
-    parts = [projections(ctx, m).select("account_id", "day", "days") for m in sorted(metrics)]
+    parts = [projections(ctx, m).select("account_id", "day", "days") for m in _metered(ctx)]
     if not parts:
         return ctx.grid().mutate(days_to_limit=ibis.null("float64"))
     every = ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
@@ -263,19 +270,11 @@ def nearest_limit_growth(match: re.Match[str]) -> Compute:
     name = match.group(0)
 
     def compute(ctx: Context) -> ir.Table:
-        limits = ctx.table("plan_limits")
-        metrics = sorted(limits.select("metric").distinct().to_pyarrow().column(0).to_pylist())
-        if not metrics:
-            return ctx.grid().mutate(**{name: ibis.null("float64")})
         parts = []
-        for m in metrics:
+        for m in _metered(ctx):
             days = projections(ctx, m).select("account_id", "day", "days")
             days = days.filter(days.days.notnull())
-            named = re.fullmatch(rf"growth_{_METRIC}_(\d+)m", f"growth_{m}_{months}m")
-            if named is None:  # a metric no signal can be named after
-                continue
-            grown = growth(named)
-            g = grown(ctx).rename(g_account="account_id", g_day="day", g=f"growth_{m}_{months}m")
+            g = _growth(m, months, "g")(ctx).rename(g_account="account_id", g_day="day")
             joined = days.left_join(g, (days.account_id == g.g_account) & (days.day == g.g_day))
             parts.append(
                 joined.select("account_id", "day", "days", g=joined.g, metric=ibis.literal(m))
