@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from headroom.sources import Source
 from headroom.sources.limits import duckdb_mb, spill_folder
+from headroom.sources.readers import literal
 
 #: Sources with fewer usage rows are read as they are (a scan of them takes milliseconds).
 MIN_ROWS = 5_000_000
@@ -97,9 +98,9 @@ def usage_index(source: Source, since: dt.date) -> UsageIndex | None:
         try:
             folder = spill_folder()
             con.execute(f"SET memory_limit = '{max(duckdb_mb() // 2, 32)}MiB'")
-            con.execute(f"SET temp_directory = '{_escaped(folder)}'")
+            con.execute(f"SET temp_directory = {literal(str(folder))}")
             con.execute("SET enable_progress_bar = false")
-            con.execute(f"ATTACH '{_escaped(path)}' AS loaded (READ_ONLY)")
+            con.execute(f"ATTACH {literal(str(path))} AS loaded (READ_ONLY)")
             con.execute(
                 "CREATE TABLE usage_daily AS SELECT * FROM loaded.usage_daily "
                 'WHERE "date" >= ? ORDER BY account_key, "date"',
@@ -112,7 +113,3 @@ def usage_index(source: Source, since: dt.date) -> UsageIndex | None:
         aside.unlink(missing_ok=True)
         Path(f"{aside}.wal").unlink(missing_ok=True)
     return UsageIndex(target, start)
-
-
-def _escaped(path: Path) -> str:
-    return str(path).replace("'", "''")
