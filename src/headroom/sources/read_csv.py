@@ -344,6 +344,7 @@ class _Stager:
         counting = _Counting(part.path)
         counter = threading.Thread(target=_count_all, args=(counting,), daemon=True)
         counter.start()
+        (kept,) = self.duck.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
         try:
             self.duck.execute("SET preserve_insertion_order = true")
             self.duck.execute(
@@ -357,7 +358,7 @@ class _Stager:
             self.duck.execute(f"DROP TABLE IF EXISTS {target}")
             return None
         finally:
-            self.duck.execute("SET preserve_insertion_order = false")
+            self.duck.execute(f"SET preserve_insertion_order = {str(kept).lower()}")
             counter.join()
             counting.close()
         (rows,) = self.duck.execute(f"SELECT count(*) FROM {target}").fetchone()
