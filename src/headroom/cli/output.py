@@ -13,7 +13,7 @@ import decimal
 import inspect
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -128,12 +128,16 @@ def emit_rows(
 
 
 def load_source(
-    source: Path, mapping: Path | None = None, *, today: dt.date | None = None
+    source: Path,
+    mapping: Path | None = None,
+    *,
+    today: dt.date | None = None,
+    reads: Mapping[str, dt.date | None] | None = None,
 ) -> Source:
     """:func:`headroom.sources.load`, its steps drawn on a terminal (every command loads so)."""
     from headroom.sources import load
 
-    return _reading(load, source, mapping, today=today)
+    return _reading(load, source, mapping, today=today, reads=reads)
 
 
 def validate_source(

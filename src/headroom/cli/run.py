@@ -49,6 +49,7 @@ def run_command(
     from headroom.plays import runs
     from headroom.plays.store import Store
     from headroom.signals.registry import types
+    from headroom.sources.config import resolve
     from headroom.sources.engines import on_engine
     from headroom.triggers.evidence import describe
 
@@ -63,7 +64,10 @@ def run_command(
         if store.run_recorded(day, ids):  # idempotent per as-of day: report what was recorded
             _print_recorded(store, day, ids, fmt)
             return
-        src = on_engine(load_source(source, mapping), engine)
+        # A database is read only as far back as this run looks; files are read whole once
+        # and then as they grow.
+        reads = runs.reads_of(book, day) if resolve(source, mapping).database else None
+        src = on_engine(load_source(source, mapping, reads=reads), engine)
         try:
             src.add_rows("events", ingested(store))  # what the ingest API accepted, too
             if dry_run:

@@ -36,8 +36,9 @@ from headroom.playbook.model import Playbook
 from headroom.plays.models import Play, PlaybookVersion
 from headroom.plays.models import Run as RunRow
 from headroom.plays.store import Store, aware, jsonable
-from headroom.sources import Source
-from headroom.triggers.evaluate import Decision, evaluate, source_declines
+from headroom.sources import Source, empty_source
+from headroom.sources.read_typed import DATED_BY
+from headroom.triggers.evaluate import Decision, History, evaluate, source_declines
 from headroom.users import Person
 
 if TYPE_CHECKING:
@@ -442,6 +443,22 @@ def version_diff(store: Store, version: str) -> VersionDiff:
 
 
 # -- runs of the playbook ---------------------------------------------------------------------
+
+
+def reads_of(book: Playbook, day: dt.date) -> dict[str, dt.date | None]:
+    """What a run of ``book`` as of ``day`` reads of the source's dated tables: the first day
+    of each (None: all of it; a table not named is not read). Found by running the decision
+    on a source with no rows, so a user's own signals count as the built-in ones do: a
+    database source is then read from those days on, not whole (see
+    :func:`headroom.sources.validate`).
+    """
+    empty = empty_source()
+    try:
+        evaluate(empty, book, day, History())
+        # a dated table it does not read: none of its rows (from the day after)
+        return {name: day + dt.timedelta(days=1) for name in DATED_BY} | empty.reads
+    finally:
+        empty.close()
 
 
 def decide(store: Store, source: Source, book: Playbook, day: dt.date) -> list[Decision]:

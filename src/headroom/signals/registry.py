@@ -141,6 +141,7 @@ class Context:
         context's accounts, when it is narrowed to some)."""
         if name in DATED or name == "events":
             self.reach[name] = None
+            self.source.note_read(name, None)
         return self._cut(name)
 
     def _cut(self, name: str) -> ir.Table:
@@ -162,6 +163,7 @@ class Context:
         first = self.as_of - dt.timedelta(days=self.history - 1 + lookback)
         if name not in self.reach or (self.reach[name] or first) > first:
             self.reach[name] = first
+        self.source.note_read(name, first)
         since = ibis.literal(first)
         on = _date_of(t, name)
         assert on is not None, f"{name} is not a dated table"

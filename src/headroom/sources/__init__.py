@@ -4,6 +4,6 @@ A valid source is loaded into typed ibis tables; one with errors loads nothing.
 """
 
 from headroom.sources.report import Report
-from headroom.sources.source import Source, load, validate
+from headroom.sources.source import Source, empty_source, load, validate
 
-__all__ = ["Report", "Source", "load", "validate"]
+__all__ = ["Report", "Source", "empty_source", "load", "validate"]

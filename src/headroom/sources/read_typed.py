@@ -8,6 +8,7 @@ checks (:mod:`headroom.sources.validate`) tell the two apart by the column's typ
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import re
 from typing import Any
@@ -180,14 +181,22 @@ def stage_database(
     label: str,
     mapping: TableMapping,
     progress: Progress,
+    since: dt.date | None = None,
 ) -> RawTable:
-    """A database table (an ibis table on its own backend), copied in key order, in batches."""
+    """A database table (an ibis table on its own backend), copied in key order, in batches.
+
+    ``since``: only its rows dated from that day on (a dated table: usage, events), the
+    database choosing them (the condition is part of the query it runs), when the column
+    dating them is a date or a time there; a date written as text is read whole.
+    """
     header = list(t.columns)
     renames, ignored = rename(table, label, header, mapping)
     missing = missing_columns(table, label, header, renames, mapping)
     if missing is not None:
         raise ReadFailedError(missing)
     theirs_of = {ours: theirs for theirs, ours in renames.items()}
+    if since is not None:
+        t, since = _from_day(t, theirs_of.get(DATED_BY.get(table, "")), since)
     order = [theirs_of[k] for k in TABLES[table].key if k in theirs_of]
     # UUIDs arrive as text: the drivers hand them over as objects Arrow cannot hold.
     cols = {c: t[c].cast("string") if t[c].type().is_uuid() else t[c] for c in renames}
@@ -221,9 +230,34 @@ def stage_database(
         con.raw_sql(
             f"CREATE OR REPLACE TEMP VIEW {relation} AS SELECT {', '.join(select)} FROM {staging}"
         )
-        return RawTable(table, label, "row", relation, rows, ignored, key_in_location=True)
+        return RawTable(
+            table, label, "row", relation, rows, ignored, key_in_location=True, since=since
+        )
     finally:
         progress.finish(step)
+
+
+#: The column dating the rows of each table a run reads only the last days of.
+DATED_BY = {"usage_daily": "date", "events": "timestamp"}
+
+
+def _from_day(t: Any, column: str | None, since: dt.date) -> tuple[Any, dt.date | None]:
+    """``t`` with only its rows dated from ``since`` on, and the day it is read from (None:
+    read whole, its dating column being text: comparing text dates may not be right)."""
+    if column is None:
+        return t, None
+    typ = t[column].type()
+    # A day early: a time without a zone, or in another zone, may fall on the day before in
+    # UTC; the checks and the run see a day more than they need, never a day less.
+    first = since - dt.timedelta(days=1)
+    if typ.is_date():
+        return t.filter(t[column] >= first), since
+    if typ.is_timestamp():
+        moment = dt.datetime.combine(first, dt.time())
+        if typ.timezone is not None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        return t.filter(t[column] >= moment), since
+    return t, None
 
 
 def _numbered(rows: pa.Table, before: int) -> pa.Table:

@@ -13,6 +13,7 @@ a batch at a time.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,8 @@ class RawTable:
     key_in_location: bool = False
     #: The files of a table read from a folder, in ``_part`` order (empty for one file).
     parts: list[str] = field(default_factory=list)
+    #: A database table read from this day on (only the rows a run needs), else None.
+    since: dt.date | None = None
 
     def where(self, line: int, part: int | None = None) -> str:
         """``line 12``, or ``2026-12-06.csv, line 12`` in a folder of files."""

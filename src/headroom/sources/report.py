@@ -83,14 +83,20 @@ class TableInfo:
     file: str | None
     rows: int = 0
     ignored_columns: list[str] = field(default_factory=list)
+    #: The first day read, for a database table read only from the day a run needs (ISO
+    #: date); None: every row was read.
+    since: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "table": self.name,
             "file": self.file,
             "rows": self.rows,
             "ignored_columns": self.ignored_columns,
         }
+        if self.since is not None:  # only a table read from a day on says so
+            out["since"] = self.since
+        return out
 
 
 @dataclass
@@ -160,7 +166,7 @@ class Report:
         report = cls(source=data["source"], ignored_files=list(data["ignored_files"]))
         for t in data["tables"]:
             report.tables[t["table"]] = TableInfo(
-                t["table"], t["file"], t["rows"], list(t["ignored_columns"])
+                t["table"], t["file"], t["rows"], list(t["ignored_columns"]), t.get("since")
             )
         for p in data["problems"]:
             report.add(

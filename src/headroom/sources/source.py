@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +74,42 @@ class Source:
     con: Any  # the ibis backend holding the tables
     #: Tables read with rows added beside the source's own (see :meth:`add_rows`).
     added: dict[str, ir.Table] = field(default_factory=dict)
+    #: The first day of each dated table that the computations on this source have read
+    #: (None: every row), as they said through :meth:`note_read`.
+    reads: dict[str, dt.date | None] = field(default_factory=dict)
+
+    @property
+    def window(self) -> dict[str, dt.date]:
+        """The dated tables holding only the rows from a day on (a database source read for
+        a run), and that day."""
+        return {
+            name: dt.date.fromisoformat(info.since)
+            for name, info in self.report.tables.items()
+            if info.since is not None
+        }
+
+    def note_read(self, name: str, since: dt.date | None) -> None:
+        """Say that a computation reads table ``name`` from ``since`` on (None: every row).
+
+        Kept in :attr:`reads`, which tells what a command needs (its computation run on no
+        rows, see :func:`headroom.plays.runs.reads_of`). Reading before the day a table was
+        read from is refused: its earlier rows are not here, and a result computed without
+        them would be wrong without a sign.
+        """
+        if name not in self.reads:
+            self.reads[name] = since
+        elif (before := self.reads[name]) is not None:
+            self.reads[name] = None if since is None else min(before, since)
+        first = self.window.get(name)
+        if first is not None and (since is None or since < first):
+            wanted = "every row" if since is None else f"rows from {since}"
+            raise SourceError(
+                f"{self.name}: table {name} was read from the database from {first} on, "
+                f"but this computation needs {wanted}",
+                fix="this is a bug in the reads a signal declares; please report it, and "
+                "meanwhile validate the source with headroom validate and run from a folder "
+                "export of it",
+            )
 
     def table(self, name: str) -> ir.Table:
         """A contract table as an ibis expression (empty when the source lacks it)."""
@@ -315,10 +351,12 @@ def _stage_all(
     progress: Progress,
     lines: dict[str, int],
     earlier: dict[str, list[str]] | None = None,
+    reads: Mapping[str, dt.date | None] | None = None,
 ) -> tuple[list[RawTable], list[Problem]]:
     """Stage every table in ``con``, streaming; what stops a table from being read is listed,
     and the others are read all the same. ``lines`` gets each CSV file's count of lines;
-    ``earlier`` names, per table, the files of its folder loaded before (new days)."""
+    ``earlier`` names, per table, the files of its folder loaded before (new days);
+    ``reads``, the day a database's dated tables are read from (absent or None: whole)."""
     raws: list[RawTable] = []
     problems: list[Problem] = []
     for loc in located:
@@ -338,7 +376,8 @@ def _stage_all(
             else:
                 assert spec.database is not None
                 t = db.table(loc.location, database=_database_of(db, spec.database.schema_))
-                raw = stage_database(con, loc.table, t, loc.label, mapping, progress)
+                since = (reads or {}).get(loc.table)
+                raw = stage_database(con, loc.table, t, loc.label, mapping, progress, since)
                 found = []
         except ReadFailedError as failed:
             problems.extend(failed.problems)
@@ -451,12 +490,18 @@ def validate(
     workspace: Path | None = None,
     reuse: bool = True,
     progress: Progress = SILENT,
+    reads: Mapping[str, dt.date | None] | None = None,
 ) -> tuple[Report, Path | None]:
     """Check a source against the contract; load it when it has no error.
 
     Returns the report and the path of the loaded DuckDB file (None when there were errors).
     The files are streamed through the engine in bounded memory (``HEADROOM_MEMORY_LIMIT``);
     ``progress`` hears of each step.
+
+    ``reads``: for a database source, the first day of each dated table a command needs
+    (:data:`~headroom.sources.read_typed.DATED_BY`; None: all of it). Only those rows are read
+    and checked, the database choosing them: a run that needs 90 days of a warehouse's years
+    of usage reads 90 days. Files are read whole (and again only as they grow).
     """
     spec = resolve(source, mapping)
     today = today or dt.date.today()
@@ -533,14 +578,17 @@ def validate(
 
     with _built(target, workspace) as (building, con):
         lines: dict[str, int] = {}
-        raws, problems = _stage_all(spec, located, db, con, progress, lines)
+        raws, problems = _stage_all(spec, located, db, con, progress, lines, reads=reads)
         for p in problems:
             report.add(p)
         if db is not None:
             db.disconnect()
         v = Validator(con, report, today)
         for raw in raws:
-            report.tables[raw.name] = TableInfo(raw.name, raw.label, raw.rows, raw.ignored_columns)
+            since = raw.since.isoformat() if raw.since else None
+            report.tables[raw.name] = TableInfo(
+                raw.name, raw.label, raw.rows, raw.ignored_columns, since
+            )
             v.register(raw)
             v.combine[raw.name] = spec.mapping(raw.name).combine
         with _step(progress, "check lookups"):
@@ -810,16 +858,38 @@ def load(
     today: dt.date | None = None,
     workspace: Path | None = None,
     progress: Progress = SILENT,
+    reads: Mapping[str, dt.date | None] | None = None,
 ) -> Source:
-    """Validate and load a source; raise :class:`SourceError` with every error when it has any.
+    """Validate and load a source; raise :class:`SourceError` with every error when it has any
+    (``reads``: what a command needs of a database source's dated tables, see :func:`validate`).
 
     >>> src = load(Path("examples/data/tiny"))  # doctest: +SKIP
     >>> src.table("subscriptions").count().execute()  # doctest: +SKIP
     3
     """
-    report, path = validate(source, mapping, today=today, workspace=workspace, progress=progress)
+    report, path = validate(
+        source, mapping, today=today, workspace=workspace, progress=progress, reads=reads
+    )
     if path is None:
         raise SourceError(report.error_text(), report=report)
     from headroom.sources.engines import duckdb_connection  # engines imports this module
 
     return Source(report.source, path, report, duckdb_connection(path))
+
+
+def empty_source() -> Source:
+    """A source with every contract table and no rows, in memory: a computation run on it
+    tells what it reads (:attr:`Source.reads`) in a moment, whatever the real source's size.
+
+    >>> src = empty_source()
+    >>> src.table("usage_daily").count().execute()
+    0
+    >>> src.close()
+    """
+    con = ibis.duckdb.connect()
+    con.raw_sql("set timezone = 'UTC'")
+    report = Report("empty")
+    for name in sorted(TABLES, key=lambda n: n != "accounts"):  # keyed tables need accounts
+        con.create_table(name, laid_out(name, _empty(name), con))
+        report.tables[name] = TableInfo(name, name)  # every table given: every signal computes
+    return Source("empty", Path(), report, con)

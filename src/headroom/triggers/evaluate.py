@@ -488,6 +488,17 @@ def _crossings(
     account): the first of the day's events the condition counts (the moment it could first
     have held), else, for events that arrived dated before the day, the latest of them."""
     counted = counted_events(playbook)
+    if not counted:
+        return {}
+    # Only the events its conditions count can have crossed them: those of their windows.
+    days = max(
+        int(m.group(2))
+        for i, _ in enumerate(playbook.model.triggers)
+        for name in playbook.conditions[("triggers", i, "when")].names()
+        if (m := _EVENT_SIGNAL.fullmatch(name))
+    )
+    since = as_of - dt.timedelta(days=days)
+    source.note_read("events", since)  # before any play fired: what a run reads, on no rows
     wanted: dict[str, list[str]] = {"w_trigger": [], "w_account": [], "w_event": []}
     for r in rules:
         events = counted.get(r.trigger.id)
@@ -506,7 +517,8 @@ def _crossings(
     w = ibis.memtable(wanted, schema={"w_trigger": "string", "w_account": "string",
                                       "w_event": "string"})  # fmt: skip
     ev = source.table("events")
-    ev = ev.filter(ev.timestamp < ibis.literal(end))
+    first = dt.datetime.combine(since, dt.time(), tzinfo=dt.UTC)
+    ev = ev.filter((ev.timestamp >= ibis.literal(first)) & (ev.timestamp < ibis.literal(end)))
     j = ev.inner_join(w, (ev.account_id == w.w_account) & (ev.event == w.w_event))
     on_day = ibis.cases((j.timestamp >= ibis.literal(start), j.timestamp), else_=ibis.null())
     got = (
