@@ -14,6 +14,7 @@ from benchmarks import (
     bench_run,
     bench_scale,
     bench_startup,
+    bench_warehouse,
     bench_web,
 )
 
@@ -26,6 +27,7 @@ BENCHMARKS: dict[str, Callable[..., None]] = {
     "backtest": bench_backtest.main,
     "web": bench_web.main,
     "scale": bench_scale.main,
+    "warehouse": bench_warehouse.main,
     "metrics": bench_web.metrics_main,
 }
 
