@@ -41,7 +41,7 @@ def _p95(samples: list[float]) -> float:
 def _plays(store: Any, src: Any, plays: int, rng: random.Random) -> list[dict[str, Any]]:
     """``plays`` open plays on random accounts of ``src``, owned by their CSMs, in ``store``,
     and two users: ``boss`` (manager) and ``csm`` (the busiest CSM); the plays' accounts."""
-    from headroom.plays.models import Play
+    from headroom.store.models import Play
     from headroom.users import add_user
 
     a = src.table("accounts").select("account_id", "csm").to_pyarrow().to_pylist()
@@ -72,7 +72,7 @@ def measure(folder: Path, plays: int = 10_000, requests: int = 40) -> dict[str, 
     from fastapi.testclient import TestClient
 
     from headroom.playbook.model import load_playbook
-    from headroom.plays.store import Store
+    from headroom.store.database import Store
     from headroom.signals.registry import types
     from headroom.web.app import Serve, create_app
 
@@ -126,7 +126,7 @@ from pathlib import Path
 import uvicorn
 from benchmarks.bench_run import PLAYBOOK, typed_source
 from headroom.playbook.model import load_playbook
-from headroom.plays.store import Store
+from headroom.store.database import Store
 from headroom.signals.registry import types
 from headroom.web.app import Serve, create_app
 folder, state, as_of, port = sys.argv[1:]
@@ -205,7 +205,7 @@ def under_load(
     ``concurrency`` in turn, ``rounds`` times (so that each sees the same machine, shared or
     not): ``requests`` pages at 1, four times as many at the others. The seconds per request
     and the seconds in all, per concurrency."""
-    from headroom.plays.store import Store
+    from headroom.store.database import Store
 
     rng = random.Random(13)
     src = typed_source(folder)
@@ -308,8 +308,8 @@ def measure_metrics(
     from fastapi.testclient import TestClient
 
     from headroom.playbook.model import load_playbook
-    from headroom.plays.models import Play
-    from headroom.plays.store import Store
+    from headroom.store.models import Play
+    from headroom.store.database import Store
     from headroom.signals.registry import types
     from headroom.users import add_user
     from headroom.web.app import Serve, create_app

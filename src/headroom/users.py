@@ -33,8 +33,8 @@ from sqlalchemy.orm import Session
 
 from headroom.config import settings
 from headroom.errors import HeadroomError, UnauthorizedError, UsageError
-from headroom.plays.models import ApiToken, User, WebSession
-from headroom.plays.store import Store, aware
+from headroom.store.database import Store, aware
+from headroom.store.models import ApiToken, User, WebSession
 
 #: The roles, each seeing what the ones after it see and more.
 ROLES = ("admin", "manager", "csm", "ae")

@@ -12,7 +12,7 @@ import pytest
 
 from headroom.config import settings
 from headroom.plays import runs
-from headroom.plays.store import Store
+from headroom.store.database import Store
 from tests.sources.helpers import headroom
 
 TEAMFLOW = str(Path(__file__).resolve().parents[2] / "examples" / "teamflow" / "playbook.yaml")

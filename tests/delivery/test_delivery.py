@@ -24,14 +24,15 @@ from typer.testing import CliRunner
 from headroom.cli.main import app
 from headroom.config import settings
 from headroom.delivery.config import RetryPolicy, load_delivery
-from headroom.delivery.outbox import Queued, delivery_id
+from headroom.delivery.outbox import delivery_id
 from headroom.delivery.webhook import Webhook as WebhookChannel
 from headroom.delivery.webhook import sign
 from headroom.delivery.worker import Worker, deliveries
 from headroom.errors import ConfigError
+from headroom.messages.queued import Queued
 from headroom.messages.templates import Message
-from headroom.plays.models import Delivery
-from headroom.plays.store import Store
+from headroom.store.database import Store
+from headroom.store.models import Delivery
 from tests.delivery.receivers import SECRET, Answer, Hook, Mailbox
 from tests.plays.test_store import store_url  # noqa: F401 - SQLite and PostgreSQL
 from tests.triggers.test_examples import Scenario, days

@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 from headroom.cli.main import app as cli
 from headroom.errors import HeadroomError
 from headroom.messages.templates import Templates
-from headroom.plays.store import Store
+from headroom.store.database import Store
 from headroom.web.app import Serve, create_app
 
 EXAMPLES = int(os.environ.get("HEADROOM_FUZZ_EXAMPLES", "150"))

@@ -32,9 +32,9 @@ from headroom.ingest.events import ingested
 from headroom.ingest.realtime import Reactor, event_triggers
 from headroom.messages import load_templates
 from headroom.playbook.model import load_playbook
-from headroom.plays.store import Store
 from headroom.signals.registry import types
 from headroom.sources import load
+from headroom.store.database import Store
 from headroom.web.app import Serve, create_app
 from tests.delivery.receivers import SECRET, Hook, free_port
 from tests.delivery.test_delivery import playbook_with

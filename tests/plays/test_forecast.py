@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from headroom.cli.main import app
 from headroom.plays.conversion import Prior, learned
-from headroom.plays.models import Play
 from headroom.plays.pipeline import build, open_plays
-from headroom.plays.store import Store
+from headroom.store.database import Store
+from headroom.store.models import Play
 from tests.sources.helpers import write_source
 
 TEAMFLOW = Path(__file__).resolve().parents[2] / "examples" / "teamflow" / "playbook.yaml"

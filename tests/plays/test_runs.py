@@ -17,9 +17,9 @@ from sqlalchemy import create_engine, inspect, text, update
 from headroom.errors import NotFoundError, UsageError
 from headroom.playbook.model import Playbook, load_playbook
 from headroom.plays import runs
-from headroom.plays.models import Play
-from headroom.plays.store import Store, _alembic
 from headroom.signals.registry import types
+from headroom.store.database import Store, _alembic
+from headroom.store.models import Play
 from headroom.triggers.evaluate import Decision
 from tests import parts
 from tests.plays.test_store import add_play

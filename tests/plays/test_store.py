@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from headroom.cli.main import app
 from headroom.config import settings
-from headroom.plays.models import Play
-from headroom.plays.store import Store
+from headroom.store.database import Store
+from headroom.store.models import Play
 from tests import parts
 
 
@@ -166,7 +166,7 @@ def test_an_unreachable_store_is_a_clean_error(monkeypatch: pytest.MonkeyPatch) 
 def test_an_old_store_is_upgraded_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from alembic import command
 
-    from headroom.plays.store import _alembic
+    from headroom.store.database import _alembic
 
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     command.upgrade(_alembic(url), "0001")  # a store made by the first release
@@ -202,7 +202,7 @@ def test_the_migrations_build_exactly_the_models(store_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from headroom.plays.models import Base
+    from headroom.store.models import Base
 
     store = Store()
     try:

@@ -13,7 +13,7 @@ from headroom.cli.main import app
 from headroom.config import settings
 from headroom.errors import ConfigError
 from headroom.plays import runs
-from headroom.plays.store import Store
+from headroom.store.database import Store
 from tests.triggers import test_run as scenario
 
 

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from headroom import users
 from headroom.cli.main import app
-from headroom.plays.models import User
-from headroom.plays.store import Store
+from headroom.store.database import Store
+from headroom.store.models import User
 from tests.plays.test_store import store_url  # noqa: F401 - SQLite and PostgreSQL
 
 PASSWORD = "correct horse battery"

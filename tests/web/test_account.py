@@ -18,8 +18,8 @@ from headroom.cli.main import app
 from headroom.config import settings
 from headroom.delivery.worker import deliveries
 from headroom.facts.account import account_view
-from headroom.plays.store import Store
 from headroom.sources import load
+from headroom.store.database import Store
 from headroom.users import add_user
 from headroom.web.app import Serve, create_app
 from tests.delivery.receivers import SECRET, Hook

@@ -11,7 +11,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from headroom.plays.store import Store
+from headroom.store.database import Store
 from headroom.users import create_token
 from headroom.web.app import Serve, create_app
 from tests.web.test_app import store  # noqa: F401 - users and plays

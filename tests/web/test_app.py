@@ -18,10 +18,10 @@ from headroom.cli.main import app as cli
 from headroom.config import settings
 from headroom.playbook.model import Playbook, load_playbook
 from headroom.plays import runs
-from headroom.plays.models import Delivery, Play
-from headroom.plays.store import Store
 from headroom.signals.registry import types
 from headroom.sources import Source, load
+from headroom.store.database import Store
+from headroom.store.models import Delivery, Play
 from headroom.users import LoginThrottle, add_user, create_token, revoke_token
 from headroom.web.app import Serve, create_app
 
@@ -174,7 +174,7 @@ def test_a_token_is_printed_in_the_format_asked(
 KILLED = """
 import os, signal, sys
 from headroom.plays import runs
-from headroom.plays.store import Store
+from headroom.store.database import Store
 store = Store(sys.argv[1])
 with runs.recording(store, "run", "v-killed", source="teamflow"):
     os.kill(os.getpid(), signal.SIGKILL)

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from headroom.cli.main import app
 from headroom.config import settings
 from headroom.delivery.worker import deliveries
-from headroom.plays.store import Store
+from headroom.store.database import Store
 from tests import parts
 from tests.delivery.receivers import free_port
 from tests.web.test_account import ran  # noqa: F401 - the source, the run and its receiver

@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 
 from headroom.cli.main import app as cli
 from headroom.facts.account import ENGINES, AccountViews
-from headroom.plays.store import Store
 from headroom.sources import Source, load
+from headroom.store.database import Store
 from headroom.users import add_user
 from headroom.web.app import Serve, create_app
 from tests.web.test_app import HTML, PASSWORD, sign_in

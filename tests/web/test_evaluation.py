@@ -24,9 +24,9 @@ from headroom.backtest.sweep import parse_sweep, sweep
 from headroom.cli.main import app
 from headroom.playbook.model import Playbook, load_playbook
 from headroom.plays import runs
-from headroom.plays.store import Store
 from headroom.signals.registry import types
 from headroom.sources import Source, load
+from headroom.store.database import Store
 from headroom.users import add_user, create_token
 from headroom.web.app import Serve, create_app
 from headroom.web.evaluation import own_source

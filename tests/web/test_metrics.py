@@ -24,10 +24,10 @@ from headroom.metrics.expansion import expansion_arr, expansions_between, time_t
 from headroom.metrics.overview import overview
 from headroom.playbook.model import load_playbook
 from headroom.plays.conversion import funnel
-from headroom.plays.models import Play
-from headroom.plays.store import Store
 from headroom.signals.registry import types
 from headroom.sources import Source, load
+from headroom.store.database import Store
+from headroom.store.models import Play
 from headroom.users import add_user, create_token
 from headroom.web import metrics_data
 from headroom.web.app import Serve, create_app

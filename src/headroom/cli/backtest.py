@@ -49,9 +49,9 @@ def backtest_command(
     from headroom.backtest.sweep import parse_sweep, sweep
     from headroom.playbook.model import load_playbook
     from headroom.plays import runs
-    from headroom.plays.store import Store
     from headroom.signals.registry import types
     from headroom.sources.engines import on_engine
+    from headroom.store.database import Store
 
     first, last = parse_date(start, "--start"), parse_date(end, "--end")
     assert first is not None and last is not None

@@ -33,7 +33,7 @@ def deliver_command(
     nothing more is due now."""
     from headroom.delivery.config import load_delivery
     from headroom.delivery.worker import Worker, counts
-    from headroom.plays.store import Store
+    from headroom.store.database import Store
 
     settings = load_delivery(config)
     store = Store()
@@ -98,7 +98,7 @@ def list_command(
 ) -> None:
     """The outbox, newest first."""
     from headroom.delivery.worker import deliveries
-    from headroom.plays.store import Store
+    from headroom.store.database import Store
 
     store = Store()
     try:
@@ -123,7 +123,7 @@ def requeue_command(
     if not ids and not all_dead:
         raise UsageError("name the deliveries to requeue", fix="pass their ids, or --all-dead")
     from headroom.delivery.worker import requeue
-    from headroom.plays.store import Store
+    from headroom.store.database import Store
 
     store = Store()
     try:

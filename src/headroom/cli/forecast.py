@@ -27,8 +27,8 @@ SOURCE_OPTION_HELP = (
 
 def _inputs(playbook: Path, source: Path | None, mapping: Path | None) -> tuple[Any, Any, Any]:
     from headroom.playbook.model import load_playbook
-    from headroom.plays.store import Store
     from headroom.signals.registry import types
+    from headroom.store.database import Store
 
     book = load_playbook(playbook, types())
     store = Store()

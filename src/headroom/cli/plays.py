@@ -14,7 +14,7 @@ from headroom.cli.output import Format, console, emit_rows, print_json
 from headroom.errors import UsageError
 
 if TYPE_CHECKING:
-    from headroom.plays.models import Play
+    from headroom.store.models import Play
 
 plays_app = new_app("The plays in the state store, and their outcomes.")
 app.add_typer(plays_app, name="plays")
@@ -47,7 +47,7 @@ def list_command(
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
     """The plays, highest priority and soonest due first."""
-    from headroom.plays.store import Store
+    from headroom.store.database import Store
 
     store = Store()
     try:
@@ -80,7 +80,7 @@ def record_command(
                 f"--amount-mrr {amount_mrr!r} is not a number", fix="e.g. --amount-mrr 250"
             ) from None
     day = parse_date(on, "--on") or dt.date.today()
-    from headroom.plays.store import Store
+    from headroom.store.database import Store
 
     store = Store()
     try:

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from headroom.delivery.config import DeliveryConfig
     from headroom.messages import Templates
     from headroom.playbook.model import Playbook
-    from headroom.plays.store import Store
     from headroom.sources import Source
+    from headroom.store.database import Store
     from headroom.triggers.evaluate import Decision
 
 
@@ -47,10 +47,10 @@ def run_command(
     from headroom.messages import load_templates
     from headroom.playbook.model import load_playbook
     from headroom.plays import runs
-    from headroom.plays.store import Store
     from headroom.signals.registry import types
     from headroom.sources.config import resolve
     from headroom.sources.engines import on_engine
+    from headroom.store.database import Store
     from headroom.triggers.evidence import describe
 
     day = parse_date(as_of, "--as-of")

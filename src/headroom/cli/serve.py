@@ -44,8 +44,8 @@ def serve_command(
     from headroom.messages import load_templates
     from headroom.playbook.model import load_playbook
     from headroom.plays import runs
-    from headroom.plays.store import Store
     from headroom.signals.registry import types
+    from headroom.store.database import Store
     from headroom.web.app import Serve, create_app
 
     book = load_playbook(playbook, types())

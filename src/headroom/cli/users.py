@@ -15,7 +15,7 @@ from headroom.cli.output import Format, console, emit_rows, print_json
 from headroom.errors import UsageError
 
 if TYPE_CHECKING:
-    from headroom.plays.store import Store
+    from headroom.store.database import Store
 
 users_app = new_app("Users of the web app: roles, passwords and API tokens.")
 app.add_typer(users_app, name="users")
@@ -37,7 +37,7 @@ class Role(StrEnum):
 def _store() -> Iterator[Store]:
     """The state store, closed after the command (imported here: the command line starts
     quick)."""
-    from headroom.plays.store import Store
+    from headroom.store.database import Store
 
     store = Store()
     try:

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from headroom.errors import ForbiddenError, NotFoundError, UsageError
-from headroom.plays.models import Delivery, Play
 from headroom.plays.queue import may_act
-from headroom.plays.store import Store
+from headroom.store.database import Store
+from headroom.store.models import Delivery, Play
 from headroom.users import Person
 
 #: The longest subject and body a draft may be edited to (the outbox columns' sizes).

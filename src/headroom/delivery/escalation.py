@@ -17,8 +17,8 @@ from sqlalchemy import select, update
 from headroom.delivery.config import Target
 from headroom.delivery.outbox import play_fields, queued
 from headroom.messages.templates import Message
-from headroom.plays.models import Delivery, Play
-from headroom.plays.store import Store, delivery_row
+from headroom.store.database import Store, delivery_row
+from headroom.store.models import Delivery, Play
 from headroom.triggers.evidence import describe
 
 

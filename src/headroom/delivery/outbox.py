@@ -1,7 +1,7 @@
 """The outbox: each play's messages and alerts, written with the play in one transaction.
 
 A run that records a play also records what must be sent about it (see
-:func:`headroom.plays.store.Store.record_run`); a worker sends them later (see
+:func:`headroom.store.database.Store.record_run`); a worker sends them later (see
 :mod:`headroom.delivery.worker`). Nothing is sent from inside a run, so a run never waits on a
 receiver and a receiver that is down never loses a play's message.
 """
@@ -11,16 +11,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from jinja2 import TemplateError
 
 from headroom.delivery.config import RECIPIENTS, DeliveryConfig, Target
+from headroom.messages.queued import Queued
 from headroom.messages.templates import Message, Templates
 from headroom.playbook.model import Playbook
-from headroom.plays.models import Play
 from headroom.sources import Source
+from headroom.store.models import Play
 from headroom.triggers.evaluate import Decision, PlayDraft
 
 #: The accounts columns a message can read.
@@ -34,21 +34,6 @@ def delivery_id(play_id: str, target: str) -> str:
     'dlv_8f7dd4496f6f6034f25890cdc54ba3b6'
     """
     return "dlv_" + hashlib.sha256(f"{play_id}\n{target}".encode()).hexdigest()[:32]
-
-
-@dataclass(frozen=True)
-class Queued:
-    """A delivery to write: one message of one play to one target."""
-
-    delivery_id: str
-    play_id: str
-    target: str
-    channel: str
-    recipient: str | None
-    message: Message
-    payload: dict[str, Any] = field(default_factory=dict)
-    #: Held as a draft until the play's owner approves it (see :mod:`headroom.delivery.drafts`).
-    approve: bool = False
 
 
 def render_recipient(template: str | None, values: Mapping[str, Any]) -> str | None:

@@ -34,8 +34,8 @@ from headroom.delivery.channels import (
 )
 from headroom.delivery.config import RetryPolicy, Target
 from headroom.delivery.escalation import escalate
-from headroom.plays.models import Delivery
-from headroom.plays.store import Store, aware
+from headroom.store.database import Store, aware
+from headroom.store.models import Delivery
 
 Clock = Callable[[], dt.datetime]
 log = logging.getLogger("headroom.deliver")

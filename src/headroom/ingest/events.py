@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from headroom.ingest.segment import Event
-from headroom.plays.models import IngestedEvent
-from headroom.plays.store import Store
+from headroom.store.database import Store
+from headroom.store.models import IngestedEvent
 
 #: The events table's columns, as the ingest API fills them.
 SCHEMA = pa.schema(

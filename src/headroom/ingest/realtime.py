@@ -20,8 +20,8 @@ from headroom.ingest.events import ingested
 from headroom.ingest.segment import Event
 from headroom.messages.templates import Templates
 from headroom.playbook.model import Playbook
-from headroom.plays.store import Store
 from headroom.sources import Source
+from headroom.store.database import Store
 from headroom.triggers.evaluate import PlayDraft, counted_events, evaluate, source_declines
 
 

@@ -29,9 +29,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from headroom.playbook.model import Playbook, conversion_range
-from headroom.plays.models import Play
-from headroom.plays.store import CLOSED, OUTCOMES, Store
 from headroom.sources import Source
+from headroom.store.database import CLOSED, OUTCOMES, Store
+from headroom.store.models import Play
 
 #: A play that reached a conversation: contacted, or closed.
 OPPORTUNITY = OUTCOMES

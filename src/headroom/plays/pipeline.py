@@ -23,8 +23,8 @@ from typing import Any
 from headroom.metrics.expansion import expansion_events
 from headroom.playbook.model import Playbook
 from headroom.plays.conversion import learned, source_outcomes
-from headroom.plays.store import OPEN
 from headroom.sources import Source
+from headroom.store.database import OPEN
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from headroom.errors import ForbiddenError, NotFoundError, UsageError
-from headroom.plays.models import Decision, Play
-from headroom.plays.store import OPEN, Store
+from headroom.store.database import OPEN, Store
+from headroom.store.models import Decision, Play
 from headroom.users import Person
 
 #: A play is "due soon" when its SLA (or due time) ends within this many hours.

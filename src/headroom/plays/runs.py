@@ -33,11 +33,11 @@ from sqlalchemy.orm import Session
 
 from headroom.errors import ForbiddenError, HeadroomError, NotFoundError, UsageError
 from headroom.playbook.model import Playbook
-from headroom.plays.models import Play, PlaybookVersion
-from headroom.plays.models import Run as RunRow
-from headroom.plays.store import Store, aware, jsonable
 from headroom.sources import Source, empty_source
 from headroom.sources.read_typed import DATED_BY
+from headroom.store.database import Store, aware, jsonable
+from headroom.store.models import Play, PlaybookVersion
+from headroom.store.models import Run as RunRow
 from headroom.triggers.evaluate import Decision, History, evaluate, source_declines
 from headroom.users import Person
 

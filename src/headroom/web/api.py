@@ -14,8 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from headroom.errors import NotFoundError
 from headroom.facts.account import AccountViews
 from headroom.plays import queue
-from headroom.plays.models import Play
-from headroom.plays.store import Store, jsonable
+from headroom.store.database import Store, jsonable
+from headroom.store.models import Play
 from headroom.triggers.evidence import describe
 from headroom.users import Person
 from headroom.web.auth import api_user

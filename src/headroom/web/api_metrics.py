@@ -20,8 +20,8 @@ from headroom.errors import NotFoundError
 from headroom.metrics.expansion import TimeToExpansion
 from headroom.playbook.model import Playbook
 from headroom.plays.conversion import funnel
-from headroom.plays.store import Store
 from headroom.sources import Source
+from headroom.store.database import Store
 from headroom.web import metrics_data
 from headroom.web.api import Asker
 

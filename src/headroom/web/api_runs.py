@@ -13,8 +13,8 @@ from starlette.concurrency import run_in_threadpool
 
 from headroom.playbook.model import Playbook
 from headroom.plays import runs
-from headroom.plays.store import Store
 from headroom.sources import Source
+from headroom.store.database import Store
 from headroom.web.api import Asker
 from headroom.web.evaluation import start_backtest
 

@@ -43,9 +43,9 @@ from headroom.ingest.segment import (
     track_calls,
 )
 from headroom.playbook.model import Playbook
-from headroom.plays.store import Store
 from headroom.sources import Source
 from headroom.sources.limits import is_out_of_memory, out_of_memory
+from headroom.store.database import Store
 from headroom.users import LoginThrottle
 from headroom.web import api, api_metrics, api_runs, evaluation, insights, metrics_data, pages
 from headroom.web.auth import SignInRequiredError, bounded_body

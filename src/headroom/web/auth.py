@@ -17,7 +17,7 @@ from fastapi import Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from headroom.errors import ForbiddenError, HeadroomError, UnauthorizedError
-from headroom.plays.store import Store
+from headroom.store.database import Store
 from headroom.users import Person, SignedIn, session_user, token_user
 
 SESSION_COOKIE = "headroom_session"

@@ -18,13 +18,13 @@ from starlette.concurrency import run_in_threadpool
 
 from headroom.errors import NotFoundError, UsageError
 from headroom.ingest.events import ingested
-from headroom.playbook.check import check
 from headroom.playbook.model import Playbook, Trigger
 from headroom.plays import runs
-from headroom.plays.store import Store
 from headroom.sources import Source
 from headroom.sources.engines import duckdb_connection
+from headroom.store.database import Store
 from headroom.triggers.evaluate import Decision
+from headroom.usecases.check import check
 from headroom.users import Person
 from headroom.web.auth import page_user, posted
 from headroom.web.charts import bar_chart, xy_chart

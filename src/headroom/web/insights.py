@@ -19,8 +19,8 @@ from headroom.metrics.expansion import TimeToExpansion
 from headroom.playbook.model import Playbook
 from headroom.plays.conversion import funnel
 from headroom.plays.pipeline import pipeline
-from headroom.plays.store import Store
 from headroom.sources import Source
+from headroom.store.database import Store
 from headroom.web import metrics_data
 from headroom.web.auth import page_user
 from headroom.web.charts import bar_chart, line_chart, step_chart

@@ -19,7 +19,7 @@ from headroom.delivery import drafts
 from headroom.errors import HeadroomError, NotFoundError, UsageError
 from headroom.facts.account import AccountViews
 from headroom.plays import queue
-from headroom.plays.store import Store
+from headroom.store.database import Store
 from headroom.users import (
     SESSION_HOURS,
     LoginThrottle,

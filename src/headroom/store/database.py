@@ -24,13 +24,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from headroom.config import settings
 from headroom.errors import AlreadyRecordedError, ConfigError, UsageError
-from headroom.plays.models import Decision as DecisionRow
-from headroom.plays.models import Delivery as DeliveryRow
-from headroom.plays.models import Play, deadline_of
-from headroom.plays.models import Secret as SecretRow
+from headroom.store.models import Decision as DecisionRow
+from headroom.store.models import Delivery as DeliveryRow
+from headroom.store.models import Play, deadline_of
+from headroom.store.models import Secret as SecretRow
 
 if TYPE_CHECKING:
-    from headroom.delivery.outbox import Queued
+    from headroom.messages.queued import Queued
     from headroom.triggers.evaluate import Decision, History, PlayDraft
 
 MIGRATIONS = Path(__file__).with_name("migrations")
