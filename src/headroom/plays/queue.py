@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -63,7 +63,12 @@ def deadline(play: Play) -> dt.datetime:
     return dt.datetime.fromisoformat(play.sla_due_at or play.due_at)
 
 
-def badge(play: Play, now: dt.datetime) -> str | None:
+#: How close a play is to its deadline, when close enough to show.
+Badge = Literal["overdue", "soon"]
+
+
+def badge(play: Play, now: dt.datetime) -> Badge | None:
+    """``overdue`` past its deadline, ``soon`` within SOON_HOURS of it, else None."""
     end = deadline(play)
     if end < now:
         return "overdue"

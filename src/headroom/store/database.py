@@ -87,6 +87,12 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- plays ----------------------------------------------------------------------------------
 
     def plays(self, status: str | None = None) -> list[Play]:

@@ -14,9 +14,9 @@ from starlette.concurrency import run_in_threadpool
 from headroom.errors import NotFoundError
 from headroom.facts.account import AccountViews
 from headroom.plays import queue
+from headroom.plays.view import PlayView
 from headroom.store.database import Store, jsonable
 from headroom.store.models import Play
-from headroom.triggers.evidence import describe
 from headroom.users import Person
 from headroom.web.auth import api_user
 
@@ -28,7 +28,7 @@ class PlayOut(BaseModel):
     fired_on: dt.date
     due_at: str
     sla_due_at: str | None
-    badge: Literal["overdue", "soon"] | None
+    badge: queue.Badge | None
     owner: str
     role: str | None
     segment: str | None
@@ -37,8 +37,10 @@ class PlayOut(BaseModel):
     status: str
     outcome_on: dt.date | None
     amount_mrr: float | None
+    playbook_version: str
     evidence: dict[str, Any]
     why: str
+    notify: list[str]
 
 
 class UsageOut(BaseModel):
@@ -82,25 +84,9 @@ class AssignIn(BaseModel):
 
 
 def play_out(play: Play, now: dt.datetime) -> PlayOut:
-    return PlayOut(
-        play_id=play.play_id,
-        account_id=play.account_id,
-        trigger=play.trigger,
-        fired_on=play.fired_on,
-        due_at=play.due_at,
-        sla_due_at=play.sla_due_at,
-        badge=queue.badge(play, now),  # type: ignore[arg-type]
-        owner=play.owner,
-        role=play.role,
-        segment=play.segment,
-        offer=play.offer,
-        priority=play.priority,
-        status=play.status,
-        outcome_on=play.outcome_on,
-        amount_mrr=float(play.amount_mrr) if play.amount_mrr is not None else None,
-        evidence=play.evidence,
-        why=describe(play.evidence),
-    )
+    """A kept play in its one shape (:class:`~headroom.plays.view.PlayView`), with its badge."""
+    view = PlayView.of(play).to_dict()
+    return PlayOut(**view, badge=queue.badge(play, now))
 
 
 def current(request: Request) -> Person:
