@@ -23,7 +23,7 @@ from headroom.cli.main import app
 from headroom.errors import SourceError
 from headroom.generate import Options, generate
 from headroom.playbook.model import load_playbook
-from headroom.plays.runs import reads_of
+from headroom.plays.deciding import reads_of
 from headroom.signals.registry import types
 from headroom.sources import empty_source, load
 from tests.sources.test_databases import pg_schema

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from headroom.cli.main import app
 from headroom.config import settings
 from headroom.errors import ConfigError
-from headroom.plays import runs
+from headroom.plays import deciding, runs
 from headroom.store.database import Store
 from tests.triggers import test_run as scenario
 
@@ -152,7 +152,7 @@ def test_a_run_that_fails_is_kept_as_failed(
     def broken(*_: Any) -> None:
         raise ConfigError("playbook.yaml:7:5: signal 'seats' has no values", fix="load seats")
 
-    monkeypatch.setattr(runs, "decide", broken)
+    monkeypatch.setattr(deciding, "decide", broken)
     result = CliRunner().invoke(
         app, ["run", str(env["source"]), "--playbook", str(env["playbook"]), "--as-of",
               "2026-03-26", "--format", "json"],
@@ -172,17 +172,17 @@ def test_two_runs_of_one_day_started_together_record_it_once(
     """The second run finds the day not yet recorded and decides; meanwhile the first records
     it. The second then reports what the first recorded, as a rerun does (exit 0), and its
     own record says so; it used to exit 70 with the IntegrityError and its SQL."""
-    decide = runs.decide
+    decide = deciding.decide
     first: list[dict[str, Any]] = []
 
     def meanwhile(*args: Any) -> Any:
         result = decide(*args)
         if not first:  # while the second decides, the first runs whole
-            monkeypatch.setattr(runs, "decide", decide)
+            monkeypatch.setattr(deciding, "decide", decide)
             first.append(scenario.run(env, "2026-03-26"))
         return result
 
-    monkeypatch.setattr(runs, "decide", meanwhile)
+    monkeypatch.setattr(deciding, "decide", meanwhile)
     result = CliRunner().invoke(
         app, ["run", str(env["source"]), "--playbook", str(env["playbook"]), "--as-of",
               "2026-03-26", "--format", "json"],

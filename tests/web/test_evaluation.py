@@ -23,10 +23,11 @@ from headroom.backtest import backtest
 from headroom.backtest.sweep import parse_sweep, sweep
 from headroom.cli.main import app
 from headroom.playbook.model import Playbook, load_playbook
-from headroom.plays import runs
+from headroom.plays import deciding, runs
 from headroom.signals.registry import types
 from headroom.sources import Source, load
 from headroom.store.database import Store
+from headroom.usecases import backtest as backtests
 from headroom.users import add_user, create_token
 from headroom.web.app import Serve, create_app
 from headroom.web.evaluation import own_source
@@ -165,13 +166,13 @@ def test_a_running_backtest_is_shown_and_another_waits_for_it(
     client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gate = threading.Event()
-    real = runs.compute_backtest
+    real = backtests.compute_backtest
 
     def held(*args: Any) -> dict[str, Any]:
         assert gate.wait(60)
         return real(*args)
 
-    monkeypatch.setattr(runs, "compute_backtest", held)
+    monkeypatch.setattr(backtests, "compute_backtest", held)
     sign_in(client, "root")
     r = start_form(client, start="2026-04-01", end="2026-04-07", horizon_days="14")
     run_id = int(r.headers["location"].removeprefix("/backtest?run="))
@@ -370,7 +371,7 @@ def test_the_dry_run_shows_what_would_fire_today(
 ) -> None:
     own = own_source(teamflow)
     try:
-        decisions = runs.decide(store, own, book, AS_OF)
+        decisions = deciding.decide(store, own, book, AS_OF)
     finally:
         own.close()
     plays = [d.play for d in decisions if d.play is not None]
@@ -395,7 +396,7 @@ def test_versions_are_listed_with_their_runs_and_plays_and_compared(
 ) -> None:
     t0 = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
     runs.record_version(store, book, now=t0)
-    decisions = [d for d in runs.decide(store, teamflow, book, AS_OF) if d.play is not None]
+    decisions = [d for d in deciding.decide(store, teamflow, book, AS_OF) if d.play is not None]
     store.record_run(AS_OF, decisions, book.version)
     runs.start_run(store, "run", book.version, as_of=AS_OF)
     text = book.path.read_text()

@@ -45,40 +45,18 @@ def backtest_command(
     fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
 ) -> None:
     """Replay a playbook over past days (no look-ahead) and score each trigger."""
-    from headroom.backtest import backtest
-    from headroom.backtest.sweep import parse_sweep, sweep
-    from headroom.playbook.model import load_playbook
-    from headroom.plays import runs
-    from headroom.signals.registry import types
-    from headroom.sources.engines import on_engine
     from headroom.store.database import Store
+    from headroom.usecases.backtest import BacktestAsk, run_backtest
 
     first, last = parse_date(start, "--start"), parse_date(end, "--end")
     assert first is not None and last is not None
-    book = load_playbook(playbook, types())
-    spec = parse_sweep(sweep_spec, book) if sweep_spec is not None else None
-    store = Store()  # opened first: a store that cannot be reached fails before the long part
-    try:
-        src = on_engine(load_source(source, mapping), engine)
-        try:
-            version = runs.record_version(store, book)
-            asked = {"source": src.name, "start": first, "end": last,
-                     "horizon_days": horizon_days, "sweep": sweep_spec}  # fmt: skip
-            with runs.recording(store, "backtest", version, **asked) as run:
-                if spec is not None:
-                    rows = sweep(src, book, spec, first, last, horizon_days)
-                    kept: dict[str, Any] = {
-                        "start": first, "end": last, "horizon_days": horizon_days,
-                        "sweep": runs.swept(spec, rows),
-                    }  # fmt: skip
-                else:
-                    result = backtest(src, book, first, last, horizon_days)
-                    kept = result.to_dict()
-                runs.finish_run(store, run.id, kept, plays_fired=runs.fired_in(kept))
-        finally:
-            src.close()
-    finally:
-        store.close()
+    ask = BacktestAsk(first, last, horizon_days, sweep_spec)
+    # the store first: one that cannot be reached fails before the long part
+    with Store() as store:
+        done = run_backtest(
+            store, source, playbook, ask, mapping=mapping, engine=engine, load_source=load_source
+        )
+    result, spec, rows = done.backtest, done.sweep, done.rows or []
     if spec is not None:
         head = {"start": first, "end": last, "horizon_days": horizon_days}
         if fmt == Format.json:

@@ -20,9 +20,10 @@ from headroom.ingest.events import ingested
 from headroom.ingest.segment import Event
 from headroom.messages.templates import Templates
 from headroom.playbook.model import Playbook
+from headroom.plays import deciding
 from headroom.sources import Source
 from headroom.store.database import Store
-from headroom.triggers.evaluate import PlayDraft, counted_events, evaluate, source_declines
+from headroom.triggers.evaluate import PlayDraft, counted_events
 
 
 def event_triggers(playbook: Playbook) -> dict[str, set[str]]:
@@ -59,11 +60,9 @@ class Reactor:
         accounts = sorted({e.account_id for e in hits})
         day = now.astimezone(dt.UTC).date()
         book = self.playbook
-        groups = {t.id: t.cooldown.group for t in book.model.triggers if t.cooldown}
         with self._lock:
             self.source.add_rows("events", ingested(self.store, accounts))
-            history = self.store.history(groups, day, source_declines(self.source, day))
-            decisions = evaluate(self.source, book, day, history, accounts=accounts)
+            decisions = deciding.decide(self.store, self.source, book, day, accounts)
             fired = [d for d in decisions if d.play is not None and d.trigger in wanted]
             outbox = outbox_for(self.source, book, self.templates, self.delivery, fired, now)
             plays = [d.play for d in fired if d.play is not None]

@@ -7,8 +7,8 @@ because computing it takes seconds to minutes on a large source and the web app 
 every visit. Each version of the playbook (its content hash, which plays and decisions carry) is
 kept with its text the first time it is used, so that the versions can be compared later.
 
-The web app starts backtests here too (:func:`launch_backtest`): in a thread of their own, one
-at a time per process, recording themselves like the CLI's.
+What is recorded is computed elsewhere: the decisions by :mod:`headroom.plays.deciding`, a
+backtest by :mod:`headroom.usecases.backtest` (which the command line and the web app share).
 
 >>> run = start_run(store, "backtest", book.version, start=d1, end=d2)  # doctest: +SKIP
 >>> finish_run(store, run.id, result)  # doctest: +SKIP
@@ -22,7 +22,7 @@ import hashlib
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -31,18 +31,15 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from headroom.errors import ForbiddenError, HeadroomError, NotFoundError, UsageError
+from headroom.errors import HeadroomError, NotFoundError, UsageError
 from headroom.playbook.model import Playbook
-from headroom.sources import Source, empty_source
-from headroom.sources.read_typed import DATED_BY
 from headroom.store.database import Store, aware, jsonable
 from headroom.store.models import Play, PlaybookVersion
 from headroom.store.models import Run as RunRow
-from headroom.triggers.evaluate import Decision, History, evaluate, source_declines
-from headroom.users import Person
+from headroom.triggers.evaluate import Decision
 
 if TYPE_CHECKING:
-    from headroom.backtest.sweep import Sweep
+    pass
 
 log = logging.getLogger("headroom.runs")
 
@@ -445,30 +442,6 @@ def version_diff(store: Store, version: str) -> VersionDiff:
 # -- runs of the playbook ---------------------------------------------------------------------
 
 
-def reads_of(book: Playbook, day: dt.date) -> dict[str, dt.date | None]:
-    """What a run of ``book`` as of ``day`` reads of the source's dated tables: the first day
-    of each (None: all of it; a table not named is not read). Found by running the decision
-    on a source with no rows, so a user's own signals count as the built-in ones do: a
-    database source is then read from those days on, not whole (see
-    :func:`headroom.sources.validate`).
-    """
-    empty = empty_source()
-    try:
-        evaluate(empty, book, day, History())
-        # a dated table it does not read: none of its rows (from the day after)
-        return {name: day + dt.timedelta(days=1) for name in DATED_BY} | empty.reads
-    finally:
-        empty.close()
-
-
-def decide(store: Store, source: Source, book: Playbook, day: dt.date) -> list[Decision]:
-    """What a run of the playbook as of ``day`` decides, given the store's history (plays
-    before the day, declines); nothing is recorded."""
-    groups = {t.id: t.cooldown.group for t in book.model.triggers if t.cooldown}
-    history = store.history(groups, day, source_declines(source, day))
-    return evaluate(source, book, day, history)
-
-
 def summary(day: dt.date, decisions: list[Decision], order: list[str]) -> dict[str, Any]:
     """A run's result as kept: per trigger (in ``order``, the playbook's), the plays fired and
     the skips by reason (the decisions themselves are in the decision log)."""
@@ -486,141 +459,3 @@ def summary(day: dt.date, decisions: list[Decision], order: list[str]) -> dict[s
             for t in skipped
         ],
     }
-
-
-# -- backtests ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BacktestAsk:
-    """What a backtest is asked: the days replayed, the horizon, and a sweep as
-    ``--sweep`` takes it (``TRIGGER.threshold=START:STOP:STEP``)."""
-
-    start: dt.date
-    end: dt.date
-    horizon_days: int = 90
-    sweep: str | None = None
-
-    def check(self, book: Playbook) -> None:
-        """Refuse what the backtest would refuse, before anything is started."""
-        from headroom.backtest.sweep import parse_sweep
-
-        if self.end < self.start:
-            raise UsageError(
-                f"end {self.end} is before start {self.start}",
-                fix="give an end on or after the start",
-            )
-        if not 1 <= self.horizon_days <= MAX_HORIZON_DAYS:
-            raise UsageError(
-                f"horizon_days {self.horizon_days} is not between 1 and {MAX_HORIZON_DAYS}",
-                fix="use e.g. 90",
-            )
-        if self.sweep is not None:
-            parse_sweep(self.sweep, book)
-
-
-def compute_backtest(source: Source, book: Playbook, ask: BacktestAsk) -> dict[str, Any]:
-    """A backtest's result as kept: :meth:`Backtest.to_dict`, and ``sweep`` (``trigger``,
-    ``number``, ``rows``) when one was asked."""
-    from headroom.backtest import backtest
-    from headroom.backtest.sweep import parse_sweep, sweep
-
-    result = backtest(source, book, ask.start, ask.end, ask.horizon_days).to_dict()
-    if ask.sweep is not None:
-        spec = parse_sweep(ask.sweep, book)
-        rows = sweep(source, book, spec, ask.start, ask.end, ask.horizon_days)
-        result["sweep"] = swept(spec, rows)
-    return result
-
-
-def swept(spec: Sweep, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """A threshold sweep as a result keeps it: the trigger, the number swept, and its rows."""
-    return {"trigger": spec.trigger, "number": spec.number, "rows": rows}
-
-
-def fired_in(result: dict[str, Any]) -> int | None:
-    """The firings of all triggers together in a backtest's result (None: only a sweep was
-    computed)."""
-    for row in result.get("triggers", []):
-        if row.get("trigger") == "(all)":
-            return int(row["fired"])
-    return None
-
-
-class BusyError(HeadroomError):
-    """A backtest is running in this server already."""
-
-    code = "busy"
-    http_status = 409
-
-
-#: One backtest at a time per process: each takes most of the machine while it runs.
-_busy = threading.Lock()
-
-
-def may_start(person: Person) -> None:
-    """Refuse a person who may not start backtests (only admins and managers may)."""
-    if not person.sees_everything:
-        raise ForbiddenError(
-            f"a {person.role} cannot start backtests", fix="ask a manager or an admin"
-        )
-
-
-def launch_backtest(
-    store: Store,
-    person: Person,
-    open_source: Callable[[], Source],
-    book: Playbook,
-    ask: BacktestAsk,
-    source_name: str | None = None,
-) -> RunInfo:
-    """Start a backtest in a thread of its own and return its record (running); it records its
-    finish or failure itself. Admins and managers only; one at a time.
-
-    ``open_source`` gives the thread a source of its own (closed when done): an engine
-    connection is not shared across threads."""
-    may_start(person)
-    ask.check(book)
-    if not _busy.acquire(blocking=False):
-        raise BusyError(
-            "a backtest is running already", fix="wait for it to finish, then start this one"
-        )
-    run: RunInfo | None = None
-    try:
-        version = record_version(store, book)
-        run = start_run(
-            store, "backtest", version, person.login, source=source_name, start=ask.start,
-            end=ask.end, horizon_days=ask.horizon_days, sweep=ask.sweep,
-        )  # fmt: skip
-        threading.Thread(
-            target=_work, args=(store, run.id, open_source, book, ask),
-            name=f"headroom-backtest-{run.id}", daemon=True,
-        ).start()  # fmt: skip
-    except BaseException as exc:
-        _busy.release()
-        if run is not None:  # recorded, but its thread never started
-            fail_run(store, run.id, failure(exc))
-        raise
-    return run
-
-
-def _work(
-    store: Store, run_id: int, open_source: Callable[[], Source], book: Playbook, ask: BacktestAsk
-) -> None:
-    try:
-        try:
-            source = open_source()
-            try:
-                with alive(store, run_id):
-                    result = compute_backtest(source, book, ask)
-            finally:
-                source.close()
-            finish_run(store, run_id, result, plays_fired=fired_in(result))
-        except Exception as exc:
-            if not isinstance(exc, HeadroomError):
-                log.exception("backtest run %s failed", run_id)
-            fail_run(store, run_id, failure(exc))
-    except Exception:  # the store itself failed: the log is all that is left
-        log.exception("backtest run %s could not record how it ended", run_id)
-    finally:
-        _busy.release()

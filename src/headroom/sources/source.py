@@ -92,7 +92,7 @@ class Source:
         """Say that a computation reads table ``name`` from ``since`` on (None: every row).
 
         Kept in :attr:`reads`, which tells what a command needs (its computation run on no
-        rows, see :func:`headroom.plays.runs.reads_of`). Reading before the day a table was
+        rows, see :func:`headroom.plays.deciding.reads_of`). Reading before the day a table was
         read from is refused: its earlier rows are not here, and a result computed without
         them would be wrong without a sign.
         """

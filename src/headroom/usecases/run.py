@@ -19,7 +19,7 @@ from headroom.errors import AlreadyRecordedError
 from headroom.ingest.events import ingested
 from headroom.messages import Templates, load_templates
 from headroom.playbook.model import Playbook, load_playbook
-from headroom.plays import runs
+from headroom.plays import deciding, runs
 from headroom.plays.view import DecisionView, PlayView
 from headroom.signals.registry import types
 from headroom.sources import Source, load
@@ -89,7 +89,7 @@ def run_playbook(
     run of the playbook's version.
 
     The playbook and its templates are checked before the source is read. A database source is
-    read only as far back as the run looks (:func:`headroom.plays.runs.reads_of`); the events
+    read only as far back as the run looks (:func:`headroom.plays.deciding.reads_of`); the events
     the ingest API accepted are read beside the source's own.
     """
     book = load_playbook(playbook, types())
@@ -100,12 +100,12 @@ def run_playbook(
         return _earlier(store, day, book)
     # A database is read only as far back as this run looks; files are read whole once and
     # then as they grow.
-    reads = runs.reads_of(book, day) if resolve(source, mapping).database else None
+    reads = deciding.reads_of(book, day) if resolve(source, mapping).database else None
     src = on_engine(load_source(source, mapping, reads=reads), engine)
     try:
         src.add_rows("events", ingested(store))  # what the ingest API accepted, too
         if dry_run:
-            return _fresh(day, book, runs.decide(store, src, book, day))
+            return _fresh(day, book, deciding.decide(store, src, book, day))
         return _fresh(day, book, _recorded(store, src, book, day, templates, delivery))
     except AlreadyRecordedError:  # a run started beside this one recorded the day first
         return _earlier(store, day, book)
@@ -125,7 +125,7 @@ def _recorded(
     playbook's version: running, then finished with its counts, or failed with the error."""
     version = runs.record_version(store, book)
     with runs.recording(store, "run", version, source=src.name, as_of=day) as run:
-        result = runs.decide(store, src, book, day)
+        result = deciding.decide(store, src, book, day)
         now = dt.datetime.now(dt.UTC)
         outbox = outbox_for(src, book, templates, delivery, result, now)
         try:

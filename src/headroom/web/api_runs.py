@@ -15,6 +15,7 @@ from headroom.playbook.model import Playbook
 from headroom.plays import runs
 from headroom.sources import Source
 from headroom.store.database import Store
+from headroom.usecases import backtest as backtests
 from headroom.web.api import Asker
 from headroom.web.evaluation import start_backtest
 
@@ -95,7 +96,7 @@ def router(store: Store, source: Source | None, playbook: Playbook | None) -> AP
         """Start a backtest of the server's playbook on its source (admins and managers; one
         at a time). It runs in the background: read it back with ``GET /runs/{id}`` until its
         status is finished or failed."""
-        ask = runs.BacktestAsk(body.start, body.end, body.horizon_days, body.sweep)
+        ask = backtests.BacktestAsk(body.start, body.end, body.horizon_days, body.sweep)
         run = await run_in_threadpool(start_backtest, store, person, source, playbook, ask)
         return run_out(run)
 

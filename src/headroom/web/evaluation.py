@@ -19,11 +19,12 @@ from starlette.concurrency import run_in_threadpool
 from headroom.errors import NotFoundError, UsageError
 from headroom.ingest.events import ingested
 from headroom.playbook.model import Playbook, Trigger
-from headroom.plays import runs
+from headroom.plays import deciding, runs
 from headroom.sources import Source
 from headroom.sources.engines import duckdb_connection
 from headroom.store.database import Store
 from headroom.triggers.evaluate import Decision
+from headroom.usecases import backtest as backtests
 from headroom.usecases.check import check
 from headroom.users import Person
 from headroom.web.auth import page_user, posted
@@ -61,15 +62,15 @@ def start_backtest(
     person: Person,
     source: Source | None,
     playbook: Playbook | None,
-    ask: runs.BacktestAsk,
+    ask: backtests.BacktestAsk,
 ) -> runs.RunInfo:
     """Start a backtest of the server's playbook on its source, for the page and the API."""
-    runs.may_start(person)  # who asks first: a CSM hears no, not what the server lacks
+    backtests.may_start(person)  # who asks first: a CSM hears no, not what the server lacks
     if source is None:
         raise no_source()
     if playbook is None:
         raise no_playbook()
-    return runs.launch_backtest(
+    return backtests.launch_backtest(
         store, person, lambda: own_source(source), playbook, ask, source.name
     )
 
@@ -145,7 +146,7 @@ def would_fire(store: Store, source: Source, playbook: Playbook, as_of: dt.date)
     own = own_source(source)
     try:
         own.add_rows("events", ingested(store))  # as headroom run reads them
-        decisions: list[Decision] = runs.decide(store, own, playbook, as_of)
+        decisions: list[Decision] = deciding.decide(store, own, playbook, as_of)
     finally:
         own.close()
     plays = [d.play for d in decisions if d.play is not None]
@@ -206,7 +207,7 @@ def router(
     async def start(request: Request) -> Response:
         fields, signed = await posted(store, request)
         sweep = fields.get("sweep", "").strip() or None
-        ask = runs.BacktestAsk(
+        ask = backtests.BacktestAsk(
             _date(fields.get("start", ""), "start"),
             _date(fields.get("end", ""), "end"),
             _days(fields.get("horizon_days", "90")),
