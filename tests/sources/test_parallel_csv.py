@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from headroom.sources import load, read_csv
@@ -80,6 +80,9 @@ def _outcome(folder: Path, workspace: Path) -> tuple[int, Any, list[Any]]:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(files())
+# DuckDB's reader dropped the sixth field of a five-column row as a trailing delimiter
+@example(f"{HEADER}\ns0,a0,2024-01-01,5,,".encode())
+@example(f"{HEADER}\ns0,a0,2024-01-01,5,\r\n".encode())
 def test_both_readers_agree_on_any_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workspace: Path, content: bytes
 ) -> None:
