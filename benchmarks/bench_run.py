@@ -144,7 +144,8 @@ from benchmarks import peak_mb
 from pathlib import Path
 from headroom.playbook.model import load_playbook
 from headroom.signals.registry import types
-from headroom.triggers.evaluate import History, evaluate, source_declines
+from headroom.triggers.decisions import History, source_declines
+from headroom.triggers.evaluate import evaluate
 from benchmarks.bench_run import typed_source
 src = typed_source(Path(sys.argv[1]))
 book = load_playbook(Path(sys.argv[2]), types())
@@ -305,8 +306,8 @@ def build_typed_source(folder: Path) -> None:
     """
     import ibis
 
+    from headroom.sources.layout import laid_out
     from headroom.sources.limits import limit
-    from headroom.sources.source import laid_out
 
     con = ibis.duckdb.connect(folder / "typed.duckdb")
     try:

@@ -25,7 +25,7 @@ from headroom.signals.steps import (
     steps,
     steps_family,
 )
-from headroom.sources.source import ACCOUNT_KEY
+from headroom.sources.layout import ACCOUNT_KEY
 
 
 def _bounds(ctx: Context) -> tuple[ir.DateScalar, ir.DateScalar]:
@@ -121,7 +121,7 @@ LATEST = ("active_users", "power_users")
 
 def _keys(ctx: Context) -> ir.Table:
     """``account_id, _key``: the accounts' whole-number keys, given them by the loader (see
-    :data:`~headroom.sources.source.ACCOUNT_KEY`)."""
+    :data:`~headroom.sources.layout.ACCOUNT_KEY`)."""
     a = ctx.table("accounts")
     return a.select("account_id", _key=a[ACCOUNT_KEY])
 

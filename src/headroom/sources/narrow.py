@@ -23,8 +23,9 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from headroom.sources.layout import ACCOUNT_KEY, KEYED
 from headroom.sources.schema import TABLES
-from headroom.sources.source import ACCOUNT_KEY, KEYED, Source
+from headroom.sources.source import Source
 
 #: The name rows copied in are read by.
 ROWS = "headroom_rows"
