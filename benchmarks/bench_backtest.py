@@ -26,7 +26,8 @@ from benchmarks import peak_mb
 from benchmarks.bench_run import typed_source
 from headroom.playbook.model import load_playbook
 from headroom.signals.registry import types
-from headroom.triggers.evaluate import History, evaluate, source_declines
+from headroom.triggers.decisions import History, source_declines
+from headroom.triggers.evaluate import evaluate
 src = typed_source(Path(sys.argv[1]))
 book = load_playbook(Path(sys.argv[2]), types())
 day = dt.date.fromisoformat(sys.argv[3])

@@ -76,7 +76,8 @@ from benchmarks.bench_run import typed_source
 from headroom.playbook.model import load_playbook
 from headroom.signals.registry import types
 from headroom.sources.engines import on_engine
-from headroom.triggers.evaluate import History, evaluate, source_declines
+from headroom.triggers.decisions import History, source_declines
+from headroom.triggers.evaluate import evaluate
 folder, playbook, day, engine, repeat = sys.argv[1:6]
 src = on_engine(typed_source(Path(folder)), engine)
 book = load_playbook(Path(playbook), types())

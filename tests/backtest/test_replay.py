@@ -22,7 +22,8 @@ from headroom.playbook.model import Playbook, load_playbook
 from headroom.signals.registry import types
 from headroom.sources import Source, load
 from headroom.sources.engines import on_engine
-from headroom.triggers.evaluate import History, evaluate, source_declines
+from headroom.triggers.decisions import History, source_declines
+from headroom.triggers.evaluate import evaluate
 from tests import parts
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -20,7 +20,7 @@ from headroom.plays import runs
 from headroom.signals.registry import types
 from headroom.store.database import Store, _alembic
 from headroom.store.models import Play
-from headroom.triggers.evaluate import Decision
+from headroom.triggers.decisions import Decision
 from tests import parts
 from tests.plays.test_store import add_play
 

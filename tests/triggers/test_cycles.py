@@ -10,7 +10,8 @@ import pytest
 from headroom.playbook.model import load_playbook
 from headroom.signals.registry import types
 from headroom.sources import load
-from headroom.triggers.evaluate import History, evaluate
+from headroom.triggers.decisions import History
+from headroom.triggers.evaluate import evaluate
 
 PLAYBOOK = """\
 name: ceilings

@@ -19,7 +19,8 @@ from headroom.playbook.model import load_playbook
 from headroom.signals.registry import types
 from headroom.sources import load
 from headroom.sources.engines import on_engine
-from headroom.triggers.evaluate import Decision, History, evaluate
+from headroom.triggers.decisions import Decision, History
+from headroom.triggers.evaluate import evaluate
 from tests import parts
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -17,7 +17,8 @@ import pytest
 from headroom.playbook.model import Playbook, load_playbook
 from headroom.signals.registry import types
 from headroom.sources import load
-from headroom.triggers.evaluate import Decision, History, evaluate
+from headroom.triggers.decisions import Decision, History
+from headroom.triggers.evaluate import evaluate
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ACCOUNT_COLUMNS = "account_id,segment,health,onboarded_on,timezone,csm,ae"

@@ -35,7 +35,7 @@ from headroom.signals.builtin import billing_anchor, cycle_start
 from headroom.signals.registry import Context, signal_table
 from headroom.signals.steps import EPOCH, at_days, day_number
 from headroom.sources import Source
-from headroom.triggers.evaluate import cooldown_days, period_days, persistence_days
+from headroom.triggers.rules import cooldown_days, period_days, persistence_days
 
 
 def number_day(n: int) -> dt.date:

@@ -46,7 +46,8 @@ def _queue(folder: Path, as_of: dt.date) -> list[dict[str, Any]]:
         return []
     from headroom.playbook.model import load_playbook
     from headroom.signals.registry import types
-    from headroom.triggers.evaluate import History, evaluate
+    from headroom.triggers.decisions import History
+    from headroom.triggers.evaluate import evaluate
     from headroom.triggers.evidence import describe
 
     book = load_playbook(PLAYBOOK, types())

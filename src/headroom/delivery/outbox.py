@@ -21,7 +21,7 @@ from headroom.messages.templates import Message, Templates
 from headroom.playbook.model import Playbook
 from headroom.sources import Source
 from headroom.store.models import Play
-from headroom.triggers.evaluate import Decision, PlayDraft
+from headroom.triggers.decisions import Decision, PlayDraft
 
 #: The accounts columns a message can read.
 ACCOUNT_COLUMNS = ("name", "segment", "csm", "ae", "timezone")

@@ -23,7 +23,8 @@ from headroom.playbook.model import Playbook
 from headroom.plays import deciding
 from headroom.sources import Source
 from headroom.store.database import Store
-from headroom.triggers.evaluate import PlayDraft, counted_events
+from headroom.triggers.decisions import PlayDraft
+from headroom.triggers.timing import counted_events
 
 
 def event_triggers(playbook: Playbook) -> dict[str, set[str]]:

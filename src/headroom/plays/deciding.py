@@ -1,7 +1,7 @@
 """What a run of the playbook decides, given what the state store remembers, and what it reads.
 
 The trigger engine (:func:`headroom.triggers.evaluate.evaluate`) decides from a source and a
-:class:`~headroom.triggers.evaluate.History`; here that history is read from the store (plays
+:class:`~headroom.triggers.decisions.History`; here that history is read from the store (plays
 before the day, cooldowns, declines in the store and in the source), for the day's run, a dry
 run and the plays an arriving event fires alike.
 """
@@ -15,7 +15,8 @@ from headroom.playbook.model import Playbook
 from headroom.sources import Source, empty_source
 from headroom.sources.read_typed import DATED_BY
 from headroom.store.database import Store
-from headroom.triggers.evaluate import Decision, History, evaluate, source_declines
+from headroom.triggers.decisions import Decision, History, source_declines
+from headroom.triggers.evaluate import evaluate
 
 
 def reads_of(book: Playbook, day: dt.date) -> dict[str, dt.date | None]:

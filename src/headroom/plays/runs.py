@@ -36,7 +36,7 @@ from headroom.playbook.model import Playbook
 from headroom.store.database import Store, aware, jsonable
 from headroom.store.models import Play, PlaybookVersion
 from headroom.store.models import Run as RunRow
-from headroom.triggers.evaluate import Decision
+from headroom.triggers.decisions import Decision
 
 if TYPE_CHECKING:
     pass

@@ -16,7 +16,7 @@ from typing import Any
 
 from headroom.store.models import Decision as DecisionRow
 from headroom.store.models import Play
-from headroom.triggers.evaluate import Decision, PlayDraft
+from headroom.triggers.decisions import Decision, PlayDraft
 from headroom.triggers.evidence import describe
 
 

@@ -31,7 +31,7 @@ from headroom.store.models import Secret as SecretRow
 
 if TYPE_CHECKING:
     from headroom.messages.queued import Queued
-    from headroom.triggers.evaluate import Decision, History, PlayDraft
+    from headroom.triggers.decisions import Decision, History, PlayDraft
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: A play's status: open until someone records an outcome; final once closed.
@@ -156,7 +156,7 @@ class Store:
         ``groups`` maps trigger ids to their cooldown group.
         """
         # the trigger engine imports ibis: commands that only read the store need not wait for it
-        from headroom.triggers.evaluate import History
+        from headroom.triggers.decisions import History
 
         out = History(declined_on=dict(declines), id_key=self.play_key())
         with self.session() as s:

@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
-import hmac
 import math
 import operator
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import ibis
@@ -27,129 +24,15 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from headroom.errors import ConfigError
 from headroom.metrics.expansion import expansion_events
 from headroom.playbook.expressions import compile_condition
 from headroom.playbook.model import Duration, Playbook, Timing, Trigger
-from headroom.signals.builtin import EVENT_SIGNAL, cycle_streak
+from headroom.signals.builtin import cycle_streak
 from headroom.signals.registry import Context, signal_table, streak
 from headroom.sources import Source
-from headroom.triggers.timing import due_at
-
-_EVENT_SIGNAL = re.compile(EVENT_SIGNAL)
-
-
-@dataclass(frozen=True)
-class PlayDraft:
-    play_id: str
-    account_id: str
-    trigger: str
-    fired_on: dt.date
-    due_at: str
-    owner: str
-    offer: str
-    priority: int
-    evidence: dict[str, Any]
-    playbook_version: str
-    notify: tuple[str, ...] = ()  # from the playbook's routing rules that match
-    sla_due_at: str | None = None  # the tightest SLA of those rules, from when it fired
-    role: str = ""  # the owner rule's role (csm, ae, self_serve, ...); owner is the person
-    segment: str | None = None  # the account's segment when it fired (the queue filters by it)
-    escalate: tuple[str, ...] = ()  # who hears if it is still open once its SLA has passed
-
-
-@dataclass(frozen=True)
-class Decision:
-    account_id: str
-    trigger: str
-    action: str  # fired | skipped
-    reason: str | None = None  # not_in_stage, not_eligible, already_open, cooldown, suppressed
-    until: dt.date | None = None
-    play: PlayDraft | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "account_id": self.account_id,
-            "trigger": self.trigger,
-            "action": self.action,
-        }
-        if self.reason:
-            out["reason"] = self.reason
-        if self.until:
-            out["until"] = self.until
-        if self.play:
-            out["play_id"] = self.play.play_id
-        return out
-
-
-@dataclass
-class History:
-    """What the state store knows that a decision depends on (read before the run)."""
-
-    open_plays: set[tuple[str, str]] = field(default_factory=set)  # (account, trigger)
-    last_fired: dict[tuple[str, str], dt.date] = field(default_factory=dict)  # (account, group)
-    declined_on: dict[str, dt.date] = field(default_factory=dict)  # account -> latest decline
-    #: The state store's key for play ids (none: ids anyone can derive, for plays never kept)
-    id_key: bytes = b""
-
-
-def source_declines(source: Source, as_of: dt.date) -> dict[str, dt.date]:
-    """Latest declined conversation per account in the source's outcomes, up to the day."""
-    o = source.table("outcomes")
-    d = o.filter((o.outcome == "declined") & (o.date <= as_of))
-    last = d.group_by("account_id").aggregate(last=d.date.max()).to_pyarrow()
-    return dict(zip(last["account_id"].to_pylist(), last["last"].to_pylist(), strict=True))
-
-
-def play_id(account_id: str, trigger: str, fired_on: dt.date, key: bytes = b"") -> str:
-    """Deterministic: the same account, trigger and day always make the same play. With the
-    state store's ``key`` (every recorded play), nobody without it can derive the id: a
-    play's id is no way into it.
-
-    >>> play_id("acc_1", "seats", dt.date(2026, 3, 26))
-    '07c54e7f8d5df357'
-    """
-    text = f"{account_id}|{trigger}|{fired_on}".encode()
-    if key:
-        return hmac.new(key, text, hashlib.sha256).hexdigest()[:32]
-    return hashlib.sha256(text).hexdigest()[:16]
-
-
-def period_days(text: str) -> int:
-    """The days of a period written in days, such as a stage's ``30d``."""
-    d = Duration.parse(text)
-    if d.unit != "days":
-        raise ConfigError(f"{text!r} must be in days here", fix="write e.g. 30d")
-    return d.amount
-
-
-#: Days of history that cover N completed monthly billing cycles before the as-of day.
-CYCLE_DAYS = 31
-
-
-def persistence_days(trigger: Trigger) -> int:
-    """Days of history a trigger's persistence needs (cycles: enough for that many cycles)."""
-    p = trigger.persistence
-    if p is None:
-        return 0
-    if p.unit == "cycles":
-        return (p.amount + 1) * CYCLE_DAYS
-    if p.unit != "days":
-        raise ConfigError(
-            f"trigger {trigger.id}: for: {p} is finer than the daily data",
-            fix="write the persistence in days, e.g. for: 7d",
-        )
-    return p.amount
-
-
-def cooldown_days(trigger: Trigger) -> int:
-    """The days of a trigger's cooldown (0 without one)."""
-    if trigger.cooldown is None:
-        return 0
-    period = trigger.cooldown.period.strip().lower()
-    if period in ("contract term", "term"):
-        return 365  # once per (annual) contract term
-    return period_days(trigger.cooldown.period)
+from headroom.triggers.decisions import Decision, History, PlayDraft, play_id
+from headroom.triggers.rules import cooldown_days, period_days, persistence_days
+from headroom.triggers.timing import crossings, due_at
 
 
 def evaluate(
@@ -190,7 +73,13 @@ def evaluate(
         rules = [_Rules.of(i, t, playbook) for i, t in enumerate(triggers)]
         query = _decision_query(ctx, day_ctx, table, today, playbook, rules, history)
         rows = query.to_pyarrow()
-        moments = _crossings(source, playbook, rows, rules, as_of)
+        fired = {
+            r.trigger.id: rows.filter(
+                pc.and_(rows[r.col("held")], pc.is_null(rows[r.col("reason")]))
+            )["account_id"].to_pylist()
+            for r in rules
+        }
+        moments = crossings(source, playbook, fired, as_of)
         return _write_out(rows, rules, playbook, as_of, history.id_key, moments)
     finally:
         # Released in the reverse order of their making: on Spark Connect a table is a plan
@@ -468,72 +357,6 @@ def _sla_due(fired_on: dt.date, tz: str, sla: dt.timedelta) -> str:
     """
     fired_at = due_at(Timing("immediately", ()), fired_on, tz)
     return (fired_at.astimezone(dt.UTC) + sla).astimezone(fired_at.tzinfo).isoformat()
-
-
-def counted_events(playbook: Playbook) -> dict[str, set[str]]:
-    """Per trigger id, the events its condition counts (``events_<event>_<N>d``)."""
-    out: dict[str, set[str]] = {}
-    for i, t in enumerate(playbook.model.triggers):
-        for name in playbook.conditions[("triggers", i, "when")].names():
-            m = _EVENT_SIGNAL.fullmatch(name)
-            if m:
-                out.setdefault(t.id, set()).add(m.group(1))
-    return out
-
-
-def _crossings(
-    source: Source, playbook: Playbook, rows: pa.Table, rules: list[_Rules], as_of: dt.date
-) -> dict[tuple[str, str], dt.datetime]:
-    """When each play fired by a condition that counts events crossed it, by (trigger,
-    account): the first of the day's events the condition counts (the moment it could first
-    have held), else, for events that arrived dated before the day, the latest of them."""
-    counted = counted_events(playbook)
-    if not counted:
-        return {}
-    # Only the events its conditions count can have crossed them: those of their windows.
-    days = max(
-        int(m.group(2))
-        for i, _ in enumerate(playbook.model.triggers)
-        for name in playbook.conditions[("triggers", i, "when")].names()
-        if (m := _EVENT_SIGNAL.fullmatch(name))
-    )
-    since = as_of - dt.timedelta(days=days)
-    source.note_read("events", since)  # before any play fired: what a run reads, on no rows
-    wanted: dict[str, list[str]] = {"w_trigger": [], "w_account": [], "w_event": []}
-    for r in rules:
-        events = counted.get(r.trigger.id)
-        if not events:
-            continue
-        fired = rows.filter(pc.and_(rows[r.col("held")], pc.is_null(rows[r.col("reason")])))
-        for account in fired["account_id"].to_pylist():
-            for event in sorted(events):
-                wanted["w_trigger"].append(r.trigger.id)
-                wanted["w_account"].append(account)
-                wanted["w_event"].append(event)
-    if not wanted["w_trigger"]:
-        return {}
-    start = dt.datetime.combine(as_of, dt.time(), tzinfo=dt.UTC)
-    end = start + dt.timedelta(days=1)
-    w = ibis.memtable(wanted, schema={"w_trigger": "string", "w_account": "string",
-                                      "w_event": "string"})  # fmt: skip
-    ev = source.table("events")
-    first = dt.datetime.combine(since, dt.time(), tzinfo=dt.UTC)
-    ev = ev.filter((ev.timestamp >= ibis.literal(first)) & (ev.timestamp < ibis.literal(end)))
-    j = ev.inner_join(w, (ev.account_id == w.w_account) & (ev.event == w.w_event))
-    on_day = ibis.cases((j.timestamp >= ibis.literal(start), j.timestamp), else_=ibis.null())
-    got = (
-        j.group_by(["w_trigger", "w_account"])
-        .aggregate(first=on_day.min(), last=j.timestamp.max())
-        .to_pyarrow()
-        .to_pylist()
-    )
-    out = {}
-    for g in got:
-        moment = g["first"] or g["last"]
-        if moment is not None:
-            aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-            out[(g["w_trigger"], g["w_account"])] = aware
-    return out
 
 
 def _write_out(

@@ -12,10 +12,16 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 import zoneinfo
+from collections.abc import Mapping, Sequence
+
+import ibis
 
 from headroom.errors import ConfigError
-from headroom.playbook.model import Timing
+from headroom.playbook.model import Playbook, Timing
+from headroom.signals.builtin import EVENT_SIGNAL
+from headroom.sources import Source
 
 
 def _local(day: dt.date, hour: int, minute: int, tz: str) -> dt.datetime:
@@ -80,3 +86,69 @@ def due_at(
             return max(start, _local(latest, 9, 0, tz))
         case _:
             raise ConfigError(f"unknown timing {timing.kind!r}", fix="see the playbook docs")
+
+
+_EVENT_SIGNAL = re.compile(EVENT_SIGNAL)
+
+
+def counted_events(playbook: Playbook) -> dict[str, set[str]]:
+    """Per trigger id, the events its condition counts (``events_<event>_<N>d``)."""
+    out: dict[str, set[str]] = {}
+    for i, t in enumerate(playbook.model.triggers):
+        for name in playbook.conditions[("triggers", i, "when")].names():
+            m = _EVENT_SIGNAL.fullmatch(name)
+            if m:
+                out.setdefault(t.id, set()).add(m.group(1))
+    return out
+
+
+def crossings(
+    source: Source, playbook: Playbook, fired: Mapping[str, Sequence[str]], as_of: dt.date
+) -> dict[tuple[str, str], dt.datetime]:
+    """When each play fired (``fired``: per trigger id, the accounts) by a condition that
+    counts events crossed it, by (trigger, account): the first of the day's events the
+    condition counts (the moment it could first have held), else, for events that arrived
+    dated before the day, the latest of them."""
+    counted = counted_events(playbook)
+    if not counted:
+        return {}
+    # Only the events its conditions count can have crossed them: those of their windows.
+    days = max(
+        int(m.group(2))
+        for i, _ in enumerate(playbook.model.triggers)
+        for name in playbook.conditions[("triggers", i, "when")].names()
+        if (m := _EVENT_SIGNAL.fullmatch(name))
+    )
+    since = as_of - dt.timedelta(days=days)
+    source.note_read("events", since)  # before any play fired: what a run reads, on no rows
+    wanted: dict[str, list[str]] = {"w_trigger": [], "w_account": [], "w_event": []}
+    for trigger, accounts in fired.items():
+        for account in accounts:
+            for event in sorted(counted.get(trigger, ())):
+                wanted["w_trigger"].append(trigger)
+                wanted["w_account"].append(account)
+                wanted["w_event"].append(event)
+    if not wanted["w_trigger"]:
+        return {}
+    start = dt.datetime.combine(as_of, dt.time(), tzinfo=dt.UTC)
+    end = start + dt.timedelta(days=1)
+    w = ibis.memtable(wanted, schema={"w_trigger": "string", "w_account": "string",
+                                      "w_event": "string"})  # fmt: skip
+    ev = source.table("events")
+    first = dt.datetime.combine(since, dt.time(), tzinfo=dt.UTC)
+    ev = ev.filter((ev.timestamp >= ibis.literal(first)) & (ev.timestamp < ibis.literal(end)))
+    j = ev.inner_join(w, (ev.account_id == w.w_account) & (ev.event == w.w_event))
+    on_day = ibis.cases((j.timestamp >= ibis.literal(start), j.timestamp), else_=ibis.null())
+    got = (
+        j.group_by(["w_trigger", "w_account"])
+        .aggregate(first=on_day.min(), last=j.timestamp.max())
+        .to_pyarrow()
+        .to_pylist()
+    )
+    out = {}
+    for g in got:
+        moment = g["first"] or g["last"]
+        if moment is not None:
+            aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+            out[(g["w_trigger"], g["w_account"])] = aware
+    return out

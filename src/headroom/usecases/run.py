@@ -28,7 +28,7 @@ from headroom.sources.engines import on_engine
 from headroom.store.database import Store
 from headroom.store.models import Decision as DecisionRow
 from headroom.store.models import Play
-from headroom.triggers.evaluate import Decision, PlayDraft
+from headroom.triggers.decisions import Decision, PlayDraft
 
 #: How a source is loaded: :func:`headroom.sources.load`'s signature (an adapter may draw its
 #: steps, as the command line does on a terminal).

@@ -23,7 +23,7 @@ from headroom.plays import deciding, runs
 from headroom.sources import Source
 from headroom.sources.engines import duckdb_connection
 from headroom.store.database import Store
-from headroom.triggers.evaluate import Decision
+from headroom.triggers.decisions import Decision
 from headroom.usecases import backtest as backtests
 from headroom.usecases.check import check
 from headroom.users import Person
