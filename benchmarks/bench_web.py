@@ -72,8 +72,8 @@ def measure(folder: Path, plays: int = 10_000, requests: int = 40) -> dict[str, 
     from fastapi.testclient import TestClient
 
     from headroom.playbook.model import load_playbook
-    from headroom.store.database import Store
     from headroom.signals.registry import types
+    from headroom.store.database import Store
     from headroom.web.app import Serve, create_app
 
     rng = random.Random(7)
@@ -308,9 +308,9 @@ def measure_metrics(
     from fastapi.testclient import TestClient
 
     from headroom.playbook.model import load_playbook
-    from headroom.store.models import Play
-    from headroom.store.database import Store
     from headroom.signals.registry import types
+    from headroom.store.database import Store
+    from headroom.store.models import Play
     from headroom.users import add_user
     from headroom.web.app import Serve, create_app
 

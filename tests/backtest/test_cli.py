@@ -99,6 +99,7 @@ def test_the_backtest_recovers_the_planted_truth(history: Path, tmp_path: Path) 
     lift = {s.trigger: s.lift for s in result.triggers}
     assert all(s.fired > 20 for s in result.triggers), result.triggers
     for planted in ("seat_expansion_proactive", "tier_upgrade_usage", "enterprise_expansion"):
-        assert lift[planted] is not None and lift[planted] > 2, (planted, lift)
-    assert lift["noise_neutral_health"] is not None
-    assert 0.6 < lift["noise_neutral_health"] < 1.4, lift
+        found = lift[planted]
+        assert found is not None and found > 2, (planted, lift)
+    neutral = lift["noise_neutral_health"]
+    assert neutral is not None and 0.6 < neutral < 1.4, lift

@@ -174,6 +174,10 @@ def payload(body: bytes) -> dict[str, Any]:
     return out
 
 
+#: What a route answers: status, JSON body, headers.
+Route = tuple[int, Any, dict[str, str]]
+
+
 class Api:
     """A JSON HTTP API on loopback (Slack's Web API and webhooks, HubSpot's CRM): answers by
     path from ``routes`` (status, JSON body, headers), once each from ``once`` first; keeps

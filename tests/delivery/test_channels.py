@@ -11,7 +11,7 @@ import pytest
 from headroom.delivery.channels import Outgoing, RefusedError, RetryLaterError, kinds
 from headroom.delivery.hubspot import HubSpot
 from headroom.delivery.slack import Slack
-from tests.delivery.receivers import Api
+from tests.delivery.receivers import Api, Route
 
 MESSAGE = Outgoing(
     key="dlv_1",
@@ -41,7 +41,7 @@ def test_slack_webhook_posts_block_kit() -> None:
 
 
 def test_slack_dm_finds_the_person_by_email_then_writes_to_them() -> None:
-    routes = {
+    routes: dict[str, Route] = {
         "/api/users.lookupByEmail": (200, {"ok": True, "user": {"id": "U042"}}, {}),
         "/api/chat.postMessage": (200, {"ok": True, "ts": "1.2"}, {}),
     }
@@ -56,9 +56,9 @@ def test_slack_dm_finds_the_person_by_email_then_writes_to_them() -> None:
 
 
 def test_slack_rate_limits_are_retried_after_what_slack_asks() -> None:
-    once = {"/api/chat.postMessage": [(429, {"ok": False, "error": "ratelimited"},
-                                      {"retry-after": "30"})]}  # fmt: skip
-    routes = {"/api/chat.postMessage": (200, {"ok": True}, {})}
+    limited: Route = (429, {"ok": False, "error": "ratelimited"}, {"retry-after": "30"})
+    once = {"/api/chat.postMessage": [limited]}
+    routes: dict[str, Route] = {"/api/chat.postMessage": (200, {"ok": True}, {})}
     with Api(routes, once) as api:
         slack = Slack("dm", Slack.Settings(token="xoxb-test", base_url=api.url("/api/")))
         to_channel = Outgoing(**{**MESSAGE.__dict__, "recipient": "C0123"})
@@ -70,7 +70,9 @@ def test_slack_rate_limits_are_retried_after_what_slack_asks() -> None:
 
 
 def test_slack_refusals_are_dead_letters() -> None:
-    routes = {"/api/chat.postMessage": (200, {"ok": False, "error": "channel_not_found"}, {})}
+    routes: dict[str, Route] = {
+        "/api/chat.postMessage": (200, {"ok": False, "error": "channel_not_found"}, {})
+    }
     with Api(routes) as api:
         slack = Slack("dm", Slack.Settings(token="xoxb-test", base_url=api.url("/api/")))
         with pytest.raises(RefusedError, match=r"^Slack refused the message: channel_not_found$"):
@@ -80,7 +82,7 @@ def test_slack_refusals_are_dead_letters() -> None:
 
 
 def test_hubspot_creates_a_task_for_the_play() -> None:
-    routes = {"/crm/v3/objects/tasks": (201, {"id": "901"}, {})}
+    routes: dict[str, Route] = {"/crm/v3/objects/tasks": (201, {"id": "901"}, {})}
     with Api(routes) as api:
         HubSpot("crm", HubSpot.Settings(token="pat-1", base_url=api.url())).send(
             Outgoing(**{**MESSAGE.__dict__, "recipient": "77"})
@@ -111,7 +113,7 @@ def test_hubspot_creates_a_task_for_the_play() -> None:
 def test_hubspot_answers_map_to_refused_or_retry(
     status: int, error: type[Exception], reason: str
 ) -> None:
-    answer = {"/crm/v3/objects/tasks": (status, {"message": "bad token"}, {})}
+    answer: dict[str, Route] = {"/crm/v3/objects/tasks": (status, {"message": "bad token"}, {})}
     with Api(answer) as api, pytest.raises(error) as err:
         HubSpot("crm", HubSpot.Settings(token="x", base_url=api.url())).send(MESSAGE)
     assert str(err.value) == reason

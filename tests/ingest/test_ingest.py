@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from segment.analytics import Client
+from segment.analytics import Client  # type: ignore[import-untyped]
 from typer.testing import CliRunner
 
 from headroom.cli.main import app
@@ -176,7 +176,7 @@ def api(tmp_path: Path) -> Iterator[httpx.Client]:
     from fastapi.testclient import TestClient
 
     with TestClient(app_) as client:
-        yield client  # type: ignore[misc]
+        yield client
     store.close()
 
 

@@ -59,7 +59,7 @@ def playbook(rows: list[dict[str, str]], today: dt.date) -> list[tuple[str, str,
     for customer, subs in by_customer.items():
         first = _trunc(min(s for s, _, _ in subs))
         last = _trunc(max(e for _, e, _ in subs))
-        months = []
+        months: list[tuple[dt.date, Decimal]] = []
         for month in (m for m in spine if first <= m < last):
             matches = [a for s, e, a in subs if s <= month < e] or [Decimal(0)]
             months.extend((month, a) for a in matches)

@@ -101,7 +101,7 @@ def test_step_forms_give_the_signal_tables_values(tmp_path: Path) -> None:
     carried = [key for key, row in daily.items() if row["active_users"] is not None
                and key not in rows]  # fmt: skip
     assert len(carried) > 100
-    last = {}
+    last: dict[str, dt.date] = {}
     for account, day in rows:
         last[account] = max(day, last.get(account, day))
     assert any(day > last[account] for account, day in carried)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ class Run:
         return self.section("Warnings")
 
 
-def write_source(folder: Path, files: dict[str, str | bytes]) -> Path:
+def write_source(folder: Path, files: Mapping[str, str | bytes]) -> Path:
     """A folder holding ``files`` (text is written as UTF-8 with the line breaks given)."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():

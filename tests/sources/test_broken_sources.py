@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import io
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import pyarrow as pa
@@ -27,7 +28,7 @@ ACCOUNTS_DERIVED = [
 ]
 
 
-def src(tmp_path: Path, files: dict[str, str | bytes]) -> Path:
+def src(tmp_path: Path, files: Mapping[str, str | bytes]) -> Path:
     return write_source(tmp_path / "src", files)
 
 

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from headroom import users
 from headroom.cli.main import app
+from headroom.errors import UnauthorizedError
 from headroom.store.database import Store
 from headroom.store.models import User
 from tests.plays.test_store import store_url  # noqa: F401 - SQLite and PostgreSQL
@@ -48,7 +49,7 @@ def test_users_are_added_listed_and_sign_in(store_url: str) -> None:  # noqa: F8
         assert (ana.role, ana.owner, ana.sees_everything) == ("csm", "Ana Lima", False)
         assert users.authenticate(store, "boss", "another long passphrase").sees_everything
         for login, password in (("ana@example.com", "wrong password!"), ("nobody", PASSWORD)):
-            with pytest.raises(users.UnauthorizedError) as bad:
+            with pytest.raises(UnauthorizedError) as bad:
                 users.authenticate(store, login, password)
             # one message for both: the answer does not tell which logins exist
             assert str(bad.value) == (
@@ -62,7 +63,7 @@ def test_users_are_added_listed_and_sign_in(store_url: str) -> None:  # noqa: F8
     store = Store()
     try:
         assert users.authenticate(store, "ana@example.com", "a brand new passphrase").login
-        with pytest.raises(users.UnauthorizedError):
+        with pytest.raises(UnauthorizedError):
             users.authenticate(store, "ana@example.com", PASSWORD)
     finally:
         store.close()
@@ -114,14 +115,14 @@ def test_api_tokens_are_shown_once_kept_hashed_and_revocable(store_url: str) -> 
         assert users.token_user(store, token).owner == "Ana Lima"
         forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
         for bad in (forged, "hr_nope", "", token + "x"):
-            with pytest.raises(users.UnauthorizedError):
+            with pytest.raises(UnauthorizedError):
                 users.token_user(store, bad)
     finally:
         store.close()
     assert invoke("users", "revoke", listed["token_id"])[0] == 0
     store = Store()
     try:
-        with pytest.raises(users.UnauthorizedError) as refused:
+        with pytest.raises(UnauthorizedError) as refused:
             users.token_user(store, token)
         assert str(refused.value) == (
             "the API token is unknown or revoked; make a new one with headroom users token"

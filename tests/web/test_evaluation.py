@@ -168,7 +168,7 @@ def test_a_running_backtest_is_shown_and_another_waits_for_it(
     gate = threading.Event()
     real = backtests.compute_backtest
 
-    def held(*args: Any) -> dict[str, Any]:
+    def held(*args: Any) -> backtests.Backtested:
         assert gate.wait(60)
         return real(*args)
 
