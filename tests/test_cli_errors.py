@@ -52,6 +52,31 @@ def test_a_bad_date_option(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("2025-01-01", "--start '2025-01-01' is a day; --start takes a month; write it YYYY-MM, "
+         "e.g. --start 2025-01"),
+        ("2025-13", "--start '2025-13' is not a month; write it YYYY-MM, e.g. --start 2026-03"),
+        ("March", "--start 'March' is not a month; write it YYYY-MM, e.g. --start 2026-03"),
+    ],
+    ids=["a-day", "no-such-month", "words"],
+)  # fmt: skip
+def test_a_month_option_takes_a_month_and_says_so(tmp_path: Path, value: str, message: str) -> None:
+    """A day given for a month was cut to its month without a word; it is refused, before the
+    source is read (there is none here)."""
+    code, out, err = invoke("nrr", str(tmp_path), "--start", value, "--end", "2025-06")
+    assert (code, out, err) == (1, "", f"error: {message}\n")
+
+
+def test_the_help_writes_each_option_in_its_format() -> None:
+    code, out, _ = invoke("nrr", "--help")
+    assert code == 0
+    assert "--start YYYY-MM " in out and "--mapping MAPPING.yaml" in out
+    code, out, _ = invoke("run", "--help")
+    assert "--as-of YYYY-MM-DD" in out and "--engine duckdb|spark" in out and "<str>" not in out
+
+
 def test_a_broken_source_on_a_command_that_loads_it(tmp_path: Path) -> None:
     folder = write_source(tmp_path / "src", {"subscriptions.csv": SUBS_HEADER + "s1,a1,x,-1\n"})
     code, out, err = invoke("mrr", str(folder), "--format", "csv")

@@ -10,10 +10,12 @@ import typer
 
 from headroom.cli.main import app, parse_date
 from headroom.cli.output import (
-    ENGINE_HELP,
-    MAPPING_HELP,
+    DAY,
     SOURCE_HELP,
+    EngineOption,
     Format,
+    FormatOption,
+    MappingOption,
     console,
     emit_rows,
     load_source,
@@ -29,20 +31,21 @@ if TYPE_CHECKING:
 def backtest_command(
     source: Path = typer.Argument(..., help=SOURCE_HELP),
     playbook: Path = typer.Option(..., "--playbook", help="The playbook YAML file."),
-    start: str = typer.Option(..., "--start", help="The first day replayed."),
-    end: str = typer.Option(..., "--end", help="The last day replayed."),
+    start: str = typer.Option(..., "--start", metavar=DAY, help="The first day replayed."),
+    end: str = typer.Option(..., "--end", metavar=DAY, help="The last day replayed."),
     horizon_days: int = typer.Option(
         90, "--horizon-days", help="An expansion within this many days counts as foretold."
     ),
     sweep_spec: str | None = typer.Option(
         None,
         "--sweep",
+        metavar="TRIGGER.threshold=START:STOP:STEP",
         help="TRIGGER.threshold=START:STOP:STEP: replay with each value of the number in the "
         "trigger's condition (thresholdN for its N-th number) and compare.",
     ),
-    mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP),
-    engine: str = typer.Option("duckdb", "--engine", help=ENGINE_HELP),
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+    mapping: MappingOption = None,
+    engine: EngineOption = "duckdb",
+    fmt: FormatOption = Format.table,
 ) -> None:
     """Replay a playbook over past days (no look-ahead) and score each trigger."""
     from headroom.store.database import Store

@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 import typer
 
 from headroom.cli.main import app
-from headroom.cli.output import Format, console, emit_rows, print_json
+from headroom.cli.output import Format, FormatOption, console, emit_rows, print_json
 from headroom.errors import UsageError
 
 
@@ -26,14 +26,20 @@ def _decimal(value: str, option: str, example: str) -> Decimal:
 
 @app.command("ltv")
 def ltv_command(
-    mrr: str = typer.Option(..., "--mrr", help="Monthly recurring revenue at the start."),
+    mrr: str = typer.Option(
+        ..., "--mrr", metavar="AMOUNT", help="Monthly recurring revenue at the start."
+    ),
     months: int = typer.Option(..., "--months", help="Customer lifetime in months."),
     expansion: list[str] = typer.Option(
         [], "--expansion", help="AMOUNT@MONTH: add AMOUNT to MRR from that month (from 1) on."
     ),
-    discount_rate: str = typer.Option("0", "--discount-rate", help="Annual discount rate."),
-    gross_margin: str = typer.Option("1", "--gross-margin", help="Gross margin share."),
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+    discount_rate: str = typer.Option(
+        "0", "--discount-rate", metavar="SHARE", help="Annual discount rate."
+    ),
+    gross_margin: str = typer.Option(
+        "1", "--gross-margin", metavar="SHARE", help="Gross margin share."
+    ),
+    fmt: FormatOption = Format.table,
 ) -> None:
     """Lifetime revenue with expansions: what moving an expansion earlier is worth."""
     from headroom.metrics.calculators import Expansion, ltv
@@ -75,10 +81,14 @@ def ltv_command(
 
 @app.command("plan")
 def plan_command(
-    arr: str = typer.Option(..., "--arr", help="ARR today."),
-    nrr: str = typer.Option(..., "--nrr", help="Net revenue retention as a share (0.85 = 85%)."),
-    growth: str = typer.Option(..., "--growth", help="Growth target as a share (0.40 = 40%)."),
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+    arr: str = typer.Option(..., "--arr", metavar="AMOUNT", help="ARR today."),
+    nrr: str = typer.Option(
+        ..., "--nrr", metavar="SHARE", help="Net revenue retention as a share (0.85 = 85%)."
+    ),
+    growth: str = typer.Option(
+        ..., "--growth", metavar="SHARE", help="Growth target as a share (0.40 = 40%)."
+    ),
+    fmt: FormatOption = Format.table,
 ) -> None:
     """NRR planner: the new-logo ARR a growth target needs, and how NRR changes it."""
     from headroom.metrics.calculators import plan

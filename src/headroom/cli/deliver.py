@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from headroom.cli.main import app, new_app
-from headroom.cli.output import Format, console, emit_rows, print_json
+from headroom.cli.output import Format, FormatOption, console, emit_rows, print_json
 from headroom.errors import UsageError
 
 if TYPE_CHECKING:
@@ -94,20 +94,17 @@ COLUMNS = [
 @deliveries_app.command("list")
 def list_command(
     status: Status | None = typer.Option(None, "--status", help="Only deliveries in it."),
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+    fmt: FormatOption = Format.table,
 ) -> None:
     """The outbox, newest first."""
     from headroom.delivery.worker import deliveries
     from headroom.store.database import Store
 
-    store = Store()
-    try:
+    with Store() as store:
         rows = [
             {c: getattr(d, c) for c in COLUMNS}
             for d in deliveries(store, status.value if status else None)
         ]
-    finally:
-        store.close()
     if fmt == Format.table and not rows:
         console().print("no deliveries" + (f" {status.value}" if status else ""))
         return
@@ -125,9 +122,6 @@ def requeue_command(
     from headroom.delivery.worker import requeue
     from headroom.store.database import Store
 
-    store = Store()
-    try:
+    with Store() as store:
         n = requeue(store, None if all_dead else ids)
-    finally:
-        store.close()
     console().print(f"requeued {n} deliveries")

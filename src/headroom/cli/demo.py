@@ -16,7 +16,15 @@ import typer
 from headroom.cli.backtest import table_rows
 from headroom.cli.generate import run_generate
 from headroom.cli.main import app
-from headroom.cli.output import Format, console, emit_rows, load_source, percent, print_json
+from headroom.cli.output import (
+    Format,
+    FormatOption,
+    console,
+    emit_rows,
+    load_source,
+    percent,
+    print_json,
+)
 from headroom.generate.options import VERSION, Options
 
 if TYPE_CHECKING:
@@ -93,7 +101,7 @@ def demo_command(
     accounts: int = typer.Option(2000, "--accounts", help="Number of TeamFlow accounts."),
     days: int = typer.Option(730, "--days", help="Days of history."),
     seed: int = typer.Option(7, "--seed", help="Generator seed."),
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+    fmt: FormatOption = Format.table,
 ) -> None:
     """Generate the TeamFlow example data, validate it, summarise the base and its revenue."""
     from headroom.config import settings

@@ -10,9 +10,11 @@ import typer
 
 from headroom.cli.main import app, parse_date
 from headroom.cli.output import (
-    MAPPING_HELP,
+    DAY,
     SOURCE_HELP,
     Format,
+    FormatOption,
+    MappingOption,
     console,
     emit_rows,
     load_source,
@@ -42,10 +44,13 @@ class SurvivalGroup(StrEnum):
 @app.command("expansions")
 def expansions_command(
     source: Path = typer.Argument(..., help=SOURCE_HELP),
-    mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP),
-    through: str | None = typer.Option(None, "--through", help=THROUGH_HELP),
+    mapping: MappingOption = None,
+    through: str | None = typer.Option(None, "--through", metavar=DAY, help=THROUGH_HELP),
     since: str | None = typer.Option(
-        None, "--since", help="First day of the period (YYYY-MM-DD). Default: all history."
+        None,
+        "--since",
+        metavar=DAY,
+        help="First day of the period (YYYY-MM-DD). Default: all history.",
     ),
     by: ExpansionGroup | None = typer.Option(
         None,
@@ -53,7 +58,7 @@ def expansions_command(
         help="Instead: expansions, accounts, expansion MRR and ARR per segment, plan, owner "
         "(CSM, else AE), cohort (month of first payment) or kind.",
     ),
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+    fmt: FormatOption = Format.table,
 ) -> None:
     """Every expansion: a day the account's MRR rose while it was already paying."""
     from headroom.metrics.expansion import expansion_arr, expansions_between
@@ -84,13 +89,13 @@ def expansions_command(
 @app.command("time-to-expansion")
 def time_to_expansion_command(
     source: Path = typer.Argument(..., help=SOURCE_HELP),
-    mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP),
-    through: str | None = typer.Option(None, "--through", help=THROUGH_HELP),
+    mapping: MappingOption = None,
+    through: str | None = typer.Option(None, "--through", metavar=DAY, help=THROUGH_HELP),
     by: SurvivalGroup | None = typer.Option(
         None, "--by", help="Also one curve per segment, plan, owner or cohort (at first payment)."
     ),
     step: int = typer.Option(30, "--step", help="Days between the curve's points."),
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+    fmt: FormatOption = Format.table,
 ) -> None:
     """Days from first payment to first expansion (Kaplan-Meier, censored at churn)."""
     from headroom.metrics.expansion import check_survival_options, time_to_expansion
@@ -147,11 +152,14 @@ def parse_months(value: str) -> int:
 def gap_command(
     source: Path = typer.Argument(..., help=SOURCE_HELP),
     months: str = typer.Option(
-        ..., "--months-earlier", help="How many months sooner each expansion would have come."
+        ...,
+        "--months-earlier",
+        metavar="N",
+        help="How many months sooner each expansion would have come.",
     ),
-    mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP),
-    through: str | None = typer.Option(None, "--through", help=THROUGH_HELP),
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+    mapping: MappingOption = None,
+    through: str | None = typer.Option(None, "--through", metavar=DAY, help=THROUGH_HELP),
+    fmt: FormatOption = Format.table,
 ) -> None:
     """Money in the gap: what the real expansions would have added had they come sooner."""
     from headroom.metrics.expansion import expansion_events

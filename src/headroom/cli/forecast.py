@@ -10,8 +10,9 @@ import typer
 
 from headroom.cli.main import app
 from headroom.cli.output import (
-    MAPPING_HELP,
     Format,
+    FormatOption,
+    MappingOption,
     console,
     emit_rows,
     load_source,
@@ -31,11 +32,8 @@ def _inputs(playbook: Path, source: Path | None, mapping: Path | None) -> tuple[
     from headroom.store.database import Store
 
     book = load_playbook(playbook, types())
-    store = Store()
-    try:
+    with Store() as store:
         plays = store.plays()
-    finally:
-        store.close()
     return book, plays, load_source(source, mapping) if source is not None else None
 
 
@@ -43,8 +41,8 @@ def _inputs(playbook: Path, source: Path | None, mapping: Path | None) -> tuple[
 def conversion_command(
     playbook: Path = typer.Option(..., "--playbook", help="The playbook YAML file."),
     source: Path | None = typer.Option(None, "--source", help=SOURCE_OPTION_HELP),
-    mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP),
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+    mapping: MappingOption = None,
+    fmt: FormatOption = Format.table,
 ) -> None:
     """Each trigger's learned conversion: its benchmark prior updated with recorded outcomes."""
     from headroom.plays.conversion import learned, source_outcomes
@@ -89,8 +87,8 @@ def pipeline_command(
     playbook: Path = typer.Option(..., "--playbook", help="The playbook YAML file."),
     target: float | None = typer.Option(None, "--target", help="Expansion ARR target."),
     source: Path | None = typer.Option(None, "--source", help=SOURCE_OPTION_HELP),
-    mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP),
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+    mapping: MappingOption = None,
+    fmt: FormatOption = Format.table,
 ) -> None:
     """Open plays valued by offer size x win rate; coverage of an expansion target."""
     from headroom.plays.pipeline import pipeline

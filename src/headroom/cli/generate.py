@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from headroom.cli.main import app, new_app, parse_date
-from headroom.cli.output import Format, console, emit_rows, print_json
+from headroom.cli.output import DAY, Format, FormatOption, console, emit_rows, print_json
 from headroom.generate import Options, Summary, generate
 from headroom.generate.options import DEFAULT_END
 
@@ -48,10 +48,10 @@ def teamflow_command(
     days: int = typer.Option(730, "--days", help="Days of history, ending on --end."),
     seed: int = typer.Option(7, "--seed", help="Same seed, same files."),
     end: str = typer.Option(
-        DEFAULT_END.isoformat(), "--end", help="Last day of the history (YYYY-MM-DD)."
+        DEFAULT_END.isoformat(), "--end", metavar=DAY, help="Last day of the history (YYYY-MM-DD)."
     ),
     parquet: bool = typer.Option(False, "--parquet", help="Write Parquet instead of CSV."),
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+    fmt: FormatOption = Format.table,
 ) -> None:
     """Generate the TeamFlow reference source, with its planted truth in OUT/truth/."""
     last = parse_date(end, "--end")

@@ -16,7 +16,9 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -34,11 +36,25 @@ MAPPING_HELP = "A source YAML file whose table and column mapping applies to the
 ENGINES = ("duckdb", "spark")
 ENGINE_HELP = f"One of {', '.join(ENGINES)}."
 
+#: How the help writes a day and a month: every date option is parsed by one of
+#: :func:`headroom.cli.main.parse_date` and :func:`headroom.metrics.revenue.parse_month`.
+DAY = "YYYY-MM-DD"
+MONTH = "YYYY-MM"
+
 
 class Format(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
+
+
+#: The options every command spells alike (one vocabulary: the same flag, the same values,
+#: the same help wherever it appears).
+FormatOption = Annotated[Format, typer.Option("--format", help="table, json or csv.")]
+MappingOption = Annotated[
+    Path | None, typer.Option("--mapping", help=MAPPING_HELP, metavar="MAPPING.yaml")
+]
+EngineOption = Annotated[str, typer.Option("--engine", help=ENGINE_HELP, metavar="|".join(ENGINES))]
 
 
 def _plain(value: Any) -> Any:

@@ -8,9 +8,10 @@ import typer
 
 from headroom.cli.main import app
 from headroom.cli.output import (
-    MAPPING_HELP,
     SOURCE_HELP,
     Format,
+    FormatOption,
+    MappingOption,
     console,
     emit_rows,
     load_source,
@@ -22,8 +23,8 @@ from headroom.cli.output import (
 def check_command(
     playbook: Path = typer.Argument(..., help="The playbook YAML file."),
     source: Path | None = typer.Argument(None, help=SOURCE_HELP),
-    mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP),
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+    mapping: MappingOption = None,
+    fmt: FormatOption = Format.table,
 ) -> None:
     """Validate a playbook (errors with file, line and column) and what a source can feed."""
     from headroom.messages import load_templates

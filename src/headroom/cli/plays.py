@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from headroom.cli.main import app, new_app, parse_date
-from headroom.cli.output import Format, console, emit_rows, print_json
+from headroom.cli.output import DAY, Format, FormatOption, console, emit_rows, print_json
 from headroom.errors import UsageError
 
 if TYPE_CHECKING:
@@ -80,8 +80,8 @@ def play_dict(play: Play) -> dict[str, Any]:
 @plays_app.command("list")
 def list_command(
     status: Status | None = typer.Option(None, "--status", help="Only plays in this status."),
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
-    columns: str | None = typer.Option(None, "--columns", help=COLUMNS_HELP),
+    fmt: FormatOption = Format.table,
+    columns: str | None = typer.Option(None, "--columns", metavar="NAME,...", help=COLUMNS_HELP),
 ) -> None:
     """The plays, highest priority and soonest due first."""
     from headroom.store.database import Store
@@ -100,8 +100,10 @@ def record_command(
     play_id: str = typer.Argument(..., help="The play (headroom plays list shows the ids)."),
     outcome: str = typer.Option(..., "--outcome", help="contacted, won, lost or declined."),
     amount_mrr: str | None = typer.Option(None, "--amount-mrr", help="The expansion's MRR."),
-    on: str | None = typer.Option(None, "--on", help="Day of the outcome (default today)."),
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+    on: str | None = typer.Option(
+        None, "--on", metavar=DAY, help="Day of the outcome (default today)."
+    ),
+    fmt: FormatOption = Format.table,
 ) -> None:
     """Record what came of a play."""
     amount = None

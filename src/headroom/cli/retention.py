@@ -12,9 +12,11 @@ import typer
 
 from headroom.cli.main import app, new_app, parse_date
 from headroom.cli.output import (
-    MAPPING_HELP,
+    DAY,
     SOURCE_HELP,
     Format,
+    FormatOption,
+    MappingOption,
     console,
     emit_rows,
     load_source,
@@ -53,7 +55,7 @@ def fit_command(
         "--cohort-size",
         help="Customers the shares are shares of (scales the log-likelihood only).",
     ),
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+    fmt: FormatOption = Format.table,
 ) -> None:
     """Fit alpha and beta by maximum likelihood; project survival beyond the data."""
     from headroom.metrics.retention import check_discount_rate, check_periods, fit_sbg
@@ -94,13 +96,13 @@ def fit_command(
 @retention_app.command("cohorts")
 def cohorts_command(
     source: Path = typer.Argument(..., help=SOURCE_HELP),
-    mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP),
+    mapping: MappingOption = None,
     through: str | None = typer.Option(
-        None, "--through", help="Last day of history (YYYY-MM-DD). Default: today."
+        None, "--through", metavar=DAY, help="Last day of history (YYYY-MM-DD). Default: today."
     ),
     periods: int = typer.Option(12, "--periods", help="Months to project per cohort."),
     min_accounts: int = typer.Option(10, "--min-accounts", help="Smallest cohort to fit."),
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+    fmt: FormatOption = Format.table,
 ) -> None:
     """Fit the sBG model per signup cohort (month of first payment) of a source."""
     from headroom.metrics.retention import check_periods, cohort_survival, fit_cohorts

@@ -10,9 +10,12 @@ import typer
 
 from headroom.cli.main import app, parse_date
 from headroom.cli.output import (
-    MAPPING_HELP,
+    DAY,
+    MONTH,
     SOURCE_HELP,
     Format,
+    FormatOption,
+    MappingOption,
     emit_rows,
     load_source,
     print_json,
@@ -32,22 +35,30 @@ CONVENTION_HELP = (
 @app.command("mrr")
 def mrr_command(
     source: Path = typer.Argument(..., help=SOURCE_HELP),
-    mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP),
-    through: str | None = typer.Option(None, "--through", help=THROUGH_HELP),
+    mapping: MappingOption = None,
+    through: str | None = typer.Option(None, "--through", metavar=MONTH, help=THROUGH_HELP),
     convention: MonthConvention = typer.Option(
         MonthConvention.first_day, "--month-convention", help=CONVENTION_HELP
     ),
     since: str | None = typer.Option(
-        None, "--from", help="Only print months from this one (YYYY-MM); history still counts."
+        None,
+        "--from",
+        metavar=MONTH,
+        help="Only print months from this one (YYYY-MM); history still counts.",
     ),
-    until: str | None = typer.Option(None, "--to", help="Only print months up to this one."),
+    until: str | None = typer.Option(
+        None, "--to", metavar=MONTH, help="Only print months up to this one."
+    ),
     bridge: bool = typer.Option(
         False, "--bridge", help="One row per month: start + new + expansion + ... = end."
     ),
     on: str | None = typer.Option(
-        None, "--on", help="Instead: each account's daily MRR, plan and seats on this day."
+        None,
+        "--on",
+        metavar=DAY,
+        help="Instead: each account's daily MRR, plan and seats on this day.",
     ),
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+    fmt: FormatOption = Format.table,
 ) -> None:
     """MRR per account and month with its movement (new, expansion, churn, ...)."""
     from headroom.facts import account_snapshot
@@ -95,9 +106,11 @@ class Series(StrEnum):
 @app.command("nrr")
 def nrr_command(
     source: Path = typer.Argument(..., help=SOURCE_HELP),
-    start: str = typer.Option(..., "--start", help="Start month (YYYY-MM): its paying accounts."),
-    end: str = typer.Option(..., "--end", help="End month (YYYY-MM)."),
-    mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP),
+    start: str = typer.Option(
+        ..., "--start", metavar=MONTH, help="Start month (YYYY-MM): its paying accounts."
+    ),
+    end: str = typer.Option(..., "--end", metavar=MONTH, help="End month (YYYY-MM)."),
+    mapping: MappingOption = None,
     by: Grouping | None = typer.Option(None, "--by", help="One object per group under groups."),
     series: Series | None = typer.Option(
         None,
@@ -108,7 +121,7 @@ def nrr_command(
     convention: MonthConvention = typer.Option(
         MonthConvention.first_day, "--month-convention", help=CONVENTION_HELP
     ),
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+    fmt: FormatOption = Format.table,
 ) -> None:
     """Net and gross revenue retention of the accounts paying in --start, at --end."""
     from headroom.metrics.nrr import retention, retention_series

@@ -10,10 +10,12 @@ import typer
 
 from headroom.cli.main import app, parse_date
 from headroom.cli.output import (
-    ENGINE_HELP,
-    MAPPING_HELP,
+    DAY,
     SOURCE_HELP,
+    EngineOption,
     Format,
+    FormatOption,
+    MappingOption,
     console,
     emit_rows,
     load_source,
@@ -26,12 +28,14 @@ from headroom.cli.plays import COLUMNS_HELP, emit_plays, table_columns
 def run_command(
     source: Path = typer.Argument(..., help=SOURCE_HELP),
     playbook: Path = typer.Option(..., "--playbook", help="The playbook YAML file."),
-    as_of: str = typer.Option(..., "--as-of", help="Evaluate as of the end of this day."),
-    mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP),
-    engine: str = typer.Option("duckdb", "--engine", help=ENGINE_HELP),
+    as_of: str = typer.Option(
+        ..., "--as-of", metavar=DAY, help="Evaluate as of the end of this day."
+    ),
+    mapping: MappingOption = None,
+    engine: EngineOption = "duckdb",
     dry_run: bool = typer.Option(False, "--dry-run", help="Record nothing."),
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
-    columns: str | None = typer.Option(None, "--columns", help=COLUMNS_HELP),
+    fmt: FormatOption = Format.table,
+    columns: str | None = typer.Option(None, "--columns", metavar="NAME,...", help=COLUMNS_HELP),
 ) -> None:
     """Evaluate a playbook as of a day; record its plays and decisions (once per day)."""
     from headroom.store.database import Store

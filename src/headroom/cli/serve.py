@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from headroom.cli.main import app
-from headroom.cli.output import MAPPING_HELP, SOURCE_HELP, load_source
+from headroom.cli.output import SOURCE_HELP, MappingOption, load_source
 
 if TYPE_CHECKING:
     from headroom.sources import Source
@@ -29,8 +29,10 @@ def data_day(src: Source) -> dt.date:
 def serve_command(
     source: Path = typer.Argument(..., help=SOURCE_HELP),
     playbook: Path = typer.Option(..., "--playbook", help="The playbook YAML file."),
-    mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    mapping: MappingOption = None,
+    host: str = typer.Option(
+        "127.0.0.1", "--host", metavar="ADDRESS", help="Address to listen on."
+    ),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
 ) -> None:
     """Serve the web app (the queue and account pages; sign in as a user made with headroom

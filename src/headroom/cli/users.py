@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from headroom.cli.main import app, new_app
-from headroom.cli.output import Format, console, emit_rows, print_json
+from headroom.cli.output import Format, FormatOption, console, emit_rows, print_json
 from headroom.errors import UsageError
 
 if TYPE_CHECKING:
@@ -39,11 +39,8 @@ def _store() -> Iterator[Store]:
     quick)."""
     from headroom.store.database import Store
 
-    store = Store()
-    try:
+    with Store() as store:
         yield store
-    finally:
-        store.close()
 
 
 def _password(from_stdin: bool) -> str:
@@ -117,7 +114,7 @@ def enable_command(login: str = typer.Argument(...)) -> None:
 
 @users_app.command("list")
 def list_command(
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+    fmt: FormatOption = Format.table,
 ) -> None:
     """The users, by login."""
     from headroom import users as core
@@ -155,7 +152,7 @@ def token_command(
 
 @users_app.command("tokens")
 def tokens_command(
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+    fmt: FormatOption = Format.table,
 ) -> None:
     """The API tokens (ids, users, names and dates; never the secret)."""
     from headroom import users as core

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from headroom.cli.main import app, parse_date
-from headroom.cli.output import MAPPING_HELP, SOURCE_HELP, Format, console, print_csv, print_json
+from headroom.cli.output import (
+    MAPPING_HELP,
+    SOURCE_HELP,
+    Format,
+    FormatOption,
+    console,
+    print_csv,
+    print_json,
+)
 from headroom.cli.output import validate_source as validate  # by its old name: tests patch it
 
 if TYPE_CHECKING:
@@ -81,7 +89,7 @@ def validate_command(
         metavar="YYYY-MM-DD",
         help="The day dates are checked against (default: today).",
     ),
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+    fmt: FormatOption = Format.table,
 ) -> None:
     """Check a source against the data contract; list every error and warning."""
     report, _ = validate(source, mapping, today=parse_date(today, "--today"))

@@ -43,11 +43,26 @@ def add_months(month: dt.date, n: int) -> dt.date:
 
 
 def parse_month(value: str, option: str) -> dt.date:
-    """A YYYY-MM option (YYYY-MM-DD is accepted and truncated to its month)."""
+    """A YYYY-MM option, as the month's first day. A day is refused, not cut to its month: a
+    person who wrote one may have meant the month before or after.
+
+    >>> parse_month("2026-03", "--start")
+    datetime.date(2026, 3, 1)
+    """
+    if len(value) == len("YYYY-MM-DD"):
+        try:
+            day = dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            raise UsageError(
+                f"{option} {value!r} is a day; {option} takes a month",
+                fix=f"write it YYYY-MM, e.g. {option} {day:%Y-%m}",
+            )
     try:
-        if len(value) == len("YYYY-MM"):
-            return dt.date.fromisoformat(f"{value}-01")
-        return month_start(dt.date.fromisoformat(value))
+        if len(value) != len("YYYY-MM"):
+            raise ValueError(value)
+        return dt.date.fromisoformat(f"{value}-01")
     except ValueError:
         raise UsageError(
             f"{option} {value!r} is not a month", fix=f"write it YYYY-MM, e.g. {option} 2026-03"
