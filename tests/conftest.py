@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from headroom.config import settings
+from tests import parts
 
 
 @pytest.fixture(autouse=True)
@@ -17,3 +19,29 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     settings.cache_clear()
     yield tmp_path / "workspace"
     settings.cache_clear()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+        monkeypatch.setenv("HEADROOM_DATABASE_URL", url)
+        settings.cache_clear()
+        yield url
+        return
+    base = parts.database_url()
+    import psycopg
+
+    name = f"headroom_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(base, autocommit=True) as con:
+        con.execute(f"create database {name}")
+    url = base.rsplit("/", 1)[0] + f"/{name}"
+    monkeypatch.setenv("HEADROOM_DATABASE_URL", url)
+    settings.cache_clear()
+    try:
+        yield url
+    finally:
+        with psycopg.connect(base, autocommit=True) as con:
+            con.execute(f"drop database {name} with (force)")

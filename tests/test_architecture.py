@@ -105,3 +105,18 @@ def test_the_finder_sees_a_cycle_when_there_is_one() -> None:
     looped = {"a": {"b": ["headroom.a.x"]}, "b": {"c": ["headroom.b.y"]}, "c": {"a": ["z"]}}
     assert _cycles(looped) == [["a", "b", "c"]]
     assert _cycles({"a": {"b": ["headroom.a.x"]}}) == []
+
+
+def test_no_test_module_imports_another() -> None:
+    """What several test modules share lives in a conftest (fixtures) or a helper module
+    (functions, constants): importing a test module runs its module-level code again and can
+    collect its tests twice."""
+    tests = Path(__file__).resolve().parent
+    wrong = []
+    for path in tests.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                if any(n.split(".")[-1].startswith("test_") for n in names):
+                    wrong.append(f"{path.relative_to(tests)}: from {node.module} import ...")
+    assert wrong == []

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -33,27 +32,10 @@ from headroom.messages.queued import Queued
 from headroom.messages.templates import Message
 from headroom.store.database import Store
 from headroom.store.models import Delivery
+from tests.delivery.helpers import DAY, EXAMPLE, playbook_with, source
 from tests.delivery.receivers import SECRET, Answer, Hook, Mailbox
-from tests.plays.test_store import store_url  # noqa: F401 - SQLite and PostgreSQL
-from tests.triggers.test_examples import Scenario, days
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "teamflow"
-DAY = dt.date(2026, 3, 7)
 NOW = dt.datetime(2026, 3, 8, 9, 0, tzinfo=dt.UTC)
-
-
-def source(folder: Path) -> Path:
-    """Three accounts, each firing a different TeamFlow trigger on DAY."""
-    s = Scenario(folder)
-    s.account("a1")
-    s.account("a2", plan="Business", mrr=1500, seats=10)
-    s.account("a3", plan="Business", mrr=3000, seats=20, segment="enterprise")
-    month = days(dt.date(2026, 2, 1), DAY)
-    s.daily("a1", "active_users", [(d, 5) for d in month])
-    s.event("a1", "invite_blocked_seat_limit", "2026-03-07T18:30:00Z")
-    s.daily("a2", "active_users", [(d, 9) for d in month])  # 90% of 10 seats
-    s.daily("a3", "active_users", [(d, 17) for d in month])  # 85% of 20, 36,000 a year
-    return s.write()
 
 
 DELIVERY = """channels:
@@ -79,12 +61,6 @@ send:
 def secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_SMTP_PASSWORD", Mailbox.PASSWORD)
     monkeypatch.setenv("TEST_HOOK_SECRET", SECRET)
-
-
-def playbook_with(folder: Path, delivery: str) -> Path:
-    shutil.copytree(EXAMPLE, folder)
-    (folder / "delivery.yaml").write_text(delivery)
-    return folder / "playbook.yaml"
 
 
 def test_a_run_queues_each_plays_messages_and_the_worker_delivers_them(
@@ -205,7 +181,7 @@ def one(store: Store, key: str) -> Delivery:
 
 
 @pytest.fixture
-def outbox(store_url: str) -> Iterator[Store]:  # noqa: F811
+def outbox(store_url: str) -> Iterator[Store]:
     store = Store()
     try:
         yield store

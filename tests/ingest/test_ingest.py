@@ -36,9 +36,9 @@ from headroom.signals.registry import types
 from headroom.sources import load
 from headroom.store.database import Store
 from headroom.web.app import Serve, create_app
+from tests.delivery.helpers import playbook_with
 from tests.delivery.receivers import SECRET, Hook, free_port
-from tests.delivery.test_delivery import playbook_with
-from tests.triggers.test_examples import Scenario, days
+from tests.triggers.scenarios import Scenario, days
 
 KEY = "wk_test_123"
 

@@ -22,7 +22,7 @@ from headroom.store.database import Store, _alembic
 from headroom.store.models import Play
 from headroom.triggers.decisions import Decision
 from tests import parts
-from tests.plays.test_store import add_play
+from tests.plays.helpers import add_play
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 T0 = dt.datetime(2026, 9, 1, 8, 0, tzinfo=dt.UTC)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,54 +14,7 @@ from typer.testing import CliRunner
 from headroom.cli.main import app
 from headroom.config import settings
 from headroom.store.database import Store
-from headroom.store.models import Play
-from tests import parts
-
-
-def add_play(store: Store, play_id: str, priority: int = 2) -> None:
-    with store.session() as s:
-        s.add(
-            Play(
-                play_id=play_id,
-                account_id="acc_1",
-                trigger="seat_expansion_proactive",
-                fired_on=dt.date(2026, 3, 9),
-                due_at="2026-03-10T10:00:00+01:00",
-                owner="ana@example.com",
-                offer="seats",
-                priority=priority,
-                evidence={"seat_utilisation": 0.9, "days_above": 7},
-                playbook_version="abc123",
-                status="open",
-                created_at=dt.datetime(2026, 3, 9, 23, 0, tzinfo=dt.UTC),
-            )
-        )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'state.sqlite'}"
-        monkeypatch.setenv("HEADROOM_DATABASE_URL", url)
-        settings.cache_clear()
-        yield url
-        return
-    base = parts.database_url()
-    import psycopg
-
-    name = f"headroom_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(base, autocommit=True) as con:
-        con.execute(f"create database {name}")
-    url = base.rsplit("/", 1)[0] + f"/{name}"
-    monkeypatch.setenv("HEADROOM_DATABASE_URL", url)
-    settings.cache_clear()
-    try:
-        yield url
-    finally:
-        with psycopg.connect(base, autocommit=True) as con:
-            con.execute(f"drop database {name} with (force)")
+from tests.plays.helpers import add_play
 
 
 def test_opening_migrates_and_reopening_changes_nothing(store_url: str) -> None:

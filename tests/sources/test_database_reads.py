@@ -26,9 +26,6 @@ from headroom.playbook.model import load_playbook
 from headroom.plays.deciding import reads_of
 from headroom.signals.registry import types
 from headroom.sources import empty_source, load
-from tests.sources.test_databases import pg_schema
-
-__all__ = ["pg_schema"]  # the fixture, used here by name
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 #: The generated tables read whole.

@@ -7,37 +7,16 @@ in CI); each works in a schema of its own and drops it afterwards.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import pytest
 
 from headroom.sources import load
-from tests.parts import database_url, missing
 from tests.sources.helpers import loaded_files, validate
 
 NEGATIVE = "mrr must be a decimal number >= 0 such as 49.50"
-
-
-@pytest.fixture
-def pg_schema() -> Iterator[tuple[str, str, Any]]:
-    """A fresh PostgreSQL schema: (url, schema name, autocommit connection); dropped after."""
-    url = database_url()
-    try:
-        import psycopg
-    except ImportError:
-        missing("psycopg is not installed (the postgres extra)")
-    schema = f"headroom_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(url, autocommit=True) as con:
-        con.execute(f"create schema {schema}")
-        try:
-            yield url, schema, con
-        finally:
-            con.execute(f"drop schema {schema} cascade")
 
 
 def test_postgresql_tables_are_a_source(

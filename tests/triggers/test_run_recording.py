@@ -15,7 +15,7 @@ from headroom.config import settings
 from headroom.errors import ConfigError
 from headroom.plays import deciding, runs
 from headroom.store.database import Store
-from tests.triggers import test_run as scenario
+from tests.triggers import seats as scenario
 
 
 @pytest.fixture

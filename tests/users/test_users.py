@@ -14,7 +14,6 @@ from headroom.cli.main import app
 from headroom.errors import UnauthorizedError
 from headroom.store.database import Store
 from headroom.store.models import User
-from tests.plays.test_store import store_url  # noqa: F401 - SQLite and PostgreSQL
 
 PASSWORD = "correct horse battery"
 
@@ -24,7 +23,7 @@ def invoke(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_users_are_added_listed_and_sign_in(store_url: str) -> None:  # noqa: F811
+def test_users_are_added_listed_and_sign_in(store_url: str) -> None:
     code, out, err = invoke(
         "users", "add", "ana@example.com", "--role", "csm", "--owner", "Ana Lima",
         "--password-stdin", stdin=PASSWORD + "\n",
@@ -96,7 +95,7 @@ def test_bad_users_are_refused_saying_why(
     assert message in " ".join(err.split())
 
 
-def test_api_tokens_are_shown_once_kept_hashed_and_revocable(store_url: str) -> None:  # noqa: F811
+def test_api_tokens_are_shown_once_kept_hashed_and_revocable(store_url: str) -> None:
     store = Store()
     try:
         users.add_user(store, "ana", "csm", PASSWORD, owner="Ana Lima")

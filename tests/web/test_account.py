@@ -5,7 +5,6 @@ receiver, and the CSM records the play won."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -22,39 +21,9 @@ from headroom.sources import load
 from headroom.store.database import Store
 from headroom.users import add_user
 from headroom.web.app import Serve, create_app
-from tests.delivery.receivers import SECRET, Hook
-from tests.delivery.test_delivery import DAY, playbook_with, source
-from tests.triggers.test_examples import days
-from tests.web.test_app import HTML, PASSWORD, csrf_of, sign_in
-
-DELIVERY = """channels:
-  hook: {{kind: webhook, url: "{hook}", secret: "${{TEST_HOOK_SECRET}}", timeout: 5}}
-send:
-  csm: {{channel: hook, to: "{{{{ account.csm }}}}", approve: true}}
-"""
-
-
-@pytest.fixture
-def ran(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, Hook]:
-    monkeypatch.setenv("TEST_HOOK_SECRET", SECRET)
-    hook = Hook().up()
-    book = playbook_with(tmp_path / "book", DELIVERY.format(hook=hook.url))
-    folder = source(tmp_path / "src")
-    # a2 (Business: 500 GB) fills its storage a little more every day
-    growth = [(d, 200 + 2 * i) for i, d in enumerate(days(dt.date(2025, 12, 1), DAY))]
-    with (folder / "usage_daily.csv").open("a") as f:
-        f.writelines(f"a2,{d},storage_gb,{v}\n" for d, v in growth)
-        # a4 fires the same trigger as a2: once a2's play is won, a4's has a size and a value
-        f.writelines(f"a4,{d},active_users,9\n" for d in days(dt.date(2026, 2, 1), DAY))
-    with (folder / "accounts.csv").open("a") as f:
-        f.write("a4,smb,healthy,2025-02-01,America/Los_Angeles,csm.a4@example.com,"
-                "ae.a4@example.com\n")  # fmt: skip
-    with (folder / "subscriptions.csv").open("a") as f:
-        f.write("s_a4,a4,2025-01-15,,1500,Business,10,\n")
-    run = CliRunner().invoke(app, ["run", str(folder), "--playbook", str(book), "--as-of",
-                                   str(DAY)])  # fmt: skip
-    assert run.exit_code == 0, run.output
-    return folder, book, hook
+from tests.delivery.helpers import DAY
+from tests.delivery.receivers import Hook
+from tests.web.helpers import HTML, PASSWORD, csrf_of, sign_in
 
 
 def test_a_csm_edits_and_approves_the_draft_and_records_the_win(

@@ -14,11 +14,10 @@ from hypothesis import strategies as st
 from headroom.store.database import Store
 from headroom.users import create_token
 from headroom.web.app import Serve, create_app
-from tests.web.test_app import store  # noqa: F401 - users and plays
 
 
 @pytest.fixture
-def served(store: Store) -> Iterator[tuple[Any, str]]:  # noqa: F811
+def served(store: Store) -> Iterator[tuple[Any, str]]:
     app = create_app(Serve(store, ["write-key"]))
     yield app, create_token(store, "root")[1]
 

@@ -21,51 +21,14 @@ from headroom.plays import runs
 from headroom.signals.registry import types
 from headroom.sources import Source, load
 from headroom.store.database import Store
-from headroom.store.models import Delivery, Play
-from headroom.users import LoginThrottle, add_user, create_token, revoke_token
+from headroom.store.models import Delivery
+from headroom.users import LoginThrottle, create_token, revoke_token
 from headroom.web.app import Serve, create_app
+from tests.web.helpers import HTML, NOW, PASSWORD, csrf_of, play_row, sign_in
 
-PASSWORD = "correct horse battery"
-HTML = {"accept": "text/html"}
-NOW = dt.datetime.now(dt.UTC)
 EXAMPLE = Path(__file__).parents[2] / "examples" / "teamflow" / "playbook.yaml"
 #: An account of the generated source the matrix opens.
 ACCOUNT = "acc_00001"
-#: login, role, owner
-PEOPLE = [
-    ("root", "admin", "root"),
-    ("boss", "manager", "boss"),
-    ("ana", "csm", "Ana Lima"),
-    ("ed", "ae", "Ed Park"),
-]
-
-
-def _play(play_id: str, owner: str, priority: int, due_in_hours: float, **kw: Any) -> Play:
-    due = (NOW + dt.timedelta(hours=due_in_hours)).isoformat()
-    return Play(
-        play_id=play_id, account_id=f"acct_{play_id}",
-        trigger=kw.get("trigger", "seat_expansion_proactive"),
-        fired_on=NOW.date(), due_at=due, owner=owner, offer="seats", priority=priority,
-        evidence={"seat_utilisation": 0.91, "days_above": 7}, playbook_version="v1",
-        status=kw.get("status", "open"), created_at=NOW, notify=[], escalate=[],
-        sla_due_at=kw.get("sla"), role=kw.get("role", "csm"), segment=kw.get("segment", "smb"),
-    )  # fmt: skip
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(f"sqlite:///{tmp_path / 'state.sqlite'}")
-    for login, role, owner in PEOPLE:
-        add_user(s, login, role, PASSWORD, owner)
-    with s.session() as db:
-        db.add_all([
-            _play("p1", "Ana Lima", 2, 48),
-            _play("p2", "Ana Lima", 1, -2),  # overdue
-            _play("p3", "Ed Park", 1, 5, trigger="tier_upgrade_usage", segment="enterprise"),
-            _play("p4", "Ana Lima", 1, 72, status="won"),  # closed: not in the queue
-        ])  # fmt: skip
-    yield s
-    s.close()
 
 
 @pytest.fixture
@@ -73,22 +36,6 @@ def client(store: Store) -> Iterator[TestClient]:
     throttle = LoginThrottle(attempts=3, window=60)
     with TestClient(create_app(Serve(store, [], throttle=throttle))) as c:
         yield c
-
-
-def csrf_of(html: str) -> str:
-    m = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert m, html
-    return m.group(1)
-
-
-def sign_in(client: TestClient, login: str, password: str = PASSWORD) -> Any:
-    page = client.get("/login", headers=HTML)
-    return client.post(
-        "/login",
-        data={"login": login, "password": password, "csrf": csrf_of(page.text), "next": "/queue"},
-        headers=HTML,
-        follow_redirects=False,
-    )
 
 
 def test_signing_in_sets_a_guarded_session_cookie_and_signing_out_ends_it(
@@ -596,7 +543,7 @@ def test_every_route_answers_errors_in_the_one_shape(client: TestClient, store: 
 
 def test_the_queue_and_the_api_page_through_many_plays(client: TestClient, store: Store) -> None:
     with store.session() as db:
-        db.add_all([_play(f"q{i:03d}", "Ana Lima", 3, 100 + i) for i in range(120)])
+        db.add_all([play_row(f"q{i:03d}", "Ana Lima", 3, 100 + i) for i in range(120)])
     sign_in(client, "ana")
     first = client.get("/queue", headers=HTML).text
     assert '<span id="queue-total">122</span> open' in first and "page 1 of 3" in first

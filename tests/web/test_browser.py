@@ -23,14 +23,13 @@ from headroom.delivery.worker import deliveries
 from headroom.store.database import Store
 from tests import parts
 from tests.delivery.receivers import free_port
-from tests.web.test_account import ran  # noqa: F401 - the source, the run and its receiver
-from tests.web.test_app import PASSWORD
+from tests.web.helpers import PASSWORD
 
 SHOTS = Path(__file__).resolve().parents[2] / ".headroom" / "screenshots"
 
 
 @pytest.fixture
-def server(ran: tuple[Path, Path, object], tmp_path: Path) -> Iterator[str]:  # noqa: F811
+def server(ran: tuple[Path, Path, object], tmp_path: Path) -> Iterator[str]:
     folder, book, _ = ran
     env = os.environ | {"HEADROOM_DATABASE_URL": settings().state_url,
                         "HEADROOM_WORKSPACE": str(tmp_path / "ws")}  # fmt: skip

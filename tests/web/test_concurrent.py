@@ -23,7 +23,7 @@ from headroom.sources import Source, load
 from headroom.store.database import Store
 from headroom.users import add_user
 from headroom.web.app import Serve, create_app
-from tests.web.test_app import HTML, PASSWORD, sign_in
+from tests.web.helpers import HTML, PASSWORD, sign_in
 
 AS_OF = dt.date(2026, 6, 30)
 

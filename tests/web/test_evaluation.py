@@ -31,8 +31,8 @@ from headroom.usecases import backtest as backtests
 from headroom.users import add_user, create_token
 from headroom.web.app import Serve, create_app
 from headroom.web.evaluation import own_source
-from tests.triggers import test_run as scenario
-from tests.web.test_app import HTML, PASSWORD, csrf_of, sign_in
+from tests.triggers import seats as scenario
+from tests.web.helpers import HTML, PASSWORD, csrf_of, sign_in
 
 AS_OF = dt.date(2026, 9, 30)
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

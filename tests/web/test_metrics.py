@@ -31,7 +31,7 @@ from headroom.store.models import Play
 from headroom.users import add_user, create_token
 from headroom.web import metrics_data
 from headroom.web.app import Serve, create_app
-from tests.web.test_app import HTML, PASSWORD, sign_in
+from tests.web.helpers import HTML, PASSWORD, sign_in
 
 AS_OF = dt.date(2026, 9, 30)
 #: The default period: the twelve months ending on the as-of day.
