@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from headroom.playbook.expressions import SignalType
 from headroom.triggers.evidence import describe
 
 
@@ -58,3 +59,29 @@ from headroom.triggers.evidence import describe
 )
 def test_evidence_in_words(evidence: dict[str, Any], words: str) -> None:
     assert describe(evidence) == words
+
+
+def test_a_name_no_family_makes_is_read_as_plain_words() -> None:
+    """The wording belongs to the family that names the signal: a name only like one of its
+    names (an event with a capital, here) is not worded as that family's."""
+    assert describe({"events_Upgrade_7d": 3.0}) == "events Upgrade 7d 3"
+    assert describe({"events_upgrade_7d": 3.0}) == "upgrade events: 3 in 7 days"
+
+
+def test_a_signal_of_ones_own_says_its_value_its_own_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    from headroom.signals import registry
+
+    monkeypatch.setattr(registry, "_FAMILIES", list(registry._FAMILIES))
+    registry.describer.cache_clear()
+    try:
+
+        @registry.family(
+            r"nps_(\d+)d", "nps_<N>d", SignalType.number, "NPS over N days",
+            describe=lambda m, value, _: f"NPS {value:+.0f} over {m.group(1)} days",
+        )  # fmt: skip
+        def nps(match: Any) -> Any:
+            return lambda ctx: None  # never computed here: only its wording is read
+
+        assert describe({"nps_90d": 42.0, "days_held": 3}) == "NPS +42 over 90 days for 3 days"
+    finally:
+        registry.describer.cache_clear()

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Mapping
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
 from headroom.playbook.expressions import SignalType
 from headroom.signals.registry import Compute, Context, family, signal
+from headroom.signals.wording import in_days, words
 
 N, T, B = SignalType.number, SignalType.text, SignalType.boolean
 
@@ -60,7 +63,8 @@ def rows_in_force(ctx: Context) -> ir.Table:
 @signal("seats", N, "licensed seats in force")
 @signal("tier", T, "the highest-ranked plan in force", needs=("plans",))
 @signal("tier_rank", N, "rank of that plan (a bigger tier has a higher rank)", needs=("plans",))
-@signal("days_to_renewal", N, "days until the next renews_on of the rows in force")
+@signal("days_to_renewal", N, "days until the next renews_on of the rows in force",
+        describe=lambda value, _: f"renewal in {in_days(value)}")  # fmt: skip
 @signal("paying", B, "MRR > 0 at the end of the day")
 def subscription_in_force(ctx: Context) -> ir.Table:
     return ctx.shared("_subscription_in_force", lambda: _subscription_in_force(ctx))
@@ -167,12 +171,19 @@ def latest_usage(ctx: Context) -> ir.Table:
 EVENT_SIGNAL = r"events_([a-z][a-z0-9_]*)_(\d+)d"
 
 
+def _events_words(match: re.Match[str], value: Any, _: Mapping[str, Any]) -> str:
+    days = int(match.group(2))
+    span = "today" if days == 1 else f"in {days} days"
+    return f"{words(match.group(1))} events: {int(value)} {span}"
+
+
 @family(
     EVENT_SIGNAL,
     "events_<event>_<N>d",
     N,
     "how many <event> events the account had in the trailing N days, the day itself included",
     needs=("events",),
+    describe=_events_words,
 )
 def event_count(match: re.Match[str]) -> Compute:
     event, days = match.group(1), int(match.group(2))
@@ -322,6 +333,7 @@ def limit_shares(ctx: Context) -> ir.Table:
     "a metered metric as a share of the plan's limit: the latest value for a gauge, the sum "
     "so far in the current billing cycle for a per_cycle limit",
     needs=("usage_daily", "plan_limits"),
+    describe=lambda m, value, _: f"{words(m.group(1))} at {value:.0%} of its limit",
 )
 def limit_share(match: re.Match[str]) -> Compute:
     metric = match.group(1)
@@ -336,7 +348,8 @@ def limit_share(match: re.Match[str]) -> Compute:
 
 
 @signal("limit_share", N, "the highest limit_share_<metric> of the account's metered metrics",
-        needs=("usage_daily", "plan_limits"))  # fmt: skip
+        needs=("usage_daily", "plan_limits"),
+        describe=lambda value, _: f"{value:.0%} of a plan limit")  # fmt: skip
 @signal("limit_metric", T, "the metered metric closest to (or furthest past) its limit",
         needs=("usage_daily", "plan_limits"))  # fmt: skip
 def top_limit_share(ctx: Context) -> ir.Table:

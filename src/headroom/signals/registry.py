@@ -16,9 +16,11 @@ tables already cut at that day, so a signal cannot look ahead by mistake.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -175,6 +177,11 @@ class Context:
 
 
 Compute = Callable[[Context], ir.Table]
+#: A signal's value in words for a play's "why", given the value and the play's other evidence
+#: (None: nothing to say, or said with another figure).
+Describe = Callable[[Any, Mapping[str, Any]], str | None]
+#: The same for a family: the match of the name first.
+DescribeMatch = Callable[[re.Match[str], Any, Mapping[str, Any]], str | None]
 
 
 @dataclass(frozen=True)
@@ -187,6 +194,8 @@ class SignalDef:
     needs: tuple[str, ...]  # source tables without which the signal has no values
     compute: Compute
     provider: str  # the function computing it (several signals may share one)
+    #: How its value reads in a play's "why" (None: in the plain words of its name).
+    describe: Describe | None = None
 
 
 _CATALOGUE: dict[str, SignalDef] = {}
@@ -203,13 +212,15 @@ class Family:
     needs: tuple[str, ...]
     make: Callable[[re.Match[str]], Compute]
     shared: str | None = None  # names with the same shared key and first group: one compute
+    describe: DescribeMatch | None = None
 
     def define(self, name: str) -> SignalDef | None:
         m = self.pattern.fullmatch(name)
         if m is None:
             return None
         provider = f"{self.shared}:{m.group(1)}" if self.shared else f"family:{name}"
-        return SignalDef(name, self.type, self.help, self.needs, self.make(m), provider)
+        said = functools.partial(self.describe, m) if self.describe is not None else None
+        return SignalDef(name, self.type, self.help, self.needs, self.make(m), provider, said)
 
 
 _FAMILIES: list[Family] = []
@@ -223,17 +234,21 @@ def family(
     *,
     needs: tuple[str, ...] = (),
     shared: str | None = None,
+    describe: DescribeMatch | None = None,
 ) -> Callable[[Callable[[re.Match[str]], Compute]], Callable[[re.Match[str]], Compute]]:
     """Register signals named by a regular expression; the factory builds each one's compute.
 
     With ``shared``, every name whose first group is the same (``days_to_limit_api_calls`` and
     ``days_to_limit_api_calls_low``) is computed by one query giving all of their columns.
+    ``describe`` words a value for a play's "why" (the family owns its names' wording, as it
+    owns their pattern).
     """
 
     def register(
         make: Callable[[re.Match[str]], Compute],
     ) -> Callable[[re.Match[str]], Compute]:
-        _FAMILIES.append(Family(re.compile(pattern), example, type, help, needs, make, shared))
+        found = Family(re.compile(pattern), example, type, help, needs, make, shared, describe)
+        _FAMILIES.append(found)
         return make
 
     return register
@@ -274,9 +289,15 @@ def resolve(name: str) -> SignalDef | None:
 
 
 def signal(
-    name: str, type: SignalType, help: str, *, needs: tuple[str, ...] = ()
+    name: str,
+    type: SignalType,
+    help: str,
+    *,
+    needs: tuple[str, ...] = (),
+    describe: Describe | None = None,
 ) -> Callable[[Compute], Compute]:
-    """Register a function computing the column ``name`` (and perhaps others) per account."""
+    """Register a function computing the column ``name`` (and perhaps others) per account;
+    ``describe`` words its value for a play's "why" (else the plain words of its name)."""
 
     def register(compute: Compute) -> Compute:
         if name in _CATALOGUE and _CATALOGUE[name].compute is not compute:
@@ -284,7 +305,9 @@ def signal(
                 f"signal {name!r} is registered twice",
                 fix="give one of the signals another name",
             )
-        _CATALOGUE[name] = SignalDef(name, type, help, needs, compute, compute.__qualname__)
+        _CATALOGUE[name] = SignalDef(
+            name, type, help, needs, compute, compute.__qualname__, describe
+        )
         return compute
 
     return register
@@ -295,6 +318,14 @@ def catalogue() -> dict[str, SignalDef]:
     from headroom.signals import builtin, trend  # noqa: F401 - registers the built-in signals
 
     return dict(_CATALOGUE)
+
+
+@functools.lru_cache(maxsize=4096)  # a play's why names the same few signals again and again
+def describer(name: str) -> Describe | None:
+    """How signal ``name``'s value reads in a play's "why" (None: not a signal, or one
+    without wording of its own)."""
+    found = resolve(name)
+    return found.describe if found is not None else None
 
 
 def types() -> Catalogue:

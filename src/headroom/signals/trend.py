@@ -24,7 +24,10 @@ is flat (the limit may never be reached). ``projection_<metric>`` says which cas
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Mapping
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -33,6 +36,7 @@ from scipy import stats
 from headroom.playbook.expressions import SignalType
 from headroom.signals.builtin import limits_in_force
 from headroom.signals.registry import Compute, Context, family, signal
+from headroom.signals.wording import in_days, words
 
 N, T = SignalType.number, SignalType.text
 
@@ -76,9 +80,17 @@ def _on_spine(ctx: Context, rows: ir.Table) -> ir.Table:
     "(30-day windows; 0.08 = +8%; N from 1 to 12): growth_<metric>_3m >= 0.08 is +8% a month "
     "for 3 months",
     needs=("usage_daily",),
+    describe=lambda m, value, _: _growth_words(words(m.group(1)), int(m.group(2)), value),
 )
 def growth(match: re.Match[str]) -> Compute:
     return _growth(match.group(1), int(match.group(2)), match.group(0))
+
+
+def _growth_words(metric: str, months: int, value: float) -> str:
+    if months == 1:
+        return f"{metric} {value:+.1%} month over month"
+    verb = "growing at least" if value >= 0 else "changing by at most"
+    return f"{metric} {verb} {abs(value):.1%} a month for {months} months"
 
 
 def _growth(metric: str, months: int, name: str) -> Compute:
@@ -194,6 +206,31 @@ def _projection(ctx: Context, metric: str) -> ir.Table:
     return out
 
 
+#: What a missing days_to_limit_<metric> means, by projection_<metric>.
+_NO_DATE = {
+    "not_growing": "is not growing: no ceiling date",
+    "too_little_history": "has under 28 days of usage: too little to project",
+}
+
+
+def _limit_words(match: re.Match[str], value: Any, evidence: Mapping[str, Any]) -> str | None:
+    """When the metric reaches its limit, with the 80% interval (said here, not apart)."""
+    if match.group(2):
+        return None  # the interval: said with the estimate
+    metric, name = match.group(1), match.group(0)
+    if value is None:
+        status = str(evidence.get(f"projection_{metric}"))
+        return f"{words(metric)} {_NO_DATE.get(status, 'has no ceiling date')}"
+    if value == 0:
+        return f"{words(metric)} is at its limit"
+    low, high = evidence.get(f"{name}_low"), evidence.get(f"{name}_high")
+    interval = ""
+    if low is not None:
+        top = f"{math.ceil(high)}" if high is not None else "never"
+        interval = f" (80%: {math.floor(low)}-{top})"
+    return f"{words(metric)} reaches its limit in {in_days(value)}{interval}"
+
+
 @family(
     rf"days_to_limit_{_METRIC}(?:_(low|high))?",
     "days_to_limit_<metric>[_low|_high]",
@@ -203,6 +240,7 @@ def _projection(ctx: Context, metric: str) -> ir.Table:
     "missing when not growing or with under 28 days of data (see projection_<metric>)",
     needs=("usage_daily", "plan_limits"),
     shared="projection",
+    describe=_limit_words,
 )
 def days_to_limit(match: re.Match[str]) -> Compute:
     return _projection_columns(match.group(1))
@@ -234,6 +272,7 @@ def _projection_columns(metric: str) -> Compute:
     "too_little_history",
     needs=("usage_daily", "plan_limits"),
     shared="projection",
+    describe=lambda m, value, evidence: None,  # said with days_to_limit_<metric>
 )
 def projection_status(match: re.Match[str]) -> Compute:
     return _projection_columns(match.group(1))
@@ -246,7 +285,9 @@ def _metered(ctx: Context) -> list[str]:
 
 
 @signal("days_to_limit", N, "the fewest days_to_limit_<metric> of the plan's metered metrics",
-        needs=("usage_daily", "plan_limits"))  # fmt: skip
+        needs=("usage_daily", "plan_limits"),
+        describe=lambda value, _: None if value is None else f"nearest limit in {in_days(value)}",
+        )  # fmt: skip
 def nearest_limit(ctx: Context) -> ir.Table:
     parts = [projections(ctx, m).select("account_id", "day", "days") for m in _metered(ctx)]
     if not parts:

@@ -12,31 +12,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
-import re
 from typing import TYPE_CHECKING, Any
+
+from headroom.signals.registry import describer
+from headroom.signals.wording import words
 
 if TYPE_CHECKING:
     from headroom.playbook.model import Playbook
-
-_EVENTS = re.compile(r"events_(.+)_(\d+)d")
-_GROWTH = re.compile(r"growth_(.+)_(\d+)m")
-_LIMIT = re.compile(r"days_to_limit_(.+?)(_low|_high)?")
-_SHARE = re.compile(r"limit_share_(.+)")
-_PROJECTION = re.compile(r"projection_(.+)")
-_NO_DATE = {
-    "not_growing": "is not growing: no ceiling date",
-    "too_little_history": "has under 28 days of usage: too little to project",
-}
-
-
-def _words(name: str) -> str:
-    return name.replace("_", " ")
-
-
-def _days(value: float) -> str:
-    n = math.ceil(value)
-    return "1 day" if n == 1 else f"{n:,} days"
 
 
 def evidence_names(playbook: Playbook, index: int) -> list[str]:
@@ -66,54 +48,23 @@ def describe(evidence: dict[str, Any]) -> str:
 
 
 def _describe(name: str, value: Any, evidence: dict[str, Any]) -> str | None:
-    if m := _EVENTS.fullmatch(name):
-        days = int(m.group(2))
-        span = "today" if days == 1 else f"in {days} days"
-        return f"{_words(m.group(1))} events: {int(value)} {span}"
-    if m := _GROWTH.fullmatch(name):
-        metric, months = _words(m.group(1)), int(m.group(2))
-        if months == 1:
-            return f"{metric} {value:+.1%} month over month"
-        verb = "growing at least" if value >= 0 else "changing by at most"
-        return f"{metric} {verb} {abs(value):.1%} a month for {months} months"
-    if m := _LIMIT.fullmatch(name):
-        if m.group(2):
-            return None  # said with the estimate
-        metric = m.group(1)
-        if value is None:
-            status = str(evidence.get(f"projection_{metric}"))
-            return f"{_words(metric)} {_NO_DATE.get(status, 'has no ceiling date')}"
-        if value == 0:
-            return f"{_words(metric)} is at its limit"
-        low, high = evidence.get(f"{name}_low"), evidence.get(f"{name}_high")
-        interval = ""
-        if low is not None:
-            top = f"{math.ceil(high)}" if high is not None else "never"
-            interval = f" (80%: {math.floor(low)}-{top})"
-        return f"{_words(metric)} reaches its limit in {_days(value)}{interval}"
-    if _PROJECTION.fullmatch(name):
-        return None  # said with days_to_limit
-    if name == "days_to_limit":
-        return None if value is None else f"nearest limit in {_days(value)}"
+    # the engine's own figures first: they are not signals
     if name == "projected_ceiling":
         return "no projected ceiling, so due now" if value is None else f"ceiling {value}"
-    if m := _SHARE.fullmatch(name):
-        return f"{_words(m.group(1))} at {value:.0%} of its limit"
-    if name == "limit_share":
-        return f"{value:.0%} of a plan limit"
     if name == "days_held":
         return f"for {int(value)} days"
     if name == "cycles_held":
         return f"for {int(value)} billing cycles"
-    if name == "days_to_renewal":
-        return f"renewal in {_days(value)}"
+    said = describer(name)  # a signal words its own value, as its family names it
+    if said is not None:
+        return said(value, evidence)
     if isinstance(value, bool):
-        return _words(name) if value else f"not {_words(name)}"
+        return words(name) if value else f"not {words(name)}"
     if isinstance(value, float):
         if "utilisation" in name or "share" in name:
-            return f"{_words(name)} {value:.0%}"
+            return f"{words(name)} {value:.0%}"
         shown = f"{value:,.0f}" if value == int(value) or abs(value) >= 100 else f"{value:,.2f}"
-        return f"{_words(name)} {shown}"
+        return f"{words(name)} {shown}"
     if isinstance(value, dt.date):
-        return f"{_words(name)} {value.isoformat()}"
-    return f"{_words(name)} {value}"
+        return f"{words(name)} {value.isoformat()}"
+    return f"{words(name)} {value}"
