@@ -29,7 +29,7 @@ from headroom.sources import Source, load
 from headroom.store.database import Store
 from headroom.store.models import Play
 from headroom.users import add_user, create_token
-from headroom.web import metrics_data
+from headroom.web import metrics_cache
 from headroom.web.app import Serve, create_app
 from tests.web.helpers import HTML, PASSWORD, sign_in
 
@@ -385,11 +385,11 @@ def test_source_numbers_are_computed_once_for_all_requests(
         calls.append(args[1:])
         return real(*args, **kw)
 
-    monkeypatch.setattr("headroom.web.metrics_data.time_to_expansion", counted)
+    monkeypatch.setattr("headroom.web.metrics_cache.time_to_expansion", counted)
     # a day nothing else asks for: this test's own cache entries
     day = AS_OF - dt.timedelta(days=1)
-    numbers = metrics_data.shared(teamflow, day)
-    assert metrics_data.shared(teamflow, day) is numbers  # the page's and the API's
+    numbers = metrics_cache.shared(teamflow, day)
+    assert metrics_cache.shared(teamflow, day) is numbers  # the page's and the API's
     first = numbers.time_to_expansion("segment", 45)
     assert numbers.time_to_expansion("segment", 45) is first
     assert calls == [(day, "segment")]
@@ -416,7 +416,7 @@ def test_cold_requests_at_once_each_get_their_numbers(store: Store, teamflow: So
     """Computations of different numbers run at the same time (a DuckDB connection refuses a
     second query while one runs: each must read through a connection of its own)."""
     day = AS_OF - dt.timedelta(days=2)  # nothing else computes this day's numbers
-    paths = [f"/api/v1/metrics/expansion?by={by}" for by in metrics_data.EXPANSION_GROUPS]
+    paths = [f"/api/v1/metrics/expansion?by={by}" for by in metrics_cache.EXPANSION_GROUPS]
     paths += ["/api/v1/metrics/time-to-expansion?by=segment", "/api/v1/metrics"]
     answers: dict[str, Any] = {}
     with TestClient(create_app(Serve(store, [], source=teamflow, as_of=day))) as c:
@@ -430,8 +430,8 @@ def test_cold_requests_at_once_each_get_their_numbers(store: Store, teamflow: So
         for t in threads:
             t.join()
     assert {p: r.status_code for p, r in answers.items()} == dict.fromkeys(paths, 200)
-    for by in metrics_data.EXPANSION_GROUPS:
-        period = metrics_data.trailing_year(day)
+    for by in metrics_cache.EXPANSION_GROUPS:
+        period = metrics_cache.trailing_year(day)
         expected = expansion_arr(expansions_between(teamflow, period.start, day), by)
         got = answers[f"/api/v1/metrics/expansion?by={by}"].json()["groups"]
         assert [(g["group"], g["expansions"]) for g in got] == [

@@ -1,7 +1,7 @@
 """The metrics under ``/api/v1/metrics``: the numbers of the Metrics page as JSON, for anyone
 signed in (as the page is), with the one JSON error shape.
 
-The source-derived numbers come from the cache the page fills (:mod:`headroom.web.metrics_data`),
+The source-derived numbers come from the cache the page fills (:mod:`headroom.web.metrics_cache`),
 the funnel from the state store on every request. The routes are plain functions: FastAPI runs
 them in its thread pool, off the event loop. Query values are parsed here, not by FastAPI,
 so that a bad one answers with what was wrong, the value and the fix.
@@ -22,8 +22,8 @@ from headroom.playbook.model import Playbook
 from headroom.plays.conversion import funnel
 from headroom.sources import Source
 from headroom.store.database import Store
-from headroom.web import metrics_data
-from headroom.web.api import Asker
+from headroom.web import metrics_cache
+from headroom.web.api_plays import Asker
 
 
 class BridgeMonth(BaseModel):
@@ -142,13 +142,13 @@ def router(
 ) -> APIRouter:
     api = APIRouter(prefix="/api/v1/metrics", tags=["metrics"])
 
-    def numbers() -> metrics_data.SourceMetrics:
+    def numbers() -> metrics_cache.SourceMetrics:
         if source is None:
             raise NotFoundError(
                 "this server has no source to measure revenue from",
                 fix="start headroom serve with the source",
             )
-        return metrics_data.shared(source, as_of)
+        return metrics_cache.shared(source, as_of)
 
     start_q = Query(
         None,
@@ -180,15 +180,15 @@ def router(
             "segment",
             description="what to group by: owner is the CSM, else the AE; cohort the month of "
             "the first payment",
-            json_schema_extra={"enum": list(metrics_data.EXPANSION_GROUPS)},
+            json_schema_extra={"enum": list(metrics_cache.EXPANSION_GROUPS)},
         ),
         start: str | None = start_q,
         end: str | None = end_q,
     ) -> ExpansionOut:
         """Expansion ARR per group over a period (default: the twelve months ending on the
         as-of day): ``headroom expansions --since START --through END --by BY``."""
-        group = metrics_data.parse_choice(by, "by", metrics_data.EXPANSION_GROUPS)
-        period = metrics_data.parse_period(start, end, as_of)
+        group = metrics_cache.parse_choice(by, "by", metrics_cache.EXPANSION_GROUPS)
+        period = metrics_cache.parse_period(start, end, as_of)
         rows = numbers().expansion(group, period)
         return ExpansionOut(
             as_of=as_of, by=group, start=period.start, end=period.end,
@@ -202,18 +202,18 @@ def router(
             "all",
             description="all: one curve of every paying account; else also one per group, as "
             "at the account's first payment",
-            json_schema_extra={"enum": list(metrics_data.CURVE_GROUPS)},
+            json_schema_extra={"enum": list(metrics_cache.CURVE_GROUPS)},
         ),
         step: str = Query(
-            str(metrics_data.MONTH_STEP),
+            str(metrics_cache.MONTH_STEP),
             description="days between the curve's points",
-            json_schema_extra={"type": "integer", "minimum": 1, "maximum": metrics_data.MAX_STEP},
+            json_schema_extra={"type": "integer", "minimum": 1, "maximum": metrics_cache.MAX_STEP},
         ),
     ) -> TimeToExpansionOut:
         """Days from first payment to first expansion (Kaplan-Meier, censored at churn and at
         the as-of day), with the 95% interval of each point: ``headroom time-to-expansion``."""
-        group = metrics_data.parse_choice(by, "by", metrics_data.CURVE_GROUPS)
-        days = metrics_data.parse_step(step)
+        group = metrics_cache.parse_choice(by, "by", metrics_cache.CURVE_GROUPS)
+        days = metrics_cache.parse_step(step)
         fits = numbers().time_to_expansion(group, days)
         return TimeToExpansionOut(
             as_of=as_of, by=group, step=days,

@@ -16,8 +16,8 @@ from headroom.plays import runs
 from headroom.sources import Source
 from headroom.store.database import Store
 from headroom.usecases import backtest as backtests
-from headroom.web.api import Asker
-from headroom.web.evaluation import start_backtest
+from headroom.web.api_plays import Asker
+from headroom.web.playbook_pages import start_backtest
 
 
 class RunOut(BaseModel):

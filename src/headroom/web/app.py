@@ -47,7 +47,15 @@ from headroom.sources import Source
 from headroom.sources.limits import is_out_of_memory, out_of_memory
 from headroom.store.database import Store
 from headroom.users import LoginThrottle
-from headroom.web import api, api_metrics, api_runs, evaluation, insights, metrics_data, pages
+from headroom.web import (
+    api_metrics,
+    api_plays,
+    api_runs,
+    metrics_cache,
+    playbook_pages,
+    queue_pages,
+    revenue_pages,
+)
 from headroom.web.auth import SignInRequiredError, bounded_body
 from headroom.web.render import templates
 
@@ -160,7 +168,7 @@ def _warm(source: Source, as_of: dt.date, views: AccountViews | None) -> None:
     try:
         if views is not None:
             views.prepare(as_of)
-        metrics_data.warm(source, as_of)
+        metrics_cache.warm(source, as_of)
     except Exception:  # the pages compute what they need when asked
         log.exception("headroom serve: warming the pages failed")
 
@@ -228,8 +236,8 @@ def create_app(serve: Serve) -> FastAPI:
         a page (or the login page, when they are not signed in)."""
         if _page(request):
             if isinstance(exc, SignInRequiredError):
-                return pages.sign_in_redirect(request)
-            return pages.error_page(request, exc)
+                return queue_pages.sign_in_redirect(request)
+            return queue_pages.error_page(request, exc)
         return _shape(exc)
 
     @app.exception_handler(HeadroomError)
@@ -261,10 +269,12 @@ def create_app(serve: Serve) -> FastAPI:
         return answer(request, HeadroomError(f"the request is not valid: {_problems(exc)}"))
 
     app.state.store = serve.store
-    app.include_router(api.router(serve.store, views, serve.as_of))
-    app.include_router(pages.router(serve.store, serve.throttle, views, serve.as_of))
-    app.include_router(insights.router(serve.store, serve.source, serve.as_of, serve.playbook))
-    app.include_router(evaluation.router(serve.store, serve.source, serve.as_of, serve.playbook))
+    app.include_router(api_plays.router(serve.store, views, serve.as_of))
+    app.include_router(queue_pages.router(serve.store, serve.throttle, views, serve.as_of))
+    app.include_router(revenue_pages.router(serve.store, serve.source, serve.as_of, serve.playbook))
+    app.include_router(
+        playbook_pages.router(serve.store, serve.source, serve.as_of, serve.playbook)
+    )
     app.include_router(api_runs.router(serve.store, serve.source, serve.playbook))
     app.include_router(api_metrics.router(serve.store, serve.source, serve.as_of, serve.playbook))
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), "static")

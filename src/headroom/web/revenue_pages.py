@@ -21,7 +21,7 @@ from headroom.plays.conversion import funnel
 from headroom.plays.pipeline import pipeline
 from headroom.sources import Source
 from headroom.store.database import Store
-from headroom.web import metrics_data
+from headroom.web import metrics_cache
 from headroom.web.auth import page_user
 from headroom.web.charts import bar_chart, line_chart, step_chart
 from headroom.web.render import templates
@@ -47,7 +47,7 @@ def _curve_rows(fit: TimeToExpansion) -> list[dict[str, Any]]:
     has none)."""
     band = {d: (1 - hi, 1 - lo) for d, lo, hi in fit.band}
     return [
-        {"month": d // metrics_data.MONTH_STEP, "days": d, "expanded": 1 - v,
+        {"month": d // metrics_cache.MONTH_STEP, "days": d, "expanded": 1 - v,
          "low": band.get(d, (None, None))[0], "high": band.get(d, (None, None))[1]}
         for d, v in fit.curve
     ]  # fmt: skip
@@ -58,13 +58,13 @@ def _curve_chart(fits: list[TimeToExpansion]) -> str:
     each group's curve."""
 
     def months(days: float) -> float:
-        return days / metrics_data.MONTH_STEP
+        return days / metrics_cache.MONTH_STEP
 
     series = [(f.group, [(months(d), 1 - v) for d, v in f.curve]) for f in fits]
     band = [(months(d), 1 - hi, 1 - lo) for d, lo, hi in fits[0].band] if fits else None
     return step_chart(
         "share of accounts expanded", series, band,
-        x_label=f"months ({metrics_data.MONTH_STEP} days) since first payment",
+        x_label=f"months ({metrics_cache.MONTH_STEP} days) since first payment",
     )  # fmt: skip
 
 
@@ -120,17 +120,17 @@ def router(
                 "this server has no source to measure revenue from",
                 fix="start headroom serve with the source",
             )
-        period = metrics_data.parse_period(start, end, as_of)
-        curve_by = metrics_data.parse_choice(curve_by, "curve_by", PAGE_CURVES)
-        numbers = metrics_data.shared(source, as_of)
+        period = metrics_cache.parse_period(start, end, as_of)
+        curve_by = metrics_cache.parse_choice(curve_by, "curve_by", PAGE_CURVES)
+        numbers = metrics_cache.shared(source, as_of)
         o = numbers.overview()
         mrr = [(r["month"], float(r["ending_mrr"])) for r in o.bridge]
         nrr = [(r["month"], float(r["nrr"])) for r in o.retention if r["nrr"] is not None]
         grr = [(r["month"], float(r["grr"])) for r in o.retention if r["grr"] is not None]
         expansion = [
-            _expansion_panel(by, numbers.expansion(by, period)) for by in metrics_data.PAGE_GROUPS
+            _expansion_panel(by, numbers.expansion(by, period)) for by in metrics_cache.PAGE_GROUPS
         ]
-        fits = numbers.time_to_expansion(curve_by, metrics_data.MONTH_STEP)
+        fits = numbers.time_to_expansion(curve_by, metrics_cache.MONTH_STEP)
         # Fresh on every request: outcomes are recorded while the server runs.
         triggers = [t.id for t in playbook.model.triggers] if playbook is not None else []
         return templates.TemplateResponse(
@@ -153,7 +153,7 @@ def router(
                 "curve_by": curve_by,
                 "curve_choices": PAGE_CURVES,
                 "fits": fits,
-                "month_step": metrics_data.MONTH_STEP,
+                "month_step": metrics_cache.MONTH_STEP,
                 "curve_chart": _curve_chart(fits),
                 "curve_rows": _curve_rows(fits[0]) if fits else [],
                 "funnel": funnel(store, triggers),
