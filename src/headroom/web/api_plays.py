@@ -4,6 +4,7 @@ permissions (:mod:`headroom.plays.queue`). Errors answer with the one JSON shape
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -21,26 +22,12 @@ from headroom.users import Person
 from headroom.web.auth import api_user
 
 
-class PlayOut(BaseModel):
-    play_id: str
-    account_id: str
-    trigger: str
-    fired_on: dt.date
-    due_at: str
-    sla_due_at: str | None
+@dataclass(frozen=True)
+class PlayOut(PlayView):
+    """A play as the API gives it: its one shape (:class:`~headroom.plays.view.PlayView`, as the
+    command line prints it), and how near its deadline is."""
+
     badge: queue.Badge | None
-    owner: str
-    role: str | None
-    segment: str | None
-    offer: str
-    priority: int
-    status: str
-    outcome_on: dt.date | None
-    amount_mrr: float | None
-    playbook_version: str
-    evidence: dict[str, Any]
-    why: str
-    notify: list[str]
 
 
 class UsageOut(BaseModel):
@@ -85,8 +72,7 @@ class AssignIn(BaseModel):
 
 def play_out(play: Play, now: dt.datetime) -> PlayOut:
     """A kept play in its one shape (:class:`~headroom.plays.view.PlayView`), with its badge."""
-    view = PlayView.of(play).to_dict()
-    return PlayOut(**view, badge=queue.badge(play, now))
+    return PlayOut(**PlayView.of(play).to_dict(), badge=queue.badge(play, now))
 
 
 def current(request: Request) -> Person:
