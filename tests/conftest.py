@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,3 +46,22 @@ def store_url(
     finally:
         with psycopg.connect(base, autocommit=True) as con:
             con.execute(f"drop database {name} with (force)")
+
+
+@pytest.fixture(scope="session")
+def teamflow(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """A generated TeamFlow source per set of generator options, made once per session (and
+    worker) and shared by the tests that ask for the same one: read it, never change it."""
+    from headroom.generate import Options, generate
+
+    made: dict[str, Path] = {}
+
+    def get(**options: Any) -> Path:
+        key = repr(sorted(options.items()))
+        if key not in made:
+            folder = tmp_path_factory.mktemp("teamflow") / "tf"
+            generate(folder, Options(**options))
+            made[key] = folder
+        return made[key]
+
+    return get

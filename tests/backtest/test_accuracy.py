@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,6 @@ import pytest
 
 from headroom.backtest.accuracy import ALL, MONTH_DAYS, score
 from headroom.backtest.replay import number_day, replay
-from headroom.generate import Options, generate
 from headroom.metrics.expansion import expansion_events
 from headroom.playbook.model import load_playbook
 from headroom.signals.registry import types
@@ -84,9 +84,9 @@ def close(actual: dict[str, Any], expected: dict[str, Any]) -> None:
         assert actual[key] == (pytest.approx(want) if isinstance(want, float) else want), key
 
 
-def test_scores_match_their_definitions(tmp_path: Path) -> None:
-    generate(tmp_path / "tf", Options(accounts=300, days=240, seed=3))
-    source = load(tmp_path / "tf", today=dt.date(2026, 10, 1))
+def test_scores_match_their_definitions(teamflow: Callable[..., Path], tmp_path: Path) -> None:
+    folder = teamflow(accounts=300, days=240, seed=3)
+    source = load(folder, today=dt.date(2026, 10, 1))
     book = load_playbook(EXAMPLES / "teamflow" / "playbook.yaml", types())
     start, end, h = dt.date(2026, 5, 1), dt.date(2026, 7, 31), 45
     try:
@@ -124,12 +124,12 @@ def test_scores_match_their_definitions(tmp_path: Path) -> None:
 
 
 def test_a_large_range_reads_the_base_rate_on_every_nth_day(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    teamflow: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from headroom.backtest import sparse
 
-    generate(tmp_path / "tf", Options(accounts=300, days=240, seed=3))
-    source = load(tmp_path / "tf", today=dt.date(2026, 10, 1))
+    folder = teamflow(accounts=300, days=240, seed=3)
+    source = load(folder, today=dt.date(2026, 10, 1))
     book = load_playbook(EXAMPLES / "teamflow" / "playbook.yaml", types())
     start, end, h = dt.date(2026, 5, 1), dt.date(2026, 7, 31), 45
     try:

@@ -76,11 +76,11 @@ def replayed(
     [("teamflow", 30, True), ("teamflow", 30, False), ("trigger-types", 21, True)],
 )
 def test_replay_fires_what_daily_runs_fire(
-    tmp_path: Path, example: str, days: int, steps: bool
+    teamflow: Callable[..., Path], tmp_path: Path, example: str, days: int, steps: bool
 ) -> None:
     # A short horizon, so that plays close and fire again within the range.
-    generate(tmp_path / "tf", Options(accounts=300, days=240, seed=3))
-    source = load(tmp_path / "tf", today=dt.date(2026, 10, 1))
+    folder = teamflow(accounts=300, days=240, seed=3)
+    source = load(folder, today=dt.date(2026, 10, 1))
     book = load_playbook(EXAMPLES / example / "playbook.yaml", types())
     start = dt.date(2026, 7, 1)
     end = start + dt.timedelta(days=days - 1)
@@ -96,7 +96,9 @@ def test_replay_fires_what_daily_runs_fire(
         source.close()
 
 
-def test_owners_and_routing_do_not_keep_a_playbook_off_step_forms(tmp_path: Path) -> None:
+def test_owners_and_routing_do_not_keep_a_playbook_off_step_forms(
+    teamflow: Callable[..., Path], tmp_path: Path
+) -> None:
     # limit_share has no step form; a routing rule reading it decides who hears of a play,
     # not whether it fires, so the replay still finds firings on stretches.
     text = (EXAMPLES / "teamflow" / "playbook.yaml").read_text()
@@ -105,8 +107,8 @@ def test_owners_and_routing_do_not_keep_a_playbook_off_step_forms(tmp_path: Path
     (tmp_path / "book.yaml").write_text(text)
     book = load_playbook(tmp_path / "book.yaml", types())
     assert "limit_share" in book.signals()
-    generate(tmp_path / "tf", Options(accounts=50, days=120, seed=2))
-    source = load(tmp_path / "tf", today=dt.date(2026, 10, 1))
+    folder = teamflow(accounts=50, days=120, seed=2)
+    source = load(folder, today=dt.date(2026, 10, 1))
     try:
         with Replayer(source, book, dt.date(2026, 8, 1), dt.date(2026, 8, 10), 20) as r:
             assert r.use_steps
@@ -173,10 +175,10 @@ def test_data_dated_after_a_day_never_changes_that_days_firings(
 
 @pytest.mark.spark
 @pytest.mark.xdist_group("spark")
-def test_the_backtest_is_the_same_on_spark(tmp_path: Path) -> None:
+def test_the_backtest_is_the_same_on_spark(teamflow: Callable[..., Path], tmp_path: Path) -> None:
     parts.spark()
-    generate(tmp_path / "tf", Options(accounts=200, days=200, seed=4))
-    source = load(tmp_path / "tf", today=dt.date(2026, 10, 1))
+    folder = teamflow(accounts=200, days=200, seed=4)
+    source = load(folder, today=dt.date(2026, 10, 1))
     book = load_playbook(EXAMPLES / "teamflow" / "playbook.yaml", types())
     start, end = dt.date(2026, 7, 1), dt.date(2026, 7, 31)
     try:

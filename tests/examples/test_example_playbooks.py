@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,6 @@ from typer.testing import CliRunner
 
 from headroom.cli.main import app
 from headroom.config import settings
-from headroom.generate import Options, generate
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TRIGGERS = {
@@ -35,14 +35,14 @@ TRIGGERS = {
 
 @pytest.mark.parametrize("example", sorted(TRIGGERS))
 def test_example_playbook_on_generated_data(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, example: str
+    teamflow: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, example: str
 ) -> None:
     playbook = EXAMPLES / example / "playbook.yaml"
     monkeypatch.setenv("HEADROOM_DATABASE_URL", f"sqlite:///{tmp_path / 'state.sqlite'}")
     settings.cache_clear()
-    generate(tmp_path / "tf", Options(accounts=2000, days=400, seed=4))
+    folder = teamflow(accounts=2000, days=400, seed=4)
     runner = CliRunner()
-    checked = runner.invoke(app, ["check", str(playbook), str(tmp_path / "tf"), "--format", "json"])
+    checked = runner.invoke(app, ["check", str(playbook), str(folder), "--format", "json"])
     assert checked.exit_code == 0, checked.output
     body = json.loads(checked.stdout)
     assert {t["trigger"] for t in body["triggers"]} == TRIGGERS[example]
@@ -52,7 +52,7 @@ def test_example_playbook_on_generated_data(
         assert f"│ {trigger} " in table.stdout
 
     result = runner.invoke(
-        app, ["run", str(tmp_path / "tf"), "--playbook", str(playbook), "--as-of", "2026-09-30",
+        app, ["run", str(folder), "--playbook", str(playbook), "--as-of", "2026-09-30",
               "--format", "json"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -61,17 +61,17 @@ def test_example_playbook_on_generated_data(
 
 
 def test_the_early_warning_fires_on_a_source_whatever_its_metrics_are_called(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    teamflow: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The early warning named TeamFlow's metrics and never fired where the metered metric
     was api_calls. Written over the metric nearest its limit, it fires for the same accounts
     when every metric is renamed."""
     playbook = EXAMPLES / "trigger-types" / "playbook.yaml"
-    generate(tmp_path / "tf", Options(accounts=2000, days=400, seed=4))
+    folder = teamflow(accounts=2000, days=400, seed=4)
     renamed = tmp_path / "renamed"
     renamed.mkdir()
     names = {"automation_runs": "api_calls", "storage_gb": "stored_bytes"}
-    for f in (tmp_path / "tf").glob("*.csv"):
+    for f in (folder).glob("*.csv"):
         text = f.read_text()
         for old, new in names.items():
             text = text.replace(old, new)
@@ -88,6 +88,6 @@ def test_the_early_warning_fires_on_a_source_whatever_its_metrics_are_called(
         plays = json.loads(result.stdout)["plays"]
         return sorted(p["account_id"] for p in plays if p["trigger"] == "usage_trend_early_warning")
 
-    original = warned(tmp_path / "tf", "original")
+    original = warned(folder, "original")
     assert original  # it fires on TeamFlow's own names
     assert warned(renamed, "renamed") == original
