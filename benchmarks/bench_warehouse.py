@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.bench_load import _headroom, _measure
+from benchmarks.bench_load import _headroom, _measure, generated
 
 #: The generated Parquet as a warehouse: a DuckDB file with typed tables.
 WAREHOUSE = """
@@ -51,15 +51,7 @@ def main(accounts: int = 100_000, days: int = 365) -> None:
     book = Path(__file__).resolve().parents[1] / "examples" / "teamflow" / "playbook.yaml"
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        src = root / "parquet"
-        subprocess.run(
-            [_headroom(), "generate", "teamflow", str(src), "--accounts", str(accounts),
-             "--days", str(days), "--seed", "7", "--parquet"],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        for extra in src.iterdir():
-            if extra.is_dir():  # the planted truth is not a table
-                shutil.rmtree(extra)
+        src = generated(root / "parquet", accounts, days)
         warehouse = root / "warehouse.duckdb"
         subprocess.run([sys.executable, "-c", WAREHOUSE, str(src), str(warehouse)], check=True)
         shutil.rmtree(src)
