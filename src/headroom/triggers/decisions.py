@@ -41,20 +41,6 @@ class Decision:
     until: dt.date | None = None
     play: PlayDraft | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "account_id": self.account_id,
-            "trigger": self.trigger,
-            "action": self.action,
-        }
-        if self.reason:
-            out["reason"] = self.reason
-        if self.until:
-            out["until"] = self.until
-        if self.play:
-            out["play_id"] = self.play.play_id
-        return out
-
 
 @dataclass
 class History:

@@ -91,15 +91,22 @@ def due_at(
 _EVENT_SIGNAL = re.compile(EVENT_SIGNAL)
 
 
-def counted_events(playbook: Playbook) -> dict[str, set[str]]:
-    """Per trigger id, the events its condition counts (``events_<event>_<N>d``)."""
-    out: dict[str, set[str]] = {}
+def _counted(playbook: Playbook) -> dict[str, dict[str, int]]:
+    """Per trigger id, each event its condition counts (``events_<event>_<N>d``) and the
+    longest window, in days, it is counted over."""
+    out: dict[str, dict[str, int]] = {}
     for i, t in enumerate(playbook.model.triggers):
         for name in playbook.conditions[("triggers", i, "when")].names():
             m = _EVENT_SIGNAL.fullmatch(name)
             if m:
-                out.setdefault(t.id, set()).add(m.group(1))
+                windows = out.setdefault(t.id, {})
+                windows[m.group(1)] = max(windows.get(m.group(1), 0), int(m.group(2)))
     return out
+
+
+def counted_events(playbook: Playbook) -> dict[str, set[str]]:
+    """Per trigger id, the events its condition counts (``events_<event>_<N>d``)."""
+    return {trigger: set(windows) for trigger, windows in _counted(playbook).items()}
 
 
 def crossings(
@@ -109,16 +116,11 @@ def crossings(
     counts events crossed it, by (trigger, account): the first of the day's events the
     condition counts (the moment it could first have held), else, for events that arrived
     dated before the day, the latest of them."""
-    counted = counted_events(playbook)
+    counted = _counted(playbook)
     if not counted:
         return {}
     # Only the events its conditions count can have crossed them: those of their windows.
-    days = max(
-        int(m.group(2))
-        for i, _ in enumerate(playbook.model.triggers)
-        for name in playbook.conditions[("triggers", i, "when")].names()
-        if (m := _EVENT_SIGNAL.fullmatch(name))
-    )
+    days = max(d for windows in counted.values() for d in windows.values())
     since = as_of - dt.timedelta(days=days)
     source.note_read("events", since)  # before any play fired: what a run reads, on no rows
     wanted: dict[str, list[str]] = {"w_trigger": [], "w_account": [], "w_event": []}

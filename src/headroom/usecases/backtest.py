@@ -40,12 +40,10 @@ from headroom.signals.registry import types
 from headroom.sources import Source, load
 from headroom.sources.engines import on_engine
 from headroom.store.database import Store
+from headroom.usecases import Loader
 from headroom.users import Person
 
 log = logging.getLogger("headroom.runs")
-
-#: How a source is loaded: :func:`headroom.sources.load`'s signature.
-Loader = Callable[..., Source]
 
 
 @dataclass(frozen=True)

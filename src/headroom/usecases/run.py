@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,10 +29,7 @@ from headroom.store.database import Store
 from headroom.store.models import Decision as DecisionRow
 from headroom.store.models import Play
 from headroom.triggers.decisions import Decision, PlayDraft
-
-#: How a source is loaded: :func:`headroom.sources.load`'s signature (an adapter may draw its
-#: steps, as the command line does on a terminal).
-Loader = Callable[..., Source]
+from headroom.usecases import Loader
 
 
 @dataclass(frozen=True)
