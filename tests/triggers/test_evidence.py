@@ -72,8 +72,9 @@ def test_a_signal_of_ones_own_says_its_value_its_own_way(monkeypatch: pytest.Mon
     from headroom.signals import registry
 
     monkeypatch.setattr(registry, "_FAMILIES", list(registry._FAMILIES))
-    registry.describer.cache_clear()
     try:
+        # before its module is loaded, the name is plain words; that answer is not kept
+        assert describe({"nps_90d": 42.0}) == "nps 90d 42"
 
         @registry.family(
             r"nps_(\d+)d", "nps_<N>d", SignalType.number, "NPS over N days",
@@ -84,4 +85,4 @@ def test_a_signal_of_ones_own_says_its_value_its_own_way(monkeypatch: pytest.Mon
 
         assert describe({"nps_90d": 42.0, "days_held": 3}) == "NPS +42 over 90 days for 3 days"
     finally:
-        registry.describer.cache_clear()
+        registry.describer.cache_clear()  # the family is gone with the patched list

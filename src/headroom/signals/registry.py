@@ -249,6 +249,7 @@ def family(
     ) -> Callable[[re.Match[str]], Compute]:
         found = Family(re.compile(pattern), example, type, help, needs, make, shared, describe)
         _FAMILIES.append(found)
+        describer.cache_clear()  # a name may now be this family's, worded its way
         return make
 
     return register
@@ -308,6 +309,7 @@ def signal(
         _CATALOGUE[name] = SignalDef(
             name, type, help, needs, compute, compute.__qualname__, describe
         )
+        describer.cache_clear()  # as for a family: the name's wording may have changed
         return compute
 
     return register
