@@ -29,7 +29,6 @@ import pyarrow as pa
 from headroom.backtest import sparse
 from headroom.errors import UsageError
 from headroom.metrics.expansion import expansion_events
-from headroom.playbook.expressions import compile_condition
 from headroom.playbook.model import Playbook
 from headroom.signals.builtin import billing_anchor, cycle_start
 from headroom.signals.registry import Context, signal_table
@@ -139,7 +138,7 @@ class Replayer:
             table = signals.mutate(dn=day_number(signals.day))
             table = _mark(table, self.expanded, "_expanded")
             table = _mark(table, self.declined, "_declined")
-            entry = compile_condition(self.playbook.conditions[("stage", "entry")], table)
+            entry = self.playbook.entry.on(table)
             self._table = self.keep(
                 table.mutate(_in_stage=entry & ~table._expanded & ~table._declined)
             )
@@ -221,16 +220,11 @@ class Replayer:
     def _dense_candidates(self, playbook: Playbook) -> list[ir.Table]:
         """Each trigger's candidates (``account_id, dn, k``) from the signal table of every
         account-day."""
-        triggers = playbook.model.triggers
         held = _held(self.ctx, playbook, self.table)
         first = day_number(ibis.literal(self.start))
         parts = []
-        for i, t in enumerate(triggers):
-            eligible = (
-                compile_condition(playbook.conditions[("triggers", i, "eligible")], held)
-                if t.eligible
-                else ibis.literal(True)
-            )
+        for i in range(len(playbook.model.triggers)):
+            eligible = playbook.eligible_on(i, held)
             ok = held[f"_held_{i}"] & held._in_stage & eligible & (held.dn >= first)
             parts.append(held.filter(ok).select("account_id", "dn", k=ibis.literal(i, "int64")))
         return parts
@@ -297,7 +291,7 @@ def _held(ctx: Context, playbook: Playbook, table: ir.Table) -> ir.Table:
     cols: dict[str, ir.Value] = {}
     cycles: dict[int, tuple[ir.BooleanValue, int]] = {}
     for i, t in enumerate(playbook.model.triggers):
-        when = compile_condition(playbook.conditions[("triggers", i, "when")], table)
+        when = playbook.when(i).on(table)
         p = t.persistence
         if p is None:
             cols[f"_held_{i}"] = when

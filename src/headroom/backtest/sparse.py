@@ -30,7 +30,6 @@ import ibis.expr.types as ir
 from headroom.playbook.expressions import (
     Logic,
     Node,
-    compile_condition,
     conjuncts,
     rejects_nulls,
 )
@@ -45,11 +44,11 @@ STAGE_SAMPLE = 1_000_000
 def read_by_replay(playbook: Playbook) -> set[str]:
     """The signals a replay reads: the stage's, and each trigger's condition and eligibility
     (not owners or routing, which decide who acts, not whether a play fires)."""
-    names = set(playbook.conditions[("stage", "entry")].names())
-    for i, t in enumerate(playbook.model.triggers):
-        names |= playbook.conditions[("triggers", i, "when")].names()
-        if t.eligible:
-            names |= playbook.conditions[("triggers", i, "eligible")].names()
+    names = set(playbook.entry.names())
+    for i in range(len(playbook.model.triggers)):
+        names |= playbook.when(i).names()
+        if (eligible := playbook.eligible(i)) is not None:
+            names |= eligible.names()
     return names
 
 
@@ -60,7 +59,7 @@ def usable(ctx: Context, playbook: Playbook) -> bool:
     triggers' signals, which the replay then uses.
     """
     triggers = playbook.model.triggers
-    whens = [playbook.conditions[("triggers", i, "when")] for i in range(len(triggers))]
+    whens = [playbook.when(i) for i in range(len(triggers))]
     if not has_steps(read_by_replay(playbook)):
         return False
     if any(t.persistence is not None and t.persistence.unit != "days" for t in triggers):
@@ -82,7 +81,7 @@ def _local(when: Node, names: set[str]) -> list[Node]:
 
 
 def _all(parts: list[Node], t: ir.Table) -> ir.BooleanValue:
-    return functools.reduce(lambda a, b: a & b, [compile_condition(c, t) for c in parts])
+    return functools.reduce(lambda a, b: a & b, [c.on(t) for c in parts])
 
 
 def daily_rows(
@@ -96,7 +95,7 @@ def daily_rows(
     wanted: dict[str, list[list[Node]]] = {}
     tables: dict[str, ir.Table] = {}
     for i, _ in enumerate(playbook.model.triggers):
-        when = playbook.conditions[("triggers", i, "when")]
+        when = playbook.when(i)
         for f in forms(ctx, when.names()):
             if f.steps.daily:
                 wanted.setdefault(f.key, []).append(_local(when, f.names))
@@ -133,7 +132,7 @@ def holding(ctx: Context, when: Node, daily: dict[str, ir.Table]) -> ir.Table:
     # Every form either covers every day or rules the condition out where it has no value
     # (see usable): where one has no stretch, the condition does not hold.
     out = functools.reduce(_intersect, tables[1:], tables[0])
-    out = out.filter(compile_condition(when, out))
+    out = out.filter(when.on(out))
     return out.select(*KEYS)
 
 
@@ -164,7 +163,7 @@ class Stage:
 def split_stage(ctx: Context, playbook: Playbook) -> Stage:
     """The stage's conjuncts over stretch forms (constant over stretches, and ruling out days a
     form has no value on) decided on stretches, stored; the rest left to each day."""
-    entry = playbook.conditions[("stage", "entry")]
+    entry = playbook.entry
     memo = f"stage:{entry!r}"  # a sweep's variants share their stage
     if memo in ctx.memo:
         held = ctx.memo[memo]
@@ -220,7 +219,7 @@ def held_days(
     stage = split_stage(ctx, playbook).stretches
     parts = []
     for i, t in enumerate(playbook.model.triggers):
-        st = holding(ctx, playbook.conditions[("triggers", i, "when")], daily)
+        st = holding(ctx, playbook.when(i), daily)
         if t.persistence is not None and t.persistence.amount > 1:
             st = _runs(st)  # held on a run's n-th day and after
             st = st.mutate(since=days_after(st.since, t.persistence.amount - 1))
@@ -252,13 +251,13 @@ def admits(ctx: Context, playbook: Playbook, pairs: ir.Table, eligible: bool) ->
     :func:`stage_names`: whether the account-day is in the stage (and with ``eligible``,
     eligible for its trigger ``k``)."""
     rest = split_stage(ctx, playbook).rest
-    ok = compile_condition(_and(rest), pairs) if rest else ibis.literal(True)
+    ok = _and(rest).on(pairs) if rest else ibis.literal(True)
     if not eligible:
         return ok
     checks = [
-        (pairs.k == i, compile_condition(playbook.conditions[("triggers", i, "eligible")], pairs))
-        for i, t in enumerate(playbook.model.triggers)
-        if t.eligible
+        (pairs.k == i, node.on(pairs))
+        for i in range(len(playbook.model.triggers))
+        if (node := playbook.eligible(i)) is not None
     ]
     return ok & ibis.cases(*checks, else_=True) if checks else ok
 
@@ -267,9 +266,9 @@ def stage_names(ctx: Context, playbook: Playbook, eligible: bool) -> set[str]:
     """The signals :func:`admits` reads."""
     names: set[str] = set().union(*(c.names() for c in split_stage(ctx, playbook).rest))
     if eligible:
-        for i, t in enumerate(playbook.model.triggers):
-            if t.eligible:
-                names |= playbook.conditions[("triggers", i, "eligible")].names()
+        for i in range(len(playbook.model.triggers)):
+            if (node := playbook.eligible(i)) is not None:
+                names |= node.names()
     return names
 
 

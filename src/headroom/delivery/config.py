@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from headroom.delivery.channels import Channel, kinds
 from headroom.errors import ConfigError
+from headroom.playbook.model import PlaybookFiles
 from headroom.yamldoc import Document, load_document, parse_model
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -193,6 +194,7 @@ def _placeholder(value: Any) -> Any:
 
 
 def delivery_beside(playbook: Path) -> DeliveryConfig | None:
-    """The ``delivery.yaml`` beside a playbook, checked (None: there is none)."""
-    path = playbook.parent / "delivery.yaml"
+    """The playbook's ``delivery.yaml`` (where :class:`~headroom.playbook.model.PlaybookFiles`
+    says), checked (None: there is none)."""
+    path = PlaybookFiles.of(playbook).delivery
     return load_delivery(path) if path.is_file() else None

@@ -391,7 +391,7 @@ def _uses(tree: nodes.Node, supplied: set[str] | frozenset[str]) -> list[tuple[s
 
 def load_templates(playbook: Playbook) -> Templates:
     """The templates beside a playbook (none if it has no ``templates/`` folder), checked."""
-    folder = playbook.path.parent / "templates"
+    folder = playbook.files.templates
     if not folder.is_dir():
         return Templates(None, {})
     sources = {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.j2"))}

@@ -55,6 +55,10 @@ class ConditionError(ConfigError):
 class Node:
     column: int  # where it starts in the text, for messages
 
+    def on(self, table: ir.Table) -> ir.BooleanValue:
+        """This condition over ``table``, null-safe (see :func:`compile_condition`)."""
+        return compile_condition(self, table)
+
     def names(self) -> set[str]:
         return set().union(*(c.names() for c in self.children()))
 

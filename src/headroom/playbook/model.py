@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import ibis
+import ibis.expr.types as ir
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from headroom.errors import ConfigError
@@ -249,19 +251,73 @@ class PlaybookModel(BaseModel):
 
 
 @dataclass(frozen=True)
+class PlaybookFiles:
+    """Where a playbook's companions are: its message templates in ``templates/`` and its
+    channels in ``delivery.yaml``, both beside the playbook file (the one place that says so).
+
+    >>> PlaybookFiles.of(Path("teamflow/playbook.yaml")).delivery.as_posix()
+    'teamflow/delivery.yaml'
+    """
+
+    playbook: Path
+    templates: Path
+    delivery: Path
+
+    @classmethod
+    def of(cls, playbook: Path) -> PlaybookFiles:
+        folder = playbook.parent
+        return cls(playbook, folder / "templates", folder / "delivery.yaml")
+
+
+@dataclass(frozen=True)
 class Playbook:
-    """A validated playbook with its conditions parsed, and its version (content hash)."""
+    """A validated playbook with its conditions parsed once, and its version (content hash).
+
+    Its conditions are asked for by what they are (:meth:`when`, :meth:`eligible`,
+    :attr:`entry`, :meth:`owner_when`, :meth:`route_when`); each is a checked
+    :class:`~headroom.playbook.expressions.Node` that :meth:`~Node.on` compiles over a table.
+    """
 
     path: Path
     model: PlaybookModel
     conditions: dict[tuple[str | int, ...], Node]  # by location in the file
     version: str
 
+    @property
+    def files(self) -> PlaybookFiles:
+        return PlaybookFiles.of(self.path)
+
     def signals(self) -> set[str]:
         return set().union(*(node.names() for node in self.conditions.values()))
 
     def trigger(self, trigger_id: str) -> Trigger:
         return next(t for t in self.model.triggers if t.id == trigger_id)
+
+    @property
+    def entry(self) -> Node:
+        """The expansion stage's entry condition."""
+        return self.conditions[("stage", "entry")]
+
+    def when(self, index: int) -> Node:
+        """The condition that fires trigger ``index`` (its place in the file)."""
+        return self.conditions[("triggers", index, "when")]
+
+    def eligible(self, index: int) -> Node | None:
+        """Trigger ``index``'s eligibility condition (None: every account in the stage)."""
+        return self.conditions.get(("triggers", index, "eligible"))
+
+    def eligible_on(self, index: int, table: ir.Table) -> ir.BooleanValue:
+        """Trigger ``index``'s eligibility over ``table`` (true where it has none)."""
+        node = self.eligible(index)
+        return node.on(table) if node is not None else ibis.literal(True)
+
+    def owner_when(self, index: int, rule: int) -> Node | None:
+        """The condition of trigger ``index``'s owner rule ``rule`` (None: it always holds)."""
+        return self.conditions.get(("triggers", index, "owner", rule, "when"))
+
+    def route_when(self, index: int) -> Node:
+        """The condition of routing rule ``index``."""
+        return self.conditions[("routing", index, "when")]
 
 
 def _condition_locations(model: PlaybookModel) -> list[tuple[tuple[str | int, ...], str]]:
@@ -313,7 +369,7 @@ def load_playbook(path: Path, catalogue: Mapping[str, SignalType]) -> Playbook:
                 fix=err.fix,
             ) from None
     for i, t in enumerate(model.triggers):
-        if t.message is not None and not (path.parent / "templates" / t.message).is_file():
+        if t.message is not None and not (PlaybookFiles.of(path).templates / t.message).is_file():
             raise doc.error(
                 ("triggers", i, "message"),
                 f"trigger {t.id}: message template {t.message!r} does not exist",

@@ -25,7 +25,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from headroom.metrics.expansion import expansion_events
-from headroom.playbook.expressions import compile_condition
 from headroom.playbook.model import Duration, Playbook, Timing, Trigger
 from headroom.signals.builtin import cycle_streak
 from headroom.signals.registry import Context, signal_table, streak
@@ -53,11 +52,7 @@ def evaluate(
     # rest is computed for the as-of day alone. Each table is computed once and kept by the
     # engine: the decision query reads it, nothing recomputes it.
     persistent: set[str] = set().union(
-        *(
-            playbook.conditions[("triggers", i, "when")].names()
-            for i, t in enumerate(triggers)
-            if t.persistence is not None
-        )
+        *(playbook.when(i).names() for i, t in enumerate(triggers) if t.persistence is not None)
     )
     only = None
     if accounts is not None:
@@ -109,7 +104,7 @@ def _holding(playbook: Playbook, today: ir.Table) -> ir.Table | None:
             continue
         if trigger.persistence.unit != "days":
             return None
-        when = compile_condition(playbook.conditions[("triggers", i, "when")], today)
+        when = playbook.when(i).on(today)
         held.append(today.filter(when).select("account_id"))
     return functools.reduce(ir.Table.union, held) if held else None
 
@@ -154,7 +149,7 @@ class _Rules:
             suppress=period_days(stage.declined_suppression),
             cooldown=cooldown_days(trigger) if trigger.cooldown is not None else None,
             timing=Timing.parse(trigger.timing),
-            evidence=tuple(sorted(playbook.conditions[("triggers", index, "when")].names())),
+            evidence=tuple(sorted(playbook.when(index).names())),
         )
 
     def col(self, name: str) -> str:
@@ -242,7 +237,7 @@ def _decision_query(
         """The date ``name`` is less than ``days`` days before the end of the as-of day."""
         return column(name, "date") > ibis.literal(as_of - dt.timedelta(days=days))
 
-    in_stage = compile_condition(playbook.conditions[("stage", "entry")], t)
+    in_stage = playbook.entry.on(t)
     expanded = ibis.coalesce(within("_expanded", period_days(stage.reenter_after_expansion)), False)
     declined = ibis.coalesce(within("_declined", period_days(stage.declined_suppression)), False)
     held: dict[int, ir.BooleanValue] = {}
@@ -250,16 +245,12 @@ def _decision_query(
     out: dict[str, ir.Value] = {}
     for r in rules:
         if r.trigger.persistence is None:
-            held[r.index] = compile_condition(playbook.conditions[("triggers", r.index, "when")], t)
+            held[r.index] = playbook.when(r.index).on(t)
         else:
             name = "cycles_held" if r.trigger.persistence.unit == "cycles" else "days_held"
             held[r.index] = t[r.col(name)].notnull()
             out[r.col(name)] = t[r.col(name)]
-        eligible = (
-            compile_condition(playbook.conditions[("triggers", r.index, "eligible")], t)
-            if r.trigger.eligible
-            else ibis.literal(True)
-        )
+        eligible = playbook.eligible_on(r.index, t)
         already = ibis.coalesce(column(f"_open_{r.index}", "boolean"), False)
         last = f"_last_{r.group}"
         cooling = (
@@ -289,7 +280,7 @@ def _decision_query(
         out[r.col("owner")] = _owner(r.trigger, playbook, r.index, t)
         out[r.col("role")] = _owner(r.trigger, playbook, r.index, t, people=False)
     routes = [
-        compile_condition(playbook.conditions[("routing", k, "when")], t).cast("int64") * (1 << k)
+        playbook.route_when(k).on(t).cast("int64") * (1 << k)
         for k in range(len(playbook.model.routing))
     ]
     shown = sorted({n for r in rules for n in r.evidence} | {"days_to_renewal", "days_to_limit"})
@@ -314,7 +305,7 @@ def _with_streaks(
         persistence = r.trigger.persistence
         if persistence is None:
             continue
-        when = compile_condition(playbook.conditions[("triggers", r.index, "when")], table)
+        when = playbook.when(r.index).on(table)
         if persistence.unit == "cycles":
             cycles = cycle_streak(ctx, table, when, persistence.amount)
             t = _attach(
@@ -342,10 +333,10 @@ def _owner(
         return person(trigger.owner)
     cases: list[tuple[ir.BooleanValue, ir.StringValue]] = []
     for j, rule in enumerate(trigger.owner):
-        if not rule.when:
+        when = playbook.owner_when(index, j)
+        if when is None:
             return ibis.cases(*cases, else_=person(rule.owner)) if cases else person(rule.owner)
-        when = compile_condition(playbook.conditions[("triggers", index, "owner", j, "when")], t)
-        cases.append((when, person(rule.owner)))
+        cases.append((when.on(t), person(rule.owner)))
     return ibis.cases(*cases, else_=person("csm"))
 
 

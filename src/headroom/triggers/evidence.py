@@ -27,7 +27,7 @@ def evidence_names(playbook: Playbook, index: int) -> list[str]:
     from headroom.playbook.model import Timing
 
     trigger = playbook.model.triggers[index]
-    names = sorted(playbook.conditions[("triggers", index, "when")].names())
+    names = sorted(playbook.when(index).names())
     if Timing.parse(trigger.timing).kind == "before_ceiling":
         names += [n for n in ("days_to_limit",) if n not in names] + ["projected_ceiling"]
     if trigger.persistence is not None:

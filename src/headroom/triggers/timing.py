@@ -96,7 +96,7 @@ def _counted(playbook: Playbook) -> dict[str, dict[str, int]]:
     longest window, in days, it is counted over."""
     out: dict[str, dict[str, int]] = {}
     for i, t in enumerate(playbook.model.triggers):
-        for name in playbook.conditions[("triggers", i, "when")].names():
+        for name in playbook.when(i).names():
             m = _EVENT_SIGNAL.fullmatch(name)
             if m:
                 windows = out.setdefault(t.id, {})
