@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from headroom.generate import Options, generate
 from headroom.metrics.expansion import expansion_events
 from headroom.sources import load
 from tests.expansion.sources import run, run_json, whole_months
@@ -18,27 +18,26 @@ THROUGH = "2026-09-30"
 
 
 @pytest.fixture(scope="module")
-def teamflow(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("tf") / "src"
-    generate(out, Options(accounts=500, days=400, seed=9))
-    return out
+def source(teamflow: Callable[..., Path]) -> Path:
+    """Four hundred days of TeamFlow (its truth folder says which accounts expanded)."""
+    return teamflow(accounts=500, days=400, seed=9)
 
 
 @pytest.fixture(scope="module")
-def truth(teamflow: Path) -> list[dict[str, str]]:
-    with (teamflow / "truth" / "readiness.csv").open() as f:
+def truth(source: Path) -> list[dict[str, str]]:
+    with (source / "truth" / "readiness.csv").open() as f:
         return list(csv.DictReader(f))
 
 
 @pytest.fixture
-def events(teamflow: Path) -> list[dict[str, Any]]:
-    source = load(teamflow, today=dt.date(2026, 10, 1))
+def events(source: Path) -> list[dict[str, Any]]:
+    loaded = load(source, today=dt.date(2026, 10, 1))
     try:
         return list(
-            expansion_events(source, dt.date.fromisoformat(THROUGH)).to_pyarrow().to_pylist()
+            expansion_events(loaded, dt.date.fromisoformat(THROUGH)).to_pyarrow().to_pylist()
         )
     finally:
-        source.close()
+        loaded.close()
 
 
 def test_every_planted_expansion_is_found_on_its_day_with_its_kind(
@@ -56,9 +55,9 @@ def test_every_planted_expansion_is_found_on_its_day_with_its_kind(
     assert all(e["delta_mrr"] > 0 and e["mrr_before"] > 0 for e in events)
 
 
-def test_the_commands_agree_with_the_events(teamflow: Path, events: list[dict[str, Any]]) -> None:
+def test_the_commands_agree_with_the_events(source: Path, events: list[dict[str, Any]]) -> None:
     args = ["--through", THROUGH]
-    groups = run_json("expansions", str(teamflow), *args, "--by", "segment")
+    groups = run_json("expansions", str(source), *args, "--by", "segment")
     assert {g["group"] for g in groups} <= {"smb", "mid_market", "enterprise"}
     assert sum(g["expansions"] for g in groups) == len(events)
     assert sum(g["expansion_mrr"] for g in groups) == pytest.approx(
@@ -66,10 +65,10 @@ def test_the_commands_agree_with_the_events(teamflow: Path, events: list[dict[st
     )
     for g in groups:
         assert g["expansion_arr"] == pytest.approx(12 * g["expansion_mrr"])
-    kinds = run_json("expansions", str(teamflow), *args, "--by", "kind")
+    kinds = run_json("expansions", str(source), *args, "--by", "kind")
     assert {g["group"] for g in kinds} == {"seats", "tier"}
 
-    survival = run_json("time-to-expansion", str(teamflow), *args, "--by", "segment")
+    survival = run_json("time-to-expansion", str(source), *args, "--by", "segment")
     whole, *parts = survival["groups"]
     assert whole["group"] == "all"
     assert whole["accounts"] == sum(p["accounts"] for p in parts)
@@ -80,7 +79,7 @@ def test_the_commands_agree_with_the_events(teamflow: Path, events: list[dict[st
     shares = [p["not_yet_expanded"] for p in whole["curve"]]
     assert shares == sorted(shares, reverse=True)
 
-    gap = run_json("gap", str(teamflow), *args, "--months-earlier", "3")
+    gap = run_json("gap", str(source), *args, "--months-earlier", "3")
 
     expected = sum(
         e["delta_mrr"] * min(3, whole_months(e["first_paid"], e["date"])) for e in events
@@ -104,16 +103,16 @@ def test_the_commands_agree_with_the_events(teamflow: Path, events: list[dict[st
          "expansion would have come, e.g. --months-earlier 3\n"),
     ],
 )  # fmt: skip
-def test_bad_options_are_told_verbatim(teamflow: Path, args: list[str], message: str) -> None:
-    result = run(args[0], str(teamflow), *args[1:])
+def test_bad_options_are_told_verbatim(source: Path, args: list[str], message: str) -> None:
+    result = run(args[0], str(source), *args[1:])
     assert result.exit_code == 1
     assert result.stderr == message
 
 
-def test_an_unknown_grouping_names_the_known_ones(teamflow: Path) -> None:
-    result = run("expansions", str(teamflow), "--by", "region")
+def test_an_unknown_grouping_names_the_known_ones(source: Path) -> None:
+    result = run("expansions", str(source), "--by", "region")
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1] == (
-        "Error: Invalid value for '--by': Value error, 'region' is not one of 'segment', 'plan', "
-        "'owner', 'cohort', 'kind'."
+        "error: invalid value for '--by': 'region' is not one of 'segment', 'plan', 'csm', "
+        "'owner', 'cohort', 'kind'; see 'headroom expansions --help'"
     )

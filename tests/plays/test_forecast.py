@@ -159,12 +159,18 @@ def test_conversion_and_pipeline_through_the_cli(tmp_path: Path) -> None:
     urgent = json.loads(result.stdout)[0]
     assert (urgent["plays"], urgent["won"], urgent["lost"], urgent["prior"]) == (3, 1, 1, "60-80%")
     assert urgent["win_rate"] == pytest.approx(Prior(0.6, 0.8).posterior(1, 2))
-    result = runner.invoke(app, [
-        "pipeline", "--playbook", str(TEAMFLOW), "--source", str(source), "--target",
-        "150000", "--format", "json",
-    ])  # fmt: skip
+    ask = ["--playbook", str(TEAMFLOW), "--target", "150000", "--format", "json"]
+    result = runner.invoke(app, ["pipeline", str(source), *ask])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
+    # SOURCE is an argument, as in every command; --source, its old spelling, says the same
+    old = runner.invoke(app, ["pipeline", "--source", str(source), *ask])
+    assert (old.exit_code, json.loads(old.stdout)) == (0, out)
+    twice = runner.invoke(app, ["pipeline", str(source), "--source", str(source), *ask])
+    assert (twice.exit_code, twice.stderr) == (1, (
+        f"error: the source is given twice ({source} and --source {source}); give the source "
+        "once, as the argument\n"
+    ))  # fmt: skip
     enterprise = Prior(0.15, 0.25).posterior(0, 0)
     # p1 (urgent, open) is sized by the won urgent play; p2 (enterprise, contacted) by the
     # source's median expansion, 60 MRR (a1: 100 -> 160).

@@ -71,8 +71,8 @@ def test_users_are_added_listed_and_sign_in(store_url: str) -> None:
 @pytest.mark.parametrize(
     ("args", "stdin", "message"),
     [
-        (["ana", "--role", "cfo"], PASSWORD, "Invalid value for '--role': Value error, 'cfo' "
-         "is not one of 'admin', 'manager', 'csm', 'ae'."),
+        (["ana", "--role", "cfo"], PASSWORD, "invalid value for '--role': 'cfo' is not one "
+         "of 'admin', 'manager', 'csm', 'ae'; see 'headroom users add --help'"),
         (["ana", "--role", "csm"], "short", "the password has 5 characters; use at least 12 (a "
          "passphrase of a few words is easy to type)"),
         (["ana smith", "--role", "csm"], PASSWORD, "login 'ana smith' is not usable; use "

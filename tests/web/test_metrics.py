@@ -309,7 +309,7 @@ def test_the_api_gives_the_pages_numbers(
     ("query", "message", "fix"),
     [
         ("/expansion?by=region", "by 'region' is not one of the choices",
-         "use one of segment, plan, owner, cohort, kind"),
+         "use one of segment, plan, csm, owner, cohort, kind"),
         ("/expansion?start=2026-13-01", "start '2026-13-01' is not a date",
          "write it YYYY-MM-DD, e.g. start=2026-03-31"),
         ("/expansion?end=2026-10-01",
@@ -318,7 +318,7 @@ def test_the_api_gives_the_pages_numbers(
         ("/expansion?start=2026-06-01&end=2026-05-31", "start 2026-06-01 is after end 2026-05-31",
          "pick a start on or before the end"),
         ("/time-to-expansion?by=kind", "by 'kind' is not one of the choices",
-         "use one of all, segment, plan, owner, cohort"),
+         "use one of all, segment, plan, csm, owner, cohort"),
         ("/time-to-expansion?step=0", "step 0 is not between 1 and 365 days",
          "e.g. step=30 for monthly points"),
         ("/time-to-expansion?step=monthly", "step 'monthly' is not a whole number of days",
@@ -370,7 +370,7 @@ def test_the_openapi_document_types_the_metrics(client: TestClient) -> None:
     params = {
         p["name"]: p["schema"] for p in paths["/api/v1/metrics/expansion"]["get"]["parameters"]
     }
-    assert params["by"]["enum"] == ["segment", "plan", "owner", "cohort", "kind"]
+    assert params["by"]["enum"] == ["segment", "plan", "csm", "owner", "cohort", "kind"]
     curve = doc["components"]["schemas"]["CurvePoint"]["properties"]
     assert set(curve) == {"days", "not_yet_expanded", "low", "high"}
 

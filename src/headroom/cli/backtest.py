@@ -11,11 +11,11 @@ import typer
 from headroom.cli.main import app, parse_date
 from headroom.cli.output import (
     DAY,
-    SOURCE_HELP,
     EngineOption,
     Format,
     FormatOption,
     MappingOption,
+    SourceArgument,
     console,
     emit_rows,
     load_source,
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 @app.command("backtest")
 def backtest_command(
-    source: Path = typer.Argument(..., help=SOURCE_HELP),
+    source: SourceArgument,
     playbook: Path = typer.Option(..., "--playbook", help="The playbook YAML file."),
     start: str = typer.Option(..., "--start", metavar=DAY, help="The first day replayed."),
     end: str = typer.Option(..., "--end", metavar=DAY, help="The last day replayed."),

@@ -3,47 +3,30 @@
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
-from pathlib import Path
 
 import typer
 
 from headroom.cli.main import app, parse_date
 from headroom.cli.output import (
     DAY,
-    SOURCE_HELP,
     Format,
     FormatOption,
     MappingOption,
+    SourceArgument,
     console,
     emit_rows,
     load_source,
     print_json,
 )
 from headroom.errors import UsageError
-from headroom.metrics.options import MILESTONES
+from headroom.metrics.options import GROUPING_HELP, MILESTONES, ExpansionGrouping, Grouping
 
 THROUGH_HELP = "Last day of history to use (YYYY-MM-DD). Default: today."
 
 
-class ExpansionGroup(StrEnum):
-    segment = "segment"
-    plan = "plan"
-    owner = "owner"
-    cohort = "cohort"
-    kind = "kind"
-
-
-class SurvivalGroup(StrEnum):
-    segment = "segment"
-    plan = "plan"
-    owner = "owner"
-    cohort = "cohort"
-
-
 @app.command("expansions")
 def expansions_command(
-    source: Path = typer.Argument(..., help=SOURCE_HELP),
+    source: SourceArgument,
     mapping: MappingOption = None,
     through: str | None = typer.Option(None, "--through", metavar=DAY, help=THROUGH_HELP),
     since: str | None = typer.Option(
@@ -52,11 +35,10 @@ def expansions_command(
         metavar=DAY,
         help="First day of the period (YYYY-MM-DD). Default: all history.",
     ),
-    by: ExpansionGroup | None = typer.Option(
+    by: ExpansionGrouping | None = typer.Option(
         None,
         "--by",
-        help="Instead: expansions, accounts, expansion MRR and ARR per segment, plan, owner "
-        "(CSM, else AE), cohort (month of first payment) or kind.",
+        help=f"Instead: expansions, accounts, expansion MRR and ARR per {GROUPING_HELP}, or kind.",
     ),
     fmt: FormatOption = Format.table,
 ) -> None:
@@ -88,12 +70,10 @@ def expansions_command(
 
 @app.command("time-to-expansion")
 def time_to_expansion_command(
-    source: Path = typer.Argument(..., help=SOURCE_HELP),
+    source: SourceArgument,
     mapping: MappingOption = None,
     through: str | None = typer.Option(None, "--through", metavar=DAY, help=THROUGH_HELP),
-    by: SurvivalGroup | None = typer.Option(
-        None, "--by", help="Also one curve per segment, plan, owner or cohort (at first payment)."
-    ),
+    by: Grouping | None = typer.Option(None, "--by", help=f"Also one curve per {GROUPING_HELP}."),
     step: int = typer.Option(30, "--step", help="Days between the curve's points."),
     fmt: FormatOption = Format.table,
 ) -> None:
@@ -150,7 +130,7 @@ def parse_months(value: str) -> int:
 
 @app.command("gap")
 def gap_command(
-    source: Path = typer.Argument(..., help=SOURCE_HELP),
+    source: SourceArgument,
     months: str = typer.Option(
         ...,
         "--months-earlier",

@@ -4,7 +4,7 @@ open ones are worth."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -19,17 +19,33 @@ from headroom.cli.output import (
     percent,
     print_json,
 )
+from headroom.errors import UsageError
 
 SOURCE_OPTION_HELP = (
-    "A source whose outcomes table adds imported conversations (and, for the pipeline, "
-    "segments and the median expansion)."
+    "Optional: a source whose outcomes table adds imported conversations (and, for the "
+    "pipeline, segments and the median expansion)."
 )
+#: SOURCE as the other commands take it, an argument; ``--source`` was these two commands' own
+#: spelling and still works (hidden), so that scripts written for it keep running.
+OptionalSource = Annotated[
+    Path | None, typer.Argument(help=SOURCE_OPTION_HELP, metavar="SOURCE", show_default=False)
+]
+OldSourceOption = Annotated[Path | None, typer.Option("--source", hidden=True)]
 
 
-def _inputs(playbook: Path, source: Path | None, mapping: Path | None) -> tuple[Any, Any, Any]:
+def _inputs(
+    playbook: Path, source: Path | None, old: Path | None, mapping: Path | None
+) -> tuple[Any, Any, Any]:
     from headroom.playbook.model import load_playbook
     from headroom.signals.registry import types
     from headroom.store.database import Store
+
+    if source is not None and old is not None:
+        raise UsageError(
+            f"the source is given twice ({source} and --source {old})",
+            fix="give the source once, as the argument",
+        )
+    source = source if source is not None else old
 
     book = load_playbook(playbook, types())
     with Store() as store:
@@ -39,15 +55,16 @@ def _inputs(playbook: Path, source: Path | None, mapping: Path | None) -> tuple[
 
 @app.command("conversion")
 def conversion_command(
+    source: OptionalSource = None,
     playbook: Path = typer.Option(..., "--playbook", help="The playbook YAML file."),
-    source: Path | None = typer.Option(None, "--source", help=SOURCE_OPTION_HELP),
+    old_source: OldSourceOption = None,
     mapping: MappingOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Each trigger's learned conversion: its benchmark prior updated with recorded outcomes."""
     from headroom.plays.conversion import learned, source_outcomes
 
-    book, plays, src = _inputs(playbook, source, mapping)
+    book, plays, src = _inputs(playbook, source, old_source, mapping)
     try:
         rows = learned(book, plays, source_outcomes(src))
     finally:
@@ -84,16 +101,17 @@ def conversion_command(
 
 @app.command("pipeline")
 def pipeline_command(
+    source: OptionalSource = None,
     playbook: Path = typer.Option(..., "--playbook", help="The playbook YAML file."),
     target: float | None = typer.Option(None, "--target", help="Expansion ARR target."),
-    source: Path | None = typer.Option(None, "--source", help=SOURCE_OPTION_HELP),
+    old_source: OldSourceOption = None,
     mapping: MappingOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Open plays valued by offer size x win rate; coverage of an expansion target."""
     from headroom.plays.pipeline import pipeline
 
-    book, plays, src = _inputs(playbook, source, mapping)
+    book, plays, src = _inputs(playbook, source, old_source, mapping)
     try:
         result = pipeline(book, plays, src, target)
     finally:
@@ -114,7 +132,7 @@ def pipeline_command(
     if result.unsized:
         out.print(
             f"{result.unsized} plays have no size yet (no won play of their trigger, and no "
-            "--source to take the median expansion from)"
+            "source to take the median expansion from)"
         )
     for key, rows in (("owner", result.by_owner), ("segment", result.by_segment)):
         emit_rows(

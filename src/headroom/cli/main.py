@@ -53,7 +53,7 @@ class HeadroomGroup(TyperGroup):
         except typer.Exit as exc:
             sys.exit(exc.exit_code)
         except ClickException as exc:
-            exc.show()  # type: ignore[attr-defined]
+            typer.echo(f"error: {command_line_error(exc)}", err=True)
             sys.exit(1)
         except typer.Abort:
             typer.echo("aborted", err=True)
@@ -83,6 +83,23 @@ class HeadroomGroup(TyperGroup):
             # group's own --help. False is what an absent flag means anyway.
             option.default = False
         return option
+
+
+def command_line_error(exc: Exception) -> str:
+    """click's complaint about a command line (a missing argument, an unknown option, a value
+    not among the choices), worded as every other error is: what, then the fix.
+
+    Its exit status stays 1, as for any bad input (CLI.md), not click's 2.
+    """
+    format_message = getattr(exc, "format_message", None)
+    text = format_message() if callable(format_message) else str(exc)
+    # typer converts choices through pydantic, whose prefix says nothing to a person
+    text = str(text).replace("Value error, ", "").rstrip(".")
+    ctx = getattr(exc, "ctx", None)
+    # the command's path without the program's own name, which is the script's as run
+    path = (getattr(ctx, "command_path", None) or "").split(" ")[1:]
+    command = " ".join(["headroom", *path])
+    return f"{text[:1].lower()}{text[1:]}; see '{command} --help'"
 
 
 def new_app(help: str) -> typer.Typer:

@@ -54,6 +54,10 @@ FormatOption = Annotated[Format, typer.Option("--format", help="table, json or c
 MappingOption = Annotated[
     Path | None, typer.Option("--mapping", help=MAPPING_HELP, metavar="MAPPING.yaml")
 ]
+#: A source, as every command that reads one takes it: the first argument.
+SourceArgument = Annotated[
+    Path, typer.Argument(help=SOURCE_HELP, metavar="SOURCE", show_default=False)
+]
 EngineOption = Annotated[str, typer.Option("--engine", help=ENGINE_HELP, metavar="|".join(ENGINES))]
 
 

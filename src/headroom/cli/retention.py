@@ -6,17 +6,16 @@ The maths is in :mod:`headroom.metrics.retention`; this module parses options an
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import typer
 
 from headroom.cli.main import app, new_app, parse_date
 from headroom.cli.output import (
     DAY,
-    SOURCE_HELP,
     Format,
     FormatOption,
     MappingOption,
+    SourceArgument,
     console,
     emit_rows,
     load_source,
@@ -95,7 +94,7 @@ def fit_command(
 
 @retention_app.command("cohorts")
 def cohorts_command(
-    source: Path = typer.Argument(..., help=SOURCE_HELP),
+    source: SourceArgument,
     mapping: MappingOption = None,
     through: str | None = typer.Option(
         None, "--through", metavar=DAY, help="Last day of history (YYYY-MM-DD). Default: today."

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from pathlib import Path
 
 import typer
 
@@ -12,15 +11,15 @@ from headroom.cli.main import app, parse_date
 from headroom.cli.output import (
     DAY,
     MONTH,
-    SOURCE_HELP,
     Format,
     FormatOption,
     MappingOption,
+    SourceArgument,
     emit_rows,
     load_source,
     print_json,
 )
-from headroom.metrics.options import MonthConvention
+from headroom.metrics.options import GROUPING_HELP, Grouping, MonthConvention
 
 THROUGH_HELP = (
     "Last month to report (YYYY-MM); rows still running count through it. Default: this month."
@@ -34,7 +33,7 @@ CONVENTION_HELP = (
 
 @app.command("mrr")
 def mrr_command(
-    source: Path = typer.Argument(..., help=SOURCE_HELP),
+    source: SourceArgument,
     mapping: MappingOption = None,
     through: str | None = typer.Option(None, "--through", metavar=MONTH, help=THROUGH_HELP),
     convention: MonthConvention = typer.Option(
@@ -91,13 +90,6 @@ def mrr_command(
     emit_rows(rows, fmt, title="MRR bridge" if bridge else "MRR movements")
 
 
-class Grouping(StrEnum):
-    segment = "segment"
-    plan = "plan"
-    csm = "csm"
-    cohort = "cohort"
-
-
 class Series(StrEnum):
     monthly = "monthly"
     t12m = "t12m"
@@ -105,13 +97,15 @@ class Series(StrEnum):
 
 @app.command("nrr")
 def nrr_command(
-    source: Path = typer.Argument(..., help=SOURCE_HELP),
+    source: SourceArgument,
     start: str = typer.Option(
         ..., "--start", metavar=MONTH, help="Start month (YYYY-MM): its paying accounts."
     ),
     end: str = typer.Option(..., "--end", metavar=MONTH, help="End month (YYYY-MM)."),
     mapping: MappingOption = None,
-    by: Grouping | None = typer.Option(None, "--by", help="One object per group under groups."),
+    by: Grouping | None = typer.Option(
+        None, "--by", help=f"One object per group under groups: {GROUPING_HELP}."
+    ),
     series: Series | None = typer.Option(
         None,
         "--series",

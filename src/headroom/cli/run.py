@@ -11,11 +11,11 @@ import typer
 from headroom.cli.main import app, parse_date
 from headroom.cli.output import (
     DAY,
-    SOURCE_HELP,
     EngineOption,
     Format,
     FormatOption,
     MappingOption,
+    SourceArgument,
     console,
     emit_rows,
     load_source,
@@ -26,7 +26,7 @@ from headroom.cli.plays import COLUMNS_HELP, emit_plays, table_columns
 
 @app.command("run")
 def run_command(
-    source: Path = typer.Argument(..., help=SOURCE_HELP),
+    source: SourceArgument,
     playbook: Path = typer.Option(..., "--playbook", help="The playbook YAML file."),
     as_of: str = typer.Option(
         ..., "--as-of", metavar=DAY, help="Evaluate as of the end of this day."

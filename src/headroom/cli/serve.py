@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from headroom.cli.main import app
-from headroom.cli.output import SOURCE_HELP, MappingOption, load_source
+from headroom.cli.output import MappingOption, SourceArgument, load_source
 
 if TYPE_CHECKING:
     from headroom.sources import Source
@@ -27,7 +27,7 @@ def data_day(src: Source) -> dt.date:
 
 @app.command("serve")
 def serve_command(
-    source: Path = typer.Argument(..., help=SOURCE_HELP),
+    source: SourceArgument,
     playbook: Path = typer.Option(..., "--playbook", help="The playbook YAML file."),
     mapping: MappingOption = None,
     host: str = typer.Option(

@@ -10,9 +10,9 @@ import typer
 from headroom.cli.main import app, parse_date
 from headroom.cli.output import (
     MAPPING_HELP,
-    SOURCE_HELP,
     Format,
     FormatOption,
+    SourceArgument,
     console,
     print_csv,
     print_json,
@@ -81,7 +81,7 @@ def csv_rows(report: Report) -> list[dict[str, Any]]:
 
 @app.command("validate")
 def validate_command(
-    source: Path = typer.Argument(..., help=SOURCE_HELP, metavar="SOURCE", show_default=False),
+    source: SourceArgument,
     mapping: Path | None = typer.Option(None, "--mapping", help=MAPPING_HELP, metavar="FILE"),
     today: str | None = typer.Option(
         None,

@@ -29,13 +29,14 @@ import ibis
 import ibis.expr.types as ir
 
 from headroom.errors import UsageError
-from headroom.metrics.options import MILESTONES
+from headroom.metrics.options import MILESTONES, ExpansionGrouping, Grouping
+from headroom.metrics.revenue import account_owner
 from headroom.sources import Source
 
 #: What expansion ARR can be grouped by.
-GROUPS = ("segment", "plan", "owner", "cohort", "kind")
+GROUPS = tuple(g.value for g in ExpansionGrouping)
 #: What time to expansion can be split by (the account's state at its first payment).
-SURVIVAL_GROUPS = ("segment", "plan", "owner", "cohort")
+SURVIVAL_GROUPS = tuple(g.value for g in Grouping)
 
 #: A loaded source, or its tables by contract name (subscriptions; plans and accounts optional).
 Tables = Source | Mapping[str, ir.Table]
@@ -161,11 +162,6 @@ def first_payments(subscriptions: ir.Table) -> ir.Table:
     return first.mutate(cohort=first.first_paid.truncate("M"))
 
 
-def _owner(accounts: ir.Table) -> ir.Value:
-    """The account's owner: its CSM, else its AE, else ``(none)``."""
-    return ibis.coalesce(accounts.csm.nullif(""), accounts.ae.nullif(""), ibis.literal("(none)"))
-
-
 def _events(
     subscriptions: ir.Table, plans: ir.Table | None, accounts: ir.Table | None, through: dt.date
 ) -> ir.Table:
@@ -193,7 +189,8 @@ def _events(
             segment=ibis.null("string"), csm=ibis.null("string"), ae=ibis.null("string")
         ).mutate(owner=ibis.literal("(none)"))
     else:
-        people = accounts.select("account_id", "segment", "csm", "ae", owner=_owner(accounts))
+        owner = account_owner(accounts)
+        people = accounts.select("account_id", "segment", "csm", "ae", owner=owner)
     joined = events.left_join(people, "account_id").left_join(
         first_payments(subscriptions), "account_id"
     )
@@ -259,7 +256,7 @@ def expansions_between(source: Tables, start: dt.date | None, end: dt.date) -> i
 def expansion_arr(events: ir.Table, by: str) -> ir.Table:
     """Per group of ``by``: expansions, accounts, expansion_mrr and expansion_arr (12 x MRR).
 
-    ``by`` is one of segment, plan, owner (csm, else ae, else ``(none)``), cohort (YYYY-MM-01)
+    ``by`` is one of segment, plan, csm, owner (csm, else ae, else ``(none)``), cohort (YYYY-MM-01)
     or kind. Accounts without a value are grouped under ``(none)``.
     """
     if by not in GROUPS:
@@ -406,7 +403,7 @@ def _survival_groups(
         return d.left_join(start, d.account_id == start.g_account).drop("g_account")
     if accounts is None:
         return d.mutate(group=ibis.null("string"))
-    value = _owner(accounts) if by == "owner" else accounts[by]
+    value = account_owner(accounts) if by == "owner" else accounts[by]
     attrs = accounts.select(g_account="account_id", group=value)
     return d.left_join(attrs, d.account_id == attrs.g_account).drop("g_account")
 

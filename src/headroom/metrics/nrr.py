@@ -16,10 +16,10 @@ import ibis
 import ibis.expr.types as ir
 
 from headroom.errors import UsageError
-from headroom.metrics.options import MonthConvention
-from headroom.metrics.revenue import account_month_mrr, add_months, month_spine
+from headroom.metrics.options import Grouping, MonthConvention
+from headroom.metrics.revenue import account_month_mrr, account_owner, add_months, month_spine
 
-GROUPINGS = ("segment", "plan", "csm", "cohort")
+GROUPINGS = tuple(g.value for g in Grouping)
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,8 @@ def retention(
     else:
         if accounts is None:
             raise UsageError(f"--by {by} needs accounts", fix="pass the source's accounts table")
-        attrs = accounts.select("account_id", group=accounts[by])
+        value = account_owner(accounts) if by == "owner" else accounts[by]
+        attrs = accounts.select("account_id", group=value)
         cohort = cohort.left_join(attrs, "account_id")
     cohort = cohort.mutate(group=ibis.coalesce(cohort.group.cast("string"), "(none)"))
     grouped = cohort.group_by("group").aggregate(

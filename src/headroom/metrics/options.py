@@ -17,6 +17,32 @@ class MonthConvention(StrEnum):
     any_day = "any_day"
 
 
+class Grouping(StrEnum):
+    """What ``--by`` splits a revenue figure by, in every command that offers it."""
+
+    segment = "segment"
+    plan = "plan"  #: the top plan in force when the period starts (expansions: at first payment)
+    csm = "csm"
+    owner = "owner"  #: the CSM, else the AE
+    cohort = "cohort"  #: the month of first payment
+
+
+class ExpansionGrouping(StrEnum):
+    """``headroom expansions --by``: the groupings, and the kind of expansion."""
+
+    segment = "segment"
+    plan = "plan"
+    csm = "csm"
+    owner = "owner"
+    cohort = "cohort"
+    kind = "kind"
+
+
+#: ``--by``'s help, worded once.
+GROUPING_HELP = (
+    "segment, plan, csm, owner (the CSM, else the AE) or cohort (month of first payment)"
+)
+
 #: The cohort that survival shares are taken to be shares of, when its size is not given.
 COHORT_SIZE = 1000
 

@@ -33,6 +33,11 @@ from headroom.metrics.options import MonthConvention as MonthConvention  # its o
 MOVEMENTS = ("new", "expansion", "reactivation", "contraction", "churn")
 
 
+def account_owner(accounts: ir.Table) -> ir.Value:
+    """The account's owner: its CSM, else its AE, else ``(none)`` (``--by owner``)."""
+    return ibis.coalesce(accounts.csm.nullif(""), accounts.ae.nullif(""), ibis.literal("(none)"))
+
+
 def month_start(day: dt.date) -> dt.date:
     return day.replace(day=1)
 
