@@ -74,7 +74,8 @@ def measure(folder: Path, plays: int = 10_000, requests: int = 40) -> dict[str, 
     from headroom.playbook.model import load_playbook
     from headroom.signals.registry import types
     from headroom.store.database import Store
-    from headroom.web.app import Serve, create_app
+    from headroom.web.app import create_app
+    from headroom.web.parts import Serve
 
     rng = random.Random(7)
     src = typed_source(folder)
@@ -128,7 +129,8 @@ from benchmarks.bench_run import PLAYBOOK, typed_source
 from headroom.playbook.model import load_playbook
 from headroom.store.database import Store
 from headroom.signals.registry import types
-from headroom.web.app import Serve, create_app
+from headroom.web.app import create_app
+from headroom.web.parts import Serve
 folder, state, as_of, port = sys.argv[1:]
 src = typed_source(Path(folder))
 serve = Serve(Store(state), [], source=src, as_of=dt.date.fromisoformat(as_of),
@@ -312,7 +314,8 @@ def measure_metrics(
     from headroom.store.database import Store
     from headroom.store.models import Play
     from headroom.users import add_user
-    from headroom.web.app import Serve, create_app
+    from headroom.web.app import create_app
+    from headroom.web.parts import Serve
 
     rng = random.Random(11)
     src = typed_source(folder)

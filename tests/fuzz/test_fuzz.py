@@ -27,7 +27,8 @@ from headroom.cli.main import app as cli
 from headroom.errors import HeadroomError
 from headroom.messages.templates import Templates
 from headroom.store.database import Store
-from headroom.web.app import Serve, create_app
+from headroom.web.app import create_app
+from headroom.web.parts import Serve
 
 EXAMPLES = int(os.environ.get("HEADROOM_FUZZ_EXAMPLES", "150"))
 KEY = "wk_fuzz"

@@ -35,7 +35,8 @@ from headroom.playbook.model import load_playbook
 from headroom.signals.registry import types
 from headroom.sources import load
 from headroom.store.database import Store
-from headroom.web.app import Serve, create_app
+from headroom.web.app import create_app
+from headroom.web.parts import Serve
 from tests.delivery.helpers import playbook_with
 from tests.delivery.receivers import SECRET, Hook, free_port
 from tests.triggers.scenarios import Scenario, days

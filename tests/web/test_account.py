@@ -20,7 +20,8 @@ from headroom.facts.account import account_view
 from headroom.sources import load
 from headroom.store.database import Store
 from headroom.users import add_user
-from headroom.web.app import Serve, create_app
+from headroom.web.app import create_app
+from headroom.web.parts import Serve
 from tests.delivery.helpers import DAY
 from tests.delivery.receivers import Hook
 from tests.web.helpers import HTML, PASSWORD, csrf_of, sign_in

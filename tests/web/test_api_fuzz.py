@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from headroom.store.database import Store
 from headroom.users import create_token
-from headroom.web.app import Serve, create_app
+from headroom.web.app import create_app
+from headroom.web.parts import Serve
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ from headroom.sources import Source, load
 from headroom.store.database import Store
 from headroom.store.models import Delivery
 from headroom.users import LoginThrottle, create_token, revoke_token
-from headroom.web.app import Serve, create_app
+from headroom.web.app import create_app
+from headroom.web.parts import Serve
 from tests.web.helpers import HTML, NOW, PASSWORD, csrf_of, play_row, sign_in
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "teamflow" / "playbook.yaml"

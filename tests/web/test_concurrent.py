@@ -22,7 +22,8 @@ from headroom.facts.account import ENGINES, AccountViews
 from headroom.sources import Source, load
 from headroom.store.database import Store
 from headroom.users import add_user
-from headroom.web.app import Serve, create_app
+from headroom.web.app import create_app
+from headroom.web.parts import Serve
 from tests.web.helpers import HTML, PASSWORD, sign_in
 
 AS_OF = dt.date(2026, 6, 30)

@@ -30,7 +30,8 @@ from headroom.store.database import Store
 from headroom.store.models import Play
 from headroom.users import add_user, create_token
 from headroom.web import metrics_cache
-from headroom.web.app import Serve, create_app
+from headroom.web.app import create_app
+from headroom.web.parts import Serve
 from tests.web.helpers import HTML, PASSWORD, sign_in
 
 AS_OF = dt.date(2026, 9, 30)

@@ -48,7 +48,8 @@ def serve_command(
     from headroom.plays import runs
     from headroom.signals.registry import types
     from headroom.store.database import Store
-    from headroom.web.app import Serve, create_app
+    from headroom.web.app import create_app
+    from headroom.web.parts import Serve
 
     book = load_playbook(playbook, types())
     templates = load_templates(book)

@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from headroom.errors import NotFoundError
 from headroom.metrics.expansion import TimeToExpansion
-from headroom.playbook.model import Playbook
 from headroom.plays.conversion import funnel
-from headroom.sources import Source
-from headroom.store.database import Store
 from headroom.web import metrics_cache
 from headroom.web.api_plays import Asker
+from headroom.web.parts import AsOfDep, PlaybookDep, SourceDep, StoreDep
 
 
 class BridgeMonth(BaseModel):
@@ -137,94 +135,104 @@ def _curve_group(fit: TimeToExpansion) -> CurveGroup:
     return CurveGroup.model_validate(out)
 
 
-def router(
-    store: Store, source: Source | None, as_of: dt.date, playbook: Playbook | None
-) -> APIRouter:
-    api = APIRouter(prefix="/api/v1/metrics", tags=["metrics"])
+router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"])
 
-    def numbers() -> metrics_cache.SourceMetrics:
-        if source is None:
-            raise NotFoundError(
-                "this server has no source to measure revenue from",
-                fix="start headroom serve with the source",
-            )
-        return metrics_cache.shared(source, as_of)
 
-    start_q = Query(
-        None,
-        description="first day of the period (YYYY-MM-DD); default: a year before end",
-        json_schema_extra={"format": "date"},
-    )
-    end_q = Query(
-        None,
-        description="last day of the period (YYYY-MM-DD), at most the server's as-of day "
-        "(the default)",
-        json_schema_extra={"format": "date"},
-    )
-
-    @api.get("")
-    def metrics(person: Asker) -> MetricsOut:
-        """The MRR bridge of the last twelve months and each month's trailing-twelve-month NRR
-        and GRR, as the Metrics page shows them."""
-        o = numbers().overview()
-        return MetricsOut(
-            as_of=o.as_of,
-            bridge=[BridgeMonth.model_validate(_plain(r)) for r in o.bridge],
-            retention=[RetentionMonth.model_validate(_plain(r)) for r in o.retention],
+def _numbers(source: SourceDep, as_of: AsOfDep) -> metrics_cache.SourceMetrics:
+    if source is None:
+        raise NotFoundError(
+            "this server has no source to measure revenue from",
+            fix="start headroom serve with the source",
         )
+    return metrics_cache.shared(source, as_of)
 
-    @api.get("/expansion")
-    def expansion(
-        person: Asker,
-        by: str = Query(
-            "segment",
-            description="what to group by: owner is the CSM, else the AE; cohort the month of "
-            "the first payment",
-            json_schema_extra={"enum": list(metrics_cache.EXPANSION_GROUPS)},
-        ),
-        start: str | None = start_q,
-        end: str | None = end_q,
-    ) -> ExpansionOut:
-        """Expansion ARR per group over a period (default: the twelve months ending on the
-        as-of day): ``headroom expansions --since START --through END --by BY``."""
-        group = metrics_cache.parse_choice(by, "by", metrics_cache.EXPANSION_GROUPS)
-        period = metrics_cache.parse_period(start, end, as_of)
-        rows = numbers().expansion(group, period)
-        return ExpansionOut(
-            as_of=as_of, by=group, start=period.start, end=period.end,
-            groups=[ExpansionGroup.model_validate(_plain(r)) for r in rows],
-        )  # fmt: skip
 
-    @api.get("/time-to-expansion")
-    def time_to_expansion(
-        person: Asker,
-        by: str = Query(
-            "all",
-            description="all: one curve of every paying account; else also one per group, as "
-            "at the account's first payment",
-            json_schema_extra={"enum": list(metrics_cache.CURVE_GROUPS)},
-        ),
-        step: str = Query(
-            str(metrics_cache.MONTH_STEP),
-            description="days between the curve's points",
-            json_schema_extra={"type": "integer", "minimum": 1, "maximum": metrics_cache.MAX_STEP},
-        ),
-    ) -> TimeToExpansionOut:
-        """Days from first payment to first expansion (Kaplan-Meier, censored at churn and at
-        the as-of day), with the 95% interval of each point: ``headroom time-to-expansion``."""
-        group = metrics_cache.parse_choice(by, "by", metrics_cache.CURVE_GROUPS)
-        days = metrics_cache.parse_step(step)
-        fits = numbers().time_to_expansion(group, days)
-        return TimeToExpansionOut(
-            as_of=as_of, by=group, step=days,
-            groups=[_curve_group(f) for f in fits],
-        )  # fmt: skip
+#: The source's numbers (declared after who asks: a stranger learns nothing of the source).
+Numbers = Annotated[metrics_cache.SourceMetrics, Depends(_numbers)]
 
-    @api.get("/funnel")
-    def funnel_(person: Asker) -> FunnelOut:
-        """Each trigger's plays from firing to their outcome, counted in the state store now."""
-        triggers = [t.id for t in playbook.model.triggers] if playbook is not None else []
-        rows = funnel(store, triggers)
-        return FunnelOut(triggers=[FunnelTrigger.model_validate(f.to_dict()) for f in rows])
 
-    return api
+start_q = Query(
+    None,
+    description="first day of the period (YYYY-MM-DD); default: a year before end",
+    json_schema_extra={"format": "date"},
+)
+
+
+end_q = Query(
+    None,
+    description="last day of the period (YYYY-MM-DD), at most the server's as-of day (the default)",
+    json_schema_extra={"format": "date"},
+)
+
+
+@router.get("")
+def metrics(person: Asker, numbers: Numbers) -> MetricsOut:
+    """The MRR bridge of the last twelve months and each month's trailing-twelve-month NRR
+    and GRR, as the Metrics page shows them."""
+    o = numbers.overview()
+    return MetricsOut(
+        as_of=o.as_of,
+        bridge=[BridgeMonth.model_validate(_plain(r)) for r in o.bridge],
+        retention=[RetentionMonth.model_validate(_plain(r)) for r in o.retention],
+    )
+
+
+@router.get("/expansion")
+def expansion(
+    as_of: AsOfDep,
+    person: Asker,
+    numbers: Numbers,
+    by: str = Query(
+        "segment",
+        description="what to group by: owner is the CSM, else the AE; cohort the month of "
+        "the first payment",
+        json_schema_extra={"enum": list(metrics_cache.EXPANSION_GROUPS)},
+    ),
+    start: str | None = start_q,
+    end: str | None = end_q,
+) -> ExpansionOut:
+    """Expansion ARR per group over a period (default: the twelve months ending on the
+    as-of day): ``headroom expansions --since START --through END --by BY``."""
+    group = metrics_cache.parse_choice(by, "by", metrics_cache.EXPANSION_GROUPS)
+    period = metrics_cache.parse_period(start, end, as_of)
+    rows = numbers.expansion(group, period)
+    return ExpansionOut(
+        as_of=as_of, by=group, start=period.start, end=period.end,
+        groups=[ExpansionGroup.model_validate(_plain(r)) for r in rows],
+    )  # fmt: skip
+
+
+@router.get("/time-to-expansion")
+def time_to_expansion(
+    as_of: AsOfDep,
+    person: Asker,
+    numbers: Numbers,
+    by: str = Query(
+        "all",
+        description="all: one curve of every paying account; else also one per group, as "
+        "at the account's first payment",
+        json_schema_extra={"enum": list(metrics_cache.CURVE_GROUPS)},
+    ),
+    step: str = Query(
+        str(metrics_cache.MONTH_STEP),
+        description="days between the curve's points",
+        json_schema_extra={"type": "integer", "minimum": 1, "maximum": metrics_cache.MAX_STEP},
+    ),
+) -> TimeToExpansionOut:
+    """Days from first payment to first expansion (Kaplan-Meier, censored at churn and at
+    the as-of day), with the 95% interval of each point: ``headroom time-to-expansion``."""
+    group = metrics_cache.parse_choice(by, "by", metrics_cache.CURVE_GROUPS)
+    days = metrics_cache.parse_step(step)
+    fits = numbers.time_to_expansion(group, days)
+    return TimeToExpansionOut(
+        as_of=as_of, by=group, step=days,
+        groups=[_curve_group(f) for f in fits],
+    )  # fmt: skip
+
+
+@router.get("/funnel")
+def funnel_(store: StoreDep, playbook: PlaybookDep, person: Asker) -> FunnelOut:
+    """Each trigger's plays from firing to their outcome, counted in the state store now."""
+    triggers = [t.id for t in playbook.model.triggers] if playbook is not None else []
+    rows = funnel(store, triggers)
+    return FunnelOut(triggers=[FunnelTrigger.model_validate(f.to_dict()) for f in rows])

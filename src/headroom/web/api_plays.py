@@ -13,13 +13,13 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from headroom.errors import NotFoundError
-from headroom.facts.account import AccountViews
 from headroom.plays import queue
 from headroom.plays.view import PlayView
-from headroom.store.database import Store, jsonable
+from headroom.store.database import jsonable
 from headroom.store.models import Play
 from headroom.users import Person
 from headroom.web.auth import api_user
+from headroom.web.parts import AsOfDep, StoreDep, ViewsDep, served
 
 
 @dataclass(frozen=True)
@@ -77,104 +77,104 @@ def play_out(play: Play, now: dt.datetime) -> PlayOut:
 
 def current(request: Request) -> Person:
     """Who is asking (a dependency: settled before the body is even validated)."""
-    store = request.app.state.store
-    assert isinstance(store, Store)
-    return api_user(store, request)
+    return api_user(served(request).store, request)
 
 
 Asker = Annotated[Person, Depends(current)]
 
 
-def router(
-    store: Store, views: AccountViews | None = None, as_of: dt.date | None = None
-) -> APIRouter:
-    api = APIRouter(prefix="/api/v1", tags=["api"])
+router = APIRouter(prefix="/api/v1", tags=["api"])
 
-    @api.get("/me")
-    def me(p: Asker) -> Me:
-        """Who the token or session is for."""
-        return Me(
-            login=p.login, role=p.role, owner=p.owner, sees_everything=p.sees_everything,
-            may_see_all=p.may_see_all,
-        )  # fmt: skip
 
-    @api.get("/plays")
-    def plays(
-        person: Asker,
-        response: Response,
-        scope: Literal["mine", "all"] | None = Query(None, description="default: your role's"),
-        owner: str | None = Query(None, max_length=200),
-        trigger: str | None = Query(None, max_length=100),
-        due: Literal["overdue", "soon"] | None = None,
-        segment: str | None = Query(None, max_length=100),
-        limit: int = Query(100, ge=1, le=1000),
-        offset: int = Query(0, ge=0, le=2**31 - 1),
-    ) -> list[PlayOut]:
-        """The open plays, highest priority first, then soonest due; ``limit`` of them from
-        ``offset`` (the whole count in the ``X-Total-Count`` header)."""
-        now = dt.datetime.now(dt.UTC)
-        filters = queue.Filters(scope, owner, trigger, due, segment)
-        entries, total = queue.open_queue(store, person, filters, now, limit, offset)
-        response.headers["x-total-count"] = str(total)
-        return [play_out(e.play, now) for e in entries]
+@router.get("/me")
+def me(p: Asker) -> Me:
+    """Who the token or session is for."""
+    return Me(
+        login=p.login, role=p.role, owner=p.owner, sees_everything=p.sees_everything,
+        may_see_all=p.may_see_all,
+    )  # fmt: skip
 
-    @api.get("/plays/{play_id}")
-    def play(person: Asker, play_id: str) -> PlayOut:
-        """One play, open or closed."""
-        return play_out(queue.get_play(store, person, play_id), dt.datetime.now(dt.UTC))
 
-    @api.post("/plays/{play_id}/outcome")
-    async def outcome(person: Asker, play_id: str, body: OutcomeIn) -> PlayOut:
-        """Record what came of a play (won with the added MRR, lost, declined, contacted)."""
+@router.get("/plays")
+def plays(
+    store: StoreDep,
+    person: Asker,
+    response: Response,
+    scope: Literal["mine", "all"] | None = Query(None, description="default: your role's"),
+    owner: str | None = Query(None, max_length=200),
+    trigger: str | None = Query(None, max_length=100),
+    due: Literal["overdue", "soon"] | None = None,
+    segment: str | None = Query(None, max_length=100),
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=2**31 - 1),
+) -> list[PlayOut]:
+    """The open plays, highest priority first, then soonest due; ``limit`` of them from
+    ``offset`` (the whole count in the ``X-Total-Count`` header)."""
+    now = dt.datetime.now(dt.UTC)
+    filters = queue.Filters(scope, owner, trigger, due, segment)
+    entries, total = queue.open_queue(store, person, filters, now, limit, offset)
+    response.headers["x-total-count"] = str(total)
+    return [play_out(e.play, now) for e in entries]
 
-        def do() -> PlayOut:
-            done = queue.record_outcome(
-                store, person, play_id, body.outcome, body.amount_mrr, body.on
+
+@router.get("/plays/{play_id}")
+def play(store: StoreDep, person: Asker, play_id: str) -> PlayOut:
+    """One play, open or closed."""
+    return play_out(queue.get_play(store, person, play_id), dt.datetime.now(dt.UTC))
+
+
+@router.post("/plays/{play_id}/outcome")
+async def outcome(store: StoreDep, person: Asker, play_id: str, body: OutcomeIn) -> PlayOut:
+    """Record what came of a play (won with the added MRR, lost, declined, contacted)."""
+
+    def do() -> PlayOut:
+        done = queue.record_outcome(store, person, play_id, body.outcome, body.amount_mrr, body.on)
+        return play_out(done, dt.datetime.now(dt.UTC))
+
+    return await run_in_threadpool(do)
+
+
+@router.post("/plays/{play_id}/assign")
+async def assign(store: StoreDep, person: Asker, play_id: str, body: AssignIn) -> PlayOut:
+    """Give an open play to another owner (admins and managers)."""
+
+    def do() -> PlayOut:
+        done = queue.assign(store, person, play_id, body.owner)
+        return play_out(done, dt.datetime.now(dt.UTC))
+
+    return await run_in_threadpool(do)
+
+
+@router.get("/accounts/{account_id}")
+def account(
+    store: StoreDep, views: ViewsDep, as_of: AsOfDep, person: Asker, account_id: str
+) -> AccountOut:
+    """One account as its page shows it: the facts on the as-of day, each usage metric
+    against its plan limit with the projected day it is reached, seat utilisation over
+    time, and its plays."""
+    if views is None or as_of is None:
+        raise NotFoundError(
+            "this server has no source to show accounts from",
+            fix="start headroom serve with the source",
+        )
+    view = views.view(account_id, as_of)
+    plays = queue.account_plays(store, account_id)
+    queue.check_account(person, view.account, plays)
+    now = dt.datetime.now(dt.UTC)
+    return AccountOut(
+        account_id=view.account_id,
+        as_of=view.as_of,
+        account=jsonable(view.account),
+        facts=jsonable(view.facts),
+        usage=[
+            UsageOut(
+                metric=u.metric, limit=u.limit, kind=u.kind, status=u.status,
+                days_to_limit=u.days, projected_on=u.on(u.days, view.as_of),
+                likely_from=u.on(u.low, view.as_of), likely_until=u.on(u.high, view.as_of),
+                points=u.points,
             )
-            return play_out(done, dt.datetime.now(dt.UTC))
-
-        return await run_in_threadpool(do)
-
-    @api.post("/plays/{play_id}/assign")
-    async def assign(person: Asker, play_id: str, body: AssignIn) -> PlayOut:
-        """Give an open play to another owner (admins and managers)."""
-
-        def do() -> PlayOut:
-            done = queue.assign(store, person, play_id, body.owner)
-            return play_out(done, dt.datetime.now(dt.UTC))
-
-        return await run_in_threadpool(do)
-
-    @api.get("/accounts/{account_id}")
-    def account(person: Asker, account_id: str) -> AccountOut:
-        """One account as its page shows it: the facts on the as-of day, each usage metric
-        against its plan limit with the projected day it is reached, seat utilisation over
-        time, and its plays."""
-        if views is None or as_of is None:
-            raise NotFoundError(
-                "this server has no source to show accounts from",
-                fix="start headroom serve with the source",
-            )
-        view = views.view(account_id, as_of)
-        plays = queue.account_plays(store, account_id)
-        queue.check_account(person, view.account, plays)
-        now = dt.datetime.now(dt.UTC)
-        return AccountOut(
-            account_id=view.account_id,
-            as_of=view.as_of,
-            account=jsonable(view.account),
-            facts=jsonable(view.facts),
-            usage=[
-                UsageOut(
-                    metric=u.metric, limit=u.limit, kind=u.kind, status=u.status,
-                    days_to_limit=u.days, projected_on=u.on(u.days, view.as_of),
-                    likely_from=u.on(u.low, view.as_of), likely_until=u.on(u.high, view.as_of),
-                    points=u.points,
-                )
-                for u in view.usage
-            ],
-            seat_utilisation=view.utilisation,
-            plays=[play_out(p, now) for p in plays],
-        )  # fmt: skip
-
-    return api
+            for u in view.usage
+        ],
+        seat_utilisation=view.utilisation,
+        plays=[play_out(p, now) for p in plays],
+    )  # fmt: skip

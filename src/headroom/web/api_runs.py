@@ -11,12 +11,10 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from headroom.playbook.model import Playbook
 from headroom.plays import runs
-from headroom.sources import Source
-from headroom.store.database import Store
 from headroom.usecases import backtest as backtests
 from headroom.web.api_plays import Asker
+from headroom.web.parts import PlaybookDep, SourceDep, StoreDep
 from headroom.web.playbook_pages import start_backtest
 
 
@@ -67,37 +65,40 @@ def run_out(run: runs.RunInfo) -> RunOut:
     return RunOut.model_validate(run, from_attributes=True)
 
 
-def router(store: Store, source: Source | None, playbook: Playbook | None) -> APIRouter:
-    api = APIRouter(prefix="/api/v1", tags=["runs"])
+router = APIRouter(prefix="/api/v1", tags=["runs"])
 
-    @api.get("/runs")
-    def list_runs(
-        person: Asker,
-        response: Response,
-        kind: Literal["run", "backtest"] | None = None,
-        status: Literal["running", "finished", "failed"] | None = None,
-        limit: int = Query(50, ge=1, le=1000),
-        offset: int = Query(0, ge=0, le=2**31 - 1),
-    ) -> list[RunOut]:
-        """Runs of the playbook and backtests, newest first, without their results; ``limit``
-        of them from ``offset`` (the whole count in the ``X-Total-Count`` header)."""
-        found, total = runs.list_runs(store, kind, status, limit, offset)
-        response.headers["x-total-count"] = str(total)
-        return [run_out(r) for r in found]
 
-    @api.get("/runs/{run_id}")
-    def get_run(person: Asker, run_id: int = Path(ge=1, le=2**31 - 1)) -> RunDetail:
-        """One run or backtest, with its result."""
-        run = runs.get_run(store, run_id)
-        return RunDetail.model_validate(run, from_attributes=True)
+@router.get("/runs")
+def list_runs(
+    store: StoreDep,
+    person: Asker,
+    response: Response,
+    kind: Literal["run", "backtest"] | None = None,
+    status: Literal["running", "finished", "failed"] | None = None,
+    limit: int = Query(50, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=2**31 - 1),
+) -> list[RunOut]:
+    """Runs of the playbook and backtests, newest first, without their results; ``limit``
+    of them from ``offset`` (the whole count in the ``X-Total-Count`` header)."""
+    found, total = runs.list_runs(store, kind, status, limit, offset)
+    response.headers["x-total-count"] = str(total)
+    return [run_out(r) for r in found]
 
-    @api.post("/runs", status_code=202)
-    async def start(person: Asker, body: BacktestIn) -> RunOut:
-        """Start a backtest of the server's playbook on its source (admins and managers; one
-        at a time). It runs in the background: read it back with ``GET /runs/{id}`` until its
-        status is finished or failed."""
-        ask = backtests.BacktestAsk(body.start, body.end, body.horizon_days, body.sweep)
-        run = await run_in_threadpool(start_backtest, store, person, source, playbook, ask)
-        return run_out(run)
 
-    return api
+@router.get("/runs/{run_id}")
+def get_run(store: StoreDep, person: Asker, run_id: int = Path(ge=1, le=2**31 - 1)) -> RunDetail:
+    """One run or backtest, with its result."""
+    run = runs.get_run(store, run_id)
+    return RunDetail.model_validate(run, from_attributes=True)
+
+
+@router.post("/runs", status_code=202)
+async def start(
+    store: StoreDep, source: SourceDep, playbook: PlaybookDep, person: Asker, body: BacktestIn
+) -> RunOut:
+    """Start a backtest of the server's playbook on its source (admins and managers; one
+    at a time). It runs in the background: read it back with ``GET /runs/{id}`` until its
+    status is finished or failed."""
+    ask = backtests.BacktestAsk(body.start, body.end, body.horizon_days, body.sweep)
+    run = await run_in_threadpool(start_backtest, store, person, source, playbook, ask)
+    return run_out(run)

@@ -6,17 +6,11 @@ every error, ours or the framework's, answers with the one JSON shape of
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import gzip
 import logging
-import secrets
 import threading
-import zlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,83 +18,32 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from headroom.delivery.config import DeliveryConfig
 from headroom.delivery.worker import Worker
-from headroom.errors import HeadroomError, NotFoundError, UnauthorizedError
+from headroom.errors import HeadroomError, NotFoundError
 from headroom.facts.account import AccountViews
-from headroom.ingest.events import accept
-from headroom.ingest.realtime import Reactor
-from headroom.ingest.segment import (
-    MAX_BATCH_BYTES,
-    MAX_CALL_BYTES,
-    IngestError,
-    PayloadTooLargeError,
-    batch_calls,
-    parse_body,
-    track_calls,
-)
-from headroom.playbook.model import Playbook
 from headroom.sources import Source
 from headroom.sources.limits import is_out_of_memory, out_of_memory
-from headroom.store.database import Store
-from headroom.users import LoginThrottle
 from headroom.web import (
     api_metrics,
     api_plays,
     api_runs,
+    ingest_api,
     metrics_cache,
     playbook_pages,
     queue_pages,
     revenue_pages,
 )
-from headroom.web.auth import SignInRequiredError, bounded_body
+from headroom.web.auth import SignInRequiredError
+from headroom.web.parts import Serve
 from headroom.web.render import templates
 
 log = logging.getLogger("headroom.serve")
 
 
-@dataclass
-class Serve:
-    """What the app serves: the store, the write keys the ingest API accepts, what fires plays
-    on arriving events, and the delivery settings its worker sends with."""
-
-    store: Store
-    write_keys: Sequence[str]
-    reactor: Reactor | None = None
-    delivery: DeliveryConfig | None = None
-    worker_poll_seconds: float = 1.0
-    #: Compute the account pages' queries and the Metrics page's numbers when the app starts,
-    #: in the background, so that the first visitors do not wait for them.
-    warm: bool = False
-    throttle: LoginThrottle = field(default_factory=LoginThrottle)
-    #: The loaded source the account pages read, and the day they show it as of.
-    source: Source | None = None
-    as_of: dt.date = field(default_factory=dt.date.today)
-    #: The playbook plays are valued by (learned conversion) on the pipeline page.
-    playbook: Playbook | None = None
-    _stop: threading.Event = field(default_factory=threading.Event)
-
-
 def _shape(exc: HeadroomError) -> JSONResponse:
     return JSONResponse(exc.to_dict(), status_code=exc.http_status)
-
-
-def _write_key(request: Request, body: dict[str, Any] | None) -> str | None:
-    """Segment's libraries send the write key as the Basic auth user (``key:``), some in the
-    body as ``writeKey``."""
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("basic "):
-        try:
-            user = base64.b64decode(auth[6:], validate=True).decode().split(":", 1)[0]
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        return user or None
-    if body is not None and isinstance(body.get("writeKey"), str):
-        return str(body["writeKey"])
-    return None
 
 
 def _page(request: Request) -> bool:
@@ -268,78 +211,18 @@ def create_app(serve: Serve) -> FastAPI:
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         return answer(request, HeadroomError(f"the request is not valid: {_problems(exc)}"))
 
-    app.state.store = serve.store
-    app.include_router(api_plays.router(serve.store, views, serve.as_of))
-    app.include_router(queue_pages.router(serve.store, serve.throttle, views, serve.as_of))
-    app.include_router(revenue_pages.router(serve.store, serve.source, serve.as_of, serve.playbook))
-    app.include_router(
-        playbook_pages.router(serve.store, serve.source, serve.as_of, serve.playbook)
-    )
-    app.include_router(api_runs.router(serve.store, serve.source, serve.playbook))
-    app.include_router(api_metrics.router(serve.store, serve.source, serve.as_of, serve.playbook))
+    app.state.serve, app.state.views = serve, views  # what the routes' dependencies hand over
+    for module in (
+        api_plays,
+        queue_pages,
+        revenue_pages,
+        playbook_pages,
+        api_runs,
+        api_metrics,
+        ingest_api,
+    ):
+        app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), "static")
-
-    async def _read(request: Request, limit: int) -> dict[str, Any]:
-        def too_large(declared: int | None) -> HeadroomError:
-            fix = "send at most 32 KB per call and 500 KB per batch, as Segment's libraries do"
-            if declared is not None:
-                return PayloadTooLargeError(
-                    f"the request body is {declared:,} bytes, over the limit of {limit:,}", fix=fix
-                )
-            return PayloadTooLargeError(
-                f"the request body is over the limit of {limit:,} bytes", fix=fix
-            )
-
-        raw = await bounded_body(request, limit, too_large)
-        if request.headers.get("content-encoding", "").lower() == "gzip":
-            try:
-                # Bounded: a small gzip body must not unpack into gigabytes.
-                d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                raw = d.decompress(raw, limit + 1)
-            except (zlib.error, gzip.BadGzipFile):
-                raise IngestError(
-                    "the body is not valid gzip", fix="send gzip or plain JSON"
-                ) from None
-        return parse_body(raw, limit)
-
-    def _ingest(request: Request, body: dict[str, Any], batch: bool) -> dict[str, Any]:
-        key = _write_key(request, body)
-        if not serve.write_keys:
-            raise UnauthorizedError(
-                "this server accepts no events: no write key is configured",
-                fix="start headroom serve with HEADROOM_WRITE_KEYS set",
-            )
-        given = (key or "").encode()
-        if key is None or not any(
-            secrets.compare_digest(given, k.encode()) for k in serve.write_keys
-        ):
-            raise UnauthorizedError(
-                "missing or unknown write key",
-                fix="send the write key as the Basic auth user name, as Segment's libraries do",
-            )
-        now = dt.datetime.now(dt.UTC)
-        events = batch_calls(body, now) if batch else track_calls(body, now)
-        new = accept(serve.store, events, now)  # committed: from here nothing is lost
-        fired: list[str] = []
-        if serve.reactor is not None and new:
-            try:
-                fired = [p.play_id for p in serve.reactor.react(new, now)]
-            except Exception:  # the events are kept; the day's run will fire the plays
-                log.exception("event-triggered plays failed; the next run will fire them")
-        return {"success": True, "accepted": len(new), "duplicates": len(events) - len(new),
-                "plays": fired}  # fmt: skip
-
-    @app.post("/v1/track")
-    async def track(request: Request) -> JSONResponse:
-        """A Segment ``track`` call."""
-        body = await _read(request, MAX_CALL_BYTES)
-        return JSONResponse(await run_in_threadpool(_ingest, request, body, False))
-
-    @app.post("/v1/batch")
-    async def batch(request: Request) -> JSONResponse:
-        """A Segment ``batch`` of calls (its libraries send these)."""
-        body = await _read(request, MAX_BATCH_BYTES)
-        return JSONResponse(await run_in_threadpool(_ingest, request, body, True))
 
     @app.get("/healthz")
     def health() -> dict[str, str]:

@@ -29,6 +29,7 @@ from headroom.usecases.check import check
 from headroom.users import Person
 from headroom.web.auth import page_user, posted
 from headroom.web.charts import bar_chart, xy_chart
+from headroom.web.parts import AsOfDep, PlaybookDep, SourceDep, StoreDep
 from headroom.web.render import templates
 
 #: The earlier backtests listed on the page (the API pages through all of them).
@@ -164,86 +165,99 @@ def would_fire(store: Store, source: Source, playbook: Playbook, as_of: dt.date)
     }
 
 
-def router(
-    store: Store, source: Source | None, as_of: dt.date, playbook: Playbook | None
-) -> APIRouter:
-    pages = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
-    @pages.get("/backtest", response_class=HTMLResponse)
-    def backtest_page(request: Request, run: str = "") -> Response:
-        signed = page_user(store, request)
-        if run.strip():
-            if not run.strip().isdigit() or len(run.strip()) > 9:
-                raise UsageError(f"run {run!r} is not a run number", fix="e.g. /backtest?run=3")
-            shown: runs.RunInfo | None = runs.get_run(store, int(run))
-            if shown is not None and shown.kind != "backtest":
-                raise NotFoundError(
-                    f"run {shown.id} is a run of the playbook, not a backtest",
-                    fix="the Backtest page lists the backtests",
-                )
-        else:
-            shown = runs.latest_run(store, "backtest")
-        listed, total = runs.list_runs(store, kind="backtest", limit=LISTED)
-        running, _ = runs.list_runs(store, kind="backtest", status="running", limit=5)
-        end = as_of - dt.timedelta(days=90)  # the latest end whose 90 days ahead are known
-        context: dict[str, Any] = {
-            "me": signed.person,
-            "csrf": signed.csrf,
-            "run": shown,
-            "listed": listed,
-            "total": total,
-            "running": running,
-            "can_start": signed.person.sees_everything
-            and source is not None
-            and playbook is not None,
-            "defaults": {"start": end - dt.timedelta(days=89), "end": end, "horizon_days": 90},
-            "as_of": as_of,
-        }
-        if shown is not None and shown.status == "finished":
-            context.update(backtest_view(shown))
-        return templates.TemplateResponse(request, "backtest.html", context)
 
-    @pages.post("/backtest")
-    async def start(request: Request) -> Response:
-        fields, signed = await posted(store, request)
-        sweep = fields.get("sweep", "").strip() or None
-        ask = backtests.BacktestAsk(
-            _date(fields.get("start", ""), "start"),
-            _date(fields.get("end", ""), "end"),
-            _days(fields.get("horizon_days", "90")),
-            sweep,
-        )
-        run = await run_in_threadpool(start_backtest, store, signed.person, source, playbook, ask)
-        return RedirectResponse(f"/backtest?run={run.id}", status_code=303)
+@router.get("/backtest", response_class=HTMLResponse)
+def backtest_page(
+    store: StoreDep,
+    source: SourceDep,
+    as_of: AsOfDep,
+    playbook: PlaybookDep,
+    request: Request,
+    run: str = "",
+) -> Response:
+    signed = page_user(store, request)
+    if run.strip():
+        if not run.strip().isdigit() or len(run.strip()) > 9:
+            raise UsageError(f"run {run!r} is not a run number", fix="e.g. /backtest?run=3")
+        shown: runs.RunInfo | None = runs.get_run(store, int(run))
+        if shown is not None and shown.kind != "backtest":
+            raise NotFoundError(
+                f"run {shown.id} is a run of the playbook, not a backtest",
+                fix="the Backtest page lists the backtests",
+            )
+    else:
+        shown = runs.latest_run(store, "backtest")
+    listed, total = runs.list_runs(store, kind="backtest", limit=LISTED)
+    running, _ = runs.list_runs(store, kind="backtest", status="running", limit=5)
+    end = as_of - dt.timedelta(days=90)  # the latest end whose 90 days ahead are known
+    context: dict[str, Any] = {
+        "me": signed.person,
+        "csrf": signed.csrf,
+        "run": shown,
+        "listed": listed,
+        "total": total,
+        "running": running,
+        "can_start": signed.person.sees_everything and source is not None and playbook is not None,
+        "defaults": {"start": end - dt.timedelta(days=89), "end": end, "horizon_days": 90},
+        "as_of": as_of,
+    }
+    if shown is not None and shown.status == "finished":
+        context.update(backtest_view(shown))
+    return templates.TemplateResponse(request, "backtest.html", context)
 
-    @pages.get("/playbook", response_class=HTMLResponse)
-    def playbook_page(request: Request, dry_run: str = "", diff: str = "") -> Response:
-        signed = page_user(store, request)
-        context: dict[str, Any] = {
-            "me": signed.person,
-            "csrf": signed.csrf,
-            "book": playbook,
-            "as_of": as_of,
-            "has_source": source is not None,
-            "versions": runs.versions(store),
-            "owner_of": _owner,
-        }
-        if diff.strip():
-            context["diff"] = runs.version_diff(store, diff.strip()[:40])
-        if playbook is not None:
-            checked = check(playbook.path, source)
-            context["checked"] = checked
-            context["on_disk"] = checked.book.version if checked.book is not None else None
-            kept = [v for v in context["versions"] if v.version == playbook.version]
-            context["yaml"] = runs.get_version(store, playbook.version).text if kept else None
-            if context["yaml"] is None and context["on_disk"] == playbook.version:
-                context["yaml"] = playbook.path.read_text(encoding="utf-8")
-        if dry_run.strip():
-            if playbook is None:
-                raise no_playbook()
-            if source is None:
-                raise no_source()
-            context["dry"] = would_fire(store, source, playbook, as_of)
-        return templates.TemplateResponse(request, "playbook.html", context)
 
-    return pages
+@router.post("/backtest")
+async def start(
+    store: StoreDep, source: SourceDep, playbook: PlaybookDep, request: Request
+) -> Response:
+    fields, signed = await posted(store, request)
+    sweep = fields.get("sweep", "").strip() or None
+    ask = backtests.BacktestAsk(
+        _date(fields.get("start", ""), "start"),
+        _date(fields.get("end", ""), "end"),
+        _days(fields.get("horizon_days", "90")),
+        sweep,
+    )
+    run = await run_in_threadpool(start_backtest, store, signed.person, source, playbook, ask)
+    return RedirectResponse(f"/backtest?run={run.id}", status_code=303)
+
+
+@router.get("/playbook", response_class=HTMLResponse)
+def playbook_page(
+    store: StoreDep,
+    source: SourceDep,
+    as_of: AsOfDep,
+    playbook: PlaybookDep,
+    request: Request,
+    dry_run: str = "",
+    diff: str = "",
+) -> Response:
+    signed = page_user(store, request)
+    context: dict[str, Any] = {
+        "me": signed.person,
+        "csrf": signed.csrf,
+        "book": playbook,
+        "as_of": as_of,
+        "has_source": source is not None,
+        "versions": runs.versions(store),
+        "owner_of": _owner,
+    }
+    if diff.strip():
+        context["diff"] = runs.version_diff(store, diff.strip()[:40])
+    if playbook is not None:
+        checked = check(playbook.path, source)
+        context["checked"] = checked
+        context["on_disk"] = checked.book.version if checked.book is not None else None
+        kept = [v for v in context["versions"] if v.version == playbook.version]
+        context["yaml"] = runs.get_version(store, playbook.version).text if kept else None
+        if context["yaml"] is None and context["on_disk"] == playbook.version:
+            context["yaml"] = playbook.path.read_text(encoding="utf-8")
+    if dry_run.strip():
+        if playbook is None:
+            raise no_playbook()
+        if source is None:
+            raise no_source()
+        context["dry"] = would_fire(store, source, playbook, as_of)
+    return templates.TemplateResponse(request, "playbook.html", context)

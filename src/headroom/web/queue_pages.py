@@ -17,12 +17,9 @@ from starlette.concurrency import run_in_threadpool
 
 from headroom.delivery import drafts
 from headroom.errors import HeadroomError, NotFoundError, UsageError
-from headroom.facts.account import AccountViews
 from headroom.plays import queue
-from headroom.store.database import Store
 from headroom.users import (
     SESSION_HOURS,
-    LoginThrottle,
     authenticate,
     end_session,
     start_session,
@@ -39,6 +36,7 @@ from headroom.web.auth import (
     set_cookie,
 )
 from headroom.web.charts import Projection, line_chart
+from headroom.web.parts import AsOfDep, StoreDep, ThrottleDep, ViewsDep
 from headroom.web.render import templates
 
 
@@ -47,186 +45,189 @@ def _local(path: str) -> str:
     return path if path.startswith("/") and not path.startswith("//") else "/queue"
 
 
-def router(
-    store: Store,
-    throttle: LoginThrottle,
-    views: AccountViews | None,
-    as_of: dt.date,
-) -> APIRouter:
-    pages = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
-    def login_page(request: Request, error: str | None, status: int, nxt: str) -> Response:
-        token = secrets.token_urlsafe(32)
-        response = templates.TemplateResponse(
-            request, "login.html", {"csrf": token, "error": error, "next": nxt},
-            status_code=status,
-        )  # fmt: skip
-        set_cookie(request, response, LOGIN_COOKIE, token, hours=1)
-        return response
 
-    @pages.get("/login")
-    def login_form(request: Request, next: str = "/queue") -> Response:
-        return login_page(request, None, 200, _local(next))
+def login_page(request: Request, error: str | None, status: int, nxt: str) -> Response:
+    token = secrets.token_urlsafe(32)
+    response = templates.TemplateResponse(
+        request, "login.html", {"csrf": token, "error": error, "next": nxt},
+        status_code=status,
+    )  # fmt: skip
+    set_cookie(request, response, LOGIN_COOKIE, token, hours=1)
+    return response
 
-    @pages.post("/login")
-    async def login(request: Request) -> Response:
-        fields = await form(request)
-        nxt = _local(fields.get("next", "/queue"))
-        if not same_token(fields.get(CSRF_FIELD, ""), request.cookies.get(LOGIN_COOKIE, "")):
-            err = bad_csrf()
-            return login_page(request, str(err), err.http_status, nxt)
-        login_name = fields.get("login", "").strip()
-        address = request.client.host if request.client else "unknown"
-        keys = (f"login:{login_name}", f"address:{address}")
 
-        def attempt() -> str:
-            throttle.check(*keys)
-            try:
-                person = authenticate(store, login_name, fields.get("password", ""))
-            except HeadroomError:
-                throttle.failed(*keys)
-                raise
-            throttle.succeeded(f"login:{login_name}")
-            cookie, _ = start_session(store, person)
-            return cookie
+@router.get("/login")
+def login_form(request: Request, next: str = "/queue") -> Response:
+    return login_page(request, None, 200, _local(next))
 
+
+@router.post("/login")
+async def login(store: StoreDep, throttle: ThrottleDep, request: Request) -> Response:
+    fields = await form(request)
+    nxt = _local(fields.get("next", "/queue"))
+    if not same_token(fields.get(CSRF_FIELD, ""), request.cookies.get(LOGIN_COOKIE, "")):
+        err = bad_csrf()
+        return login_page(request, str(err), err.http_status, nxt)
+    login_name = fields.get("login", "").strip()
+    address = request.client.host if request.client else "unknown"
+    keys = (f"login:{login_name}", f"address:{address}")
+
+    def attempt() -> str:
+        throttle.check(*keys)
         try:
-            cookie = await run_in_threadpool(attempt)
-        except HeadroomError as err:
-            response = login_page(request, str(err), err.http_status, nxt)
-            retry = getattr(err, "retry_after", None)
-            if retry is not None:
-                response.headers["retry-after"] = str(retry)
-            return response
-        response = RedirectResponse(nxt, status_code=303)
-        set_cookie(request, response, SESSION_COOKIE, cookie, hours=SESSION_HOURS)
-        response.delete_cookie(LOGIN_COOKIE, path="/")
+            person = authenticate(store, login_name, fields.get("password", ""))
+        except HeadroomError:
+            throttle.failed(*keys)
+            raise
+        throttle.succeeded(f"login:{login_name}")
+        cookie, _ = start_session(store, person)
+        return cookie
+
+    try:
+        cookie = await run_in_threadpool(attempt)
+    except HeadroomError as err:
+        response = login_page(request, str(err), err.http_status, nxt)
+        retry = getattr(err, "retry_after", None)
+        if retry is not None:
+            response.headers["retry-after"] = str(retry)
         return response
+    response = RedirectResponse(nxt, status_code=303)
+    set_cookie(request, response, SESSION_COOKIE, cookie, hours=SESSION_HOURS)
+    response.delete_cookie(LOGIN_COOKIE, path="/")
+    return response
 
-    @pages.post("/logout")
-    async def logout(request: Request) -> Response:
-        await posted(store, request)  # signed in, with the form token
-        await run_in_threadpool(end_session, store, request.cookies.get(SESSION_COOKIE, ""))
-        response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(SESSION_COOKIE, path="/")
-        return response
 
-    @pages.get("/")
-    def home() -> Response:
-        return RedirectResponse("/queue", status_code=303)
+@router.post("/logout")
+async def logout(store: StoreDep, request: Request) -> Response:
+    await posted(store, request)  # signed in, with the form token
+    await run_in_threadpool(end_session, store, request.cookies.get(SESSION_COOKIE, ""))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
 
-    @pages.get("/queue", response_class=HTMLResponse)
-    def queue_page(
-        request: Request,
-        scope: str | None = None,
-        owner: str | None = None,
-        trigger: str | None = None,
-        due: str | None = None,
-        segment: str | None = None,
-        page: int = 1,
-    ) -> Response:
-        signed = page_user(store, request)
-        person = signed.person
-        now = dt.datetime.now(dt.UTC)
-        filters = queue.Filters(
-            scope or None, owner or None, trigger or None, due or None, segment or None
+
+@router.get("/")
+def home() -> Response:
+    return RedirectResponse("/queue", status_code=303)
+
+
+@router.get("/queue", response_class=HTMLResponse)
+def queue_page(
+    store: StoreDep,
+    request: Request,
+    scope: str | None = None,
+    owner: str | None = None,
+    trigger: str | None = None,
+    due: str | None = None,
+    segment: str | None = None,
+    page: int = 1,
+) -> Response:
+    signed = page_user(store, request)
+    person = signed.person
+    now = dt.datetime.now(dt.UTC)
+    filters = queue.Filters(
+        scope or None, owner or None, trigger or None, due or None, segment or None
+    )
+    shown = queue.queue_page(store, person, filters, now, page)
+    kept = {k: v for k, v in request.query_params.items() if k != "page" and v}
+    return templates.TemplateResponse(
+        request,
+        "queue.html",
+        {
+            "me": person,
+            "csrf": signed.csrf,
+            "entries": shown.entries,
+            "page": shown,
+            "page_link": lambda n: "/queue?" + urlencode({**kept, "page": n}),
+            "scope": filters.scope or queue.default_scope(person),
+            "filters": filters,
+            "choices": queue.choices(store),
+            "may_act": lambda p: queue.may_act(person, p),
+            "back": request.url.path + ("?" + request.url.query if request.url.query else ""),
+        },
+    )
+
+
+@router.get("/accounts/{account_id}", response_class=HTMLResponse)
+def account_page(
+    store: StoreDep, views: ViewsDep, as_of: AsOfDep, request: Request, account_id: str
+) -> Response:
+    signed = page_user(store, request)
+    if views is None:
+        raise NotFoundError(
+            "this server has no source to show accounts from",
+            fix="start headroom serve with the source",
         )
-        shown = queue.queue_page(store, person, filters, now, page)
-        kept = {k: v for k, v in request.query_params.items() if k != "page" and v}
-        return templates.TemplateResponse(
-            request,
-            "queue.html",
-            {
-                "me": person,
-                "csrf": signed.csrf,
-                "entries": shown.entries,
-                "page": shown,
-                "page_link": lambda n: "/queue?" + urlencode({**kept, "page": n}),
-                "scope": filters.scope or queue.default_scope(person),
-                "filters": filters,
-                "choices": queue.choices(store),
-                "may_act": lambda p: queue.may_act(person, p),
-                "back": request.url.path + ("?" + request.url.query if request.url.query else ""),
-            },
-        )
+    view = views.view(account_id, as_of)
+    plays = queue.account_plays(store, account_id)
+    queue.check_account(signed.person, view.account, plays)
+    charts = []
+    for u in view.usage:
+        on = u.on(u.days, as_of)
+        proj = None
+        if u.limit is not None and on is not None and u.status == "projected":
+            proj = Projection(on, u.on(u.low, as_of), u.on(u.high, as_of))
+        charts.append((u, line_chart(u.metric, u.points, u.limit, proj)))
+    return templates.TemplateResponse(
+        request,
+        "account.html",
+        {
+            "me": signed.person,
+            "csrf": signed.csrf,
+            "view": view,
+            "charts": charts,
+            "utilisation": line_chart("seat utilisation", view.utilisation, 1.0, percent=True),
+            "plays": plays,
+            "may_act": lambda p: queue.may_act(signed.person, p),
+            "deliveries": drafts.for_plays(store, [p.play_id for p in plays]),
+            "decisions": queue.account_decisions(store, account_id),
+            "back": request.url.path,
+        },
+    )
 
-    @pages.get("/accounts/{account_id}", response_class=HTMLResponse)
-    def account_page(request: Request, account_id: str) -> Response:
-        signed = page_user(store, request)
-        if views is None:
-            raise NotFoundError(
-                "this server has no source to show accounts from",
-                fix="start headroom serve with the source",
-            )
-        view = views.view(account_id, as_of)
-        plays = queue.account_plays(store, account_id)
-        queue.check_account(signed.person, view.account, plays)
-        charts = []
-        for u in view.usage:
-            on = u.on(u.days, as_of)
-            proj = None
-            if u.limit is not None and on is not None and u.status == "projected":
-                proj = Projection(on, u.on(u.low, as_of), u.on(u.high, as_of))
-            charts.append((u, line_chart(u.metric, u.points, u.limit, proj)))
-        return templates.TemplateResponse(
-            request,
-            "account.html",
-            {
-                "me": signed.person,
-                "csrf": signed.csrf,
-                "view": view,
-                "charts": charts,
-                "utilisation": line_chart("seat utilisation", view.utilisation, 1.0, percent=True),
-                "plays": plays,
-                "may_act": lambda p: queue.may_act(signed.person, p),
-                "deliveries": drafts.for_plays(store, [p.play_id for p in plays]),
-                "decisions": queue.account_decisions(store, account_id),
-                "back": request.url.path,
-            },
-        )
 
-    @pages.post("/deliveries/{delivery_id}")
-    async def draft(request: Request, delivery_id: str) -> Response:
-        fields, signed = await posted(store, request)
+@router.post("/deliveries/{delivery_id}")
+async def draft(store: StoreDep, request: Request, delivery_id: str) -> Response:
+    fields, signed = await posted(store, request)
 
-        def save() -> None:
-            drafts.edit(
-                store, signed.person, delivery_id, fields.get("subject", ""),
-                fields.get("body", ""),
-            )  # fmt: skip
-            if fields.get("action") == "approve":
-                drafts.approve(store, signed.person, delivery_id)
-
-        await run_in_threadpool(save)
-        return back(fields)
-
-    @pages.post("/plays/{play_id}/assign")
-    async def assign(request: Request, play_id: str) -> Response:
-        fields, signed = await posted(store, request)
-        await run_in_threadpool(
-            queue.assign, store, signed.person, play_id, fields.get("owner", "")
-        )
-        return back(fields)
-
-    @pages.post("/plays/{play_id}/outcome")
-    async def outcome(request: Request, play_id: str) -> Response:
-        fields, signed = await posted(store, request)
-        amount = None
-        if fields.get("amount_mrr", "").strip():
-            try:
-                amount = Decimal(fields["amount_mrr"].strip())
-            except InvalidOperation:
-                raise UsageError(
-                    f"amount {fields['amount_mrr']!r} is not a number",
-                    fix="give the added MRR, e.g. 250",
-                ) from None
-        await run_in_threadpool(
-            queue.record_outcome, store, signed.person, play_id, fields.get("outcome", ""),
-            amount,
+    def save() -> None:
+        drafts.edit(
+            store, signed.person, delivery_id, fields.get("subject", ""),
+            fields.get("body", ""),
         )  # fmt: skip
-        return back(fields)
+        if fields.get("action") == "approve":
+            drafts.approve(store, signed.person, delivery_id)
 
-    return pages
+    await run_in_threadpool(save)
+    return back(fields)
+
+
+@router.post("/plays/{play_id}/assign")
+async def assign(store: StoreDep, request: Request, play_id: str) -> Response:
+    fields, signed = await posted(store, request)
+    await run_in_threadpool(queue.assign, store, signed.person, play_id, fields.get("owner", ""))
+    return back(fields)
+
+
+@router.post("/plays/{play_id}/outcome")
+async def outcome(store: StoreDep, request: Request, play_id: str) -> Response:
+    fields, signed = await posted(store, request)
+    amount = None
+    if fields.get("amount_mrr", "").strip():
+        try:
+            amount = Decimal(fields["amount_mrr"].strip())
+        except InvalidOperation:
+            raise UsageError(
+                f"amount {fields['amount_mrr']!r} is not a number",
+                fix="give the added MRR, e.g. 250",
+            ) from None
+    await run_in_threadpool(
+        queue.record_outcome, store, signed.person, play_id, fields.get("outcome", ""),
+        amount,
+    )  # fmt: skip
+    return back(fields)
 
 
 def back(fields: dict[str, str]) -> Response:

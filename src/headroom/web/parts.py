@@ -1,0 +1,91 @@
+"""What the app serves, and each part of it as a typed FastAPI dependency.
+
+The routers are module-level (one module per thing served); a route names the parts it needs
+in its signature (``store: StoreDep``) and FastAPI hands them over from the app's state, which
+:func:`headroom.web.app.create_app` sets once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from headroom.delivery.config import DeliveryConfig
+from headroom.facts.account import AccountViews
+from headroom.ingest.realtime import Reactor
+from headroom.playbook.model import Playbook
+from headroom.sources import Source
+from headroom.store.database import Store
+from headroom.users import LoginThrottle
+
+
+@dataclass
+class Serve:
+    """What the app serves: the store, the write keys the ingest API accepts, what fires plays
+    on arriving events, and the delivery settings its worker sends with."""
+
+    store: Store
+    write_keys: Sequence[str]
+    reactor: Reactor | None = None
+    delivery: DeliveryConfig | None = None
+    worker_poll_seconds: float = 1.0
+    #: Compute the account pages' queries and the Metrics page's numbers when the app starts,
+    #: in the background, so that the first visitors do not wait for them.
+    warm: bool = False
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    #: The loaded source the account pages read, and the day they show it as of.
+    source: Source | None = None
+    as_of: dt.date = field(default_factory=dt.date.today)
+    #: The playbook plays are valued by (learned conversion) on the pipeline page.
+    playbook: Playbook | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+
+def served(request: Request) -> Serve:
+    """The app's :class:`Serve` (set by ``create_app``)."""
+    serve = request.app.state.serve
+    assert isinstance(serve, Serve)
+    return serve
+
+
+def _store(request: Request) -> Store:
+    return served(request).store
+
+
+def _source(request: Request) -> Source | None:
+    return served(request).source
+
+
+def _as_of(request: Request) -> dt.date:
+    return served(request).as_of
+
+
+def _playbook(request: Request) -> Playbook | None:
+    return served(request).playbook
+
+
+def _throttle(request: Request) -> LoginThrottle:
+    return served(request).throttle
+
+
+def _views(request: Request) -> AccountViews | None:
+    # one set of account-page engines for the app's life (they compile their queries once)
+    views = request.app.state.views
+    assert views is None or isinstance(views, AccountViews)
+    return views
+
+
+Served = Annotated[Serve, Depends(served)]
+StoreDep = Annotated[Store, Depends(_store)]
+#: The loaded source (None: the server was started without one).
+SourceDep = Annotated[Source | None, Depends(_source)]
+#: The day the pages show the source as of.
+AsOfDep = Annotated[dt.date, Depends(_as_of)]
+PlaybookDep = Annotated[Playbook | None, Depends(_playbook)]
+ThrottleDep = Annotated[LoginThrottle, Depends(_throttle)]
+ViewsDep = Annotated[AccountViews | None, Depends(_views)]
