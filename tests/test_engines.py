@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from headroom.errors import UsageError
 from headroom.facts import account_snapshot, customers_by_plan_and_segment
-from headroom.generate import Options, generate
 from headroom.sources import load
 from headroom.sources.engines import engine_names, get_engine, on_engine
 from tests import parts
@@ -26,9 +26,10 @@ def test_unknown_engine_names_the_known_ones() -> None:
     assert engine_names() == ["duckdb", "spark"]
 
 
-def test_duckdb_engine_is_the_loaded_source_itself(tmp_path: Path) -> None:
-    generate(tmp_path / "tf", Options(accounts=30, days=90, seed=1))
-    source = load(tmp_path / "tf", today=AS_OF, workspace=tmp_path / "ws")
+def test_duckdb_engine_is_the_loaded_source_itself(
+    tmp_path: Path, teamflow: Callable[..., Path]
+) -> None:
+    source = load(teamflow(accounts=30, days=90, seed=2), today=AS_OF, workspace=tmp_path / "ws")
     try:
         assert on_engine(source, "duckdb") is source
     finally:
@@ -37,10 +38,12 @@ def test_duckdb_engine_is_the_loaded_source_itself(tmp_path: Path) -> None:
 
 @pytest.mark.spark
 @pytest.mark.xdist_group("spark")
-def test_snapshot_is_identical_on_duckdb_and_spark(tmp_path: Path) -> None:
+def test_snapshot_is_identical_on_duckdb_and_spark(
+    tmp_path: Path, teamflow: Callable[..., Path]
+) -> None:
     parts.spark()
-    generate(tmp_path / "tf", Options(accounts=300, days=200, seed=3))
-    source = load(tmp_path / "tf", today=AS_OF + dt.timedelta(days=1), workspace=tmp_path / "ws")
+    folder = teamflow(accounts=300, days=200, seed=4)
+    source = load(folder, today=AS_OF + dt.timedelta(days=1), workspace=tmp_path / "ws")
     try:
         spark = on_engine(source, "spark")
         per_account = [

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from headroom.generate import Options, generate
-from headroom.metrics.expansion import expansion_arr, expansion_events, time_to_expansion
+from headroom.metrics.expansion import expansion_arr, expansion_events
 from headroom.metrics.gap import revenue_in_gap
+from headroom.metrics.time_to_expansion import time_to_expansion
 from headroom.sources import Source, load
 from headroom.sources.engines import on_engine
 from tests import parts
@@ -30,10 +31,9 @@ def figures(source: Source) -> tuple[Any, ...]:
 
 @pytest.mark.spark
 @pytest.mark.xdist_group("spark")
-def test_the_same_figures_on_duckdb_and_spark(tmp_path: Path) -> None:
+def test_the_same_figures_on_duckdb_and_spark(teamflow: Callable[..., Path]) -> None:
     parts.spark()
-    generate(tmp_path / "tf", Options(accounts=300, days=400, seed=4))
-    source = load(tmp_path / "tf", today=THROUGH + dt.timedelta(days=1))
+    source = load(teamflow(accounts=300, days=400, seed=4), today=THROUGH + dt.timedelta(days=1))
     try:
         spark = on_engine(source, "spark")
         on_duckdb, on_spark = figures(source), figures(spark)

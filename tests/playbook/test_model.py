@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from headroom.cli.main import app
-from headroom.generate import Options, generate
 from headroom.playbook.model import Duration, Timing, load_playbook
 from headroom.signals.registry import types
 
@@ -74,9 +74,8 @@ def test_check_reports_what_a_source_cannot_feed(tmp_path: Path) -> None:
     }
 
 
-def test_check_on_generated_teamflow_data(tmp_path: Path) -> None:
-    generate(tmp_path / "tf", Options(accounts=30, days=90, seed=2))
-    code, out, _ = check(tmp_path, GOOD, str(tmp_path / "tf"))
+def test_check_on_generated_teamflow_data(tmp_path: Path, teamflow: Callable[..., Path]) -> None:
+    code, out, _ = check(tmp_path, GOOD, str(teamflow(accounts=30, days=90, seed=2)))
     assert code == 0
     assert out.splitlines()[0].startswith("playbook.yaml: valid (TeamFlow seats, version ")
     assert "has no values from this source" not in out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from headroom.generate import Options, generate
 from headroom.metrics.nrr import retention, retention_series
 from headroom.metrics.revenue import add_months, mrr_bridge, mrr_movements
 from headroom.sources import load
@@ -168,16 +168,16 @@ def test_series_agrees_with_single_windows() -> None:
 
 
 @pytest.fixture(scope="module")
-def teamflow(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    out = tmp_path_factory.mktemp("tf")
-    generate(out / "src", Options(accounts=400, days=500, seed=21))
-    source = load(out / "src", today=dt.date(2026, 10, 1), workspace=out / "ws")
+def history(tmp_path_factory: pytest.TempPathFactory, teamflow: Callable[..., Path]) -> Any:
+    """Five hundred days of TeamFlow, loaded."""
+    folder = teamflow(accounts=400, days=500, seed=21)
+    source = load(folder, today=dt.date(2026, 10, 1), workspace=tmp_path_factory.mktemp("ws"))
     yield source
     source.close()
 
 
-def test_bridge_holds_every_month(teamflow: Any) -> None:
-    movements = mrr_movements(teamflow.table("subscriptions"), dt.date(2026, 9, 30))
+def test_bridge_holds_every_month(history: Any) -> None:
+    movements = mrr_movements(history.table("subscriptions"), dt.date(2026, 9, 30))
     bridge = mrr_bridge(movements).to_pyarrow().to_pylist()
     assert len(bridge) > 12
     previous_end = None
@@ -203,17 +203,17 @@ def test_bridge_holds_every_month(teamflow: Any) -> None:
 
 @pytest.mark.spark
 @pytest.mark.xdist_group("spark")
-def test_same_movements_on_spark(teamflow: Any) -> None:
+def test_same_movements_on_spark(history: Any) -> None:
     parts.spark()
 
-    spark = on_engine(teamflow, "spark")
+    spark = on_engine(history, "spark")
     through = dt.date(2026, 9, 30)
     results = [
         mrr_movements(s.table("subscriptions"), through)
         .order_by(["account_id", "month"])
         .to_pyarrow()
         .to_pylist()
-        for s in (teamflow, spark)
+        for s in (history, spark)
     ]
     assert len(results[0]) > 1000
     assert results[0] == results[1]

@@ -9,12 +9,12 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from headroom.generate import Options, generate
 from headroom.playbook.model import load_playbook
 from headroom.signals.registry import types
 from headroom.sources import load
@@ -39,10 +39,11 @@ def comparable(decision: Decision) -> Any:
 @pytest.mark.spark
 @pytest.mark.xdist_group("spark")
 @pytest.mark.parametrize("example", ["teamflow", "trigger-types"])
-def test_example_decisions_are_identical_on_spark(tmp_path: Path, example: str) -> None:
+def test_example_decisions_are_identical_on_spark(
+    teamflow: Callable[..., Path], example: str
+) -> None:
     parts.spark()
-    generate(tmp_path / "tf", Options(accounts=300, days=200, seed=4))
-    source = load(tmp_path / "tf", today=dt.date(2026, 10, 1))
+    source = load(teamflow(accounts=300, days=200, seed=4), today=dt.date(2026, 10, 1))
     book = load_playbook(EXAMPLES / example / "playbook.yaml", types())
     as_of = dt.date(2026, 9, 30)
     try:
@@ -77,7 +78,9 @@ def _run(folder: Path, workspace: Path, **env: str) -> Any:
 @pytest.mark.spark
 @pytest.mark.slow
 @pytest.mark.xdist_group("spark")
-def test_a_run_over_spark_connect_fires_the_same_plays(tmp_path: Path) -> None:
+def test_a_run_over_spark_connect_fires_the_same_plays(
+    tmp_path: Path, teamflow: Callable[..., Path]
+) -> None:
     """A real remote engine: PySpark starts a Spark Connect server (``remote("local")``) and
     headroom computes over gRPC through it, as it would against a cluster's server."""
     parts.spark()
@@ -85,8 +88,8 @@ def test_a_run_over_spark_connect_fires_the_same_plays(tmp_path: Path) -> None:
         pytest.skip(
             "PySpark's Spark Connect client is not installed: pip install 'pyspark[connect]'"
         )
-    generate(tmp_path / "tf", Options(accounts=300, days=200, seed=4))
-    on_duckdb = _run(tmp_path / "tf", tmp_path / "ws")
-    remote = _run(tmp_path / "tf", tmp_path / "ws", HEADROOM_SPARK_REMOTE="local[2]")
+    folder = teamflow(accounts=300, days=200, seed=4)
+    on_duckdb = _run(folder, tmp_path / "ws")
+    remote = _run(folder, tmp_path / "ws", HEADROOM_SPARK_REMOTE="local[2]")
     assert len(on_duckdb) > 10
     assert remote == on_duckdb
