@@ -28,7 +28,8 @@ import ibis.expr.types as ir
 
 from headroom.config import settings
 from headroom.errors import SourceError
-from headroom.sources import incremental
+from headroom.sources import incremental, rules
+from headroom.sources.cells import parsed
 from headroom.sources.config import SourceSpec, fingerprint, resolve
 from headroom.sources.discover import (
     Located,
@@ -55,7 +56,7 @@ from headroom.sources.readers import (
 from headroom.sources.report import Example, Problem, Report, TableInfo
 from headroom.sources.schema import REQUIRED_TABLES, STORAGE_TYPE, TABLES
 from headroom.sources.source import Source
-from headroom.sources.validate import Validator, parsed
+from headroom.sources.validate import Validator
 
 #: Bumped whenever loading changes, so that old loaded files are not reused.
 LOAD_VERSION = "3"
@@ -313,10 +314,10 @@ def validate(
                 v.key_checks(name)
                 v.reference_checks(name)
         with _step(progress, "check across tables"):
-            v.subscription_checks()
-            v.overlap_checks()
-            v.usage_outside_checks()
-            v.accounts_without_subscriptions()
+            rules.subscription_checks(v)
+            rules.overlap_checks(v)
+            rules.usage_outside_checks(v)
+            rules.accounts_without_subscriptions(v)
         _order(report)
         if not report.ok:
             return report, None
@@ -471,7 +472,7 @@ def _load_growth(
                 v.repeats_of_loaded(name, con.table(name))
                 v.reference_checks(name)
                 if name == "usage_daily":
-                    v.usage_outside_checks()
+                    rules.usage_outside_checks(v)
         v.carry_the_rest()
         _order(report)
         if not report.ok:

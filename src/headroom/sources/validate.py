@@ -10,17 +10,23 @@ nothing holds a table in memory: the engine streams, and spills what does not fi
 from __future__ import annotations
 
 import datetime as dt
-import difflib
-import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from headroom.sources.cells import (
+    not_valid_message,
+    parsed,
+    present,
+    quote,
+    shown,
+    timezones,
+    well_formed,
+)
 from headroom.sources.readers import LINE, PART, RawTable, lookup_column
 from headroom.sources.report import EXAMPLES_PER_PROBLEM, Example, Problem, Report, Severity
 from headroom.sources.schema import EARLIEST, LATEST, TABLES, Column, Kind, Reference
@@ -30,128 +36,6 @@ Row = dict[str, Any]
 #: In the row a message is made from: "line" (CSV) or "row" (Parquet, database).
 UNIT = "_unit"
 
-_DECIMAL_RE = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$"
-_INTEGER_RE = r"^[+-]?[0-9]+$"
-_NUMBER_RE = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
-_DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-_TIMESTAMP_RE = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
-    r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
-)
-_FAR_FUTURE = dt.date(9999, 12, 31)
-
-
-@ibis.udf.scalar.builtin  # type: ignore[untyped-decorator]
-def json_valid(value: str) -> bool:
-    """DuckDB's json_valid: true when the text parses as JSON (runs in the engine, not here)."""
-    raise NotImplementedError("json_valid is evaluated by DuckDB")
-
-
-@cache
-def timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
-def quote(value: Any) -> str:
-    """A value as it appears in messages: quoted, and cut when long."""
-    text = str(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return repr(text)
-
-
-def is_text(s: ir.Value) -> bool:
-    """Whether a staged column holds text (a CSV value, or a typed one that did not fit)."""
-    return bool(s.type().is_string())
-
-
-def present(s: ir.Value) -> ir.BooleanValue:
-    """True where a staged value is not empty (text: not ''; typed: not NULL)."""
-    return s != "" if is_text(s) else s.notnull()
-
-
-def _typed_parsed(col: Column, s: ir.Value) -> ir.Value:
-    """The value of a typed column as its kind: NULL where it does not fit (a fraction for a
-    whole number, a number beyond DECIMAL(18, 4))."""
-    match col.kind:
-        case Kind.DECIMAL:
-            return s.try_cast("decimal(18, 4)")
-        case Kind.INTEGER:
-            if s.type().is_integer():
-                return s.cast("int64")
-            whole = s.notnull() & (s == s.floor())
-            return ibis.ifelse(whole, s.try_cast("int64"), ibis.null("int64"))
-        case Kind.NUMBER:
-            return s.cast("float64")
-        case Kind.DATE:
-            return s.cast("date")
-        case Kind.TIMESTAMP:
-            return s.cast("timestamp('UTC')")
-        case _:
-            return s
-
-
-def _typed_well_formed(col: Column, s: ir.Value) -> ir.BooleanValue:
-    value = _typed_parsed(col, s)
-    finite = (~s.isnan() & ~s.isinf()) if s.type().is_floating() else ibis.literal(True)
-    if col.kind in (Kind.DECIMAL, Kind.INTEGER):
-        return value.notnull() & finite
-    if col.kind == Kind.NUMBER:
-        return finite
-    return ibis.literal(True)
-
-
-def parsed(col: Column, s: ir.StringValue) -> ir.Value:
-    """The typed value of a staged column, NULL where it does not parse or is empty."""
-    if not is_text(s):
-        return _typed_parsed(col, s)
-    nonempty = s.nullif("")
-    match col.kind:
-        case Kind.DECIMAL:
-            return nonempty.try_cast("decimal(18, 4)")
-        case Kind.INTEGER:
-            return nonempty.try_cast("int64")
-        case Kind.NUMBER:
-            return nonempty.try_cast("float64")
-        case Kind.DATE:
-            return nonempty.try_cast("date")
-        case Kind.TIMESTAMP:
-            return nonempty.try_cast("timestamp('UTC')")
-        case _:
-            return nonempty
-
-
-def _well_formed(
-    col: Column, s: ir.StringValue, zones: ir.StringColumn | None = None
-) -> ir.BooleanValue:
-    """True where a non-empty value has the right form for its kind.
-
-    ``zones`` is a column of the IANA names on the engine (a subquery compiles far faster
-    than a list of some 600 literals); without it the names are inlined.
-    """
-    if not is_text(s):
-        return _typed_well_formed(col, s)
-    match col.kind:
-        case Kind.DECIMAL:
-            return s.re_search(_DECIMAL_RE) & parsed(col, s).notnull()
-        case Kind.INTEGER:
-            return s.re_search(_INTEGER_RE) & parsed(col, s).notnull()
-        case Kind.NUMBER:
-            value = parsed(col, s)
-            return s.re_search(_NUMBER_RE) & value.notnull() & ~value.isinf()
-        case Kind.DATE:
-            return s.re_search(_DATE_RE) & parsed(col, s).notnull()
-        case Kind.TIMESTAMP:
-            return s.re_search(_TIMESTAMP_RE) & parsed(col, s).notnull()
-        case Kind.JSON_OBJECT:
-            return s.lstrip().startswith("{") & json_valid(s)
-        case Kind.TIMEZONE:
-            return s.isin(sorted(timezones()) if zones is None else zones)
-        case Kind.CHOICE:
-            return s.isin(list(col.choices))
-        case Kind.TEXT:
-            return ibis.literal(True)
-
 
 def _key_hash(columns: list[ir.Value]) -> ir.IntegerValue:
     """One 64-bit hash of several columns (equal keys, equal hashes; the converse is checked)."""
@@ -159,47 +43,6 @@ def _key_hash(columns: list[ir.Value]) -> ir.IntegerValue:
     for i, c in enumerate(columns[1:], 1):
         h = h ^ (c.hash() >> i)  # shifted, so that swapping two values changes the hash
     return h
-
-
-def shown(value: Any) -> Any:
-    """A typed value as the text a file would hold (numbers as Arrow writes them), for messages;
-    text and whole numbers (lines) as they are."""
-    if value is None or isinstance(value, str | int):
-        return "" if value is None else value
-    if isinstance(value, float):
-        return pa.array([value]).cast(pa.string())[0].as_py()
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
-
-
-def _not_valid_message(col: Column, value: str) -> str:
-    match col.kind:
-        case Kind.DECIMAL:
-            what = "a decimal number"
-        case Kind.INTEGER:
-            what = "a whole number"
-        case Kind.NUMBER:
-            what = "a number"
-        case Kind.DATE:
-            what = "a valid date"
-        case Kind.TIMESTAMP:
-            what = "a timestamp with an offset"
-        case Kind.JSON_OBJECT:
-            what = "a JSON object"
-        case Kind.TIMEZONE:
-            close = difflib.get_close_matches(value, sorted(timezones()), n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            return f"{quote(value)} is not an IANA time zone{hint}; {col.describe_valid()}"
-        case Kind.CHOICE:
-            close = difflib.get_close_matches(value.lower(), list(col.choices), n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            return f"{quote(value)} is not a valid {col.name}{hint}; {col.describe_valid()}"
-        case Kind.TEXT:
-            what = "text"
-    return f"{quote(value)} is not {what}; {col.describe_valid()}"
 
 
 @dataclass
@@ -222,7 +65,7 @@ def _empty_message(col: Column, table: str) -> Callable[[Row], str]:
 
 
 def _invalid_message(col: Column) -> Callable[[Row], str]:
-    return lambda r: _not_valid_message(col, r[col.name])
+    return lambda r: not_valid_message(col, r[col.name])
 
 
 def _out_of_range_message(col: Column) -> Callable[[Row], str]:
@@ -470,7 +313,7 @@ class Validator:
                     RowCheck(
                         f"bad_{col.kind.value}",
                         col.name,
-                        present(s) & ~_well_formed(col, s, self.zones(col)),
+                        present(s) & ~well_formed(col, s, self.zones(col)),
                         _invalid_message(col),
                     )
                 )
@@ -481,7 +324,7 @@ class Validator:
                     RowCheck(
                         "out_of_range",
                         col.name,
-                        _well_formed(col, s, None) & ~day.between(EARLIEST, LATEST),
+                        well_formed(col, s, None) & ~day.between(EARLIEST, LATEST),
                         _out_of_range_message(col),
                     )
                 )
@@ -490,7 +333,7 @@ class Validator:
                     RowCheck(
                         "negative",
                         col.name,
-                        _well_formed(col, s, self.zones(col)) & (parsed(col, s) < col.minimum),
+                        well_formed(col, s, self.zones(col)) & (parsed(col, s) < col.minimum),
                         _negative_message(col),
                     )
                 )
@@ -505,7 +348,7 @@ class Validator:
                 RowCheck(
                     "future_date",
                     col_name,
-                    _well_formed(col, t[col_name]) & (value > self.today),
+                    well_formed(col, t[col_name]) & (value > self.today),
                     _future_message(col_name, self.today),
                     severity="warning",
                     summary=_count_message(
@@ -660,204 +503,3 @@ class Validator:
             self.run_checks(name, [check], base=marked)
 
     # -- cross-table checks ----------------------------------------------------------------
-
-    def subscription_checks(self) -> None:
-        if "subscriptions" not in self.tables:
-            return
-        spec = TABLES["subscriptions"]
-        t = self.tables["subscriptions"]
-        start = parsed(spec.column("start_date"), t.start_date)
-        if "end_date" not in t.columns:
-            return
-        end = parsed(spec.column("end_date"), t.end_date)
-        self.run_checks(
-            "subscriptions",
-            [
-                RowCheck(
-                    "end_before_start",
-                    "end_date",
-                    end < start,
-                    lambda r: (
-                        f"{quote(r['end_date'])} is before start_date {quote(r['start_date'])}; "
-                        "end_date is the first day the period is no longer in force, "
-                        "after start_date"
-                    ),
-                    fields=("start_date",),
-                ),
-                RowCheck(
-                    "empty_period",
-                    "end_date",
-                    end == start,
-                    lambda r: (
-                        f"{quote(r['end_date'])} equals start_date, so the period is in force on "
-                        "no day; it adds no MRR"
-                    ),
-                    severity="warning",
-                    summary=lambda n: plural(
-                        n,
-                        "subscription row ends on the day it starts",
-                        "subscription rows end on the day they start",
-                    ),
-                    hint="end_date is exclusive: a one-day period ends the day after it starts",
-                ),
-            ],
-        )
-
-    def overlap_checks(self) -> None:
-        if "subscriptions" not in self.tables:
-            return
-        spec = TABLES["subscriptions"]
-        t = self.tables["subscriptions"]
-        # Without an end_date column every row runs on: they all overlap one another.
-        end = (
-            parsed(spec.column("end_date"), t.end_date).fill_null(_FAR_FUTURE)
-            if "end_date" in t.columns
-            else ibis.literal(_FAR_FUTURE)
-        )
-        periods = t.select(
-            t.account_id,
-            t.subscription_id,
-            t[LINE],
-            _start=parsed(spec.column("start_date"), t.start_date),
-            _end=end,
-        ).filter(ibis._["_start"].notnull() & (ibis._["_end"] > ibis._["_start"]))
-        a = periods
-        b = periods.view()
-        pairs = a.join(
-            b,
-            [
-                a.account_id == b.account_id,
-                a[LINE] < b[LINE],
-                a._start < b._end,
-                b._start < a._end,
-            ],
-        ).select(
-            account_id=a.account_id,
-            subscription_id=b.subscription_id,
-            _line=b[LINE],
-            _other=a.subscription_id,
-            _other_line=a[LINE],
-        )
-
-        def accounts() -> int:  # asked only when some pair overlaps
-            return int(pairs.account_id.nunique().to_pyarrow().as_py())
-
-        self.run_checks(
-            "subscriptions",
-            [
-                RowCheck(
-                    "overlapping_subscriptions",
-                    "subscription_id",
-                    None,
-                    lambda r: (
-                        f"subscription {quote(r['subscription_id'])} of account "
-                        f"{quote(r['account_id'])} overlaps subscription "
-                        f"{quote(r['_other'])} of {r[UNIT]} "
-                        f"{r['_other_line']}; their MRR is summed while both run"
-                    ),
-                    severity="warning",
-                    fields=("account_id", "_other_line", "_other"),
-                    summary=lambda n: (
-                        plural(
-                            n,
-                            "pair of subscription rows overlaps",
-                            "pairs of subscription rows overlap",
-                        )
-                        + ", in "
-                        + plural(accounts(), "account", "accounts")
-                    ),
-                    hint=(
-                        "when a new row replaces an old one (an upgrade, a renewal), end the old "
-                        "row on the new row's start_date; rows that really run side by side "
-                        "(add-ons) can stay"
-                    ),
-                )
-            ],
-            base=pairs,
-        )
-
-    def usage_outside_checks(self) -> None:
-        if "usage_daily" not in self.tables or "subscriptions" not in self.tables:
-            return
-        subs = self.tables["subscriptions"]
-        sspec = TABLES["subscriptions"]
-        periods = subs.select(
-            _acc=subs.account_id,
-            _start=parsed(sspec.column("start_date"), subs.start_date),
-            _end=(
-                parsed(sspec.column("end_date"), subs.end_date)
-                if "end_date" in subs.columns
-                else ibis.null("date")
-            ).fill_null(_FAR_FUTURE),
-        )
-        u = self.tables["usage_daily"]
-        day = parsed(TABLES["usage_daily"].column("date"), u.date)
-        usage = u.mutate(_day=day).filter(ibis._["_day"].notnull())
-        # one anti join, its range conditions checked beside the account match
-        outside = usage.anti_join(
-            periods,
-            [
-                usage.account_id == periods._acc,
-                usage._day >= periods._start,
-                usage._day < periods._end,
-            ],
-        )
-        if "accounts" in self.tables:  # unknown accounts are reported on their own
-            known = self.tables["accounts"].select(_a=self.tables["accounts"].account_id)
-            outside = outside.semi_join(known, outside.account_id == known._a)
-        outside = outside.select(
-            "account_id", "date", "metric", LINE, *([PART] if PART in outside.columns else [])
-        )
-        total = self.totals.get("usage_daily", self.raw["usage_daily"].rows)
-        self.run_checks(
-            "usage_daily",
-            [
-                RowCheck(
-                    "usage_outside_subscription",
-                    None,
-                    None,
-                    lambda r: (
-                        f"account {quote(r['account_id'])}, {r['metric']} on {r['date']}: "
-                        "no subscription of this account is in force that day"
-                    ),
-                    severity="warning",
-                    fields=("account_id", "date", "metric"),
-                    summary=lambda n: (
-                        f"{n:,} of {plural(total, 'usage row', 'usage rows')} "
-                        f"({n / max(total, 1):.0%}) {'falls' if n == 1 else 'fall'} outside "
-                        "every subscription period of their account"
-                    ),
-                    hint=(
-                        "usage outside paid periods is kept for signals but earns no MRR; if the "
-                        "account was paying then, fix the subscription dates"
-                    ),
-                )
-            ],
-            base=outside,
-        )
-
-    def accounts_without_subscriptions(self) -> None:
-        if "accounts" not in self.tables or "subscriptions" not in self.tables:
-            return
-        a = self.tables["accounts"]
-        s = self.tables["subscriptions"].select(_acc=self.tables["subscriptions"].account_id)
-        lonely = a.anti_join(s, a.account_id == s._acc)
-        self.run_checks(
-            "accounts",
-            [
-                RowCheck(
-                    "account_without_subscription",
-                    "account_id",
-                    None,
-                    lambda r: f"{quote(r['account_id'])} has no subscription rows",
-                    severity="warning",
-                    summary=lambda n: (
-                        plural(n, "account has", "accounts have") + " no subscription rows"
-                    ),
-                    hint=(
-                        "prospects and trials without a priced period earn no MRR; that may be fine"
-                    ),
-                )
-            ],
-            base=lonely.filter(lonely.account_id != ""),
-        )

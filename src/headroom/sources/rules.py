@@ -1,0 +1,218 @@
+"""The contract's rules across rows and tables, checked after each table's own: a
+subscription's dates in order, one account's periods not overlapping, usage only while an
+account has a subscription, and every account with one.
+
+Each is an ibis expression over whole tables, reported through the :class:`Validator`.
+"""
+
+from __future__ import annotations
+
+import ibis
+
+from headroom.sources.cells import FAR_FUTURE, parsed, quote
+from headroom.sources.readers import LINE, PART
+from headroom.sources.schema import TABLES
+from headroom.sources.validate import UNIT, RowCheck, Validator, plural
+
+
+def subscription_checks(v: Validator) -> None:
+    if "subscriptions" not in v.tables:
+        return
+    spec = TABLES["subscriptions"]
+    t = v.tables["subscriptions"]
+    start = parsed(spec.column("start_date"), t.start_date)
+    if "end_date" not in t.columns:
+        return
+    end = parsed(spec.column("end_date"), t.end_date)
+    v.run_checks(
+        "subscriptions",
+        [
+            RowCheck(
+                "end_before_start",
+                "end_date",
+                end < start,
+                lambda r: (
+                    f"{quote(r['end_date'])} is before start_date {quote(r['start_date'])}; "
+                    "end_date is the first day the period is no longer in force, "
+                    "after start_date"
+                ),
+                fields=("start_date",),
+            ),
+            RowCheck(
+                "empty_period",
+                "end_date",
+                end == start,
+                lambda r: (
+                    f"{quote(r['end_date'])} equals start_date, so the period is in force on "
+                    "no day; it adds no MRR"
+                ),
+                severity="warning",
+                summary=lambda n: plural(
+                    n,
+                    "subscription row ends on the day it starts",
+                    "subscription rows end on the day they start",
+                ),
+                hint="end_date is exclusive: a one-day period ends the day after it starts",
+            ),
+        ],
+    )
+
+
+def overlap_checks(v: Validator) -> None:
+    if "subscriptions" not in v.tables:
+        return
+    spec = TABLES["subscriptions"]
+    t = v.tables["subscriptions"]
+    # Without an end_date column every row runs on: they all overlap one another.
+    end = (
+        parsed(spec.column("end_date"), t.end_date).fill_null(FAR_FUTURE)
+        if "end_date" in t.columns
+        else ibis.literal(FAR_FUTURE)
+    )
+    periods = t.select(
+        t.account_id,
+        t.subscription_id,
+        t[LINE],
+        _start=parsed(spec.column("start_date"), t.start_date),
+        _end=end,
+    ).filter(ibis._["_start"].notnull() & (ibis._["_end"] > ibis._["_start"]))
+    a = periods
+    b = periods.view()
+    pairs = a.join(
+        b,
+        [
+            a.account_id == b.account_id,
+            a[LINE] < b[LINE],
+            a._start < b._end,
+            b._start < a._end,
+        ],
+    ).select(
+        account_id=a.account_id,
+        subscription_id=b.subscription_id,
+        _line=b[LINE],
+        _other=a.subscription_id,
+        _other_line=a[LINE],
+    )
+
+    def accounts() -> int:  # asked only when some pair overlaps
+        return int(pairs.account_id.nunique().to_pyarrow().as_py())
+
+    v.run_checks(
+        "subscriptions",
+        [
+            RowCheck(
+                "overlapping_subscriptions",
+                "subscription_id",
+                None,
+                lambda r: (
+                    f"subscription {quote(r['subscription_id'])} of account "
+                    f"{quote(r['account_id'])} overlaps subscription "
+                    f"{quote(r['_other'])} of {r[UNIT]} "
+                    f"{r['_other_line']}; their MRR is summed while both run"
+                ),
+                severity="warning",
+                fields=("account_id", "_other_line", "_other"),
+                summary=lambda n: (
+                    plural(
+                        n,
+                        "pair of subscription rows overlaps",
+                        "pairs of subscription rows overlap",
+                    )
+                    + ", in "
+                    + plural(accounts(), "account", "accounts")
+                ),
+                hint=(
+                    "when a new row replaces an old one (an upgrade, a renewal), end the old "
+                    "row on the new row's start_date; rows that really run side by side "
+                    "(add-ons) can stay"
+                ),
+            )
+        ],
+        base=pairs,
+    )
+
+
+def usage_outside_checks(v: Validator) -> None:
+    if "usage_daily" not in v.tables or "subscriptions" not in v.tables:
+        return
+    subs = v.tables["subscriptions"]
+    sspec = TABLES["subscriptions"]
+    periods = subs.select(
+        _acc=subs.account_id,
+        _start=parsed(sspec.column("start_date"), subs.start_date),
+        _end=(
+            parsed(sspec.column("end_date"), subs.end_date)
+            if "end_date" in subs.columns
+            else ibis.null("date")
+        ).fill_null(FAR_FUTURE),
+    )
+    u = v.tables["usage_daily"]
+    day = parsed(TABLES["usage_daily"].column("date"), u.date)
+    usage = u.mutate(_day=day).filter(ibis._["_day"].notnull())
+    # one anti join, its range conditions checked beside the account match
+    outside = usage.anti_join(
+        periods,
+        [
+            usage.account_id == periods._acc,
+            usage._day >= periods._start,
+            usage._day < periods._end,
+        ],
+    )
+    if "accounts" in v.tables:  # unknown accounts are reported on their own
+        known = v.tables["accounts"].select(_a=v.tables["accounts"].account_id)
+        outside = outside.semi_join(known, outside.account_id == known._a)
+    outside = outside.select(
+        "account_id", "date", "metric", LINE, *([PART] if PART in outside.columns else [])
+    )
+    total = v.totals.get("usage_daily", v.raw["usage_daily"].rows)
+    v.run_checks(
+        "usage_daily",
+        [
+            RowCheck(
+                "usage_outside_subscription",
+                None,
+                None,
+                lambda r: (
+                    f"account {quote(r['account_id'])}, {r['metric']} on {r['date']}: "
+                    "no subscription of this account is in force that day"
+                ),
+                severity="warning",
+                fields=("account_id", "date", "metric"),
+                summary=lambda n: (
+                    f"{n:,} of {plural(total, 'usage row', 'usage rows')} "
+                    f"({n / max(total, 1):.0%}) {'falls' if n == 1 else 'fall'} outside "
+                    "every subscription period of their account"
+                ),
+                hint=(
+                    "usage outside paid periods is kept for signals but earns no MRR; if the "
+                    "account was paying then, fix the subscription dates"
+                ),
+            )
+        ],
+        base=outside,
+    )
+
+
+def accounts_without_subscriptions(v: Validator) -> None:
+    if "accounts" not in v.tables or "subscriptions" not in v.tables:
+        return
+    a = v.tables["accounts"]
+    s = v.tables["subscriptions"].select(_acc=v.tables["subscriptions"].account_id)
+    lonely = a.anti_join(s, a.account_id == s._acc)
+    v.run_checks(
+        "accounts",
+        [
+            RowCheck(
+                "account_without_subscription",
+                "account_id",
+                None,
+                lambda r: f"{quote(r['account_id'])} has no subscription rows",
+                severity="warning",
+                summary=lambda n: (
+                    plural(n, "account has", "accounts have") + " no subscription rows"
+                ),
+                hint=("prospects and trials without a priced period earn no MRR; that may be fine"),
+            )
+        ],
+        base=lonely.filter(lonely.account_id != ""),
+    )
