@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from headroom.metrics.expansion import account_durations, kaplan_meier, time_to_expansion
+from headroom.metrics.time_to_expansion import account_durations, kaplan_meier, time_to_expansion
 from headroom.sources import load
 from tests.expansion.sources import Row, run, run_json, write_source
 

@@ -20,8 +20,9 @@ from typer.testing import CliRunner
 
 from headroom.cli.main import app
 from headroom.config import settings
-from headroom.metrics.expansion import expansion_arr, expansions_between, time_to_expansion
+from headroom.metrics.expansion import expansion_arr, expansions_between
 from headroom.metrics.overview import overview
+from headroom.metrics.time_to_expansion import time_to_expansion
 from headroom.playbook.model import load_playbook
 from headroom.plays.conversion import funnel
 from headroom.signals.registry import types

@@ -106,9 +106,9 @@ def demo_command(
     """Generate the TeamFlow example data, validate it, summarise the base and its revenue."""
     from headroom.config import settings
     from headroom.facts import account_snapshot, customers_by_plan_and_segment
-    from headroom.metrics.expansion import account_durations, time_to_expansion
     from headroom.metrics.nrr import retention
     from headroom.metrics.revenue import add_months, month_start, mrr_bridge, mrr_movements
+    from headroom.metrics.time_to_expansion import account_durations, time_to_expansion
 
     options = Options(accounts=accounts, days=days, seed=seed)
     options.check()

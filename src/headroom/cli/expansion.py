@@ -78,7 +78,7 @@ def time_to_expansion_command(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Days from first payment to first expansion (Kaplan-Meier, censored at churn)."""
-    from headroom.metrics.expansion import check_survival_options, time_to_expansion
+    from headroom.metrics.time_to_expansion import check_survival_options, time_to_expansion
 
     last = parse_date(through, "--through") or dt.date.today()
     check_survival_options(by.value if by else None, step)  # before the source is loaded

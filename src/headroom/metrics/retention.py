@@ -308,7 +308,8 @@ def cohort_survival(
     # here, not at the top: `headroom retention fit` needs scipy, not ibis and a source
     import ibis
 
-    from headroom.metrics.expansion import account_durations, change_days
+    from headroom.metrics.expansion import change_days
+    from headroom.metrics.time_to_expansion import account_durations
 
     d = account_durations(subscriptions, plans, through)
     c = change_days(subscriptions, plans, through)

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from headroom.errors import NotFoundError
-from headroom.metrics.expansion import TimeToExpansion
+from headroom.metrics.time_to_expansion import TimeToExpansion
 from headroom.plays.conversion import funnel
 from headroom.web import metrics_cache
 from headroom.web.api_plays import Asker

@@ -20,15 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from headroom.errors import UsageError
-from headroom.metrics.expansion import (
-    GROUPS,
-    SURVIVAL_GROUPS,
-    TimeToExpansion,
-    expansion_arr,
-    expansions_between,
-    time_to_expansion,
-)
+from headroom.metrics.expansion import GROUPS, expansion_arr, expansions_between
 from headroom.metrics.overview import Overview, overview
+from headroom.metrics.time_to_expansion import SURVIVAL_GROUPS, TimeToExpansion, time_to_expansion
 from headroom.sources import Source
 
 T = TypeVar("T")

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from headroom.errors import HeadroomError, NotFoundError, UsageError
 from headroom.metrics import calculators
-from headroom.metrics.expansion import TimeToExpansion
+from headroom.metrics.time_to_expansion import TimeToExpansion
 from headroom.plays.conversion import funnel
 from headroom.plays.pipeline import pipeline
 from headroom.web import metrics_cache
