@@ -20,6 +20,7 @@ from headroom.metrics.revenue import add_months, mrr_bridge, mrr_movements
 from headroom.sources import load
 from headroom.sources.engines import on_engine
 from tests import parts
+from tests.revenue.reference import Row, month_mrr, reference_movements
 
 BASE = dt.date(2024, 1, 1)
 THROUGH = dt.date(2025, 6, 1)
@@ -31,7 +32,6 @@ SCHEMA = {
     "mrr": "decimal(18, 4)",
 }
 
-Row = tuple[str, dt.date, dt.date | None, Decimal]
 
 rows_strategy = st.lists(
     st.tuples(
@@ -68,48 +68,6 @@ def _table(rows: list[Row]) -> Any:
     )
 
 
-def _month_mrr(rows: list[Row], account: str, month: dt.date) -> Decimal:
-    return sum(
-        (m for a, s, e, m in rows if a == account and s <= month and (e is None or month < e)),
-        Decimal(0),
-    )
-
-
-def reference_movements(rows: list[Row], through: dt.date) -> list[tuple[Any, ...]]:
-    """CLI.md's movement rules, month by month, account by account."""
-    first = min(r[1] for r in rows).replace(day=1)
-    months = []
-    m = first
-    while m <= through:
-        months.append(m)
-        m = add_months(m, 1)
-    out = []
-    for account in sorted({r[0] for r in rows}):
-        series = [(m, _month_mrr(rows, account, m)) for m in months]
-        active = [i for i, (_, v) in enumerate(series) if v > 0]
-        if not active:
-            continue
-        prev = Decimal(0)
-        for i in range(active[0], min(active[-1] + 1, len(series) - 1) + 1):
-            month, mrr = series[i]
-            change = mrr - prev
-            if i == active[0]:
-                kind = "new"
-            elif mrr <= 0 < prev:
-                kind = "churn"
-            elif mrr > 0 >= prev:
-                kind = "reactivation"
-            elif change > 0:
-                kind = "expansion"
-            elif change < 0:
-                kind = "contraction"
-            else:
-                kind = None
-            out.append((account, month, mrr, prev, change, kind))
-            prev = mrr
-    return out
-
-
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows_strategy)
 def test_movements_match_reference(rows: list[Row]) -> None:
@@ -130,9 +88,9 @@ def test_nrr_and_grr_match_reference(rows: list[Row], offset: int, length: int) 
     starting = ending = retained = Decimal(0)
     count = 0
     for account in {r[0] for r in rows}:
-        s = _month_mrr(rows, account, start)
+        s = month_mrr(rows, account, start)
         if s > 0:
-            e = _month_mrr(rows, account, end)
+            e = month_mrr(rows, account, end)
             starting, ending, retained = starting + s, ending + e, retained + min(s, e)
             count += 1
     assert (whole.starting_mrr, whole.ending_mrr, whole.retained_mrr) == (
