@@ -23,7 +23,8 @@ def ltv(mrr: int, months: int, amount: int, month: int) -> int:
 
 @pytest.fixture
 def brief_source(tmp_path: Path) -> Path:
-    """$500 MRR for a 24-month life from 2024-01; +$250 from month 18 (2025-06)."""
+    """$500 MRR for a 24-month life from 2024-01; +$250 from month 18 (2025-06); its data
+    ends with it, on 2026-01-01."""
     rows: list[Row] = [
         ("a", "2024-01-01", "2025-06-01", 500, "Starter", 10),
         ("a", "2025-06-01", "2026-01-01", 750, "Starter", 15),
@@ -33,13 +34,13 @@ def brief_source(tmp_path: Path) -> Path:
 
 def test_the_product_brief_example_exactly(brief_source: Path) -> None:
     assert ltv(500, 24, 250, 3) == 17_500 and ltv(500, 24, 250, 18) == 13_750
-    body = run_json("gap", str(brief_source), "--months-earlier", "15", "--through", "2026-06-30")
+    body = run_json("gap", str(brief_source), "--months-earlier", "15", "--through", "2026-01-01")
     assert body == {
         "months_earlier": 15,
         "revenue_in_gap": 3_750,  # = 17,500 - 13,750: month 18 moved to month 3
         "expansions": 1,
         "by_segment": [{"segment": "smb", "revenue_in_gap": 3_750, "expansions": 1}],
-        "through": "2026-06-30",
+        "through": "2026-01-01",
     }
     assert body["revenue_in_gap"] == ltv(500, 24, 250, 3) - ltv(500, 24, 250, 18)
 
@@ -48,7 +49,7 @@ def test_an_expansion_never_moves_before_the_first_payment(brief_source: Path) -
     # Month 18 can move at most 17 months, to month 1.
     for months, moved in [(1, 1), (17, 17), (18, 17), (120, 17)]:
         args = ["gap", str(brief_source), "--months-earlier", str(months)]
-        body = run_json(*args, "--through", "2026-06-30")
+        body = run_json(*args, "--through", "2026-01-01")
         assert (
             body["revenue_in_gap"]
             == moved * 250

@@ -555,6 +555,8 @@ def test_json_report(tmp_path: Path) -> None:
                 "examples": [],
             },
         ],
+        "data_through": None,  # nothing was loaded
+        "data_through_from": None,
     }
 
 

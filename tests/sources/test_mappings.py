@@ -16,7 +16,7 @@ TABLE_NAMES = (
 SUBSCRIPTION_COLUMNS = (
     "subscription_id, account_id, start_date, end_date, mrr, plan, seats, renews_on"
 )
-MAPPING_SETTINGS = "from, columns, lookup, combine"
+MAPPING_SETTINGS = "from, columns, lookup, combine, amounts, end"
 
 
 @pytest.mark.parametrize(
@@ -37,7 +37,7 @@ MAPPING_SETTINGS = "from, columns, lookup, combine"
         pytest.param(
             "# a mapping\ntabels:\n  subscriptions: {}\n",
             "map.yaml:2:1: unknown setting 'tabels' (did you mean 'tables'?); the settings here "
-            "are path, database, tables",
+            "are path, database, tables, data_through",
             id="unknown-top-level-setting",
         ),
         pytest.param(

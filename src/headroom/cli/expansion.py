@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import typer
 
 from headroom.cli.main import app, parse_date
@@ -17,11 +15,12 @@ from headroom.cli.output import (
     emit_rows,
     load_source,
     print_json,
+    report_end,
 )
 from headroom.errors import UsageError
 from headroom.metrics.options import GROUPING_HELP, MILESTONES, ExpansionGrouping, Grouping
 
-THROUGH_HELP = "Last day of history to use (YYYY-MM-DD). Default: today."
+THROUGH_HELP = "Last day of history to use (YYYY-MM-DD). Default: where the data ends."
 
 
 @app.command("expansions")
@@ -45,15 +44,16 @@ def expansions_command(
     """Every expansion: a day the account's MRR rose while it was already paying."""
     from headroom.metrics.expansion import expansion_arr, expansions_between
 
-    last = parse_date(through, "--through") or dt.date.today()
+    asked = parse_date(through, "--through")
     first = parse_date(since, "--since")
-    if first is not None and first > last:
-        raise UsageError(
-            f"--since {first} is after --through {last}",
-            fix="pass a --since on or before --through",
-        )
     src = load_source(source, mapping)
     try:
+        last = report_end(src, asked, "--through")
+        if first is not None and first > last:
+            raise UsageError(
+                f"--since {first} is after --through {last}",
+                fix="pass a --since on or before --through",
+            )
         events = expansions_between(src, first, last)
         if by is None:
             table = events.drop("first_paid").order_by(["date", "account_id"])
@@ -80,10 +80,11 @@ def time_to_expansion_command(
     """Days from first payment to first expansion (Kaplan-Meier, censored at churn)."""
     from headroom.metrics.time_to_expansion import check_survival_options, time_to_expansion
 
-    last = parse_date(through, "--through") or dt.date.today()
+    asked = parse_date(through, "--through")
     check_survival_options(by.value if by else None, step)  # before the source is loaded
     src = load_source(source, mapping)
     try:
+        last = report_end(src, asked, "--through")
         fits = time_to_expansion(src, last, by.value if by else None, step=step)
     finally:
         src.close()
@@ -146,9 +147,10 @@ def gap_command(
     from headroom.metrics.gap import revenue_in_gap
 
     months_earlier = parse_months(months)  # before the source is loaded
-    last = parse_date(through, "--through") or dt.date.today()
+    asked = parse_date(through, "--through")
     src = load_source(source, mapping)
     try:
+        last = report_end(src, asked, "--through")
         gap = revenue_in_gap(expansion_events(src, last), months_earlier, last)
     finally:
         src.close()

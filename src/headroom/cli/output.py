@@ -147,6 +147,20 @@ def emit_rows(
         print_table(rows, columns, title)
 
 
+def report_end(src: Source, asked: dt.date | None, option: str, *, month: bool = False) -> dt.date:
+    """The day a report ends (:func:`headroom.metrics.period.report_end`): ``asked``, checked
+    against where the source's data ends, else there; a default it chose is said on stderr."""
+    from headroom.metrics import period
+
+    find = period.report_month if month else period.report_end
+    end = find(src, asked, option, dt.date.today())
+    if end.chosen is not None:
+        console(stderr=True).print(
+            f"through {end.day}, {end.chosen}; pass {option} to choose another end"
+        )
+    return end.day
+
+
 def load_source(
     source: Path,
     mapping: Path | None = None,

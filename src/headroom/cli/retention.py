@@ -5,8 +5,6 @@ The maths is in :mod:`headroom.metrics.retention`; this module parses options an
 
 from __future__ import annotations
 
-import datetime as dt
-
 import typer
 
 from headroom.cli.main import app, new_app, parse_date
@@ -20,6 +18,7 @@ from headroom.cli.output import (
     emit_rows,
     load_source,
     print_json,
+    report_end,
 )
 from headroom.errors import UsageError
 from headroom.metrics.options import COHORT_SIZE
@@ -97,7 +96,10 @@ def cohorts_command(
     source: SourceArgument,
     mapping: MappingOption = None,
     through: str | None = typer.Option(
-        None, "--through", metavar=DAY, help="Last day of history (YYYY-MM-DD). Default: today."
+        None,
+        "--through",
+        metavar=DAY,
+        help="Last day of history (YYYY-MM-DD). Default: where the data ends.",
     ),
     periods: int = typer.Option(12, "--periods", help="Months to project per cohort."),
     min_accounts: int = typer.Option(10, "--min-accounts", help="Smallest cohort to fit."),
@@ -107,9 +109,10 @@ def cohorts_command(
     from headroom.metrics.retention import check_periods, cohort_survival, fit_cohorts
 
     check_periods(periods)
-    last = parse_date(through, "--through") or dt.date.today()
+    asked = parse_date(through, "--through")
     src = load_source(source, mapping)
     try:
+        last = report_end(src, asked, "--through")
         cohorts = cohort_survival(src.table("subscriptions"), src.table("plans"), last)
     finally:
         src.close()

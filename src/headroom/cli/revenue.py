@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from enum import StrEnum
 
 import typer
@@ -18,11 +17,13 @@ from headroom.cli.output import (
     emit_rows,
     load_source,
     print_json,
+    report_end,
 )
 from headroom.metrics.options import GROUPING_HELP, Grouping, MonthConvention
 
 THROUGH_HELP = (
-    "Last month to report (YYYY-MM); rows still running count through it. Default: this month."
+    "Last month to report (YYYY-MM); rows still running count through it. Default: the month "
+    "the data ends in."
 )
 CONVENTION_HELP = (
     "How a period that starts or ends mid-month counts: first_day (MRR on the month's first "
@@ -63,13 +64,14 @@ def mrr_command(
     from headroom.facts import account_snapshot
     from headroom.metrics.revenue import mrr_bridge, mrr_movements, parse_month
 
-    last = parse_month(through, "--through") if through else dt.date.today()
+    asked = parse_month(through, "--through") if through else None
     lo = parse_month(since, "--from") if since else None
     hi = parse_month(until, "--to") if until else None
     day = parse_date(on, "--on")
     src = load_source(source, mapping)
     try:
         if day is not None:
+            report_end(src, day, "--on")  # a day past the data is refused
             snapshot = account_snapshot(src, day)
             daily = snapshot.filter(snapshot.customer).select(
                 "account_id", "segment", "plan", "mrr", "seats"
@@ -77,6 +79,7 @@ def mrr_command(
             rows = daily.order_by("account_id").to_pyarrow().to_pylist()
             emit_rows(rows, fmt, title=f"MRR on {day}")
             return
+        last = report_end(src, asked, "--through", month=True)
         movements = mrr_movements(src.table("subscriptions"), last, convention)
         table = mrr_bridge(movements) if bridge else movements
         if lo is not None:
@@ -125,6 +128,7 @@ def nrr_command(
     last = parse_month(end, "--end")
     src = load_source(source, mapping)
     try:
+        report_end(src, last, "--end", month=True)
         if series is not None:
             window = 1 if series == Series.monthly else 12
             table = retention_series(

@@ -16,6 +16,7 @@ lives elsewhere.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import hashlib
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from headroom.errors import ConfigError
+from headroom.sources.billing import Billing
 from headroom.sources.schema import TABLES
 from headroom.yamldoc import Document, load_document, parse_model
 
@@ -44,6 +46,16 @@ class TableMapping(BaseModel):
     columns: dict[str, str] = Field(default_factory=dict)
     lookup: dict[str, Lookup] = Field(default_factory=dict)
     combine: Literal["reject", "sum", "first"] = "reject"
+    #: subscriptions: ``monthly`` rates (the contract's), or amounts ``per_period`` (invoices)
+    amounts: Literal["monthly", "per_period"] = "monthly"
+    #: subscriptions: ``end_date`` is the first day out (``exclusive``) or the last day in
+    end: Literal["exclusive", "inclusive"] = "exclusive"
+
+    @property
+    def billing(self) -> Billing:
+        return Billing(
+            inclusive_end=self.end == "inclusive", per_period=self.amounts == "per_period"
+        )
 
 
 class DatabaseConfig(BaseModel):
@@ -57,6 +69,8 @@ class SourceConfig(BaseModel):
     path: str | None = None
     database: DatabaseConfig | None = None
     tables: dict[str, TableMapping] = Field(default_factory=dict)
+    #: The last day the data covers, when it runs past its latest date (reports end there).
+    data_through: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +128,13 @@ def _check_mapping(doc: Document, config: SourceConfig) -> None:
                 ("tables", table, "combine"),
                 "combine applies to usage_daily only",
             )
+        for setting, default in (("amounts", "monthly"), ("end", "exclusive")):
+            if getattr(mapping, setting) != default and table != "subscriptions":
+                raise doc.error(
+                    ("tables", table, setting),
+                    f"{setting} applies to subscriptions only",
+                    fix=f"move {setting}: {getattr(mapping, setting)} under tables: subscriptions",
+                )
 
 
 def resolve(source: Path, mapping: Path | None = None) -> SourceSpec:

@@ -29,6 +29,7 @@ import ibis.expr.types as ir
 from headroom.config import settings
 from headroom.errors import SourceError
 from headroom.sources import incremental, rules
+from headroom.sources.billing import CONTRACT, Billing, contract_rows
 from headroom.sources.cells import parsed
 from headroom.sources.config import SourceSpec, fingerprint, resolve
 from headroom.sources.discover import (
@@ -59,7 +60,7 @@ from headroom.sources.source import Source
 from headroom.sources.validate import Validator
 
 #: Bumped whenever loading changes, so that old loaded files are not reused.
-LOAD_VERSION = "3"
+LOAD_VERSION = "4"
 
 
 def _stage_all(
@@ -120,8 +121,12 @@ def _stage_all(
     return raws, problems
 
 
-def _typed(table: str, t: ir.Table) -> ir.Table:
-    """The loaded form of a checked table: contract types, defaults filled, lines dropped."""
+def _typed(table: str, t: ir.Table, billing: Billing = CONTRACT) -> ir.Table:
+    """The loaded form of a checked table: contract types, defaults filled, lines dropped.
+
+    Subscriptions written as a billing system writes them (``billing``) are turned into the
+    contract's: exclusive ends, monthly rates, one-off charges left out.
+    """
     spec = TABLES[table]
     cols: dict[str, ir.Value] = {}
     for col in spec.columns:
@@ -131,9 +136,11 @@ def _typed(table: str, t: ir.Table) -> ir.Table:
             cols[col.name] = ibis.null(STORAGE_TYPE[col.kind])
     if table == "accounts":
         cols["timezone"] = cols["timezone"].fill_null("UTC")
+    typed = t.select(*[c for c in (PART, LINE) if c in t.columns], **cols)
     if table == "subscriptions":
-        cols["renews_on"] = cols["renews_on"].fill_null(cols["end_date"])
-    return t.select(*[c for c in (PART, LINE) if c in t.columns], **cols)
+        typed = contract_rows(typed, billing)
+        typed = typed.mutate(renews_on=typed.renews_on.fill_null(typed.end_date))
+    return typed
 
 
 def _combine(table: str, t: ir.Table, how: str) -> ir.Table:
@@ -148,6 +155,43 @@ def _combine(table: str, t: ir.Table, how: str) -> ir.Table:
         first = t.mutate(_n=ibis.row_number().over(group_by=key, order_by=order))
         return first.filter(first._n == 0).drop("_n", *order)
     return t.drop(*order)
+
+
+#: The dated facts whose latest day is where the data ends: a period begun or ended, a day of
+#: usage, an event.
+_DATED = (
+    ("subscriptions", "start_date"),
+    ("subscriptions", "end_date"),
+    ("usage_daily", "date"),
+    ("events", "timestamp"),
+)
+
+
+def _data_end(con: Any, spec: SourceSpec, report: Report, today: dt.date) -> None:
+    """Record in ``report`` the last day the loaded data covers, unless the mapping says
+    (``data_through``): its latest date (:data:`_DATED`), or ``today`` while a subscription row
+    is still running (the export is live). An invoice's period end is coverage paid for ahead,
+    not something seen: an invoice source ends at its latest invoice."""
+    if spec.config.data_through is not None:
+        report.data_through = spec.config.data_through.isoformat()
+        report.data_through_from = "data_through"
+        return
+    subscriptions = con.table("subscriptions")
+    if con.to_pyarrow(subscriptions.end_date.isnull().any()).as_py():
+        report.data_through, report.data_through_from = today.isoformat(), "rows still running"
+        return
+    per_period = spec.mapping("subscriptions").billing.per_period
+    days = []
+    for table, column in _DATED:  # one small query each: the engine keeps each column's max
+        if per_period and (table, column) == ("subscriptions", "end_date"):
+            continue
+        value = con.table(table)[column]
+        latest = (value.date() if column == "timestamp" else value).max()
+        found = con.to_pyarrow(latest).as_py()
+        if found is not None:  # a table with no rows has no latest day
+            days.append(found)
+    report.data_through = max(days).isoformat() if days else None
+    report.data_through_from = "latest date" if days else None
 
 
 def _prepare(con: Any, workspace: Path) -> None:
@@ -240,7 +284,9 @@ def validate(
     if reuse and target.exists() and report_file.exists():
         return Report.from_dict(json.loads(report_file.read_text())), target
     store.mkdir(parents=True, exist_ok=True)
-    if reuse and spec.folder is not None:
+    # Only days appended to files of the contract's own shape are loaded alone; invoices are
+    # read whole again (a new invoice can change the MRR of months already loaded).
+    if reuse and spec.folder is not None and spec.mapping("subscriptions").billing == CONTRACT:
         grown = _growth(spec, located, store, prefix, today)
         if grown is not None:
             return _load_growth(spec, grown, report, today, workspace, target, progress)
@@ -304,6 +350,8 @@ def validate(
             )
             v.register(raw)
             v.combine[raw.name] = spec.mapping(raw.name).combine
+        v.billing = spec.mapping("subscriptions").billing
+        v.mapped = set(spec.config.tables)
         with _step(progress, "check lookups"):
             for raw in raws:
                 for ours, lk in spec.mapping(raw.name).lookup.items():
@@ -315,6 +363,7 @@ def validate(
                 v.reference_checks(name)
         with _step(progress, "check across tables"):
             rules.subscription_checks(v)
+            rules.inclusive_end_gaps(v)
             rules.overlap_checks(v)
             rules.usage_outside_checks(v)
             rules.accounts_without_subscriptions(v)
@@ -325,13 +374,15 @@ def validate(
         # (the usage is stored with their keys)
         for name in sorted(TABLES, key=lambda n: (n != "subscriptions", n != "accounts")):
             if name in v.tables:
-                loaded = _combine(name, _typed(name, v.tables[name]), v.combine[name])
+                typed = _typed(name, v.tables[name], v.billing)
+                loaded = _combine(name, typed, v.combine[name])
             elif name == "accounts":
                 loaded = _derived_accounts(con.table("subscriptions"))
             else:
                 loaded = empty_table(name)
             with _step(progress, f"store {name}"):
                 con.create_table(name, laid_out(name, loaded, con))
+        _data_end(con, spec, report, today)
         _drop_staged(con)
         con.disconnect()
         made = incremental.manifest(
@@ -486,6 +537,7 @@ def _load_growth(
                 rows = rows.anti_join(known, rows.event_id == known._e)
             with _step(progress, f"store {name}"):
                 con.insert(name, laid_out(name, rows, con))
+        _data_end(con, spec, report, today)
         _drop_staged(con)
         con.disconnect()
         made = _remade(grown, today, lines)

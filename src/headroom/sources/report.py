@@ -107,6 +107,10 @@ class Report:
     tables: dict[str, TableInfo] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     ignored_files: list[str] = field(default_factory=list)
+    #: The last day the data covers (ISO date; None until loaded, or with no dated rows), and
+    #: what says so: "latest date" in the tables, or "data_through" in the mapping.
+    data_through: str | None = None
+    data_through_from: str | None = None
 
     @property
     def errors(self) -> list[Problem]:
@@ -159,11 +163,15 @@ class Report:
             "tables": [t.to_dict() for t in self.tables.values()],
             "ignored_files": self.ignored_files,
             "problems": [p.to_dict() for p in self.problems],
+            "data_through": self.data_through,
+            "data_through_from": self.data_through_from,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
         report = cls(source=data["source"], ignored_files=list(data["ignored_files"]))
+        report.data_through = data.get("data_through")
+        report.data_through_from = data.get("data_through_from")
         for t in data["tables"]:
             report.tables[t["table"]] = TableInfo(
                 t["table"], t["file"], t["rows"], list(t["ignored_columns"]), t.get("since")

@@ -8,11 +8,30 @@ Each is an ibis expression over whole tables, reported through the :class:`Valid
 from __future__ import annotations
 
 import ibis
+import ibis.expr.types as ir
 
+from headroom.sources.billing import exclusive_end, one_off
 from headroom.sources.cells import FAR_FUTURE, parsed, quote
 from headroom.sources.readers import LINE, PART
 from headroom.sources.schema import TABLES
 from headroom.sources.validate import UNIT, RowCheck, Validator, plural
+
+
+def _end(v: Validator, t: ir.Table) -> ir.DateValue:
+    """Each subscription row's first day out (empty: still running), whatever the export's
+    convention (see :mod:`headroom.sources.billing`)."""
+    if "end_date" not in t.columns:
+        return ibis.null("date")
+    return exclusive_end(parsed(TABLES["subscriptions"].column("end_date"), t.end_date), v.billing)
+
+
+def _paying(v: Validator, t: ir.Table) -> ir.BooleanValue:
+    """The rows that pay for a period (per-period sources: not one-off charges)."""
+    if "end_date" not in t.columns:
+        return ibis.literal(not v.billing.per_period)
+    spec = TABLES["subscriptions"]
+    start = parsed(spec.column("start_date"), t.start_date)
+    return ~one_off(start, parsed(spec.column("end_date"), t.end_date), v.billing)
 
 
 def subscription_checks(v: Validator) -> None:
@@ -22,22 +41,32 @@ def subscription_checks(v: Validator) -> None:
     t = v.tables["subscriptions"]
     start = parsed(spec.column("start_date"), t.start_date)
     if "end_date" not in t.columns:
+        if v.billing.per_period:
+            v.run_checks("subscriptions", [_one_offs(t.start_date.notnull())])
         return
     end = parsed(spec.column("end_date"), t.end_date)
-    v.run_checks(
-        "subscriptions",
-        [
-            RowCheck(
-                "end_before_start",
-                "end_date",
-                end < start,
-                lambda r: (
-                    f"{quote(r['end_date'])} is before start_date {quote(r['start_date'])}; "
-                    "end_date is the first day the period is no longer in force, "
+    inclusive = v.billing.inclusive_end
+    checks = [
+        RowCheck(
+            "end_before_start",
+            "end_date",
+            end < start,
+            lambda r: (
+                f"{quote(r['end_date'])} is before start_date {quote(r['start_date'])}; "
+                + (
+                    "end_date is the period's last day (end: inclusive), on or after start_date"
+                    if inclusive
+                    else "end_date is the first day the period is no longer in force, "
                     "after start_date"
-                ),
-                fields=("start_date",),
+                )
             ),
+            fields=("start_date",),
+        )
+    ]
+    if v.billing.per_period:
+        checks.append(_one_offs(one_off(start, end, v.billing)))
+    elif not inclusive:  # written inclusively, a period ending as it starts is one day long
+        checks.append(
             RowCheck(
                 "empty_period",
                 "end_date",
@@ -53,22 +82,93 @@ def subscription_checks(v: Validator) -> None:
                     "subscription rows end on the day they start",
                 ),
                 hint="end_date is exclusive: a one-day period ends the day after it starts",
-            ),
+            )
+        )
+    v.run_checks("subscriptions", checks)
+
+
+def _one_offs(bad: ir.BooleanValue) -> RowCheck:
+    return RowCheck(
+        "one_off_charge",
+        "mrr",
+        bad,
+        lambda r: (
+            f"{quote(r['mrr'])} on {r['start_date']} pays for no period (no end_date, or one "
+            "ending the day it starts): a one-off charge, left out of MRR"
+        ),
+        severity="warning",
+        fields=("start_date",),
+        summary=lambda n: plural(
+            n,
+            "row is a one-off charge (no billing period), left out of MRR",
+            "rows are one-off charges (no billing period), left out of MRR",
+        ),
+        hint="MRR counts recurring amounts only; these rows are listed here, not lost",
+    )
+
+
+def inclusive_end_gaps(v: Validator) -> None:
+    """Rows that start the day after the account's earlier rows all ended: one day in which the
+    account paid nothing. Once is a lapse; as a pattern it is the mark of an export that writes
+    the period's last day as its end (``end: inclusive``), read here as a churn every month."""
+    if "subscriptions" not in v.tables or v.billing.inclusive_end:
+        return
+    t = v.tables["subscriptions"]
+    if "end_date" not in t.columns:
+        return
+    spec = TABLES["subscriptions"]
+    rows = t.mutate(
+        _start=parsed(spec.column("start_date"), t.start_date),
+        _end=_end(v, t).fill_null(FAR_FUTURE),
+    ).filter(_paying(v, t))
+    rows = rows.filter(rows._start.notnull() & rows._end.notnull())
+    order = {"group_by": "account_id", "order_by": ["_start", LINE]}
+    so_far = rows.mutate(_so_far=rows._end.max().over(ibis.window(**order, following=0)))
+    # the latest end of the rows before this one
+    before = so_far.mutate(_before=so_far._so_far.lag().over(ibis.window(**order)))
+    gaps = before.filter(before._start == before._before + ibis.interval(days=1))
+    gaps = gaps.select(
+        "subscription_id", "account_id", "start_date", LINE,
+        *([PART] if PART in gaps.columns else []), _ended=gaps._before,
+    )  # fmt: skip
+    v.run_checks(
+        "subscriptions",
+        [
+            RowCheck(
+                "one_day_gap",
+                "start_date",
+                None,
+                lambda r: (
+                    f"{quote(r['start_date'])}: the rows of account {quote(r['account_id'])} "
+                    f"before it ended on {r['_ended']}, so it paid nothing on the day between"
+                ),
+                severity="warning",
+                fields=("account_id", "_ended"),
+                summary=lambda n: plural(
+                    n,
+                    "subscription row starts one day after the account's rows before it end",
+                    "subscription rows start one day after the account's rows before them end",
+                ),
+                hint=(
+                    "the mark of end dates written inclusively (the period's last day): if "
+                    "your export writes them so, add end: inclusive under tables: "
+                    "subscriptions in the source's mapping; otherwise each is a one-day lapse"
+                ),
+            )
         ],
+        base=gaps,
     )
 
 
 def overlap_checks(v: Validator) -> None:
-    if "subscriptions" not in v.tables:
+    # Invoices of one account overlap by nature (line items, a plan change mid-period with its
+    # credit note): their amounts are summed, as the mapping says.
+    if "subscriptions" not in v.tables or v.billing.per_period:
         return
     spec = TABLES["subscriptions"]
     t = v.tables["subscriptions"]
     # Without an end_date column every row runs on: they all overlap one another.
-    end = (
-        parsed(spec.column("end_date"), t.end_date).fill_null(FAR_FUTURE)
-        if "end_date" in t.columns
-        else ibis.literal(FAR_FUTURE)
-    )
+    end = _end(v, t).fill_null(FAR_FUTURE)
     periods = t.select(
         t.account_id,
         t.subscription_id,
@@ -137,14 +237,10 @@ def usage_outside_checks(v: Validator) -> None:
         return
     subs = v.tables["subscriptions"]
     sspec = TABLES["subscriptions"]
-    periods = subs.select(
+    periods = subs.filter(_paying(v, subs)).select(
         _acc=subs.account_id,
         _start=parsed(sspec.column("start_date"), subs.start_date),
-        _end=(
-            parsed(sspec.column("end_date"), subs.end_date)
-            if "end_date" in subs.columns
-            else ibis.null("date")
-        ).fill_null(FAR_FUTURE),
+        _end=_end(v, subs).fill_null(FAR_FUTURE),
     )
     u = v.tables["usage_daily"]
     day = parsed(TABLES["usage_daily"].column("date"), u.date)

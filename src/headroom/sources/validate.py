@@ -18,6 +18,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from headroom.sources.billing import CONTRACT, Billing
 from headroom.sources.cells import (
     not_valid_message,
     parsed,
@@ -123,6 +124,10 @@ class Validator:
         self.raw: dict[str, RawTable] = {}
         self.tables: dict[str, ir.Table] = {}
         self.combine: dict[str, str] = {}  # table -> how repeated keys are combined
+        #: How the subscriptions are written (inclusive ends, amounts per period).
+        self.billing: Billing = CONTRACT
+        #: The tables a mapping reads from an export of another shape.
+        self.mapped: set[str] = set()
         self._zones: ir.Table | None = None
 
     def zones(self, col: Column) -> ir.StringColumn | None:
@@ -328,13 +333,23 @@ class Validator:
                         _out_of_range_message(col),
                     )
                 )
-            if col.minimum is not None:
+            # a credit note is a negative amount over its period
+            credit = name == "subscriptions" and col.name == "mrr" and self.billing.per_period
+            if col.minimum is not None and not credit:
                 checks.append(
                     RowCheck(
                         "negative",
                         col.name,
                         well_formed(col, s, self.zones(col)) & (parsed(col, s) < col.minimum),
                         _negative_message(col),
+                        hint=(
+                            "a negative amount is a credit note: if these rows are invoices, "
+                            "add amounts: per_period under tables: subscriptions in the "
+                            "source's mapping"
+                            # an export mapped onto subscriptions may be invoices
+                            if name == "subscriptions" and col.name == "mrr" and name in self.mapped
+                            else None
+                        ),
                     )
                 )
         for col_name in spec.date_columns_for_future_check:
