@@ -432,3 +432,51 @@ def test_the_shipped_invoice_mapping_reads_an_export_of_its_columns(tmp_path: Pa
     assert [(b["month"][:7], b["contraction"]) for b in bridge if b["contraction"]] == [
         ("2024-10", 200)
     ]
+
+
+# -- several currencies ---------------------------------------------------------------------
+
+SUBS = "subscription_id,account_id,start_date,end_date,mrr,currency\n"
+
+
+def test_several_currencies_without_rates_are_refused_saying_how_to_convert(
+    tmp_path: Path,
+) -> None:
+    rows = "s1,a1,2024-01-01,,100,USD\ns2,a2,2024-01-01,,100,EUR\ns3,a3,2024-03-01,,100,gbp\n"
+    folder = write_source(tmp_path / "src", {"subscriptions.csv": SUBS + rows})
+    result = cli("validate", str(folder))
+    assert result.exit_code == 1
+    assert (
+        "subscriptions.csv: subscriptions hold amounts in 3 currencies (EUR, GBP, USD) and the "
+        "source has no exchange rates to convert them with\n  what to do: add an exchange_rates "
+        "table (currency, date, rate: the reporting currency per unit, from that day) and name "
+        "the reporting currency at the top of the source's mapping (currency: USD), or export "
+        "the amounts in one currency\n"
+    ) in result.stdout
+    rates = "currency,date,rate\nEUR,2023-12-01,1.1\nEUR,2024-02-01,1.2\n"
+    write_source(folder, {"exchange_rates.csv": rates})
+    result = cli("validate", str(folder))
+    assert (
+        "subscriptions.csv: subscriptions hold amounts in 3 currencies (EUR, GBP, USD) and the "
+        "source's mapping does not say which to report in\n  what to do: add currency: EUR (or "
+        "another) at the top of the source's mapping\n"
+    ) in result.stdout
+    mapping = str(write_source(tmp_path / "m", {"map.yaml": "tables: {}\ncurrency: USD\n"}))
+    mapping += "/map.yaml"
+    result = cli("validate", str(folder), "--mapping", mapping)
+    assert (
+        "subscriptions.csv, line 4, column currency: 'gbp' on 2024-03-01: no exchange rate of it "
+        "into USD is in force that day\n  what to do: add a rate for this currency dated on or "
+        "before the period's start to exchange_rates\n"
+    ) in result.stdout
+    # with a rate for each: converted at the rate in force when each period starts
+    write_source(folder, {"exchange_rates.csv": rates + "GBP,2024-01-01,1.25\n"})
+    on = cli_json("mrr", str(folder), "--mapping", mapping, "--on", "2024-03-01")
+    assert [(r["account_id"], r["mrr"]) for r in on] == [("a1", 100), ("a2", 110), ("a3", 125)]
+
+
+def test_one_currency_needs_no_rates(tmp_path: Path) -> None:
+    rows = "s1,a1,2024-01-01,,100,EUR\ns2,a2,2024-01-01,,50,eur\n"
+    folder = write_source(tmp_path / "src", {"subscriptions.csv": SUBS + rows})
+    on = cli_json("mrr", str(folder), "--on", "2024-03-01")
+    assert [(r["account_id"], r["mrr"]) for r in on] == [("a1", 100), ("a2", 50)]

@@ -50,6 +50,7 @@ def test_csv_source_loads_typed_tables(tmp_path: Path) -> None:
         "plan": "string",
         "seats": "int64",
         "renews_on": "date",
+        "currency": "string",
     }
     assert rows[0] == {
         "subscription_id": "s1",
@@ -60,6 +61,7 @@ def test_csv_source_loads_typed_tables(tmp_path: Path) -> None:
         "plan": "Starter",
         "seats": 5,
         "renews_on": dt.date(2024, 6, 1),  # defaults to end_date
+        "currency": None,  # one currency throughout (here none named): as it is
     }
     assert rows[1]["end_date"] is None
     assert [a["timezone"] for a in accounts] == ["Europe/Berlin", "UTC"]  # default UTC

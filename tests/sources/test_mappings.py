@@ -11,10 +11,10 @@ from tests.sources.helpers import headroom, validate, write_source
 GOOD_SUBS = "subscription_id,account_id,start_date,mrr\ns1,a1,2024-01-01,10\n"
 TABLE_NAMES = (
     "accounts, subscriptions, plans, plan_limits, plan_features, usage_daily, events, "
-    "firmographics, outcomes"
+    "firmographics, outcomes, exchange_rates"
 )
 SUBSCRIPTION_COLUMNS = (
-    "subscription_id, account_id, start_date, end_date, mrr, plan, seats, renews_on"
+    "subscription_id, account_id, start_date, end_date, mrr, plan, seats, renews_on, currency"
 )
 MAPPING_SETTINGS = "from, columns, lookup, combine, amounts, end"
 
@@ -37,7 +37,7 @@ MAPPING_SETTINGS = "from, columns, lookup, combine, amounts, end"
         pytest.param(
             "# a mapping\ntabels:\n  subscriptions: {}\n",
             "map.yaml:2:1: unknown setting 'tabels' (did you mean 'tables'?); the settings here "
-            "are path, database, tables, data_through",
+            "are path, database, tables, data_through, currency",
             id="unknown-top-level-setting",
         ),
         pytest.param(

@@ -71,6 +71,8 @@ class SourceConfig(BaseModel):
     tables: dict[str, TableMapping] = Field(default_factory=dict)
     #: The last day the data covers, when it runs past its latest date (reports end there).
     data_through: dt.date | None = None
+    #: The currency reports are in, when the subscriptions hold several (ISO code).
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
 
 
 @dataclass(frozen=True)
@@ -141,12 +143,12 @@ def resolve(source: Path, mapping: Path | None = None) -> SourceSpec:
     """Turn a SOURCE argument (folder or YAML file) and an optional ``--mapping`` into a spec."""
     if source.is_dir():
         if mapping is None:
-            return SourceSpec(source, None, SourceConfig(), "", source.name)
+            return SourceSpec(source, None, SourceConfig(), "", source.resolve().name)
         doc = load_document(mapping)
         config = parse_model(doc, SourceConfig)
         _check_mapping(doc, config)
         text = mapping.read_text(encoding="utf-8")
-        return SourceSpec(source, None, config, text, source.name)
+        return SourceSpec(source, None, config, text, source.resolve().name)
     if not source.exists():
         raise ConfigError(
             f"{source}: no such folder or file",

@@ -32,6 +32,7 @@ from headroom.sources import incremental, rules
 from headroom.sources.billing import CONTRACT, Billing, contract_rows
 from headroom.sources.cells import parsed
 from headroom.sources.config import SourceSpec, fingerprint, resolve
+from headroom.sources.currency import converted, currencies
 from headroom.sources.discover import (
     Located,
     connect_database,
@@ -352,6 +353,7 @@ def validate(
             v.combine[raw.name] = spec.mapping(raw.name).combine
         v.billing = spec.mapping("subscriptions").billing
         v.mapped = set(spec.config.tables)
+        v.currency = spec.config.currency
         with _step(progress, "check lookups"):
             for raw in raws:
                 for ours, lk in spec.mapping(raw.name).lookup.items():
@@ -367,6 +369,7 @@ def validate(
             rules.overlap_checks(v)
             rules.usage_outside_checks(v)
             rules.accounts_without_subscriptions(v)
+            rules.currency_checks(v)
         _order(report)
         if not report.ok:
             return report, None
@@ -375,6 +378,12 @@ def validate(
         for name in sorted(TABLES, key=lambda n: (n != "subscriptions", n != "accounts")):
             if name in v.tables:
                 typed = _typed(name, v.tables[name], v.billing)
+                if name == "subscriptions" and "exchange_rates" in v.tables:
+                    rates = _typed("exchange_rates", v.tables["exchange_rates"])
+                    named = currencies(v.tables[name])
+                    reporting = spec.config.currency or (named[0] if named else None)
+                    if reporting is not None:
+                        typed = converted(typed, rates, reporting)
                 loaded = _combine(name, typed, v.combine[name])
             elif name == "accounts":
                 loaded = _derived_accounts(con.table("subscriptions"))

@@ -12,7 +12,9 @@ import ibis.expr.types as ir
 
 from headroom.sources.billing import exclusive_end, one_off
 from headroom.sources.cells import FAR_FUTURE, parsed, quote
+from headroom.sources.currency import currencies, rate_on_start
 from headroom.sources.readers import LINE, PART
+from headroom.sources.report import Example, Problem
 from headroom.sources.schema import TABLES
 from headroom.sources.validate import UNIT, RowCheck, Validator, plural
 
@@ -311,4 +313,71 @@ def accounts_without_subscriptions(v: Validator) -> None:
             )
         ],
         base=lonely.filter(lonely.account_id != ""),
+    )
+
+
+def currency_checks(v: Validator) -> None:
+    """Subscriptions in several currencies need rates and a reporting currency, and every row
+    outside it a rate in force on the day its period starts (see
+    :mod:`headroom.sources.currency`)."""
+    if "subscriptions" not in v.tables:
+        return
+    t = v.tables["subscriptions"]
+    named = currencies(t)
+    if not named or (len(named) == 1 and v.currency in (None, named[0])):
+        return
+    raw = v.raw["subscriptions"]
+    listed = ", ".join(named)
+
+    def refuse(message: str, fix: str) -> None:
+        example = Example("", None, message)
+        v.report.add(Problem("error", "currencies", "subscriptions", raw.label, None, 1,
+                             [example], hint=fix))  # fmt: skip
+
+    if "exchange_rates" not in v.tables:
+        refuse(
+            f"subscriptions hold amounts in {len(named)} currencies ({listed}) and the source "
+            "has no exchange rates to convert them with",
+            "add an exchange_rates table (currency, date, rate: the reporting currency per "
+            "unit, from that day) and name the reporting currency at the top of the source's "
+            "mapping (currency: USD), or export the amounts in one currency",
+        )
+        return
+    if v.currency is None:
+        refuse(
+            f"subscriptions hold amounts in {len(named)} currencies ({listed}) and the source's "
+            "mapping does not say which to report in",
+            f"add currency: {named[0]} (or another) at the top of the source's mapping",
+        )
+        return
+    spec = TABLES["subscriptions"]
+    start = parsed(spec.column("start_date"), t.start_date)
+    rates = v.tables["exchange_rates"]
+    rspec = TABLES["exchange_rates"]
+    typed_rates = rates.select(
+        currency=rates.currency,
+        date=parsed(rspec.column("date"), rates.date),
+        rate=parsed(rspec.column("rate"), rates.rate),
+    ).filter(ibis._.date.notnull())
+    rated = rate_on_start(t, typed_rates, v.currency, start)
+    reporting = v.currency
+    v.run_checks(
+        "subscriptions",
+        [
+            RowCheck(
+                "no_exchange_rate",
+                "currency",
+                None,
+                lambda r: (
+                    f"{quote(r['currency'])} on {r['start_date']}: no exchange rate of it "
+                    f"into {reporting} is in force that day"
+                ),
+                fields=("start_date",),
+                hint=(
+                    "add a rate for this currency dated on or before the period's start to "
+                    "exchange_rates"
+                ),
+            )
+        ],
+        base=rated.filter(rated._rate.isnull() & start.notnull()),
     )

@@ -176,6 +176,7 @@ TABLES: dict[str, Table] = {
                 _c("plan", Kind.TEXT),
                 _c("seats", Kind.INTEGER, minimum=0),
                 _c("renews_on", Kind.DATE),
+                _c("currency", Kind.TEXT, meaning="ISO code of mrr's currency; stored converted"),
             ),
             key=("subscription_id",),
             references=(
@@ -265,6 +266,23 @@ TABLES: dict[str, Table] = {
             ),
             references=(Reference("account_id", "accounts", "account_id", "warning"),),
             date_columns_for_future_check=("date",),
+        ),
+        Table(
+            "exchange_rates",
+            (
+                _c("currency", Kind.TEXT, req=True, null=False),
+                _c("date", Kind.DATE, req=True, null=False, meaning="in force from this day"),
+                _c(
+                    "rate",
+                    Kind.NUMBER,
+                    req=True,
+                    null=False,
+                    minimum=0,
+                    meaning="the reporting currency per unit of currency",
+                ),
+            ),
+            key=("currency", "date"),
+            meaning="what a subscription's currency is worth in the reporting currency",
         ),
     )
 }

@@ -126,6 +126,8 @@ class Validator:
         self.combine: dict[str, str] = {}  # table -> how repeated keys are combined
         #: How the subscriptions are written (inclusive ends, amounts per period).
         self.billing: Billing = CONTRACT
+        #: The currency reports are in, when the mapping names it.
+        self.currency: str | None = None
         #: The tables a mapping reads from an export of another shape.
         self.mapped: set[str] = set()
         self._zones: ir.Table | None = None
