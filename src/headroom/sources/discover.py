@@ -13,9 +13,7 @@ import ibis
 from headroom.errors import ConfigError
 from headroom.sources.config import SourceSpec, database_file
 from headroom.sources.limits import limit
-from headroom.sources.readers import (
-    Part,
-)
+from headroom.sources.readers import Part
 from headroom.sources.report import Example, Problem, Report
 from headroom.sources.schema import TABLES
 
