@@ -65,6 +65,9 @@ def test_postgresql_tables_are_a_source(
         "segment (did you mean enterprise?); segment must be one of smb, mid_market, enterprise",
         "table periods, row 2 (subscription_id '00000000-0000-0000-0000-000000000002'), column "
         f"mrr: '-2.00' is negative; {NEGATIVE}",
+        # a mapped table may be an invoice export, whose credit notes are negative
+        "  what to do: a negative amount is a credit note: if these rows are invoices, add "
+        "amounts: per_period under tables: subscriptions in the source's mapping",
         "table periods, row 3 (subscription_id '00000000-0000-0000-0000-000000000003'), column "
         "account_id: 'a3' is not in table accounts; add the account_id to accounts or fix this "
         "row",
