@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, inspect, text, update
 
 from headroom.errors import NotFoundError, UsageError
 from headroom.playbook.model import Playbook, load_playbook
-from headroom.plays import runs
+from headroom.plays import runs, versions
 from headroom.signals.registry import types
 from headroom.store.database import Store, _alembic
 from headroom.store.models import Play
@@ -145,7 +145,7 @@ def test_runs_are_recorded_listed_newest_first_and_read_back(
          "use one of running, finished, failed"),
         (lambda s: runs.list_runs(s, limit=0), "limit 0 and offset 0 do not make a page; give a "
          "limit of at least 1 and an offset of at least 0"),
-        (lambda s: runs.get_version(s, "nope"), "no playbook version 'nope'; the Playbook page "
+        (lambda s: versions.get_version(s, "nope"), "no playbook version 'nope'; the Playbook page "
          "lists the versions kept"),
     ],
 )  # fmt: skip
@@ -171,8 +171,8 @@ def test_a_failing_block_is_recorded_as_failed_and_the_error_goes_on(store: Stor
 
 def test_versions_are_kept_once_counted_and_compared(store: Store, book: Playbook) -> None:
     first = book.path.read_text()
-    assert runs.record_version(store, book, now=T0) == book.version
-    assert runs.record_version(store, book, now=T0 + dt.timedelta(days=1)) == book.version
+    assert versions.record_version(store, book, now=T0) == book.version
+    assert versions.record_version(store, book, now=T0 + dt.timedelta(days=1)) == book.version
     add_play(store, "p1")
     add_play(store, "p2")
     with store.session() as s:  # p1 was fired by this version, p2 by one never kept
@@ -180,31 +180,31 @@ def test_versions_are_kept_once_counted_and_compared(store: Store, book: Playboo
     runs.start_run(store, "run", book.version, as_of=dt.date(2026, 9, 1))
     book.path.write_text(first.replace("> 0.85", "> 0.80"))
     newer = load_playbook(book.path, types())
-    runs.record_version(store, newer, now=T0 + dt.timedelta(days=2))
+    versions.record_version(store, newer, now=T0 + dt.timedelta(days=2))
 
-    kept = runs.versions(store)
+    kept = versions.versions(store)
     assert [(v.version, v.runs, v.plays) for v in kept] == [
         (newer.version, 0, 0), (book.version, 1, 1)
     ]  # fmt: skip
     assert kept[1].first_seen_at == T0 and kept[1].file_name == "playbook.yaml"
-    assert runs.get_version(store, book.version).text == first
+    assert versions.get_version(store, book.version).text == first
 
-    d = runs.version_diff(store, newer.version)
+    d = versions.version_diff(store, newer.version)
     assert d.previous is not None and d.previous.version == book.version
     changed = [line for line in d.lines if line[:1] in "+-" and line[:3] not in ("+++", "---")]
     old_line = next(line for line in first.splitlines() if "> 0.85" in line)
     assert changed == ["-" + old_line, "+" + old_line.replace("> 0.85", "> 0.80")]
-    assert runs.version_diff(store, book.version).previous is None
+    assert versions.version_diff(store, book.version).previous is None
 
 
 def test_a_file_changed_since_it_was_loaded_is_not_kept_under_the_old_version(
     store: Store, book: Playbook
 ) -> None:
     book.path.write_text(book.path.read_text() + "\n# edited\n")
-    assert runs.record_version(store, book) == book.version
+    assert versions.record_version(store, book) == book.version
     book.path.unlink()  # gone: the run goes on, and keeps no text either
-    assert runs.record_version(store, book) == book.version
-    assert runs.versions(store) == []
+    assert versions.record_version(store, book) == book.version
+    assert versions.versions(store) == []
 
 
 def test_a_runs_summary_counts_plays_and_skips_by_reason() -> None:

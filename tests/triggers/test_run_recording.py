@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from headroom.cli.main import app
 from headroom.config import settings
 from headroom.errors import ConfigError
-from headroom.plays import deciding, runs
+from headroom.plays import deciding, runs, versions
 from headroom.store.database import Store
 from tests.triggers import seats as scenario
 
@@ -27,11 +27,11 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     return {"source": scenario.write_source(tmp_path / "src"), "playbook": book}
 
 
-def kept() -> tuple[list[runs.RunInfo], list[runs.VersionInfo]]:
+def kept() -> tuple[list[runs.RunInfo], list[versions.VersionInfo]]:
     store = Store()
     try:
         listed, _ = runs.list_runs(store)
-        return [runs.get_run(store, r.id) for r in listed], runs.versions(store)
+        return [runs.get_run(store, r.id) for r in listed], versions.versions(store)
     finally:
         store.close()
 
@@ -57,7 +57,7 @@ def test_a_run_is_kept_with_its_counts_and_the_playbooks_text(env: dict[str, Pat
     )  # fmt: skip
     store = Store()
     try:
-        assert runs.get_version(store, version.version).text == env["playbook"].read_text()
+        assert versions.get_version(store, version.version).text == env["playbook"].read_text()
     finally:
         store.close()
 

@@ -23,7 +23,7 @@ from headroom.backtest import backtest
 from headroom.backtest.sweep import parse_sweep, sweep
 from headroom.cli.main import app
 from headroom.playbook.model import Playbook, load_playbook
-from headroom.plays import deciding, runs
+from headroom.plays import deciding, runs, versions
 from headroom.signals.registry import types
 from headroom.sources import Source, load
 from headroom.store.database import Store
@@ -396,7 +396,7 @@ def test_versions_are_listed_with_their_runs_and_plays_and_compared(
     store: Store, teamflow: Source, book: Playbook
 ) -> None:
     t0 = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
-    runs.record_version(store, book, now=t0)
+    versions.record_version(store, book, now=t0)
     decisions = [d for d in deciding.decide(store, teamflow, book, AS_OF) if d.play is not None]
     store.record_run(AS_OF, decisions, book.version)
     runs.start_run(store, "run", book.version, as_of=AS_OF)
@@ -404,7 +404,7 @@ def test_versions_are_listed_with_their_runs_and_plays_and_compared(
     book.path.write_text(text.replace('when: "seat_utilisation > 0.85"',
                                       'when: "seat_utilisation > 0.8"'))  # fmt: skip
     newer = load_playbook(book.path, types())
-    runs.record_version(store, newer, now=t0 + dt.timedelta(days=1))
+    versions.record_version(store, newer, now=t0 + dt.timedelta(days=1))
     with TestClient(create_app(Serve(store, [], source=teamflow, as_of=AS_OF,
                                      playbook=newer))) as c:  # fmt: skip
         sign_in(c, "ana")

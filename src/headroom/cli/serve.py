@@ -45,7 +45,7 @@ def serve_command(
     from headroom.ingest.realtime import Reactor
     from headroom.messages import load_templates
     from headroom.playbook.model import load_playbook
-    from headroom.plays import runs
+    from headroom.plays import versions
     from headroom.signals.registry import types
     from headroom.store.database import Store
     from headroom.web.app import create_app
@@ -59,7 +59,7 @@ def serve_command(
             channel.close()
     keys = [k.strip() for k in os.environ.get("HEADROOM_WRITE_KEYS", "").split(",") if k.strip()]
     store = Store()
-    runs.record_version(store, book)  # the Playbook page shows it and compares later ones
+    versions.record_version(store, book)  # the Playbook page shows it and compares later ones
     src = load_source(source, mapping)
     try:
         reactor = Reactor(src, book, templates, delivery, store)

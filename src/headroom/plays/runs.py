@@ -1,11 +1,11 @@
-"""Runs and backtests as the state store keeps them, and the playbook's versions.
+"""Runs and backtests as the state store keeps them (the playbook's versions are in
+:mod:`headroom.plays.versions`).
 
 ``headroom run`` and ``headroom backtest`` record each of theirs: a row that says it is running,
 then finished with its counts and result, or failed with the error. A backtest's result (per
 trigger, by segment and by horizon, and a threshold sweep when one was asked) is kept whole,
 because computing it takes seconds to minutes on a large source and the web app shows it on
-every visit. Each version of the playbook (its content hash, which plays and decisions carry) is
-kept with its text the first time it is used, so that the versions can be compared later.
+every visit.
 
 What is recorded is computed elsewhere: the decisions by :mod:`headroom.plays.deciding`, a
 backtest by :mod:`headroom.usecases.backtest` (which the command line and the web app share).
@@ -17,29 +17,20 @@ backtest by :mod:`headroom.usecases.backtest` (which the command line and the we
 from __future__ import annotations
 
 import datetime as dt
-import difflib
-import hashlib
 import logging
 import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from headroom.errors import HeadroomError, NotFoundError, UsageError
-from headroom.playbook.model import Playbook
 from headroom.store.database import Store, aware, jsonable
-from headroom.store.models import Play, PlaybookVersion
 from headroom.store.models import Run as RunRow
 from headroom.triggers.decisions import Decision
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("headroom.runs")
 
@@ -78,29 +69,6 @@ class RunInfo:
     result: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True)
-class VersionInfo:
-    """A version of the playbook, with how many runs and plays carry it (``text`` only when
-    one version is asked for)."""
-
-    version: str
-    name: str
-    file_name: str
-    first_seen_at: dt.datetime
-    runs: int
-    plays: int
-    text: str | None = None
-
-
-@dataclass(frozen=True)
-class VersionDiff:
-    """A version against the one first seen before it (None: it is the first)."""
-
-    version: VersionInfo
-    previous: VersionInfo | None
-    lines: list[str]  # a unified diff, previous to this
-
-
 def _info(row: Any, with_result: bool) -> RunInfo:
     """A run's record from its row (a mapped row, or the columns a list selects)."""
     return RunInfo(
@@ -125,37 +93,6 @@ def _info(row: Any, with_result: bool) -> RunInfo:
 
 
 # -- recording ------------------------------------------------------------------------------------
-
-
-def record_version(store: Store, book: Playbook, now: dt.datetime | None = None) -> str:
-    """Keep the playbook's text under its version, if this version is new; its version.
-
-    The file is read again here: if it changed since it was loaded (its hash is no longer the
-    version) or is gone, nothing is kept, rather than a text under a version it does not have
-    (the run goes on: its plays carry the version all the same)."""
-    try:
-        raw = book.path.read_bytes()
-    except OSError:
-        return book.version
-    if hashlib.sha256(raw).hexdigest()[:12] != book.version:
-        return book.version
-    with store.session() as s:
-        if s.get(PlaybookVersion, book.version) is not None:
-            return book.version
-    try:
-        with store.session() as s:
-            s.add(
-                PlaybookVersion(
-                    version=book.version,
-                    name=book.model.name[:200],
-                    file_name=book.path.name[:500],
-                    text=raw.decode("utf-8"),
-                    first_seen_at=now or dt.datetime.now(dt.UTC),
-                )
-            )
-    except IntegrityError:  # another process kept the same version first: that is the record
-        pass
-    return book.version
 
 
 def start_run(
@@ -375,68 +312,6 @@ def latest_run(store: Store, kind: Kind, status: Status = "finished") -> RunInfo
             .limit(1)
         ).first()
         return None if row is None else _info(row, with_result=True)
-
-
-def _per_version(s: Session, model: type[RunRow] | type[Play]) -> dict[str, int]:
-    """How many rows of ``model`` (runs, plays) each playbook version has."""
-    q = select(model.playbook_version, func.count()).group_by(model.playbook_version)
-    return {str(v): int(n) for v, n in s.execute(q)}
-
-
-def versions(store: Store) -> list[VersionInfo]:
-    """Every kept version of the playbook, newest first, with its runs and plays counted."""
-    with store.session() as s:
-        runs, plays = _per_version(s, RunRow), _per_version(s, Play)
-        rows = s.execute(
-            select(
-                PlaybookVersion.version,
-                PlaybookVersion.name,
-                PlaybookVersion.file_name,
-                PlaybookVersion.first_seen_at,
-            ).order_by(PlaybookVersion.first_seen_at.desc(), PlaybookVersion.version)
-        ).all()
-    return [
-        VersionInfo(v, name, file_name, aware(seen), runs.get(v, 0), plays.get(v, 0))
-        for v, name, file_name, seen in rows
-    ]
-
-
-def get_version(store: Store, version: str) -> VersionInfo:
-    """One kept version with its text."""
-    with store.session() as s:
-        row = s.get(PlaybookVersion, version)
-        if row is None:
-            raise NotFoundError(
-                f"no playbook version {version!r}",
-                fix="the Playbook page lists the versions kept",
-            )
-        runs = s.scalar(select(func.count()).where(RunRow.playbook_version == version)) or 0
-        plays = s.scalar(select(func.count()).where(Play.playbook_version == version)) or 0
-        return VersionInfo(
-            row.version, row.name, row.file_name, aware(row.first_seen_at), runs, plays, row.text
-        )
-
-
-def version_diff(store: Store, version: str) -> VersionDiff:
-    """A version against the one kept before it, as a unified diff."""
-    this = get_version(store, version)
-    with store.session() as s:
-        before = s.scalars(
-            select(PlaybookVersion.version)
-            .where(PlaybookVersion.first_seen_at < this.first_seen_at)
-            .order_by(PlaybookVersion.first_seen_at.desc())
-            .limit(1)
-        ).first()
-    previous = get_version(store, before) if before is not None else None
-    old = previous.text or "" if previous is not None else ""
-    lines = difflib.unified_diff(
-        old.splitlines(),
-        (this.text or "").splitlines(),
-        fromfile=f"{previous.file_name} ({previous.version})" if previous else "(nothing)",
-        tofile=f"{this.file_name} ({this.version})",
-        lineterm="",
-    )
-    return VersionDiff(this, previous, list(lines))
 
 
 # -- runs of the playbook ---------------------------------------------------------------------

@@ -32,10 +32,10 @@ from headroom.plays.runs import (
     fail_run,
     failure,
     finish_run,
-    record_version,
     recording,
     start_run,
 )
+from headroom.plays.versions import record_version
 from headroom.signals.registry import types
 from headroom.sources import Source, load
 from headroom.sources.engines import on_engine

@@ -19,7 +19,7 @@ from headroom.errors import AlreadyRecordedError
 from headroom.ingest.events import ingested
 from headroom.messages import Templates, load_templates
 from headroom.playbook.model import Playbook, load_playbook
-from headroom.plays import deciding, runs
+from headroom.plays import deciding, runs, versions
 from headroom.plays.view import DecisionView, PlayView
 from headroom.signals.registry import types
 from headroom.sources import Source, load
@@ -120,7 +120,7 @@ def _recorded(
 ) -> list[Decision]:
     """Decide and record the run (its plays, decisions and outbox), kept as a run of the
     playbook's version: running, then finished with its counts, or failed with the error."""
-    version = runs.record_version(store, book)
+    version = versions.record_version(store, book)
     with runs.recording(store, "run", version, source=src.name, as_of=day) as run:
         result = deciding.decide(store, src, book, day)
         now = dt.datetime.now(dt.UTC)

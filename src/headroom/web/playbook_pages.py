@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from headroom.errors import NotFoundError, UsageError
 from headroom.ingest.events import ingested
 from headroom.playbook.model import Playbook, Trigger
-from headroom.plays import deciding, runs
+from headroom.plays import deciding, runs, versions
 from headroom.sources import Source
 from headroom.sources.engines import duckdb_connection
 from headroom.store.database import Store
@@ -241,17 +241,17 @@ def playbook_page(
         "book": playbook,
         "as_of": as_of,
         "has_source": source is not None,
-        "versions": runs.versions(store),
+        "versions": versions.versions(store),
         "owner_of": _owner,
     }
     if diff.strip():
-        context["diff"] = runs.version_diff(store, diff.strip()[:40])
+        context["diff"] = versions.version_diff(store, diff.strip()[:40])
     if playbook is not None:
         checked = check(playbook.path, source)
         context["checked"] = checked
         context["on_disk"] = checked.book.version if checked.book is not None else None
         kept = [v for v in context["versions"] if v.version == playbook.version]
-        context["yaml"] = runs.get_version(store, playbook.version).text if kept else None
+        context["yaml"] = versions.get_version(store, playbook.version).text if kept else None
         if context["yaml"] is None and context["on_disk"] == playbook.version:
             context["yaml"] = playbook.path.read_text(encoding="utf-8")
     if dry_run.strip():
