@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 from headroom.cli.main import app
 from headroom.config import settings
 from headroom.delivery.worker import deliveries
-from headroom.facts.account import account_view
 from headroom.sources import load
 from headroom.store.database import Store
+from headroom.usecases.account import account_view
 from headroom.users import add_user
 from headroom.web.app import create_app
 from headroom.web.parts import Serve

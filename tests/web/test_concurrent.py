@@ -18,9 +18,9 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from headroom.cli.main import app as cli
-from headroom.facts.account import ENGINES, AccountViews
 from headroom.sources import Source, load
 from headroom.store.database import Store
+from headroom.usecases.account import ENGINES, AccountViews
 from headroom.users import add_user
 from headroom.web.app import create_app
 from headroom.web.parts import Serve

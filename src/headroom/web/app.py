@@ -22,9 +22,9 @@ from starlette.exceptions import HTTPException
 
 from headroom.delivery.worker import Worker
 from headroom.errors import HeadroomError, NotFoundError
-from headroom.facts.account import AccountViews
 from headroom.sources import Source
 from headroom.sources.limits import is_out_of_memory, out_of_memory
+from headroom.usecases.account import AccountViews
 from headroom.web import (
     api_metrics,
     api_plays,

@@ -16,11 +16,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from headroom.delivery.config import DeliveryConfig
-from headroom.facts.account import AccountViews
 from headroom.ingest.realtime import Reactor
 from headroom.playbook.model import Playbook
 from headroom.sources import Source
 from headroom.store.database import Store
+from headroom.usecases.account import AccountViews
 from headroom.users import LoginThrottle
 
 

@@ -1,5 +1,6 @@
-"""One account as its page shows it: who it is, what it pays for, its usage against its plan's
-limits with the projected day each is reached, and its seat utilisation over time.
+"""Looking at one account, as its page and the API show it: who it is, what it pays for, its
+usage against its plan's limits with the projected day each is reached, and its seat
+utilisation over time.
 
 Everything comes from the signals (the same numbers the triggers read), computed for this one
 account on a copy of its own rows (:class:`~headroom.sources.narrow.Narrow`).

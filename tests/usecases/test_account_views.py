@@ -18,9 +18,9 @@ from typer.testing import CliRunner
 
 from headroom.cli.main import app
 from headroom.errors import NotFoundError
-from headroom.facts.account import FACTS, AccountView, AccountViews, account_view
 from headroom.signals.registry import Context, signal_table
 from headroom.sources import Source, load
+from headroom.usecases.account import FACTS, AccountView, AccountViews, account_view
 
 AS_OF = dt.date(2026, 6, 30)
 DAYS = 60
