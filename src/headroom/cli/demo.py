@@ -1,6 +1,6 @@
 """``headroom demo``: generate TeamFlow data, validate it and summarise it.
 
-Later steps of the pipeline add their part here, so that one command shows the whole job.
+Each step from data to plays adds its part here, so that one command shows the whole job.
 """
 
 from __future__ import annotations

@@ -1,1 +1,2 @@
-"""Metrics beside the pipeline: revenue (MRR, movements, NRR), retention and LTV calculators."""
+"""Metrics beside the steps from data to plays: revenue (MRR, movements, NRR), retention
+and LTV calculators."""
