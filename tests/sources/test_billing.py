@@ -480,3 +480,24 @@ def test_one_currency_needs_no_rates(tmp_path: Path) -> None:
     folder = write_source(tmp_path / "src", {"subscriptions.csv": SUBS + rows})
     on = cli_json("mrr", str(folder), "--on", "2024-03-01")
     assert [(r["account_id"], r["mrr"]) for r in on] == [("a1", 100), ("a2", 50)]
+
+
+def test_an_amount_too_large_to_spread_is_refused_not_overflowed(tmp_path: Path) -> None:
+    lines = [
+        ("c1", dt.date(2024, 1, 1), dt.date(2024, 1, 31), Decimal("99999999999999.99")),
+        ("c2", dt.date(1900, 1, 1), dt.date(2199, 12, 30), Decimal("999999999999")),
+    ]
+    result = cli("validate", str(write_invoices(tmp_path / "src", lines)), "--today", "2025-01-01")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[5:7] == [
+        "Errors:",
+        "invoices.csv, line 2, column mrr: '99999999999999.99' is larger than any invoice line "
+        "headroom spreads (at most 1,000,000,000,000 either way); check the export's amount column",
+    ]
+    # the largest allowed, over the longest period headroom reads, spreads without overflow
+    source = str(write_invoices(tmp_path / "ok", lines[1:]))
+    on = cli_json("mrr", source, "--on", "1900-01-01")
+    months = months_of(dt.date(1900, 1, 1), dt.date(2199, 12, 31))
+    assert [(r["account_id"], _d(r["mrr"])) for r in on] == [
+        ("c2", _round(Fraction(999999999999) / months))
+    ]

@@ -43,6 +43,9 @@ import ibis.expr.types as ir
 
 #: MRR is kept with 4 decimals (``decimal(18, 4)``): amounts are spread in these units.
 UNITS = 10_000
+#: The largest amount a row may spread, either way: its ten-thousandths times a month's days,
+#: doubled, stay within 64-bit integers (validation refuses larger ones).
+LARGEST_AMOUNT = 1_000_000_000_000
 
 
 @dataclass(frozen=True)

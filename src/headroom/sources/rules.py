@@ -10,7 +10,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from headroom.sources.billing import exclusive_end, one_off
+from headroom.sources.billing import LARGEST_AMOUNT, exclusive_end, one_off
 from headroom.sources.cells import FAR_FUTURE, parsed, quote
 from headroom.sources.currency import currencies, rate_on_start
 from headroom.sources.readers import LINE, PART
@@ -67,6 +67,18 @@ def subscription_checks(v: Validator) -> None:
     ]
     if v.billing.per_period:
         checks.append(_one_offs(one_off(start, end, v.billing)))
+        amount = parsed(spec.column("mrr"), t.mrr)
+        checks.append(
+            RowCheck(
+                "amount_out_of_range",
+                "mrr",
+                amount.abs() > LARGEST_AMOUNT,
+                lambda r: (
+                    f"{quote(r['mrr'])} is larger than any invoice line headroom spreads "
+                    f"(at most {LARGEST_AMOUNT:,} either way); check the export's amount column"
+                ),
+            )
+        )
     elif not inclusive:  # written inclusively, a period ending as it starts is one day long
         checks.append(
             RowCheck(
