@@ -20,7 +20,7 @@ from headroom.metrics.revenue import add_months, mrr_bridge, mrr_movements
 from headroom.sources import load
 from headroom.sources.engines import on_engine
 from tests import parts
-from tests.revenue.reference import Row, month_mrr, reference_movements
+from tests.revenue.reference import Row, reference_movements, reference_retention
 
 BASE = dt.date(2024, 1, 1)
 THROUGH = dt.date(2025, 6, 1)
@@ -85,14 +85,7 @@ def test_nrr_and_grr_match_reference(rows: list[Row], offset: int, length: int) 
     start = add_months(BASE, offset)
     end = add_months(start, length)
     whole = retention(_table(rows), start, end)[0]
-    starting = ending = retained = Decimal(0)
-    count = 0
-    for account in {r[0] for r in rows}:
-        s = month_mrr(rows, account, start)
-        if s > 0:
-            e = month_mrr(rows, account, end)
-            starting, ending, retained = starting + s, ending + e, retained + min(s, e)
-            count += 1
+    starting, ending, retained, count = reference_retention(rows, start, end)
     assert (whole.starting_mrr, whole.ending_mrr, whole.retained_mrr) == (
         starting,
         ending,
