@@ -8,7 +8,6 @@ import base64
 import binascii
 import datetime as dt
 import gzip
-import logging
 import secrets
 import zlib
 from typing import Any
@@ -18,7 +17,6 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from headroom.errors import HeadroomError, UnauthorizedError
-from headroom.ingest.events import accept
 from headroom.ingest.segment import (
     MAX_BATCH_BYTES,
     MAX_CALL_BYTES,
@@ -28,10 +26,9 @@ from headroom.ingest.segment import (
     parse_body,
     track_calls,
 )
+from headroom.usecases.react import react_to_events
 from headroom.web.auth import bounded_body
 from headroom.web.parts import Serve, Served
-
-log = logging.getLogger("headroom.serve")
 
 router = APIRouter(tags=["ingest"])
 
@@ -88,15 +85,9 @@ def _ingest(serve: Serve, request: Request, body: dict[str, Any], batch: bool) -
         )
     now = dt.datetime.now(dt.UTC)
     events = batch_calls(body, now) if batch else track_calls(body, now)
-    new = accept(serve.store, events, now)  # committed: from here nothing is lost
-    fired: list[str] = []
-    if serve.reactor is not None and new:
-        try:
-            fired = [p.play_id for p in serve.reactor.react(new, now)]
-        except Exception:  # the events are kept; the day's run will fire the plays
-            log.exception("event-triggered plays failed; the next run will fire them")
-    return {"success": True, "accepted": len(new), "duplicates": len(events) - len(new),
-            "plays": fired}  # fmt: skip
+    got = react_to_events(serve.store, serve.reactor, events, now)
+    return {"success": True, "accepted": got.accepted, "duplicates": got.duplicates,
+            "plays": got.plays}  # fmt: skip
 
 
 @router.post("/v1/track")
