@@ -483,7 +483,7 @@ def test_one_currency_needs_no_rates(tmp_path: Path) -> None:
 
 
 def test_an_amount_too_large_to_spread_is_refused_not_overflowed(tmp_path: Path) -> None:
-    lines = [
+    lines: list[Line] = [
         ("c1", dt.date(2024, 1, 1), dt.date(2024, 1, 31), Decimal("99999999999999.99")),
         ("c2", dt.date(1900, 1, 1), dt.date(2199, 12, 30), Decimal("999999999999")),
     ]
