@@ -38,11 +38,11 @@ def typed(table: str, t: ir.Table, billing: Billing = CONTRACT) -> ir.Table:
             cols[col.name] = ibis.null(STORAGE_TYPE[col.kind])
     if table == "accounts":
         cols["timezone"] = cols["timezone"].fill_null("UTC")
-    typed = t.select(*[c for c in (PART, LINE) if c in t.columns], **cols)
+    rows = t.select(*[c for c in (PART, LINE) if c in t.columns], **cols)
     if table == "subscriptions":
-        typed = contract_rows(typed, billing)
-        typed = typed.mutate(renews_on=typed.renews_on.fill_null(typed.end_date))
-    return typed
+        rows = contract_rows(rows, billing)
+        rows = rows.mutate(renews_on=rows.renews_on.fill_null(rows.end_date))
+    return rows
 
 
 def combined(table: str, t: ir.Table, how: str) -> ir.Table:
