@@ -74,6 +74,32 @@ def parse_size(text: str) -> int:
     return int(float(m.group(1)) * _UNITS[unit])
 
 
+def environ(name: str) -> str | None:
+    """An environment variable, or the contents of the file its ``<name>_FILE`` names (how
+    container and systemd secrets are handed over: the secret never sits in the environment).
+
+    Setting both is refused, as is a file that cannot be read; one trailing line break of the
+    file is dropped (editors add one).
+    """
+    given, path = os.environ.get(name), os.environ.get(f"{name}_FILE")
+    if path is None:
+        return given
+    if given is not None:
+        raise ConfigError(
+            f"both {name} and {name}_FILE are set",
+            fix=f"set one of them: {name}_FILE for a secret kept in a file",
+        )
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise ConfigError(
+            f"{name}_FILE names {path}, which cannot be read ({reason})",
+            fix=f"point {name}_FILE at a readable UTF-8 file holding the value",
+        ) from None
+    return text.removesuffix("\n").removesuffix("\r")
+
+
 ENVIRONMENT = {
     "memory_limit": "HEADROOM_MEMORY_LIMIT",
     "workspace": "HEADROOM_WORKSPACE",
@@ -85,12 +111,14 @@ ENVIRONMENT = {
 @cache
 def settings() -> Settings:
     """The settings of this process (``HEADROOM_WORKSPACE``, ``HEADROOM_DATABASE_URL``,
-    ``HEADROOM_SWITCH_TO_ALL``, ``HEADROOM_MEMORY_LIMIT``)."""
+    ``HEADROOM_SWITCH_TO_ALL``, ``HEADROOM_MEMORY_LIMIT``), each also from a file named by
+    ``<variable>_FILE`` (see :func:`environ`)."""
     # An empty variable is unset, but for a list of roles, where it means none of them.
+    read = {field: environ(var) for field, var in ENVIRONMENT.items()}
     values = {
-        field: os.environ[var]
-        for field, var in ENVIRONMENT.items()
-        if os.environ.get(var) or (field == "switch_to_all" and var in os.environ)
+        field: value
+        for field, value in read.items()
+        if value or (field == "switch_to_all" and value is not None)
     }
     try:
         return Settings.model_validate(values)

@@ -386,6 +386,21 @@ def test_a_secret_missing_from_the_environment_says_which(tmp_path: Path) -> Non
     )
 
 
+def test_a_secret_can_be_read_from_the_file_its_file_variable_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As containers and systemd hand secrets over: ${NAME} reads the file NAME_FILE names."""
+    (tmp_path / "hook.secret").write_text("whsec_c2VjcmV0\n")  # an editor's line break
+    monkeypatch.setenv("FILED_HOOK_SECRET_FILE", str(tmp_path / "hook.secret"))
+    path = tmp_path / "delivery.yaml"
+    path.write_text('channels:\n  hook: {kind: webhook, url: x, secret: "${FILED_HOOK_SECRET}"}\n')
+    channel = load_delivery(path).channels()["hook"]
+    try:
+        assert channel.settings.secret == "whsec_c2VjcmV0"
+    finally:
+        channel.close()
+
+
 # -- SLAs ---------------------------------------------------------------------------------------
 
 

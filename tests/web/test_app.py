@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from headroom.cli.main import app as cli
@@ -420,8 +421,8 @@ ALLOWED = {
 }
 LOGIN_OF = {"admin": "root", "manager": "boss", "csm": "ana", "ae": "ed"}
 #: Routes outside the matrix: signing in, the ingest API (write keys), the documents.
-PUBLIC = {"/", "/login", "/v1/track", "/v1/batch", "/healthz", "/openapi.json", "/docs",
-          "/static"}  # fmt: skip
+PUBLIC = {"/", "/login", "/v1/track", "/v1/batch", "/healthz", "/readyz", "/openapi.json",
+          "/docs", "/static"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -521,6 +522,9 @@ def test_every_route_answers_errors_in_the_one_shape(client: TestClient, store: 
             if path == "/healthz":
                 assert r.status_code == 200
                 continue
+            if path == "/readyz":  # a probe needs no credentials; this server has no source
+                assert (r.status_code, r.json()["error"]["code"]) == (503, "not_ready")
+                continue
             assert r.status_code == 401, (method, path)  # nothing answers without credentials
             assert set(r.json()) == {"error"}, (method, path)
             assert set(r.json()["error"]) == {"code", "message", "fix"}, (method, path)
@@ -598,3 +602,23 @@ def test_the_engine_running_out_of_memory_is_a_503_that_says_which_limit(
     assert r.json()["error"]["message"].startswith(
         "the work needed more memory than HEADROOM_MEMORY_LIMIT=4GB allows"
     )
+
+
+def test_ready_when_the_store_answers_at_its_schema_and_the_source_is_loaded(
+    store: Store, world: tuple[Source, Playbook]
+) -> None:
+    with TestClient(create_app(Serve(store, [], source=world[0]))) as c:
+        assert (c.get("/readyz").status_code, c.get("/readyz").json()) == (200, {"status": "ready"})
+    with store.session() as s:  # as if a newer headroom had migrated the store
+        head = s.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+        s.execute(text("UPDATE alembic_version SET version_num = 'f00dcafe'"))
+    with TestClient(create_app(Serve(store, []))) as c:
+        r = c.get("/readyz")
+        assert (r.status_code, r.json()) == (503, {"error": {
+            "code": "not_ready",
+            "message": "not ready: the state store's schema is at f00dcafe, not "
+            f"{head}; no source is loaded",
+            "fix": "check the state store (HEADROOM_DATABASE_URL) and start headroom serve with "
+            "its source",
+        }})  # fmt: skip
+        assert c.get("/healthz").status_code == 200  # alive all the same: do not restart it

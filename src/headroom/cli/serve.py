@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +40,7 @@ def serve_command(
     they fall due."""
     import uvicorn
 
+    from headroom.config import environ
     from headroom.delivery.config import delivery_beside
     from headroom.ingest.realtime import Reactor
     from headroom.messages import load_templates
@@ -57,7 +57,8 @@ def serve_command(
     if delivery is not None:
         for channel in delivery.channels().values():  # a missing secret stops us here
             channel.close()
-    keys = [k.strip() for k in os.environ.get("HEADROOM_WRITE_KEYS", "").split(",") if k.strip()]
+    written = environ("HEADROOM_WRITE_KEYS") or ""  # or HEADROOM_WRITE_KEYS_FILE
+    keys = [k.strip() for k in written.split(",") if k.strip()]
     store = Store()
     versions.record_version(store, book)  # the Playbook page shows it and compares later ones
     src = load_source(source, mapping)

@@ -23,7 +23,6 @@ over ``account`` and ``play``. A name with no entry sends nothing; ``headroom ch
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from headroom.config import environ
 from headroom.delivery.channels import Channel, kinds
 from headroom.errors import ConfigError
 from headroom.playbook.model import PlaybookFiles
@@ -111,7 +111,7 @@ class DeliveryConfig:
             return value
 
         def var(m: re.Match[str]) -> str:
-            found = os.environ.get(m.group(1))
+            found = environ(m.group(1))  # or the file ${NAME}_FILE names
             if found is None:
                 raise self._error(
                     loc,

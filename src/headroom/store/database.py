@@ -78,6 +78,23 @@ class Store:
             ) from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
+    def unready(self) -> str | None:
+        """Why the store cannot serve now (None: it can): the database does not answer, or its
+        tables are not at the schema this headroom expects (a newer or older one)."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        try:
+            with self.engine.connect() as con:
+                current = set(MigrationContext.configure(con).get_current_heads())
+        except SQLAlchemyError as exc:
+            return f"the state store does not answer ({str(exc).strip().splitlines()[0]})"
+        expected = set(ScriptDirectory.from_config(_alembic(self.url)).get_heads())
+        if current != expected:
+            found = ", ".join(sorted(current)) or "none"
+            return f"the state store's schema is at {found}, not {', '.join(sorted(expected))}"
+        return None
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A transaction: committed when the block ends, rolled back on any error."""

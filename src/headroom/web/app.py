@@ -226,6 +226,30 @@ def create_app(serve: Serve) -> FastAPI:
 
     @app.get("/healthz")
     def health() -> dict[str, str]:
+        """The process answers (for a liveness probe: restart it when this fails)."""
         return {"status": "ok"}
+
+    @app.get("/readyz")
+    def ready() -> dict[str, str]:
+        """The server can do its work: the state store answers and its schema is current, and
+        the source is loaded (for a readiness probe: send it no traffic while this fails,
+        503 in the one error shape saying why)."""
+        problems = [
+            p
+            for p in (
+                serve.store.unready(),
+                None if serve.source is not None else "no source is loaded",
+            )
+            if p is not None
+        ]
+        if problems:
+            err = HeadroomError(
+                "not ready: " + "; ".join(problems),
+                fix="check the state store (HEADROOM_DATABASE_URL) and start headroom serve "
+                "with its source",
+            )
+            err.code, err.http_status = "not_ready", 503
+            raise err
+        return {"status": "ready"}
 
     return app
