@@ -350,8 +350,8 @@ def measure_metrics(
             token = page.split('name="csrf" value="')[1].split('"')[0]
             client.post("/login", data={"login": "boss", "password": PASSWORD, "csrf": token})
             paths = [
-                "/metrics",
-                "/metrics?start=2026-01-01&curve_by=segment",
+                "/revenue",
+                "/revenue?start=2026-01-01&curve_by=segment",
                 "/api/v1/metrics",
                 "/api/v1/metrics/expansion?by=plan",
                 "/api/v1/metrics/time-to-expansion?by=owner",

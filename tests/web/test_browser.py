@@ -134,7 +134,7 @@ def test_a_csm_works_a_play_in_the_browser(server: str) -> None:
             expect(page.locator("table.queue")).to_contain_text("300.00")
             shot("pipeline-after")
 
-            page.get_by_role("link", name="Metrics").click()
+            page.get_by_role("link", name="Revenue").click()
             expect(page.locator("#mrr")).not_to_have_text("—")
             expect(page.locator("svg[aria-label='NRR, trailing twelve months']")).to_have_count(1)
             shot("metrics")

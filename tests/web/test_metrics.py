@@ -1,4 +1,4 @@
-"""The Metrics page and the metrics API over generated TeamFlow history: the MRR bridge and
+"""The Revenue page and the metrics API over generated TeamFlow history: the MRR bridge and
 trailing NRR/GRR, expansion ARR by segment, owner and cohort, time to expansion and the funnel
 per trigger, the same numbers as the commands that compute them."""
 
@@ -82,7 +82,7 @@ def cli(*args: str) -> Any:
     return json.loads(result.stdout)
 
 
-def page(client: TestClient, path: str = "/metrics") -> str:
+def page(client: TestClient, path: str = "/revenue") -> str:
     sign_in(client, "boss")
     r = client.get(path, headers=HTML)
     assert r.status_code == 200, r.text
@@ -111,7 +111,7 @@ def test_the_metrics_page_shows_the_bridge_and_retention(teamflow: Source, tmp_p
         add_user(store, "boss", "manager", PASSWORD)
         with TestClient(create_app(Serve(store, [], source=teamflow, as_of=AS_OF))) as c:
             sign_in(c, "boss")
-            page = c.get("/metrics", headers=HTML)
+            page = c.get("/revenue", headers=HTML)
     finally:
         store.close()
     assert page.status_code == 200, page.text
@@ -142,7 +142,7 @@ def _as_shown(cli_rows: list[dict[str, Any]]) -> dict[str, list[str]]:
 def test_expansion_arr_by_segment_owner_and_cohort_is_the_commands(
     client: TestClient, folder: Path, query: str, period: tuple[str, str]
 ) -> None:
-    html = page(client, f"/metrics{query}")
+    html = page(client, f"/revenue{query}")
     assert f"<small>{period[0]} to {period[1]}</small>" in html
     total = 0.0
     for by in ("segment", "owner", "cohort"):
@@ -166,7 +166,7 @@ def test_expansion_arr_by_segment_owner_and_cohort_is_the_commands(
 def test_the_time_to_expansion_curve_is_the_commands(
     client: TestClient, folder: Path, teamflow: Source
 ) -> None:
-    html = page(client, "/metrics?curve_by=segment")
+    html = page(client, "/revenue?curve_by=segment")
     expected = cli("time-to-expansion", str(folder), "--through", str(AS_OF), "--by", "segment")
     groups = expected["groups"]
     assert [g["group"] for g in groups] == ["all", "enterprise", "mid_market", "smb"]
@@ -342,11 +342,11 @@ def test_the_page_tells_a_bad_value_and_the_api_needs_a_sign_in(client: TestClie
         assert r.status_code == 401, path
         assert r.json()["error"]["code"] == "unauthorized"
     sign_in(client, "ana")
-    r = client.get("/metrics?curve_by=cohort", headers=HTML)
+    r = client.get("/revenue?curve_by=cohort", headers=HTML)
     assert r.status_code == 400
     assert "curve_by &#39;cohort&#39; is not one of the choices" in r.text
     assert "use one of all, segment, plan" in r.text
-    r = client.get("/metrics?end=2026-10-01", headers=HTML)
+    r = client.get("/revenue?end=2026-10-01", headers=HTML)
     assert r.status_code == 400 and "pick an end on or before 2026-09-30" in r.text
 
 

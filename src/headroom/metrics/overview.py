@@ -1,4 +1,4 @@
-"""The revenue at a glance, for the web app's Metrics page: the MRR bridge of the last months and
+"""The revenue at a glance, for the web app's Revenue page: the MRR bridge of the last months and
 trailing-twelve-month NRR and GRR for each of them (see :mod:`headroom.metrics.revenue` and
 :mod:`headroom.metrics.nrr` for the definitions)."""
 

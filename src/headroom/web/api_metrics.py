@@ -1,4 +1,4 @@
-"""The metrics under ``/api/v1/metrics``: the numbers of the Metrics page as JSON, for anyone
+"""The metrics under ``/api/v1/metrics``: the numbers of the Revenue page as JSON, for anyone
 signed in (as the page is), with the one JSON error shape.
 
 The source-derived numbers come from the cache the page fills (:mod:`headroom.web.metrics_cache`),
@@ -168,7 +168,7 @@ end_q = Query(
 @router.get("")
 def metrics(person: Asker, numbers: Numbers) -> MetricsOut:
     """The MRR bridge of the last twelve months and each month's trailing-twelve-month NRR
-    and GRR, as the Metrics page shows them."""
+    and GRR, as the Revenue page shows them."""
     o = numbers.overview()
     return MetricsOut(
         as_of=o.as_of,

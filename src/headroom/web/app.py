@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,6 +33,7 @@ from headroom.web import (
     ingest_api,
     metrics_cache,
     playbook_pages,
+    prometheus,
     queue_pages,
     revenue_pages,
 )
@@ -121,6 +123,7 @@ def create_app(serve: Serve) -> FastAPI:
 
     # one set of account-page engines for the app's life (they compile their queries once)
     views = AccountViews(serve.source) if serve.source is not None else None
+    telemetry = prometheus.Telemetry(serve.store)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -163,8 +166,10 @@ def create_app(serve: Serve) -> FastAPI:
 
     @app.middleware("http")
     async def guarded(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
         response: Response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
+        telemetry.observe(request, time.perf_counter() - started)
         return response
 
     @app.get("/docs", include_in_schema=False)
@@ -211,7 +216,8 @@ def create_app(serve: Serve) -> FastAPI:
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         return answer(request, HeadroomError(f"the request is not valid: {_problems(exc)}"))
 
-    app.state.serve, app.state.views = serve, views  # what the routes' dependencies hand over
+    # what the routes' dependencies hand over
+    app.state.serve, app.state.views, app.state.telemetry = serve, views, telemetry
     for module in (
         api_plays,
         queue_pages,
@@ -220,6 +226,7 @@ def create_app(serve: Serve) -> FastAPI:
         api_runs,
         api_metrics,
         ingest_api,
+        prometheus,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), "static")
@@ -229,7 +236,7 @@ def create_app(serve: Serve) -> FastAPI:
         """The process answers (for a liveness probe: restart it when this fails)."""
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", include_in_schema=False)  # a probe, not part of the API
     def ready() -> dict[str, str]:
         """The server can do its work: the state store answers and its schema is current, and
         the source is loaded (for a readiness probe: send it no traffic while this fails,

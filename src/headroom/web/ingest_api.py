@@ -29,6 +29,7 @@ from headroom.ingest.segment import (
 from headroom.usecases.react import react_to_events
 from headroom.web.auth import bounded_body
 from headroom.web.parts import Serve, Served
+from headroom.web.prometheus import Telemetry, TelemetryDep
 
 router = APIRouter(tags=["ingest"])
 
@@ -90,15 +91,24 @@ def _ingest(serve: Serve, request: Request, body: dict[str, Any], batch: bool) -
             "plays": got.plays}  # fmt: skip
 
 
+async def _call(
+    serve: Serve, telemetry: Telemetry, request: Request, limit: int, batch: bool
+) -> JSONResponse:
+    try:
+        body = await _read(request, limit)
+        return JSONResponse(await run_in_threadpool(_ingest, serve, request, body, batch))
+    except HeadroomError:
+        telemetry.refused.inc()  # answered in the one error shape by the app's handler
+        raise
+
+
 @router.post("/v1/track")
-async def track(serve: Served, request: Request) -> JSONResponse:
+async def track(serve: Served, telemetry: TelemetryDep, request: Request) -> JSONResponse:
     """A Segment ``track`` call."""
-    body = await _read(request, MAX_CALL_BYTES)
-    return JSONResponse(await run_in_threadpool(_ingest, serve, request, body, False))
+    return await _call(serve, telemetry, request, MAX_CALL_BYTES, batch=False)
 
 
 @router.post("/v1/batch")
-async def batch(serve: Served, request: Request) -> JSONResponse:
+async def batch(serve: Served, telemetry: TelemetryDep, request: Request) -> JSONResponse:
     """A Segment ``batch`` of calls (its libraries send these)."""
-    body = await _read(request, MAX_BATCH_BYTES)
-    return JSONResponse(await run_in_threadpool(_ingest, serve, request, body, True))
+    return await _call(serve, telemetry, request, MAX_BATCH_BYTES, batch=True)

@@ -1,4 +1,4 @@
-"""What the Metrics page and the metrics API show, and the query values that choose it.
+"""What the Revenue page and the metrics API show, and the query values that choose it.
 
 The source does not change while the server runs (the ingest API adds events, which none of these
 numbers read), so what is computed from it for the server's as-of day and one set of parameters is
@@ -210,7 +210,7 @@ _shared_lock = threading.Lock()
 
 
 def warm(source: Source, as_of: dt.date) -> None:
-    """Compute what the Metrics page shows by default, ahead of its first visit."""
+    """Compute what the Revenue page shows by default, ahead of its first visit."""
     numbers = shared(source, as_of)
     numbers.overview()
     for by in PAGE_GROUPS:

@@ -34,7 +34,7 @@ class Serve:
     reactor: Reactor | None = None
     delivery: DeliveryConfig | None = None
     worker_poll_seconds: float = 1.0
-    #: Compute the account pages' queries and the Metrics page's numbers when the app starts,
+    #: Compute the account pages' queries and the Revenue page's numbers when the app starts,
     #: in the background, so that the first visitors do not wait for them.
     warm: bool = False
     throttle: LoginThrottle = field(default_factory=LoginThrottle)

@@ -108,7 +108,7 @@ def pipeline_page(
     )  # fmt: skip
 
 
-@router.get("/metrics", response_class=HTMLResponse)
+@router.get("/revenue", response_class=HTMLResponse)
 def metrics_page(
     store: StoreDep,
     source: SourceDep,
