@@ -155,6 +155,7 @@ def _register() -> None:
         revenue,
         run,
         serve,
+        store,
         users,
         validate,
     )
