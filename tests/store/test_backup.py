@@ -94,10 +94,14 @@ def test_refusals_say_what_and_how(sqlite_store: Path, tmp_path: Path) -> None:
     ))  # fmt: skip
 
 
-def test_postgresql_is_sent_to_its_own_tools(store_url: str, tmp_path: Path) -> None:
+def test_an_sqlite_store_is_copied_and_postgresql_sent_to_its_own_tools(
+    store_url: str, tmp_path: Path
+) -> None:
+    code, err = cli("store", "backup", str(tmp_path / "b"))
     if store_url.startswith("sqlite"):
-        pytest.skip("the PostgreSQL case")
-    assert cli("store", "backup", str(tmp_path / "b")) == (1, (
+        assert code == 0 and err.startswith(f"backed up the state store to {tmp_path / 'b'} (")
+        return
+    assert (code, err) == (1, (
         "error: headroom store backup copies an SQLite store; this one is postgresql+psycopg; "
         "back up PostgreSQL with pg_dump -Fc and restore it with pg_restore (see docs/deploy.md)\n"
     ))  # fmt: skip
