@@ -16,7 +16,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from headroom.errors import NotFoundError
 from headroom.metrics.time_to_expansion import TimeToExpansion
 from headroom.plays.conversion import funnel
 from headroom.web import metrics_cache
@@ -139,12 +138,7 @@ router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"])
 
 
 def _numbers(source: SourceDep, as_of: AsOfDep) -> metrics_cache.SourceMetrics:
-    if source is None:
-        raise NotFoundError(
-            "this server has no source to measure revenue from",
-            fix="start headroom serve with the source",
-        )
-    return metrics_cache.shared(source, as_of)
+    return metrics_cache.of_source(source, as_of)
 
 
 #: The source's numbers (declared after who asks: a stranger learns nothing of the source).

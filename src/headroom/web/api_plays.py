@@ -12,14 +12,13 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from headroom.errors import NotFoundError
 from headroom.plays import queue
 from headroom.plays.view import PlayView
 from headroom.store.database import jsonable
 from headroom.store.models import Play
 from headroom.users import Person
 from headroom.web.auth import api_user
-from headroom.web.parts import AsOfDep, StoreDep, ViewsDep, served
+from headroom.web.parts import AsOfDep, StoreDep, ViewsDep, account_views, served
 
 
 @dataclass(frozen=True)
@@ -152,12 +151,7 @@ def account(
     """One account as its page shows it: the facts on the as-of day, each usage metric
     against its plan limit with the projected day it is reached, seat utilisation over
     time, and its plays."""
-    if views is None or as_of is None:
-        raise NotFoundError(
-            "this server has no source to show accounts from",
-            fix="start headroom serve with the source",
-        )
-    view = views.view(account_id, as_of)
+    view = account_views(views).view(account_id, as_of)
     plays = queue.account_plays(store, account_id)
     queue.check_account(person, view.account, plays)
     now = dt.datetime.now(dt.UTC)

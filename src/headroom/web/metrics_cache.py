@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from headroom.errors import UsageError
+from headroom.errors import NotFoundError, UsageError
 from headroom.metrics.expansion import GROUPS, expansion_arr, expansions_between
 from headroom.metrics.overview import Overview, overview
 from headroom.metrics.time_to_expansion import SURVIVAL_GROUPS, TimeToExpansion, time_to_expansion
@@ -216,6 +216,17 @@ def warm(source: Source, as_of: dt.date) -> None:
     for by in PAGE_GROUPS:
         numbers.expansion(by, trailing_year(as_of))
     numbers.time_to_expansion("all", MONTH_STEP)
+
+
+def of_source(source: Source | None, as_of: dt.date) -> SourceMetrics:
+    """:func:`shared`, or the error a page and the API both answer when the server was started
+    without a source."""
+    if source is None:
+        raise NotFoundError(
+            "this server has no source to measure revenue from",
+            fix="start headroom serve with the source",
+        )
+    return shared(source, as_of)
 
 
 def shared(source: Source, as_of: dt.date) -> SourceMetrics:

@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from headroom.delivery.config import DeliveryConfig
+from headroom.errors import NotFoundError
 from headroom.ingest.realtime import Reactor
 from headroom.playbook.model import Playbook
 from headroom.sources import Source
@@ -77,6 +78,17 @@ def _views(request: Request) -> AccountViews | None:
     # one set of account-page engines for the app's life (they compile their queries once)
     views = request.app.state.views
     assert views is None or isinstance(views, AccountViews)
+    return views
+
+
+def account_views(views: AccountViews | None) -> AccountViews:
+    """The account pages' views, or the error the page and the API both answer when the
+    server was started without a source (asked for after who is asking is settled)."""
+    if views is None:
+        raise NotFoundError(
+            "this server has no source to show accounts from",
+            fix="start headroom serve with the source",
+        )
     return views
 
 

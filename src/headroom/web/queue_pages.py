@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from headroom.delivery import drafts
-from headroom.errors import HeadroomError, NotFoundError, UsageError
+from headroom.errors import HeadroomError, UsageError
 from headroom.plays import queue
 from headroom.users import (
     SESSION_HOURS,
@@ -36,7 +36,7 @@ from headroom.web.auth import (
     set_cookie,
 )
 from headroom.web.charts import Projection, line_chart
-from headroom.web.parts import AsOfDep, StoreDep, ThrottleDep, ViewsDep
+from headroom.web.parts import AsOfDep, StoreDep, ThrottleDep, ViewsDep, account_views
 from headroom.web.render import templates
 
 
@@ -155,12 +155,7 @@ def account_page(
     store: StoreDep, views: ViewsDep, as_of: AsOfDep, request: Request, account_id: str
 ) -> Response:
     signed = page_user(store, request)
-    if views is None:
-        raise NotFoundError(
-            "this server has no source to show accounts from",
-            fix="start headroom serve with the source",
-        )
-    view = views.view(account_id, as_of)
+    view = account_views(views).view(account_id, as_of)
     plays = queue.account_plays(store, account_id)
     queue.check_account(signed.person, view.account, plays)
     charts = []

@@ -120,14 +120,9 @@ def metrics_page(
     curve_by: str = "all",
 ) -> Response:
     signed = page_user(store, request)
-    if source is None:
-        raise NotFoundError(
-            "this server has no source to measure revenue from",
-            fix="start headroom serve with the source",
-        )
+    numbers = metrics_cache.of_source(source, as_of)
     period = metrics_cache.parse_period(start, end, as_of)
     curve_by = metrics_cache.parse_choice(curve_by, "curve_by", PAGE_CURVES)
-    numbers = metrics_cache.shared(source, as_of)
     o = numbers.overview()
     mrr = [(r["month"], float(r["ending_mrr"])) for r in o.bridge]
     nrr = [(r["month"], float(r["nrr"])) for r in o.retention if r["nrr"] is not None]
