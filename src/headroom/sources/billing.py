@@ -22,21 +22,19 @@ quarter three, a year twelve, and 1-17 January is 16/31 of a month. Each row's M
 amount divided by its months, rounded to 4 decimals (half away from zero), the precision MRR
 is stored with. Everything here is an ibis expression, computed in the engine for all rows.
 
->>> period_months_of(dt.date(2024, 1, 1), dt.date(2025, 1, 1))
-Fraction(12, 1)
->>> period_months_of(dt.date(2024, 1, 31), dt.date(2024, 2, 29))
-Fraction(1, 1)
->>> period_months_of(dt.date(2024, 1, 1), dt.date(2024, 1, 17))
-Fraction(16, 31)
+>>> import datetime as dt
+>>> rows = ibis.memtable({"start": [dt.date(2024, 1, 1), dt.date(2024, 1, 1)],
+...                       "end": [dt.date(2025, 1, 1), dt.date(2024, 1, 17)],
+...                       "amount": [1188, 100]})
+>>> spread = monthly_amount(rows.amount, rows.start, rows.end)
+>>> [str(v) for v in ibis.duckdb.connect().to_pyarrow(spread).to_pylist()]
+['99.0000', '193.7500']
 """
 
 from __future__ import annotations
 
-import calendar
-import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from fractions import Fraction
 
 import ibis
 import ibis.expr.types as ir
@@ -122,18 +120,3 @@ def monthly_amount(amount: ir.NumericValue, start: ir.DateValue, end: ir.DateVal
     rounded = ibis.ifelse(numerator < 0, -magnitude, magnitude)
     unit = ibis.literal(Decimal(1) / UNITS, "decimal(18, 4)")
     return (rounded.cast("decimal(18, 0)") * unit).cast("decimal(18, 4)")
-
-
-def period_months_of(start: dt.date, end: dt.date) -> Fraction:
-    """:func:`period_months` for one period, in Python (for messages and examples)."""
-    months = (end.year * 12 + end.month) - (start.year * 12 + start.month)
-    whole = months - 1 if end.day < start.day else months
-
-    def after(n: int) -> dt.date:
-        index = start.year * 12 + start.month - 1 + n
-        year, month = divmod(index, 12)
-        last = calendar.monthrange(year, month + 1)[1]
-        return dt.date(year, month + 1, min(start.day, last))
-
-    anchor, following = after(whole), after(whole + 1)
-    return whole + Fraction((end - anchor).days, (following - anchor).days)
