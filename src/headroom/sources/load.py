@@ -172,7 +172,7 @@ def validate(
         # (the usage is stored with their keys)
         for name in sorted(TABLES, key=lambda n: (n != "subscriptions", n != "accounts")):
             if name in v.tables:
-                loaded = stored_table(name, v, spec.config.currency)
+                loaded = stored_table(name, v)
             elif name == "accounts":
                 loaded = derived_accounts(con.table("subscriptions"))
             else:

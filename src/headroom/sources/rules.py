@@ -16,6 +16,7 @@ from headroom.sources.currency import currencies, rate_on_start
 from headroom.sources.readers import LINE, PART
 from headroom.sources.report import Example, Problem
 from headroom.sources.schema import TABLES
+from headroom.sources.stored import typed
 from headroom.sources.validate import UNIT, RowCheck, Validator, plural
 
 
@@ -336,6 +337,8 @@ def currency_checks(v: Validator) -> None:
         return
     t = v.tables["subscriptions"]
     named = currencies(t)
+    if "exchange_rates" in v.tables:  # what the rows are stored in (see stored_table)
+        v.reporting_currency = v.currency or (named[0] if named else None)
     if not named or (len(named) == 1 and v.currency in (None, named[0])):
         return
     raw = v.raw["subscriptions"]
@@ -364,14 +367,8 @@ def currency_checks(v: Validator) -> None:
         return
     spec = TABLES["subscriptions"]
     start = parsed(spec.column("start_date"), t.start_date)
-    rates = v.tables["exchange_rates"]
-    rspec = TABLES["exchange_rates"]
-    typed_rates = rates.select(
-        currency=rates.currency,
-        date=parsed(rspec.column("date"), rates.date),
-        rate=parsed(rspec.column("rate"), rates.rate),
-    ).filter(ibis._.date.notnull())
-    rated = rate_on_start(t, typed_rates, v.currency, start)
+    rates = typed("exchange_rates", v.tables["exchange_rates"])
+    rated = rate_on_start(t, rates.filter(rates.date.notnull()), v.currency, start)
     reporting = v.currency
     v.run_checks(
         "subscriptions",

@@ -13,7 +13,7 @@ import ibis.expr.types as ir
 from headroom.sources.billing import CONTRACT, Billing, contract_rows
 from headroom.sources.cells import parsed
 from headroom.sources.config import SourceSpec
-from headroom.sources.currency import converted, currencies
+from headroom.sources.currency import converted
 from headroom.sources.readers import LINE, PART
 from headroom.sources.report import Report
 from headroom.sources.schema import STORAGE_TYPE, TABLES
@@ -112,14 +112,11 @@ def derived_accounts(subscriptions: ir.Table) -> ir.Table:
     ).order_by("account_id")
 
 
-def stored_table(name: str, v: Validator, currency: str | None) -> ir.Table:
+def stored_table(name: str, v: Validator) -> ir.Table:
     """Checked table ``name`` as it is stored: typed, in the contract's billing terms, in one
-    currency (``currency``: the mapping's reporting one), its repeated keys combined."""
+    currency (the one the checks settled), its repeated keys combined."""
     rows = typed(name, v.tables[name], v.billing)
-    if name == "subscriptions" and "exchange_rates" in v.tables:
-        named = currencies(v.tables[name])
-        reporting = currency or (named[0] if named else None)
-        if reporting is not None:
-            rates = typed("exchange_rates", v.tables["exchange_rates"])
-            rows = converted(rows, rates, reporting)
+    if name == "subscriptions" and v.reporting_currency is not None:
+        rates = typed("exchange_rates", v.tables["exchange_rates"])
+        rows = converted(rows, rates, v.reporting_currency)
     return combined(name, rows, v.combine[name])

@@ -128,6 +128,9 @@ class Validator:
         self.billing: Billing = CONTRACT
         #: The currency reports are in, when the mapping names it.
         self.currency: str | None = None
+        #: The currency subscriptions are converted into as they are stored (None: as they
+        #: are), settled by :func:`headroom.sources.rules.currency_checks`.
+        self.reporting_currency: str | None = None
         #: The tables a mapping reads from an export of another shape.
         self.mapped: set[str] = set()
         self._zones: ir.Table | None = None
