@@ -46,11 +46,7 @@ def report_end(source: Source, asked: dt.date | None, option: str, today: dt.dat
     last, why = end
     if asked is not None:
         if asked > last:
-            raise UsageError(
-                f"{option} {asked} is past where the data ends ({last}, {why})",
-                fix=f"pass {option} {last} or earlier, or set data_through in the source's "
-                "mapping if the data runs further",
-            )
+            raise _past(option, str(asked), last, str(last), why)
         return End(asked)
     if last >= today:
         return End(today)
@@ -65,9 +61,14 @@ def report_month(source: Source, asked: dt.date | None, option: str, today: dt.d
         return report_end(source, None, option, today) if asked is None else End(asked)
     last, why = end
     if asked > month_start(last):
-        raise UsageError(
-            f"{option} {asked:%Y-%m} is past where the data ends ({last}, {why})",
-            fix=f"pass {option} {last:%Y-%m} or earlier, or set data_through in the source's "
-            "mapping if the data runs further",
-        )
+        raise _past(option, f"{asked:%Y-%m}", last, f"{last:%Y-%m}", why)
     return End(asked)
+
+
+def _past(option: str, asked: str, last: dt.date, latest: str, why: str) -> UsageError:
+    """A day or month asked for past where the data ends (written as the option takes it)."""
+    return UsageError(
+        f"{option} {asked} is past where the data ends ({last}, {why})",
+        fix=f"pass {option} {latest} or earlier, or set data_through in the source's mapping "
+        "if the data runs further",
+    )
