@@ -7,16 +7,15 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import ibis
 import pytest
-from typer.testing import CliRunner
 
-from headroom.cli.main import app
 from headroom.errors import NotFoundError
 from headroom.signals.registry import Context, signal_table
 from headroom.sources import Source, load
@@ -27,11 +26,9 @@ DAYS = 60
 
 
 @pytest.fixture(scope="module")
-def teamflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
-    folder = tmp_path_factory.mktemp("views") / "teamflow"
-    made = CliRunner().invoke(app, ["generate", "teamflow", str(folder), "--accounts", "60",
-                                    "--days", "400", "--end", str(AS_OF)])  # fmt: skip
-    assert made.exit_code == 0, made.output
+def teamflow(teamflow: Callable[..., Path]) -> Iterator[Source]:
+    """The session's generated TeamFlow (60 accounts, 400 days), loaded."""
+    folder = teamflow(accounts=60, days=400, end=AS_OF)
     source = load(folder, today=AS_OF + dt.timedelta(days=1))
     yield source
     source.close()

@@ -8,16 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
-from headroom.cli.main import app as cli
 from headroom.sources import Source, load
 from headroom.store.database import Store
 from headroom.usecases.account import ENGINES, AccountViews
@@ -30,11 +28,9 @@ AS_OF = dt.date(2026, 6, 30)
 
 
 @pytest.fixture(scope="module")
-def teamflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
-    folder = tmp_path_factory.mktemp("concurrent") / "teamflow"
-    made = CliRunner().invoke(cli, ["generate", "teamflow", str(folder), "--accounts", "30",
-                                    "--days", "200", "--end", str(AS_OF)])  # fmt: skip
-    assert made.exit_code == 0, made.output
+def teamflow(teamflow: Callable[..., Path]) -> Iterator[Source]:
+    """The session's generated TeamFlow (30 accounts, 200 days), loaded."""
+    folder = teamflow(accounts=30, days=200, end=AS_OF)
     source = load(folder, today=AS_OF + dt.timedelta(days=1))
     yield source
     source.close()

@@ -10,7 +10,7 @@ import shutil
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +43,9 @@ PEOPLE = [("root", "admin"), ("boss", "manager"), ("ana", "csm"), ("ed", "ae")]
 
 
 @pytest.fixture(scope="module")
-def teamflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
-    folder = tmp_path_factory.mktemp("evaluation") / "teamflow"
-    made = CliRunner().invoke(app, ["generate", "teamflow", str(folder), "--accounts", "300",
-                                    "--days", "455", "--end", str(AS_OF)])  # fmt: skip
-    assert made.exit_code == 0, made.output
+def teamflow(teamflow: Callable[..., Path]) -> Iterator[Source]:
+    """The session's generated TeamFlow (300 accounts, 455 days), loaded."""
+    folder = teamflow(accounts=300, days=455, end=AS_OF)
     source = load(folder, today=AS_OF + dt.timedelta(days=1))
     yield source
     source.close()
