@@ -16,7 +16,7 @@ TABLE_NAMES = (
 SUBSCRIPTION_COLUMNS = (
     "subscription_id, account_id, start_date, end_date, mrr, plan, seats, renews_on, currency"
 )
-MAPPING_SETTINGS = "from, columns, lookup, combine, amounts, end"
+MAPPING_SETTINGS = "from, columns, lookup, combine, amounts, end, read, skip, keep, credits"
 
 
 @pytest.mark.parametrize(

@@ -35,7 +35,8 @@ def print_report(report: Report) -> None:
                 else ""
             )
             rows = f"{info.rows:>12,} row{'s' * (info.rows != 1)}"
-            out.print(f"  {info.name:<14} {info.file:<36} {rows}{ignored}")
+            skipped = f"  ({info.skipped:,} left out by the mapping)" if info.skipped else ""
+            out.print(f"  {info.name:<14} {info.file:<36} {rows}{skipped}{ignored}")
     if report.ignored_files:
         out.print(f"  not read: {', '.join(report.ignored_files)}")
     for title, problems in (("Errors", report.errors), ("Warnings", report.warnings)):

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from headroom.errors import ConfigError
 from headroom.sources.billing import Billing
-from headroom.sources.schema import TABLES
+from headroom.sources.schema import TABLES, Kind
 from headroom.yamldoc import Document, load_document, parse_model
 
 
@@ -38,6 +38,13 @@ class Lookup(BaseModel):
     model_config = ConfigDict(extra="forbid")
     table: str
     on: str
+
+
+#: How an export writes a column where it does not write it as the contract does (``read:``):
+#: ``timestamp``, a date written with its time (the date as written is the day);
+#: ``unix``, seconds since 1970-01-01 UTC; ``minor_units``, an amount in cents (or the
+#: currency's own smallest unit). See :mod:`headroom.sources.reading`.
+Form = Literal["timestamp", "unix", "minor_units"]
 
 
 class TableMapping(BaseModel):
@@ -50,6 +57,19 @@ class TableMapping(BaseModel):
     amounts: Literal["monthly", "per_period"] = "monthly"
     #: subscriptions: ``end_date`` is the first day out (``exclusive``) or the last day in
     end: Literal["exclusive", "inclusive"] = "exclusive"
+    #: columns (ours) the export writes in another form: ``{start_date: unix}``
+    read: dict[str, Form] = Field(default_factory=dict)
+    #: rows left out: a column of the file (as it names it) and the values that leave a row out
+    skip: dict[str, list[str]] = Field(default_factory=dict)
+    #: the only rows read: a column of the file and the values a row must hold
+    keep: dict[str, list[str]] = Field(default_factory=dict)
+    #: subscriptions per period: a file of credit notes whose amounts are written positive
+    credits: str | None = None
+
+    @property
+    def filters(self) -> list[str]:
+        """The file's columns that choose which rows are read (``skip`` and ``keep``)."""
+        return list(dict.fromkeys([*self.skip, *self.keep]))
 
     @property
     def billing(self) -> Billing:
@@ -130,6 +150,7 @@ def _check_mapping(doc: Document, config: SourceConfig) -> None:
                 ("tables", table, "combine"),
                 "combine applies to usage_daily only",
             )
+        _check_reading(doc, table, mapping)
         for setting, default in (("amounts", "monthly"), ("end", "exclusive")):
             if getattr(mapping, setting) != default and table != "subscriptions":
                 raise doc.error(
@@ -137,6 +158,63 @@ def _check_mapping(doc: Document, config: SourceConfig) -> None:
                     f"{setting} applies to subscriptions only",
                     fix=f"move {setting}: {getattr(mapping, setting)} under tables: subscriptions",
                 )
+
+
+#: The kinds of column each form can be read into.
+_FORM_KINDS = {
+    "timestamp": (Kind.DATE,),
+    "unix": (Kind.DATE, Kind.TIMESTAMP),
+    "minor_units": (Kind.DECIMAL,),
+}
+
+
+def _check_reading(doc: Document, table: str, mapping: TableMapping) -> None:
+    """``read``, ``skip``, ``keep`` and ``credits``: what they name must be there to name."""
+    spec = TABLES[table]
+    for ours, form in mapping.read.items():
+        if ours not in spec.column_names:
+            close = difflib.get_close_matches(ours, spec.column_names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise doc.error(
+                ("tables", table, "read", ours),
+                f"{table} has no column {ours!r}{hint}; its columns are "
+                f"{', '.join(spec.column_names)}",
+                fix="name our column under read:, as under columns:",
+                at_key=True,
+            )
+        kind = spec.column(ours).kind
+        if kind not in _FORM_KINDS[form]:
+            fits = [c.name for c in spec.columns if c.kind in _FORM_KINDS[form]]
+            raise doc.error(
+                ("tables", table, "read", ours),
+                f"{table}.{ours} cannot be read as {form}: it holds {kind.value}s",
+                fix=(
+                    f"read {form} into {', '.join(fits)}"
+                    if fits
+                    else f"{table} has no column {form} applies to"
+                ),
+            )
+    for setting, named in (("skip", mapping.skip), ("keep", mapping.keep)):
+        for column, values in named.items():
+            if not values:
+                raise doc.error(
+                    ("tables", table, setting, column),
+                    f"{setting} names no values of {column}",
+                    fix=f"list the values, as in {setting}: {{{column}: [value]}}",
+                )
+    if mapping.credits is not None:
+        if table != "subscriptions" or mapping.amounts != "per_period":
+            raise doc.error(
+                ("tables", table, "credits"),
+                "credits applies to subscriptions read as amounts per period",
+                fix="add amounts: per_period under tables: subscriptions, beside credits",
+            )
+        if mapping.credits == mapping.source:
+            raise doc.error(
+                ("tables", table, "credits"),
+                f"credits names {mapping.credits!r}, the file the invoices come from",
+                fix="name the file of credit notes; negative amounts in one file need no credits",
+            )
 
 
 def resolve(source: Path, mapping: Path | None = None) -> SourceSpec:
@@ -171,6 +249,14 @@ def resolve(source: Path, mapping: Path | None = None) -> SourceSpec:
     if config.database is not None:
         if config.path is not None:
             raise doc.error(("path",), "give either path or database, not both")
+        for table, table_mapping in config.tables.items():
+            if table_mapping.credits is not None:
+                raise doc.error(
+                    ("tables", table, "credits"),
+                    "credits reads a file of credit notes, and this source is a database",
+                    fix="give subscriptions as a view of the invoice lines and the credit "
+                    "notes, their amounts negated",
+                )
         database = _database_file(doc, config.database, source.parent)
         return SourceSpec(None, database, config, text, source.stem)
     folder = (source.parent / (config.path or ".")).resolve()

@@ -123,12 +123,42 @@ def discover_folder(spec: SourceSpec, report: Report) -> list[Located]:
             kind, files = parts
             found.append(Located(name, kind, str(path), f"{entry}/", tuple(files)))
         else:
-            kind = "parquet" if entry.lower().endswith(".parquet") else "csv"
-            found.append(Located(name, kind, str(path), entry, (Part(path, entry),)))
+            kind = _file_kind(entry)
+            files_of: tuple[Part, ...] = (Part(path, entry),)
+            credits = spec.mapping(name).credits
+            if credits is not None:
+                wrong = _credits_problem(entries, entry, credits)
+                if wrong is not None:
+                    report.add(Problem("error", "missing_file", name, credits, None, 1, [wrong]))
+                    continue
+                used.add(credits)
+                files_of += (Part(entries[credits], credits),)
+                entry = f"{entry} + {credits}"  # each row names its file
+            found.append(Located(name, kind, str(path), entry, files_of))
     report.ignored_files = sorted(
         f for f, p in entries.items() if f not in used and not f.startswith(".") and p.is_file()
     )
     return found
+
+
+def _file_kind(name: str) -> str:
+    return "parquet" if name.lower().endswith(".parquet") else "csv"
+
+
+def _credits_problem(entries: dict[str, Path], invoices: str, credits: str) -> Example | None:
+    """What keeps a mapping's file of credit notes from being read with its invoices."""
+    if credits not in entries or not entries[credits].is_file():
+        return Example(
+            "", None, f"the mapping reads credit notes from {credits!r}, which is not in the folder"
+        )
+    if _file_kind(credits) != _file_kind(invoices):
+        return Example(
+            "",
+            None,
+            f"the credit notes in {credits} and the invoices in {invoices} are files of two "
+            "kinds; export both as CSV or both as Parquet",
+        )
+    return None
 
 
 def connect_database(spec: SourceSpec) -> Any:

@@ -18,6 +18,7 @@ from headroom.sources.discover import Located
 from headroom.sources.layout import laid_out
 from headroom.sources.progress import Progress
 from headroom.sources.readers import RawTable
+from headroom.sources.reading import read_as_written
 from headroom.sources.report import Report
 from headroom.sources.stage import stage_all, step
 from headroom.sources.stored import LOAD_VERSION, combined, record_data_end, typed
@@ -90,6 +91,7 @@ def load_growth(
         for raw in raws:
             name = raw.name
             v.register(raw)
+            read_as_written(v, name, spec.mapping(name))
             v.totals[name] = old.tables[name].rows + raw.rows
             report.tables[name].rows += raw.rows
             with step(progress, f"check {name}"):

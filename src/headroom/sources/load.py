@@ -27,6 +27,7 @@ from headroom.sources.engines import duckdb_connection
 from headroom.sources.grow import growth, load_growth
 from headroom.sources.layout import empty_table, laid_out
 from headroom.sources.progress import SILENT, Progress
+from headroom.sources.reading import read_as_written
 from headroom.sources.report import Example, Problem, Report, TableInfo
 from headroom.sources.schema import REQUIRED_TABLES, TABLES
 from headroom.sources.source import Source
@@ -151,6 +152,7 @@ def validate(
         v.currency = spec.config.currency
         with step(progress, "check lookups"):
             for raw in raws:
+                read_as_written(v, raw.name, spec.mapping(raw.name))
                 for ours, lk in spec.mapping(raw.name).lookup.items():
                     v.apply_lookup(raw.name, ours, lk.table, lk.on)
         for name in v.tables:

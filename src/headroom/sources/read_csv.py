@@ -51,6 +51,7 @@ from headroom.sources.readers import (
     not_text,
     quoted,
     rename,
+    several_files,
     staged,
 )
 from headroom.sources.report import EXAMPLES_PER_PROBLEM, Example, Problem
@@ -555,7 +556,7 @@ def stage_csv(
         relation,
         stager.rows,
         first.ignored,
-        parts=[*earlier, *(p.name for p in parts)] if label.endswith("/") else [],
+        parts=[*earlier, *(p.name for p in parts)] if several_files(label) else [],
     )
     lines = {part.label: stager.lines.get(i, 0) for i, part in enumerate(parts, len(earlier))}
     return raw, problems, lines

@@ -32,6 +32,7 @@ from headroom.sources.readers import (
     missing_columns,
     quoted,
     rename,
+    several_files,
     staged,
     wrong_types,
 )
@@ -148,7 +149,7 @@ def stage_parquet(
         cols = _select(table, first, renames)
         cols.append(f"file_row_number + 1 AS {LINE}")
         earlier = earlier or []
-        folder = label.endswith("/")
+        folder = several_files(label)
         if folder:
             at = f"list_position({files}, filename) - 1 + {len(earlier)}"
             cols.append(f"CAST({at} AS INTEGER) AS {PART}")

@@ -111,6 +111,12 @@ class RawTable:
 STAGE = "stage"
 
 
+def several_files(label: str) -> bool:
+    """Whether a table's label names several files (a folder, or invoices + credit notes),
+    so that each row says which file it is in."""
+    return label.endswith("/") or " + " in label
+
+
 def staged(name: str) -> str:
     """The name of a staging table: ``stage."raw_usage_daily"``."""
     return f"{STAGE}.{quoted(name)}"
@@ -186,25 +192,36 @@ def arrow_kind(t: pa.DataType) -> str:
     return str(t)
 
 
+def where_column(theirs: str) -> str:
+    """The name under which a column that only chooses rows (``skip``, ``keep``) is carried."""
+    return f"_where_{theirs}"
+
+
+def staged_as(table: str, mapping: TableMapping, theirs: str) -> str | None:
+    """What a file's column is called once staged, or None where it is not read."""
+    if theirs in (lookups := {lk.on: lookup_column(o) for o, lk in mapping.lookup.items()}):
+        return lookups[theirs]
+    if theirs in (theirs_to_ours := {t: o for o, t in mapping.columns.items()}):
+        return theirs_to_ours[theirs]
+    if theirs in TABLES[table].column_names and theirs not in mapping.columns:
+        return theirs
+    if theirs in mapping.filters:
+        return where_column(theirs)
+    return None
+
+
 def rename(
     table: str, label: str, header: list[str], mapping: TableMapping
 ) -> tuple[dict[str, str], list[str]]:
     """Map file columns onto ours: returns {theirs: ours} and the ignored file columns."""
-    known = set(TABLES[table].column_names)
-    theirs_to_ours = {theirs: ours for ours, theirs in mapping.columns.items()}
-    mapped_ours = set(mapping.columns)
-    lookup_keys = {lk.on: lookup_column(ours) for ours, lk in mapping.lookup.items()}
     renames: dict[str, str] = {}
     ignored: list[str] = []
     for col in header:
-        if col in lookup_keys:
-            renames[col] = lookup_keys[col]
-        elif col in theirs_to_ours:
-            renames[col] = theirs_to_ours[col]
-        elif col in known and col not in mapped_ours:
-            renames[col] = col
-        else:
+        ours = staged_as(table, mapping, col)
+        if ours is None:
             ignored.append(col)
+        else:
+            renames[col] = ours
     return renames, ignored
 
 
@@ -224,6 +241,17 @@ def missing_columns(
                     f"header; the header has {', '.join(header)}",
                 )
             )
+    for setting, named in (("skip", mapping.skip), ("keep", mapping.keep)):
+        for chooser in named:
+            if chooser not in header:
+                examples.append(
+                    Example(
+                        "line 1" if label.endswith(".csv") else "",
+                        chooser,
+                        f"column {chooser!r}, named by {setting}, is not in the header; the "
+                        f"header has {', '.join(header)}",
+                    )
+                )
     for col in spec.required_columns:
         if col in have:
             continue

@@ -43,9 +43,14 @@ class Problem:
 
     def lines(self) -> list[str]:
         """The problem as the lines a person reads: one per example, then how many more."""
-        # a folder's examples name their file in it: "usage_daily/" + "2026-12-06.csv, line 4"
-        sep = "" if self.file.endswith("/") else ", "
-        head = self.file + (f"{sep}{{loc}}, column {self.column}" if self.column else sep + "{loc}")
+        # a folder's examples name their file in it: "usage_daily/" + "2026-12-06.csv, line 4";
+        # those of several files ("invoices.csv + credits.csv") name their file alone
+        if " + " in self.file:
+            head = "{loc}"
+        else:
+            head = self.file + ("" if self.file.endswith("/") else ", ") + "{loc}"
+        if self.column:
+            head += f", column {self.column}"
         out: list[str] = []
         indent = ""
         if self.summary:
@@ -86,9 +91,11 @@ class TableInfo:
     #: The first day read, for a database table read only from the day a run needs (ISO
     #: date); None: every row was read.
     since: str | None = None
+    #: Rows the mapping left out (its ``skip`` and ``keep``), of the ``rows`` read.
+    skipped: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "table": self.name,
             "file": self.file,
             "rows": self.rows,
@@ -96,6 +103,8 @@ class TableInfo:
         }
         if self.since is not None:  # only a table read from a day on says so
             out["since"] = self.since
+        if self.skipped:  # only a table some of whose rows the mapping leaves out
+            out["skipped_rows"] = self.skipped
         return out
 
 
@@ -174,7 +183,12 @@ class Report:
         report.data_through_from = data.get("data_through_from")
         for t in data["tables"]:
             report.tables[t["table"]] = TableInfo(
-                t["table"], t["file"], t["rows"], list(t["ignored_columns"]), t.get("since")
+                t["table"],
+                t["file"],
+                t["rows"],
+                list(t["ignored_columns"]),
+                t.get("since"),
+                t.get("skipped_rows", 0),
             )
         for p in data["problems"]:
             report.add(
