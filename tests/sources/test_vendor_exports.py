@@ -226,6 +226,21 @@ def test_keep_reads_only_the_rows_it_names(tmp_path: Path) -> None:
     assert "(1 left out by the mapping)" in run.out[2]
 
 
+def test_values_to_skip_are_compared_as_the_file_writes_them(tmp_path: Path) -> None:
+    # YAML reads true and 3 as a boolean and a number; the file holds the text "true", "3"
+    rows = "l1,a1,2023-01-01,2023-02-01,100,true,3\nl2,a2,2023-01-01,2023-02-01,100,false,4\n"
+    folder = write_source(
+        tmp_path / "src",
+        {
+            "lines.csv": "id,customer,start,end,amount,proration,tier\n" + rows,
+            "source.yaml": _mapping("    skip: {proration: [true], tier: [3]}\n"),
+        },
+    )
+    run = validate(folder / "source.yaml", "--format", "json")
+    assert run.code == 0, run.err
+    assert run.json()["tables"][0]["skipped_rows"] == 1
+
+
 @pytest.mark.parametrize(
     ("extra", "files", "message"),
     [

@@ -21,10 +21,10 @@ import difflib
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from headroom.errors import ConfigError
 from headroom.sources.billing import Billing
@@ -63,6 +63,27 @@ class TableMapping(BaseModel):
     skip: dict[str, list[str]] = Field(default_factory=dict)
     #: the only rows read: a column of the file and the values a row must hold
     keep: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("skip", "keep", mode="before")
+    @classmethod
+    def _as_written(cls, value: Any) -> Any:
+        """Values as a file writes them: ``[true, 3]`` is ``["true", "3"]``."""
+        if not isinstance(value, dict):
+            return value
+        return {
+            column: [
+                str(v).lower()
+                if isinstance(v, bool)
+                else str(v)
+                if isinstance(v, int | float)
+                else v
+                for v in values
+            ]
+            if isinstance(values, list)
+            else values
+            for column, values in value.items()
+        }
+
     #: subscriptions per period: a file of credit notes whose amounts are written positive
     credits: str | None = None
 
