@@ -34,6 +34,7 @@ from headroom.delivery.channels import (
 )
 from headroom.delivery.config import RetryPolicy, Target
 from headroom.delivery.escalation import escalate
+from headroom.logs import logged
 from headroom.store.database import Store, aware
 from headroom.store.models import Delivery
 
@@ -86,19 +87,26 @@ class Worker:
         clock: Clock = utcnow,
         rng: random.Random | None = None,
         send: Mapping[str, Target] | None = None,
+        own_channels_only: bool = False,
     ) -> None:
         """``send``: delivery.yaml's targets; with them, overdue plays escalate before each
-        batch (see :mod:`headroom.delivery.escalation`)."""
+        batch (see :mod:`headroom.delivery.escalation`). ``own_channels_only``: claim only
+        the deliveries of ``channels`` (several playbooks, each with its own delivery.yaml,
+        share the outbox); otherwise a delivery whose channel is gone is dead-lettered."""
         self.store, self.channels, self.policy = store, channels, policy
+        self.own_channels_only = own_channels_only
         self.send = send
         self.clock = clock
         self.rng = rng or random.Random()
 
     def _due(self, now: dt.datetime) -> object:
-        return or_(
+        due = or_(
             and_(Delivery.status == "queued", Delivery.next_attempt_at <= now),
             and_(Delivery.status == "sending", Delivery.lease_until < now),
         )
+        if self.own_channels_only:
+            return and_(due, Delivery.channel.in_(sorted(self.channels)))
+        return due
 
     def claim(self, limit: int) -> tuple[str, list[Delivery]]:
         """Lease up to ``limit`` due deliveries to this pass (committed before any is sent)."""
@@ -171,6 +179,10 @@ class Worker:
             return bool(done.rowcount)  # type: ignore[attr-defined]
 
     def _send(self, token: str, row: Delivery, tally: Tally) -> None:
+        with logged(delivery=row.delivery_id, play=row.play_id):
+            self._send_one(token, row, tally)
+
+    def _send_one(self, token: str, row: Delivery, tally: Tally) -> None:
         channel = self.channels.get(row.channel)
         try:
             if channel is None:
@@ -193,6 +205,7 @@ class Worker:
             self._failed(token, row, f"{type(exc).__name__}: {exc}", None, tally)
             return
         self._finish(token, row, "sent", None)
+        log.info("sent %s to %s through %s", row.kind, row.target, row.channel)
         tally.sent += 1
 
     def _failed(

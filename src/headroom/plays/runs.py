@@ -28,6 +28,7 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 
 from headroom.errors import HeadroomError, NotFoundError, UsageError
+from headroom.logs import logged
 from headroom.store.database import Store, aware, jsonable
 from headroom.store.models import Run as RunRow
 from headroom.triggers.decisions import Decision
@@ -217,7 +218,8 @@ def recording(store: Store, kind: Kind, playbook_version: str, **what: Any) -> I
     (:func:`finish_run`)."""
     run = start_run(store, kind, playbook_version, **what)
     try:
-        with alive(store, run.id):
+        with alive(store, run.id), logged(run=run.id):
+            log.info("%s %s started", kind, run.id)
             yield run
     except BaseException as exc:
         if get_run(store, run.id).status == "running":  # not closed by the block itself

@@ -216,3 +216,29 @@ class Secret(Base):
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
+
+
+class Cycle(Base):
+    """One day's scheduled cycle (refresh the source, run each playbook as of the day, deliver):
+    at most one per day, so that several processes on one store run each day once."""
+
+    __tablename__ = "cycles"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # the day it runs as of
+    status: Mapped[str] = mapped_column(String(20), index=True)  # running | finished | failed
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    holder: Mapped[str] = mapped_column(String(200))  # the process that ran it last
+    attempts: Mapped[int] = mapped_column(Integer)
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # what each step did
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Lease(Base):
+    """Who may act for a name until when (the scheduler: one process at a time per store)."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

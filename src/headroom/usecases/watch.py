@@ -1,6 +1,6 @@
 """How headroom is doing, as an operator watches it: runs by how they ended and how long they
 took, plays fired and decisions skipped, deliveries by channel and state, events kept, and the
-queue with its overdue plays.
+queue with its overdue plays, and the scheduled daily cycle.
 
 Everything is counted in the state store when asked, so the numbers agree with the store
 whichever process asks, and survive a restart: the web app exposes them on ``/metrics``.
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import case, func, select
 
 from headroom.store.database import OPEN, Store, aware
-from headroom.store.models import Decision, Delivery, IngestedEvent, Play, Run
+from headroom.store.models import Cycle, Decision, Delivery, IngestedEvent, Play, Run
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,8 @@ class Counts:
     events: int  # ingested events kept
     open_plays: int
     overdue_plays: int
+    cycles: dict[str, int]  # status -> days whose scheduled cycle ended so (or is running)
+    last_cycle_day: dt.date | None  # the latest day whose cycle finished
 
 
 def counts(store: Store, now: dt.datetime) -> Counts:
@@ -78,4 +80,14 @@ def counts(store: Store, now: dt.datetime) -> Counts:
         open_ = select(func.count()).select_from(Play).where(Play.status.in_(OPEN))
         open_plays = int(s.scalar(open_) or 0)
         overdue = int(s.scalar(open_.where(Play.deadline_at < now)) or 0)
-    return Counts(runs, seconds, plays, skipped, deliveries, retries, events, open_plays, overdue)
+        cycles = {
+            str(st): int(n)
+            for st, n in s.execute(select(Cycle.status, func.count()).group_by(Cycle.status))
+        }
+        last: dt.date | None = s.scalar(
+            select(func.max(Cycle.day)).where(Cycle.status == "finished")
+        )
+    return Counts(
+        runs, seconds, plays, skipped, deliveries, retries, events, open_plays, overdue, cycles,
+        last,
+    )  # fmt: skip

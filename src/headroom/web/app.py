@@ -21,7 +21,6 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from headroom.delivery.worker import Worker
 from headroom.errors import HeadroomError, NotFoundError
 from headroom.sources import Source
 from headroom.sources.limits import is_out_of_memory, out_of_memory
@@ -127,32 +126,17 @@ def create_app(serve: Serve) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        thread = None
-        if serve.delivery is not None:
-            worker = Worker(
-                serve.store, serve.delivery.channels(), serve.delivery.retry,
-                send=serve.delivery.send,
-            )  # fmt: skip
-            serve._stop.clear()
-            thread = threading.Thread(
-                target=worker.run,
-                kwargs={"stop": serve._stop, "until_idle": False,
-                        "poll_seconds": serve.worker_poll_seconds},
-                name="headroom-deliver",
-                daemon=True,
-            )  # fmt: skip
-            thread.start()
+        background = serve.background()
+        background.start()
         if serve.warm and serve.source is not None:
             threading.Thread(target=_warm, args=(serve.source, serve.as_of, views),
                              name="headroom-warm", daemon=True).start()  # fmt: skip
         try:
             yield
         finally:
-            serve._stop.set()
+            background.stop()
             if views is not None:
                 views.close()
-            if thread is not None:
-                thread.join(timeout=30)
 
     app = FastAPI(
         title="headroom",

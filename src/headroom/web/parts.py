@@ -8,7 +8,6 @@ in its signature (``store: StoreDep``) and FastAPI hands them over from the app'
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -22,6 +21,8 @@ from headroom.playbook.model import Playbook
 from headroom.sources import Source
 from headroom.store.database import Store
 from headroom.usecases.account import AccountViews
+from headroom.usecases.background import Background
+from headroom.usecases.schedule import Scheduler
 from headroom.users import LoginThrottle
 
 
@@ -44,7 +45,19 @@ class Serve:
     as_of: dt.date = field(default_factory=dt.date.today)
     #: The playbook plays are valued by (learned conversion) on the pipeline page.
     playbook: Playbook | None = None
-    _stop: threading.Event = field(default_factory=threading.Event)
+    #: The delivery settings of the other playbooks served (each delivery.yaml gets a worker).
+    also_deliver: Sequence[DeliveryConfig] = ()
+    #: What runs the daily cycle, when one is scheduled; and how often it looks.
+    scheduler: Scheduler | None = None
+    scheduler_tick_seconds: float = 30.0
+
+    def background(self) -> Background:
+        """The work beside the requests: a delivery worker per delivery.yaml, the scheduler."""
+        deliveries = [d for d in (self.delivery, *self.also_deliver) if d is not None]
+        return Background(
+            self.store, deliveries, self.scheduler, self.worker_poll_seconds,
+            self.scheduler_tick_seconds,
+        )  # fmt: skip
 
 
 def served(request: Request) -> Serve:

@@ -84,6 +84,20 @@ class StoreCollector(Collector):
             "headroom_queue_overdue_plays", "Open plays past their deadline.",
             value=c.overdue_plays,
         )  # fmt: skip
+        cycles = GaugeMetricFamily(
+            "headroom_cycles", "Days of the scheduled cycle, by how they ended (or running).",
+            labels=["status"],
+        )  # fmt: skip
+        for status, n in sorted(c.cycles.items()):
+            cycles.add_metric([status], n)
+        yield cycles
+        if c.last_cycle_day is not None:  # alert when it falls more than a day behind
+            midnight = dt.datetime.combine(c.last_cycle_day, dt.time(), dt.UTC)
+            yield GaugeMetricFamily(
+                "headroom_cycle_last_finished_day",
+                "The latest day whose cycle finished, as a Unix time (its midnight, UTC).",
+                value=midnight.timestamp(),
+            )
 
 
 class Telemetry:
