@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +46,18 @@ def _generated(out: Path, options: Options, quiet: bool) -> None:
 
 
 QUEUE_SHOWN = 15
-PLAYBOOK = Path(__file__).resolve().parents[3] / "examples" / "teamflow" / "playbook.yaml"
+
+
+def examples() -> Path:
+    """The examples folder: the checkout's, or the one an installed wheel put under
+    ``<prefix>/share/headroom/examples``."""
+    checkout = Path(__file__).resolve().parents[3] / "examples"
+    if checkout.is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "headroom" / "examples"
+
+
+PLAYBOOK = examples() / "teamflow" / "playbook.yaml"
 
 
 def _queue(folder: Path, as_of: dt.date) -> list[dict[str, Any]]:

@@ -51,6 +51,38 @@ def aware(t: dt.datetime) -> dt.datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)
 
 
+#: The PostgreSQL advisory lock migrations hold (any fixed number, the same in every process).
+_MIGRATION_LOCK = 0x68656164
+
+
+@contextmanager
+def _one_migrator(engine: Engine, url: str) -> Iterator[None]:
+    """Migrate one process at a time: two servers started together on a new store would both
+    create its tables, and the second would fail half-way. PostgreSQL: an advisory lock held
+    by a connection of its own; SQLite: a lock on a file beside the database."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as con:
+            con.exec_driver_sql(f"SELECT pg_advisory_lock({_MIGRATION_LOCK})")
+            try:
+                yield
+            finally:
+                con.exec_driver_sql(f"SELECT pg_advisory_unlock({_MIGRATION_LOCK})")
+                con.commit()
+        return
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
+    if path is None or path == ":memory:" or not path:
+        yield
+        return
+    import fcntl
+
+    with Path(path + ".migrating").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def _alembic(url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -69,7 +101,8 @@ class Store:
             self.url = "postgresql+psycopg://" + self.url.removeprefix("postgresql://")
         try:
             self.engine: Engine = create_engine(self.url)
-            command.upgrade(_alembic(self.url), "head")
+            with _one_migrator(self.engine, self.url):
+                command.upgrade(_alembic(self.url), "head")
         except (OperationalError, SQLAlchemyError) as exc:
             first = str(exc).strip().splitlines()[0]
             raise ConfigError(
