@@ -13,7 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
+from headroom.cli.main import app
 from headroom.config import settings
 from headroom.delivery.worker import deliveries
 from headroom.store.database import Store
@@ -226,3 +228,58 @@ def test_a_cycle_killed_after_its_run_resumes_without_a_play_or_message_twice(
     assert sorted(hook.accepted) == sorted(queued)
     assert len(hook.requests) == len(queued)  # each sent once
     assert cycles(store) == [(DAY, "finished", 2)]
+
+
+# -- refusals --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "env", "message"),
+    [
+        (
+            ["--daily-at", "25:00"],
+            {},
+            "error: --daily-at '25:00' is not a time of day; write it HH:MM or HH:MM:SS, such "
+            "as --daily-at 06:00",
+        ),
+        (
+            ["--daily-at", "06:00", "--timezone", "Europe/Berln"],
+            {},
+            "error: --timezone 'Europe/Berln' is not an IANA time zone; write a name such as "
+            "--timezone Europe/Berlin or --timezone America/New_York",
+        ),
+        (
+            ["--daily-at", "06:00"],
+            {"HEADROOM_SCHEDULER_LEASE_SECONDS": "soon"},
+            "error: HEADROOM_SCHEDULER_LEASE_SECONDS is 'soon'; set it to a number of seconds "
+            "from 1 to 86400, or leave it unset for 90",
+        ),
+        (
+            ["--daily-at", "06:00"],
+            {"HEADROOM_LOG_FORMAT": "xml"},
+            "error: HEADROOM_LOG_FORMAT is 'xml'; set it to text or json, or leave it unset for "
+            "text",
+        ),
+        (
+            [],
+            {},
+            "error: headroom worker has nothing to do: no --daily-at and no delivery.yaml beside "
+            "the playbooks; pass --daily-at HH:MM (or set HEADROOM_DAILY_AT), or add a "
+            "delivery.yaml",
+        ),
+    ],
+)
+def test_the_worker_refuses_bad_settings_saying_how_to_mend_them(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    extra: list[str],
+    env: dict[str, str],
+    message: str,
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    src = source_through(tmp_path / "src", DAY)
+    book = Path(__file__).resolve().parents[2] / "examples" / "teamflow" / "playbook.yaml"
+    result = CliRunner().invoke(app, ["worker", str(src), "--playbook", str(book), *extra])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == message
