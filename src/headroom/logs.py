@@ -98,9 +98,21 @@ def formatter() -> logging.Formatter:
     return JsonLines() if log_format() == "json" else TextLines()
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a line is logged (a test may swap it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
 def configure() -> None:
     """Send headroom's logs (and the web server's) to stderr in the chosen format, at INFO."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr()
     handler.setFormatter(formatter())
     for name in ("headroom", "uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)

@@ -233,6 +233,20 @@ def test_a_cycle_killed_after_its_run_resumes_without_a_play_or_message_twice(
 # -- refusals --------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def quiet_logs() -> Iterator[None]:
+    """The logging set-up as it was: a command run in-process configures it for the process."""
+    import logging
+
+    names = ("headroom", "uvicorn", "uvicorn.error", "uvicorn.access")
+    saved = {n: (logging.getLogger(n).handlers[:], logging.getLogger(n).level,
+                 logging.getLogger(n).propagate) for n in names}  # fmt: skip
+    yield
+    for name, (handlers, level, propagate) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers[:], logger.level, logger.propagate = handlers, level, propagate
+
+
 @pytest.mark.parametrize(
     ("extra", "env", "message"),
     [
@@ -270,6 +284,7 @@ def test_a_cycle_killed_after_its_run_resumes_without_a_play_or_message_twice(
     ],
 )
 def test_the_worker_refuses_bad_settings_saying_how_to_mend_them(
+    quiet_logs: None,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     extra: list[str],
