@@ -82,6 +82,13 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+def up(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     return os.environ | {
@@ -96,10 +103,11 @@ def test_serve_runs_the_cycle_when_it_falls_due_with_no_other_command(
 ) -> None:
     day = yesterday()
     now = dt.datetime.now(dt.UTC)
-    if (now + dt.timedelta(seconds=30)).date() != now.date():  # not across midnight
-        time.sleep(31)
+    if (now + dt.timedelta(seconds=90)).date() != now.date():  # not across midnight
+        time.sleep(91)
         day, now = yesterday(), dt.datetime.now(dt.UTC)
-    due = (now + dt.timedelta(seconds=6)).replace(microsecond=0)
+    # late enough for the server to be up first on a busy machine
+    due = (now + dt.timedelta(seconds=45)).replace(microsecond=0)
     url = f"sqlite:///{tmp_path / 'state.sqlite'}"
     env = env | {"HEADROOM_DATABASE_URL": url}
     port = free_port()
@@ -113,6 +121,8 @@ def test_serve_runs_the_cycle_when_it_falls_due_with_no_other_command(
             env, log,
         )  # fmt: skip
         try:
+            wait_for(lambda: up(port), 60, "the server")
+            assert dt.datetime.now(dt.UTC) < due, "the server took too long to start"
             # at once: the last day due when it starts, the day before yesterday
             wait_for(lambda: finished(url, day - dt.timedelta(days=1)), 120, "the first cycle")
             assert cycle_of(url, day) is None  # not due yet
