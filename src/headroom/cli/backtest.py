@@ -139,3 +139,57 @@ def print_backtest(result: Backtest) -> None:
     out.print()
     emit_rows(table_rows(result.by_segment), Format.table, title="By segment")
     out.print("precision, recall and lift by horizon (for a chart): --format json, by_horizon")
+
+
+@app.command("backtest-forecasts")
+def backtest_forecasts_command(
+    source: SourceArgument,
+    start: str = typer.Option(..., "--start", metavar=DAY, help="The first day replayed."),
+    end: str = typer.Option(
+        ...,
+        "--end",
+        metavar=DAY,
+        help="The last day replayed (a year before the data ends judges forecasts a year ahead).",
+    ),
+    mapping: MappingOption = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Replay the usage-ceiling forecasts made on past days (no look-ahead) against the day
+    usage really reached the limit: interval coverage and error by horizon."""
+    from headroom.backtest.forecasts import check_forecasts
+
+    first, last = parse_date(start, "--start"), parse_date(end, "--end")
+    assert first is not None and last is not None
+    src = load_source(source, mapping)
+    try:
+        check = check_forecasts(src, first, last)
+    finally:
+        src.close()
+    if fmt == Format.json:
+        print_json(check.to_dict())
+        return
+    rows = [
+        {
+            "metric": b.metric,
+            "days ahead": b.band,
+            "projections": f"{b.projections:,}",
+            "crossed": f"{b.crossed:,}",
+            "judged": f"{b.judged:,}",
+            "80% interval held": percent(b.coverage),
+            "median error": "n/a" if b.median_abs_error is None else f"{b.median_abs_error:.1f} d",
+        }
+        for b in check.bands
+    ]
+    if fmt == Format.csv:
+        emit_rows([b.__dict__ for b in check.bands], fmt)
+        return
+    emit_rows(
+        rows, fmt, title=f"Ceiling forecasts made {first} to {last}, judged to {check.data_end}"
+    )
+    out = console()
+    for n in check.not_growing:
+        if n.judged:
+            out.print(
+                f"{n.metric}: {n.reached_within_a_year:,} of {n.judged:,} 'not growing' calls "
+                f"reached the limit within a year ({percent(n.share)})"
+            )
