@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import signal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -33,6 +33,12 @@ PLAYBOOK_HELP = (
     "The playbook YAML file; repeat it for several (the first is the one the pages show and "
     "arriving events fire; the daily cycle runs each)."
 )
+
+
+#: ``--playbook``, once or more.
+Playbooks = Annotated[
+    list[Path], typer.Option(..., "--playbook", metavar="PLAYBOOK.yaml", help=PLAYBOOK_HELP)
+]
 
 
 class Unattended:
@@ -126,9 +132,7 @@ def lease_term() -> dt.timedelta:
 @app.command("serve")
 def serve_command(
     source: SourceArgument,
-    playbook: list[Path] = typer.Option(
-        ..., "--playbook", metavar="PLAYBOOK.yaml", help=PLAYBOOK_HELP
-    ),
+    playbook: Playbooks,
     mapping: MappingOption = None,
     host: str = typer.Option(
         "127.0.0.1", "--host", metavar="ADDRESS", help="Address to listen on."
@@ -185,9 +189,7 @@ def serve_command(
 @app.command("worker")
 def worker_command(
     source: SourceArgument,
-    playbook: list[Path] = typer.Option(
-        ..., "--playbook", metavar="PLAYBOOK.yaml", help=PLAYBOOK_HELP
-    ),
+    playbook: Playbooks,
     mapping: MappingOption = None,
     daily_at: str | None = Unattended.daily_at,
     timezone: str = Unattended.timezone,
