@@ -15,6 +15,10 @@ WIDTH, HEIGHT = 560, 180
 PAD_L, PAD_R, PAD_T, PAD_B = 48, 12, 12, 24
 
 
+#: How far past the data a chart's time axis runs for a projection.
+PROJECTION_SHOWN_DAYS = 365
+
+
 @dataclass(frozen=True)
 class Projection:
     on: dt.date  # the projected day the limit is reached
@@ -43,7 +47,10 @@ def line_chart(
     first, last = points[0][0], points[-1][0]
     end = last
     if projection is not None:
+        # the axis runs to the projection, but no further than a year past the data: a date
+        # years out would squash the data into a sliver (and says little anyway)
         end = max(end, projection.high or projection.on, projection.on)
+        end = min(end, last + dt.timedelta(days=PROJECTION_SHOWN_DAYS))
     top = max([v for _, v in points] + ([limit] if limit is not None else []))
     top = max(top * 1.1, 1.0 if percent else 1e-9)
     span = max((end - first).days, 1)
@@ -66,6 +73,11 @@ def line_chart(
         f'<text class="tick" x="{x(last):.1f}" y="{HEIGHT - 6}" '
         f'text-anchor="{"end" if last == end else "middle"}">{last:%b %d}</text>',
     ]
+    if end > last:
+        parts.append(
+            f'<text class="tick" x="{x(end):.1f}" y="{HEIGHT - 6}" text-anchor="end">'
+            f"{end:%b %d %Y}</text>"
+        )
     if limit is not None:
         ly = y(limit)
         parts.append(
@@ -75,19 +87,25 @@ def line_chart(
         )
         if projection is not None:
             lo = projection.low or projection.on
-            hi = projection.high or end
-            parts.append(
-                f'<rect class="band" x="{x(lo):.1f}" y="{ly - 6:.1f}" '
-                f'width="{max(x(hi) - x(lo), 2):.1f}" height="12"><title>likely between '
-                f"{lo:%Y-%m-%d} and {'never' if projection.high is None else f'{hi:%Y-%m-%d}'}"
-                "</title></rect>"
-            )
+            hi = min(projection.high or end, end)
+            never = "never" if projection.high is None else f"{projection.high:%Y-%m-%d}"
+            if lo <= end:
+                parts.append(
+                    f'<rect class="band" x="{x(lo):.1f}" y="{ly - 6:.1f}" '
+                    f'width="{max(x(hi) - x(lo), 2):.1f}" height="12"><title>likely between '
+                    f"{lo:%Y-%m-%d} and {never}</title></rect>"
+                )
             lx, lv = points[-1]
+            to, tv = projection.on, limit
+            said = f"reached ~{projection.on:%Y-%m-%d}"
+            if to > end:  # drawn to the axis's end, where it still climbs
+                tv = lv + (limit - lv) * (end - lx).days / max((to - lx).days, 1)
+                to, said = end, f"not before {end:%b %Y} (~{projection.on:%Y-%m-%d})"
             parts.append(
                 f'<line class="projection" x1="{x(lx):.1f}" y1="{y(lv):.1f}" '
-                f'x2="{x(projection.on):.1f}" y2="{ly:.1f}"/>'
-                f'<text class="limit-label" x="{x(projection.on):.1f}" y="{ly + 16:.1f}" '
-                f'text-anchor="end">reached ~{projection.on:%Y-%m-%d}</text>'
+                f'x2="{x(to):.1f}" y2="{y(tv):.1f}"/>'
+                f'<text class="limit-label" x="{x(to):.1f}" y="{ly + 16:.1f}" '
+                f'text-anchor="end">{escape(said)}</text>'
             )
     path = " ".join(
         f"{'M' if i == 0 else 'L'}{x(d):.1f},{y(v):.1f}" for i, (d, v) in enumerate(points)
