@@ -53,8 +53,13 @@ def test_a_csm_edits_and_approves_the_draft_and_records_the_win(
                          'class="band"', "limit 500", "Reaches the limit in about"):  # fmt: skip
                 assert part in storage, part
             assert 'aria-label="seat utilisation"' in html
-            assert re.search(r"<td>2026-03-07</td><td>seat_expansion_proactive</td>"
-                             r'<td class="fired">fired</td>', html)  # fmt: skip
+            # a fired decision says why, as a skipped one does: the play's own words
+            fired = re.search(r"<td>2026-03-07</td><td>seat_expansion_proactive</td>"
+                              r'<td class="fired">fired</td>\s*<td><a href="#play-([^"]+)">'
+                              r"([^<]+)</a></td>", html)  # fmt: skip
+            assert fired is not None
+            assert fired.group(1) == play.play_id
+            assert fired.group(2).startswith("seat utilisation 90% for 15 days")
             assert "<dt>Plan</dt><dd>Business</dd>" in html
             # the JSON API gives the same account, with the same projection
             view = account_view(src, "a2", DAY)
