@@ -38,7 +38,7 @@ NOW = dt.datetime.now(dt.UTC)
 def play_row(play_id: str, owner: str, priority: int, due_in_hours: float, **kw: Any) -> Play:
     due = (NOW + dt.timedelta(hours=due_in_hours)).isoformat()
     return Play(
-        play_id=play_id, account_id=f"acct_{play_id}",
+        play_id=play_id, account_id=kw.get("account_id", f"acct_{play_id}"),
         trigger=kw.get("trigger", "seat_expansion_proactive"),
         fired_on=NOW.date(), due_at=due, owner=owner, offer="seats", priority=priority,
         evidence={"seat_utilisation": 0.91, "days_above": 7}, playbook_version="v1",

@@ -7,6 +7,7 @@ import datetime as dt
 import re
 import time
 from collections.abc import Iterator
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -619,3 +620,21 @@ def test_ready_when_the_store_answers_at_its_schema_and_the_source_is_loaded(
             "its source",
         }})  # fmt: skip
         assert c.get("/healthz").status_code == 200  # alive all the same: do not restart it
+
+
+def test_the_queue_names_each_account_beside_its_id(
+    world: tuple[Source, Playbook], store: Store
+) -> None:
+    source, book = world
+    accounts = source.table("accounts")
+    name = accounts.filter(accounts.account_id == ACCOUNT).name.to_pyarrow().to_pylist()[0]
+    assert name
+    with store.session() as db:
+        db.add(play_row("p9", "Ana Lima", 1, 24, account_id=ACCOUNT))
+    with TestClient(create_app(Serve(store, [], source=source, playbook=book))) as c:
+        sign_in(c, "ana")
+        page = c.get("/queue", headers=HTML).text
+    shown = re.search(rf'<a href="/accounts/{ACCOUNT}">([^<]+)</a><br><small>([^<]+)</small>', page)
+    assert shown is not None and shown.groups() == (escape(name), ACCOUNT)
+    # an account the source does not name keeps its id alone
+    assert '<a href="/accounts/acct_p1">acct_p1</a></td>' in page

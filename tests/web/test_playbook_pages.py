@@ -30,8 +30,7 @@ from headroom.store.database import Store
 from headroom.usecases import backtest as backtests
 from headroom.users import add_user, create_token
 from headroom.web.app import create_app
-from headroom.web.parts import Serve
-from headroom.web.playbook_pages import own_source
+from headroom.web.parts import Serve, own_source
 from tests.triggers import seats as scenario
 from tests.web.helpers import HTML, PASSWORD, csrf_of, sign_in
 

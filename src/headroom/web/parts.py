@@ -19,6 +19,7 @@ from headroom.errors import NotFoundError
 from headroom.ingest.realtime import Reactor
 from headroom.playbook.model import Playbook
 from headroom.sources import Source
+from headroom.sources.engines import duckdb_connection
 from headroom.store.database import Store
 from headroom.usecases.account import AccountViews
 from headroom.usecases.background import Background
@@ -114,3 +115,12 @@ AsOfDep = Annotated[dt.date, Depends(_as_of)]
 PlaybookDep = Annotated[Playbook | None, Depends(_playbook)]
 ThrottleDep = Annotated[LoginThrottle, Depends(_throttle)]
 ViewsDep = Annotated[AccountViews | None, Depends(_views)]
+
+
+def own_source(source: Source) -> Source:
+    """The same loaded source on an engine connection of its own, for work in another thread
+    (a connection is not shared across threads). Close it after use."""
+    own = source.own()
+    if own is None:  # another engine: the loaded file, on DuckDB
+        return Source(source.name, source.path, source.report, duckdb_connection(source.path))
+    return own

@@ -21,7 +21,6 @@ from headroom.ingest.events import ingested
 from headroom.playbook.model import Playbook, Trigger
 from headroom.plays import deciding, runs, versions
 from headroom.sources import Source
-from headroom.sources.engines import duckdb_connection
 from headroom.store.database import Store
 from headroom.triggers.decisions import Decision
 from headroom.usecases import backtest as backtests
@@ -29,22 +28,13 @@ from headroom.usecases.check import check
 from headroom.users import Person
 from headroom.web.auth import page_user, posted
 from headroom.web.charts import bar_chart, xy_chart
-from headroom.web.parts import AsOfDep, PlaybookDep, SourceDep, StoreDep
+from headroom.web.parts import AsOfDep, PlaybookDep, SourceDep, StoreDep, own_source
 from headroom.web.render import templates
 
 #: The earlier backtests listed on the page (the API pages through all of them).
 LISTED = 20
 #: The plays a dry run lists (all of them are counted).
 DRY_RUN_SHOWN = 500
-
-
-def own_source(source: Source) -> Source:
-    """The same loaded source on an engine connection of its own, for work in another thread
-    (a connection is not shared across threads). Close it after use."""
-    own = source.own()
-    if own is None:  # another engine: the loaded file, on DuckDB
-        return Source(source.name, source.path, source.report, duckdb_connection(source.path))
-    return own
 
 
 def no_source() -> NotFoundError:

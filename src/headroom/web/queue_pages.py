@@ -17,7 +17,9 @@ from starlette.concurrency import run_in_threadpool
 
 from headroom.delivery import drafts
 from headroom.errors import HeadroomError, UsageError
+from headroom.facts.names import account_names
 from headroom.plays import queue
+from headroom.sources import Source
 from headroom.users import (
     SESSION_HOURS,
     authenticate,
@@ -36,7 +38,15 @@ from headroom.web.auth import (
     set_cookie,
 )
 from headroom.web.charts import Projection, line_chart
-from headroom.web.parts import AsOfDep, StoreDep, ThrottleDep, ViewsDep, account_views
+from headroom.web.parts import (
+    AsOfDep,
+    SourceDep,
+    StoreDep,
+    ThrottleDep,
+    ViewsDep,
+    account_views,
+    own_source,
+)
 from headroom.web.render import templates
 
 
@@ -56,6 +66,17 @@ def login_page(request: Request, error: str | None, status: int, nxt: str) -> Re
     )  # fmt: skip
     set_cookie(request, response, LOGIN_COOKIE, token, hours=1)
     return response
+
+
+def _names(source: Source | None, ids: list[str]) -> dict[str, str]:
+    """The page's accounts' names, read on a connection of this thread's own."""
+    if source is None or not ids:
+        return {}
+    own = own_source(source)
+    try:
+        return account_names(own, ids)
+    finally:
+        own.close()
 
 
 @router.get("/login")
@@ -116,6 +137,7 @@ def home() -> Response:
 @router.get("/queue", response_class=HTMLResponse)
 def queue_page(
     store: StoreDep,
+    source: SourceDep,
     request: Request,
     scope: str | None = None,
     owner: str | None = None,
@@ -139,6 +161,7 @@ def queue_page(
             "me": person,
             "csrf": signed.csrf,
             "entries": shown.entries,
+            "names": _names(source, [e.play.account_id for e in shown.entries]),
             "page": shown,
             "page_link": lambda n: "/queue?" + urlencode({**kept, "page": n}),
             "scope": filters.scope or queue.default_scope(person),
