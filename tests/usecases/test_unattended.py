@@ -1,7 +1,8 @@
 """headroom running by itself, as whole processes: ``headroom serve`` runs the daily cycle when
-it falls due, with no other command; two workers on one store run each day once; a worker
+it falls due, with no other command; two servers on one store run each day once; a worker
 killed mid-cycle is resumed by the next without a play or message twice; its logs are JSON
-lines carrying the ids of what they are about; ``/metrics`` agrees with the store.
+lines carrying the ids of what they are about; ``/metrics`` agrees with the store; the pages
+show the source each cycle loaded.
 
 The source's data runs to yesterday (the cycle runs as of the day before), and the playbook
 delivers through a webhook receiver on loopback that counts every request.
@@ -29,6 +30,7 @@ from headroom.config import settings
 from headroom.delivery.worker import deliveries
 from headroom.store.database import Store
 from headroom.store.models import Cycle, Play, Run
+from headroom.users import add_user, create_token
 from tests.delivery.receivers import SECRET, Hook, free_port
 from tests.usecases.helpers import hook_playbook, source_through
 
@@ -112,8 +114,13 @@ def test_serve_runs_the_cycle_when_it_falls_due_with_no_other_command(
     env = env | {"HEADROOM_DATABASE_URL": url}
     port = free_port()
     log = tmp_path / "serve.log"
+    with opened(url) as store:  # an API token, to read the account pages' numbers
+        add_user(store, "ops", "admin", "correct horse battery", "Ops")
+        _, token = create_token(store, "ops")
+    auth = {"authorization": f"Bearer {token}"}
     with Hook() as hook:
-        src = source_through(tmp_path / "src", day)
+        # the data runs to the day before yesterday; yesterday's arrives while it serves
+        src = source_through(tmp_path / "src", day - dt.timedelta(days=1))
         book = hook_playbook(tmp_path / "book", hook.url)
         proc = start(
             ["serve", str(src), "--playbook", str(book), "--port", str(port),
@@ -126,6 +133,9 @@ def test_serve_runs_the_cycle_when_it_falls_due_with_no_other_command(
             # at once: the last day due when it starts, the day before yesterday
             wait_for(lambda: finished(url, day - dt.timedelta(days=1)), 120, "the first cycle")
             assert cycle_of(url, day) is None  # not due yet
+            account = f"http://127.0.0.1:{port}/api/v1/accounts/a1"
+            assert httpx.get(account, headers=auth).json()["as_of"] == str(day - dt.timedelta(1))
+            source_through(tmp_path / "src", day)  # yesterday's data is exported
             wait_for(lambda: finished(url, day), 120, "yesterday's cycle, due at " + str(due))
             row = cycle_of(url, day)
             assert row is not None
@@ -137,10 +147,16 @@ def test_serve_runs_the_cycle_when_it_falls_due_with_no_other_command(
                     runs = s.scalar(select(func.count()).select_from(Run).where(
                         Run.kind == "run", Run.status == "finished"))  # fmt: skip
             run_step = next(s for s in row.steps if s["step"] == "run")
-            assert run_step["plays"] >= 1  # a1's blocked invitation, yesterday evening
+            # a run of its own (the plays fired the day before are in their cooldown now)
+            assert (run_step["recorded_earlier"], run_step["decisions"] > 0) == (False, True)
             assert plays and sent and sorted(hook.accepted) == sorted(sent)
             assert len(hook.requests) == len(sent)  # each once
             metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+            # the pages show what the cycle loaded, not what the server started with
+            wait_for(
+                lambda: httpx.get(account, headers=auth).json()["as_of"] == str(day), 60,
+                "the pages to show the refreshed source",
+            )  # fmt: skip
         finally:
             stop(proc)
     samples = {
@@ -163,7 +179,7 @@ def test_serve_runs_the_cycle_when_it_falls_due_with_no_other_command(
     assert all(line["play"] for line in sent_lines)
 
 
-def test_two_workers_on_one_store_run_each_day_once(
+def test_two_servers_on_one_store_run_each_day_once(
     tmp_path: Path, env: dict[str, str], store_url: str
 ) -> None:
     day = yesterday()
@@ -171,9 +187,13 @@ def test_two_workers_on_one_store_run_each_day_once(
     with Hook() as hook:
         src = source_through(tmp_path / "src", day)
         book = hook_playbook(tmp_path / "book", hook.url)
-        args = ["worker", str(src), "--playbook", str(book), "--daily-at", "00:00",
-                "--check-every", "0.3"]  # fmt: skip
-        procs = [start(args, env, tmp_path / f"worker{i}.log") for i in range(2)]
+
+        def server(i: int) -> subprocess.Popen[bytes]:
+            args = ["serve", str(src), "--playbook", str(book), "--port", str(free_port()),
+                    "--daily-at", "00:00", "--check-every", "0.3"]  # fmt: skip
+            return start(args, env, tmp_path / f"serve{i}.log")
+
+        procs = [server(i) for i in range(2)]
         try:
             wait_for(lambda: finished(store_url, day), 120, "the cycle")
             with opened(store_url) as store:

@@ -171,6 +171,7 @@ def serve_command(
     store = Store()
     versions.record_version(store, book)  # the Playbook page shows it and compares later ones
     src = load_source(source, mapping)
+    serve: Serve | None = None
     try:
         reactor = Reactor(src, book, templates, delivery, store)
         serve = Serve(
@@ -178,8 +179,18 @@ def serve_command(
             warm=True, also_deliver=[d for d in deliveries if d is not delivery],
             scheduler=scheduler, scheduler_tick_seconds=check_every,
         )  # fmt: skip
+        if scheduler is not None:  # the pages show what each daily cycle loaded
+
+            def show(_: object, serve: Serve = serve) -> None:
+                fresh = load_source(source, mapping)
+                serve.refreshed(fresh, data_day(fresh))
+
+            scheduler.on_finished = show
         uvicorn.run(create_app(serve), host=host, port=port, log_config=None)
     finally:
+        shown = serve.source if serve is not None else None
+        if shown is not None and shown is not src:
+            shown.close()
         src.close()
         store.close()
         if scheduler is not None:

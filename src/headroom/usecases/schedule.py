@@ -125,8 +125,12 @@ class Scheduler:
         clock: Clock = utcnow,
         load_source: Loader = load,
         term: dt.timedelta = TERM,
+        on_finished: Callable[[CycleResult], object] | None = None,
     ) -> None:
+        """``on_finished``: called after each cycle that finished (the web app shows the
+        source it refreshed)."""
         self.store, self.plan, self.schedule = store, plan, schedule
+        self.on_finished = on_finished
         self.holder = holder or holder_name()
         self.clock, self.load_source = clock, load_source
         self.lease = Lease(store, "scheduler", self.holder, term)
@@ -163,6 +167,11 @@ class Scheduler:
             done.append(result)
             if result.status != "finished":
                 break
+            if self.on_finished is not None:
+                try:
+                    self.on_finished(result)
+                except Exception:  # the cycle is done; what follows it must not undo that
+                    log.exception("after the cycle as of %s", day)
             now = self.clock()
         return done
 

@@ -37,7 +37,7 @@ from headroom.web import (
     revenue_pages,
 )
 from headroom.web.auth import SignInRequiredError
-from headroom.web.parts import Serve
+from headroom.web.parts import RETIRE_SECONDS, Serve
 from headroom.web.render import templates
 
 log = logging.getLogger("headroom.serve")
@@ -135,8 +135,9 @@ def create_app(serve: Serve) -> FastAPI:
             yield
         finally:
             background.stop()
-            if views is not None:
-                views.close()
+            current = app.state.views  # the daily cycle may have replaced the first
+            if current is not None:
+                current.close()
 
     app = FastAPI(
         title="headroom",
@@ -202,6 +203,19 @@ def create_app(serve: Serve) -> FastAPI:
 
     # what the routes' dependencies hand over
     app.state.serve, app.state.views, app.state.telemetry = serve, views, telemetry
+
+    def follow(source: Source, as_of: dt.date) -> None:
+        """The account pages' views on the refreshed source, warmed before they are shown."""
+        old = app.state.views
+        fresh = AccountViews(source)
+        _warm(source, as_of, fresh)
+        app.state.views = fresh
+        if old is not None:
+            retire = threading.Timer(RETIRE_SECONDS, old.close)
+            retire.daemon = True
+            retire.start()
+
+    serve.listeners.append(follow)
     for module in (
         api_plays,
         queue_pages,

@@ -8,7 +8,8 @@ in its signature (``store: StoreDep``) and FastAPI hands them over from the app'
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -25,6 +26,9 @@ from headroom.usecases.account import AccountViews
 from headroom.usecases.background import Background
 from headroom.usecases.schedule import Scheduler
 from headroom.users import LoginThrottle
+
+#: How long a source the pages no longer show stays open for the requests still reading it.
+RETIRE_SECONDS = 300.0
 
 
 @dataclass
@@ -51,6 +55,22 @@ class Serve:
     #: What runs the daily cycle, when one is scheduled; and how often it looks.
     scheduler: Scheduler | None = None
     scheduler_tick_seconds: float = 30.0
+    #: Called with the new source and day when the source is refreshed (the app's page views).
+    listeners: list[Callable[[Source, dt.date], None]] = field(default_factory=list)
+
+    def refreshed(self, source: Source, as_of: dt.date) -> None:
+        """Show ``source`` as of ``as_of`` from now on (the daily cycle loaded it afresh). The
+        one shown until now is closed a while later, once requests reading it are done."""
+        old = self.source
+        self.source, self.as_of = source, as_of
+        if self.reactor is not None:
+            self.reactor.source = source
+        for listener in self.listeners:
+            listener(source, as_of)
+        if old is not None and old is not source:
+            closing = threading.Timer(RETIRE_SECONDS, old.close)
+            closing.daemon = True
+            closing.start()
 
     def background(self) -> Background:
         """The work beside the requests: a delivery worker per delivery.yaml, the scheduler."""
