@@ -41,15 +41,20 @@ def _decision(account: str, trigger: str, action: str, reason: str | None) -> De
 
 
 def test_the_metrics_parse_and_agree_with_the_store(store: Store) -> None:
+    decided = [
+        _decision("a", "seats", "skipped", "cooldown"),
+        _decision("b", "seats", "skipped", "cooldown"),
+        _decision("c", "seats", "skipped", "suppressed"),
+        _decision("d", "seats", "fired", None),
+    ]
     run = runs.start_run(store, "run", "v1", now=T0)
-    runs.finish_run(store, run.id, {}, now=T0 + dt.timedelta(seconds=42))
+    # the run's summary, as a run records it with its decisions
+    summary = runs.summary(T0.date(), decided, ["seats"])  # type: ignore[arg-type]
+    runs.finish_run(store, run.id, summary, now=T0 + dt.timedelta(seconds=42))
     runs.start_run(store, "backtest", "v1", now=T0)  # still running
     with store.session() as s:
         s.add_all([
-            _decision("a", "seats", "skipped", "cooldown"),
-            _decision("b", "seats", "skipped", "cooldown"),
-            _decision("c", "seats", "skipped", "suppressed"),
-            _decision("d", "seats", "fired", None),
+            *decided,
             _delivery("d1", "hook", "sent", 1), _delivery("d2", "hook", "dead", 4),
             _delivery("d3", "mail", "queued", 0),
         ])  # fmt: skip
