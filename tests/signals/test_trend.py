@@ -131,8 +131,9 @@ def test_a_per_cycle_limit_is_reached_by_the_daily_rate_that_fills_a_cycle(
         (lambda i: 15 - 0.1 * i, 27, "too_little_history", None),  # 27 of the 28 days needed
         (lambda i: 15 - 0.1 * i, 28, "projected", 50.0),
         (lambda i: 21.0 if i == 0 else 19.0, 60, "reached", 0.0),  # the latest value is over
+        (lambda i: 15 - 0.01 * i, 60, "not_within_a_year", None),  # 5 GB at 0.01 a day: 500
     ],
-    ids=["falling", "flat", "27-days", "28-days", "over-today"],
+    ids=["falling", "flat", "27-days", "28-days", "over-today", "over-a-year"],
 )
 def test_no_projection_says_why(
     tmp_path: Path, values: Callable[[int], float], days: int, status: str, expected: float | None
@@ -178,6 +179,9 @@ def test_projection_property_matches_the_reference(
         assert got["projection_storage_gb"] == "reached"
     elif fit.slope <= 0:
         assert got["projection_storage_gb"] == "not_growing"
+    elif reference(values, 20.0)[0] > 365:
+        assert got["projection_storage_gb"] == "not_within_a_year"
+        assert got["days_to_limit_storage_gb"] is None
     else:
         days, low, high = reference(values, 20.0)
         assert got["days_to_limit_storage_gb"] == pytest.approx(days, rel=1e-6)

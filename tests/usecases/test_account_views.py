@@ -74,9 +74,22 @@ def shown(view: AccountView) -> dict[str, Any]:
     }
 
 
+def _dated(source: Source) -> list[str]:
+    """The accounts with a days-to-limit date on AS_OF, in id order."""
+    limits = _rows(source.table("plan_limits").select("metric").distinct())
+    names = {f"days_to_limit_{r['metric']}" for r in limits}
+    rows = _rows(signal_table(Context(source, AS_OF), names).order_by("account_id"))
+    return [r["account_id"] for r in rows if any(r[n] is not None for n in names)]
+
+
 def test_each_account_gets_its_own_numbers_from_one_engine(teamflow: Source) -> None:
     ids = [r["account_id"] for r in _rows(teamflow.table("accounts").select("account_id"))]
-    order = ids[:12] + ids[:3]  # back to the first accounts after others filled the engine
+    # two accounts whose usage reaches a limit within a year (a date to compare), then the
+    # first ones again after others filled the engine
+    dated = _dated(teamflow)[:2]
+    assert len(dated) == 2
+    order = dated + ids[:12] + ids[:3]
+    base = len(dated)
     views = AccountViews(teamflow, engines=1, days=DAYS)
     try:
         seen = [views.view(a, AS_OF) for a in order]
@@ -92,8 +105,8 @@ def test_each_account_gets_its_own_numbers_from_one_engine(teamflow: Source) -> 
             k: v for k, v in want.items() if k != "days"
         }, account_id
         projected += sum(d is not None for d in got["days"].values())
-    assert projected > 0  # some account's usage is on its way to a limit
-    assert seen[-1] == seen[2] and seen[0] == seen[12]
+    assert projected >= 2  # the dated accounts' dates were compared
+    assert seen[-1] == seen[base + 2] and seen[base] == seen[base + 12]
 
 
 def test_the_engine_copies_only_the_usage_the_page_reads(teamflow: Source) -> None:

@@ -19,6 +19,8 @@ is flat (the limit may never be reached). ``projection_<metric>`` says which cas
 * ``projected``: a days-to-limit figure exists;
 * ``reached``: the latest value (or the cycle's run rate) is at or past the limit: 0 days;
 * ``not_growing``: the fitted trend is flat or falling: no date;
+* ``not_within_a_year``: the line meets the limit over 365 days out: no date (a straight line
+  that far ahead says nothing anyone can act on, and its interval would mislead);
 * ``too_little_history``: fewer than 28 days of data in the 90-day window: no date.
 """
 
@@ -43,6 +45,8 @@ N, T = SignalType.number, SignalType.text
 #: Days of history a projection is fitted on, and the fewest days of data it accepts.
 PROJECTION_WINDOW = 90
 PROJECTION_MIN_DAYS = 28
+#: The furthest ahead a projection gives a date.
+PROJECTION_HORIZON = 365
 #: A month, for growth windows and for turning a per-cycle limit into a daily allowance.
 MONTH_DAYS = 30
 CYCLE_DAYS = 30.4375
@@ -187,6 +191,7 @@ def _projection(ctx: Context, metric: str) -> ir.Table:
         (s.n < PROJECTION_MIN_DAYS, "too_little_history"),
         ((s.y0 >= s.threshold) | (gap <= 0), "reached"),
         (slope.isnull() | (slope <= 0), "not_growing"),
+        (gap / slope > PROJECTION_HORIZON, "not_within_a_year"),
         else_="projected",
     )
     out = s.select(
@@ -209,6 +214,7 @@ def _projection(ctx: Context, metric: str) -> ir.Table:
 #: What a missing days_to_limit_<metric> means, by projection_<metric>.
 _NO_DATE = {
     "not_growing": "is not growing: no ceiling date",
+    "not_within_a_year": "is not projected to reach its limit within a year",
     "too_little_history": "has under 28 days of usage: too little to project",
 }
 
@@ -237,7 +243,8 @@ def _limit_words(match: re.Match[str], value: Any, evidence: Mapping[str, Any]) 
     N,
     "days until the metric's 90-day trend reaches the plan's limit (a per-cycle limit: the "
     "daily rate that fills a cycle), with _low and _high the 80% interval; 0 when reached, "
-    "missing when not growing or with under 28 days of data (see projection_<metric>)",
+    "missing when not growing, over a year out, or with under 28 days of data (see "
+    "projection_<metric>)",
     needs=("usage_daily", "plan_limits"),
     shared="projection",
     describe=_limit_words,
@@ -268,8 +275,8 @@ def _projection_columns(metric: str) -> Compute:
     rf"projection_{_METRIC}",
     "projection_<metric>",
     T,
-    "why days_to_limit_<metric> has the value it has: projected, reached, not_growing or "
-    "too_little_history",
+    "why days_to_limit_<metric> has the value it has: projected, reached, not_growing, "
+    "not_within_a_year or too_little_history",
     needs=("usage_daily", "plan_limits"),
     shared="projection",
     describe=lambda m, value, evidence: None,  # said with days_to_limit_<metric>

@@ -46,7 +46,9 @@ class Usage:
     points: list[tuple[dt.date, float]]
     limit: float | None = None
     kind: str | None = None  # gauge | per_cycle
-    status: str | None = None  # projected | reached | not_growing | too_little_history
+    status: str | None = (
+        None  # projected | reached | not_growing | not_within_a_year | too_little_history
+    )
     days: float | None = None  # to the limit, from the as-of day
     low: float | None = None  # 80% interval: the earliest likely day ...
     high: float | None = None  # ... and the latest (None: maybe never)

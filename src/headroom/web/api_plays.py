@@ -33,7 +33,9 @@ class UsageOut(BaseModel):
     metric: str
     limit: float | None = Field(description="the plan's limit in force on the as-of day")
     kind: str | None = Field(description="gauge or per_cycle")
-    status: str | None = Field(description="projected, reached, not_growing, too_little_history")
+    status: str | None = Field(
+        description="projected, reached, not_growing, not_within_a_year, too_little_history"
+    )
     days_to_limit: float | None = Field(description="from the as-of day, on the trend")
     projected_on: dt.date | None
     likely_from: dt.date | None = Field(description="the 80% interval's earliest day")
