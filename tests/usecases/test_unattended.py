@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 from headroom.config import settings
 from headroom.delivery.worker import deliveries
 from headroom.store.database import Store
-from headroom.store.models import Cycle, Play, Run
+from headroom.store.models import Cycle, Delivery, Play, Run
 from headroom.users import add_user, create_token
 from tests.delivery.receivers import SECRET, Hook, free_port
 from tests.usecases.helpers import hook_playbook, source_through
@@ -256,3 +256,33 @@ def test_a_worker_killed_mid_cycle_is_resumed_without_a_play_or_message_twice(
     # kill may have been sent again under its id (the receiver drops the repeat)
     assert sorted(hook.accepted) == sorted(sent)
     assert len(sent) <= len(hook.requests) <= len(sent) + 1
+
+
+def test_serve_with_one_playbook_dead_letters_a_delivery_whose_channel_is_gone(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    # One playbook: its delivery.yaml's worker takes every due delivery, and one whose channel
+    # delivery.yaml no longer names is dead-lettered saying so, not left queued for ever.
+    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    env = env | {"HEADROOM_DATABASE_URL": url}
+    now = dt.datetime.now(dt.UTC)
+    with opened(url) as store, store.session() as s:
+        s.add(Delivery(
+            delivery_id="dlv_gone", play_id="p1", target="csm", channel="mail",
+            recipient="csm@example.com", kind="email", subject="s", body="b", payload={},
+            status="queued", attempts=0, next_attempt_at=now, created_at=now,
+        ))  # fmt: skip
+    with Hook() as hook:
+        src = source_through(tmp_path / "src", yesterday())
+        book = hook_playbook(tmp_path / "book", hook.url)  # a webhook channel only
+        proc = start(
+            ["serve", str(src), "--playbook", str(book), "--port", str(free_port())],
+            env, tmp_path / "serve.log",
+        )  # fmt: skip
+        try:
+            with opened(url) as store:
+                wait_for(lambda: deliveries(store)[0].status == "dead", 60, "the dead letter")
+                (gone,) = deliveries(store)
+        finally:
+            stop(proc)
+    assert gone.last_error == "channel 'mail' is not in delivery.yaml any more"

@@ -16,7 +16,10 @@ from headroom.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
     from headroom.delivery.config import DeliveryConfig
+    from headroom.messages import Templates
+    from headroom.playbook.model import Playbook
     from headroom.sources import Source
+    from headroom.store.database import Store
     from headroom.usecases.schedule import Scheduler
 
 
@@ -75,40 +78,45 @@ class Unattended:
     )
 
 
+def checked_playbooks(paths: list[Path]) -> list[tuple[Playbook, Templates, DeliveryConfig | None]]:
+    """Each playbook with its templates and delivery settings, checked before anything starts:
+    a playbook, a template or a secret that is wrong stops us here."""
+    from headroom.delivery.config import delivery_beside
+    from headroom.messages import load_templates
+    from headroom.playbook.model import load_playbook
+    from headroom.signals.registry import types
+
+    checked = []
+    for path in paths:
+        book = load_playbook(path, types())
+        delivery = delivery_beside(path)
+        if delivery is not None:
+            for channel in delivery.channels().values():  # a missing secret stops us here
+                channel.close()
+        checked.append((book, load_templates(book), delivery))
+    return checked
+
+
 def scheduler_for(
+    store: Store,
     source: Path,
     playbooks: list[Path],
     mapping: Path | None,
     daily_at: str | None,
     timezone: str,
     catch_up: int,
-) -> tuple[Scheduler | None, list[DeliveryConfig]]:
-    """The scheduler (None without --daily-at) and each playbook's delivery settings, checked
-    before anything starts: a playbook, a template or a secret that is wrong stops us here."""
-    from headroom.delivery.config import delivery_beside
-    from headroom.messages import load_templates
-    from headroom.playbook.model import load_playbook
-    from headroom.signals.registry import types
-    from headroom.store.database import Store
+) -> Scheduler | None:
+    """The scheduler of the daily cycle on ``store`` (None without --daily-at)."""
     from headroom.usecases.cycle import CyclePlan
     from headroom.usecases.schedule import Schedule, Scheduler, parse_time, parse_zone
 
-    deliveries = []
-    for path in playbooks:
-        load_templates(load_playbook(path, types()))
-        delivery = delivery_beside(path)
-        if delivery is not None:
-            for channel in delivery.channels().values():  # a missing secret stops us here
-                channel.close()
-            deliveries.append(delivery)
     if daily_at is None:
-        return None, deliveries
+        return None
     schedule = Schedule(
         parse_time(daily_at, "--daily-at"), parse_zone(timezone, "--timezone"), catch_up
     )
     plan = CyclePlan(source, playbooks, mapping)
-    term = lease_term()
-    return Scheduler(Store(), plan, schedule, load_source=load_source, term=term), deliveries
+    return Scheduler(store, plan, schedule, load_source=load_source, term=lease_term())
 
 
 def lease_term() -> dt.timedelta:
@@ -151,24 +159,19 @@ def serve_command(
 
     from headroom import logs
     from headroom.config import environ
-    from headroom.delivery.config import delivery_beside
     from headroom.ingest.realtime import Reactor
-    from headroom.messages import load_templates
-    from headroom.playbook.model import load_playbook
     from headroom.plays import versions
-    from headroom.signals.registry import types
     from headroom.store.database import Store
     from headroom.web.app import create_app
     from headroom.web.parts import Serve
 
     logs.configure()
-    book = load_playbook(playbook[0], types())
-    templates = load_templates(book)
-    scheduler, deliveries = scheduler_for(source, playbook, mapping, daily_at, timezone, catch_up)
-    delivery = delivery_beside(playbook[0])
+    checked = checked_playbooks(playbook)
+    book, templates, delivery = checked[0]
     written = environ("HEADROOM_WRITE_KEYS") or ""  # or HEADROOM_WRITE_KEYS_FILE
     keys = [k.strip() for k in written.split(",") if k.strip()]
     store = Store()
+    scheduler = scheduler_for(store, source, playbook, mapping, daily_at, timezone, catch_up)
     versions.record_version(store, book)  # the Playbook page shows it and compares later ones
     src = load_source(source, mapping)
     serve: Serve | None = None
@@ -176,7 +179,7 @@ def serve_command(
         reactor = Reactor(src, book, templates, delivery, store)
         serve = Serve(
             store, keys, reactor, delivery, source=src, as_of=data_day(src), playbook=book,
-            warm=True, also_deliver=[d for d in deliveries if d is not delivery],
+            warm=True, also_deliver=[d for _, _, d in checked[1:] if d is not None],
             scheduler=scheduler, scheduler_tick_seconds=check_every,
         )  # fmt: skip
         if scheduler is not None:  # the pages show what each daily cycle loaded
@@ -193,8 +196,6 @@ def serve_command(
             shown.close()
         src.close()
         store.close()
-        if scheduler is not None:
-            scheduler.store.close()
 
 
 @app.command("worker")
@@ -215,22 +216,21 @@ def worker_command(
     from headroom.usecases.background import Background
 
     logs.configure()
-    scheduler, deliveries = scheduler_for(source, playbook, mapping, daily_at, timezone, catch_up)
-    if scheduler is None and not deliveries:
+    deliveries = [d for _, _, d in checked_playbooks(playbook) if d is not None]
+    if daily_at is None and not deliveries:
         raise UsageError(
             "headroom worker has nothing to do: no --daily-at and no delivery.yaml beside the "
             "playbooks",
             fix="pass --daily-at HH:MM (or set HEADROOM_DAILY_AT), or add a delivery.yaml",
         )
     store = Store()
+    scheduler = scheduler_for(store, source, playbook, mapping, daily_at, timezone, catch_up)
     background = Background(store, deliveries, scheduler, tick_seconds=check_every)
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: background._stop.set())
+        signal.signal(sig, lambda *_: background.interrupt())
     background.start()
     try:
         background.wait()
     finally:
         background.stop()
         store.close()
-        if scheduler is not None:
-            scheduler.store.close()

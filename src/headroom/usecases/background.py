@@ -54,8 +54,12 @@ class Background:
         thread.start()
         self._threads.append(thread)
 
+    def interrupt(self) -> None:
+        """Ask every thread to stop after its current step (safe in a signal handler)."""
+        self._stop.set()
+
     def wait(self) -> None:
-        """Until :meth:`stop` is called (from a signal handler, say)."""
+        """Until :meth:`interrupt` or :meth:`stop` is called."""
         self._stop.wait()
 
     def stop(self, timeout: float = 30.0) -> None:
