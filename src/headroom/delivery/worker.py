@@ -20,7 +20,7 @@ import logging
 import random
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, func, or_, select, update
@@ -32,7 +32,7 @@ from headroom.delivery.channels import (
     RefusedError,
     RetryLaterError,
 )
-from headroom.delivery.config import RetryPolicy, Target
+from headroom.delivery.config import DeliveryConfig, RetryPolicy, Target
 from headroom.delivery.escalation import escalate
 from headroom.logs import logged
 from headroom.store.database import Store, aware
@@ -294,6 +294,16 @@ class Worker:
     def close(self) -> None:
         for channel in self.channels.values():
             channel.close()
+
+
+def workers_for(store: Store, configs: Sequence[DeliveryConfig]) -> list[Worker]:
+    """A worker per delivery.yaml. Several share the outbox: each then claims only the
+    deliveries of its own channels (with one, a delivery whose channel is gone dies)."""
+    several = len(configs) > 1
+    return [
+        Worker(store, c.channels(), c.retry, send=c.send, own_channels_only=several)
+        for c in configs
+    ]
 
 
 def counts(store: Store) -> dict[str, int]:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from headroom.delivery.config import DeliveryConfig
-from headroom.delivery.worker import Worker
+from headroom.delivery.worker import Worker, workers_for
 from headroom.store.database import Store
 from headroom.usecases.schedule import Scheduler
 
@@ -33,12 +33,7 @@ class Background:
 
     def start(self) -> None:
         self._stop.clear()
-        several = len(self.deliveries) > 1
-        for i, delivery in enumerate(self.deliveries):
-            worker = Worker(
-                self.store, delivery.channels(), delivery.retry, send=delivery.send,
-                own_channels_only=several,
-            )  # fmt: skip
+        for i, worker in enumerate(workers_for(self.store, self.deliveries)):
             self._spawn(f"headroom-deliver-{i}", self._deliver, worker)
         if self.scheduler is not None:
             self._spawn("headroom-schedule", self.scheduler.run, self._stop, self.tick_seconds)
@@ -49,8 +44,8 @@ class Background:
         finally:
             worker.close()
 
-    def _spawn(self, name: str, target: object, *args: object) -> None:
-        thread = threading.Thread(target=target, args=args, name=name, daemon=True)  # type: ignore[arg-type]
+    def _spawn(self, name: str, target: Callable[..., object], *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from headroom.delivery.config import delivery_beside
-from headroom.delivery.worker import Tally, Worker
+from headroom.delivery.worker import Tally, workers_for
 from headroom.errors import HeadroomError
 from headroom.logs import logged
 from headroom.sources import Source, load
@@ -154,17 +154,9 @@ def _deliver(store: Store, plan: CyclePlan) -> dict[str, Any]:
     """Send what is due now, escalating overdue plays first, for each playbook's channels."""
     tally = Tally()
     configs = [c for c in map(delivery_beside, plan.playbooks) if c is not None]
-    for delivery in configs:
-        worker = Worker(
-            store, delivery.channels(), delivery.retry, send=delivery.send,
-            own_channels_only=len(configs) > 1,
-        )  # fmt: skip
+    for worker in workers_for(store, configs):
         try:
-            while True:
-                batch = worker.run_once()
-                tally.add(batch)
-                if not batch.sent + batch.retrying + batch.dead:
-                    break
+            tally.add(worker.run(until_idle=True))
         finally:
             worker.close()
     return {"step": "deliver", "sent": tally.sent, "retrying": tally.retrying, "dead": tally.dead}
