@@ -64,20 +64,16 @@ def run_cycle(
     holder: str = "cli",
     load_source: Loader = load,
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-    renew: Callable[[], object] = lambda: None,
 ) -> CycleResult:
-    """Run ``plan`` as of ``day`` and record it (``renew`` is called between steps: the
-    scheduler keeps its lease there)."""
+    """Run ``plan`` as of ``day`` and record it."""
     result = CycleResult(day, "running")
     _start(store, day, holder, clock())
     with logged(cycle=day.isoformat()):
         log.info("cycle as of %s started", day)
         try:
             result.steps.append(_refresh(plan, day, load_source))
-            renew()
             for playbook in plan.playbooks:
                 result.steps.append(_run(store, plan, playbook, day, load_source))
-                renew()
             result.steps.append(_deliver(store, plan))
             result.status = "finished"
             log.info("cycle as of %s finished: %s", day, _said(result.steps))

@@ -160,9 +160,10 @@ class Scheduler:
         for day in due_days(self.schedule, now, self._last_done()):
             if self._retry_wait(day, now):
                 break
+            # the lease is renewed meanwhile by run's keeper (a step may outlast its term)
             result = run_cycle(
                 self.store, self.plan, day, holder=self.holder, load_source=self.load_source,
-                clock=self.clock, renew=lambda: self.lease.hold(self.clock()),
+                clock=self.clock,
             )  # fmt: skip
             done.append(result)
             if result.status != "finished":
