@@ -37,7 +37,7 @@ from headroom.web import (
     revenue_pages,
 )
 from headroom.web.auth import SignInRequiredError
-from headroom.web.parts import RETIRE_SECONDS, Serve
+from headroom.web.parts import Serve, retire
 from headroom.web.render import templates
 
 log = logging.getLogger("headroom.serve")
@@ -211,9 +211,7 @@ def create_app(serve: Serve) -> FastAPI:
         _warm(source, as_of, fresh)
         app.state.views = fresh
         if old is not None:
-            retire = threading.Timer(RETIRE_SECONDS, old.close)
-            retire.daemon = True
-            retire.start()
+            retire(old.close)
 
     serve.listeners.append(follow)
     for module in (

@@ -31,6 +31,14 @@ from headroom.users import LoginThrottle
 RETIRE_SECONDS = 300.0
 
 
+def retire(close: Callable[[], object]) -> None:
+    """Call ``close`` once requests still reading what it closes are done (after
+    :data:`RETIRE_SECONDS`), on a timer that does not keep the process alive."""
+    timer = threading.Timer(RETIRE_SECONDS, close)
+    timer.daemon = True
+    timer.start()
+
+
 @dataclass
 class Serve:
     """What the app serves: the store, the write keys the ingest API accepts, what fires plays
@@ -68,9 +76,7 @@ class Serve:
         for listener in self.listeners:
             listener(source, as_of)
         if old is not None and old is not source:
-            closing = threading.Timer(RETIRE_SECONDS, old.close)
-            closing.daemon = True
-            closing.start()
+            retire(old.close)
 
     def background(self) -> Background:
         """The work beside the requests: a delivery worker per delivery.yaml, the scheduler."""
