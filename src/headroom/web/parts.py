@@ -70,11 +70,13 @@ class Serve:
         """Show ``source`` as of ``as_of`` from now on (the daily cycle loaded it afresh). The
         one shown until now is closed a while later, once requests reading it are done."""
         old = self.source
+        # the page views first (warming them takes a while): meanwhile requests still read
+        # the old source as of its own day, never the old views as of the new day
+        for listener in self.listeners:
+            listener(source, as_of)
         self.source, self.as_of = source, as_of
         if self.reactor is not None:
             self.reactor.source = source
-        for listener in self.listeners:
-            listener(source, as_of)
         if old is not None and old is not source:
             retire(old.close)
 
