@@ -9,7 +9,7 @@ and ingest calls refused.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -35,13 +35,11 @@ class StoreCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         c = counts(self.store, dt.datetime.now(dt.UTC))
-        runs = CounterMetricFamily(
-            "headroom_runs", "Runs and backtests recorded, by kind and how they ended.",
-            labels=["kind", "status"],
+        yield _labelled(
+            CounterMetricFamily, "headroom_runs",
+            "Runs and backtests recorded, by kind and how they ended.", ["kind", "status"],
+            c.runs.items(),
         )  # fmt: skip
-        for (kind, status), n in sorted(c.runs.items()):
-            runs.add_metric([kind, status], n)
-        yield runs
         took = SummaryMetricFamily(
             "headroom_run_duration_seconds", "Time finished runs and backtests took.",
             labels=["kind"],
@@ -49,33 +47,24 @@ class StoreCollector(Collector):
         for kind, (seconds, n) in sorted(c.run_seconds.items()):
             took.add_metric([kind], count_value=n, sum_value=seconds)
         yield took
-        plays = CounterMetricFamily(
-            "headroom_plays_fired", "Plays fired, by trigger.", labels=["trigger"]
-        )
-        for trigger, n in sorted(c.plays.items()):
-            plays.add_metric([trigger], n)
-        yield plays
-        skipped = CounterMetricFamily(
-            "headroom_decisions_skipped", "Decisions not to fire, by trigger and reason.",
-            labels=["trigger", "reason"],
+        yield _labelled(
+            CounterMetricFamily, "headroom_plays_fired", "Plays fired, by trigger.", ["trigger"],
+            c.plays.items(),
         )  # fmt: skip
-        for (trigger, reason), n in sorted(c.skipped.items()):
-            skipped.add_metric([trigger, reason], n)
-        yield skipped
-        deliveries = GaugeMetricFamily(
-            "headroom_deliveries", "Deliveries by channel and state (queued, sent, dead, ...).",
-            labels=["channel", "status"],
+        yield _labelled(
+            CounterMetricFamily, "headroom_decisions_skipped",
+            "Decisions not to fire, by trigger and reason.", ["trigger", "reason"],
+            c.skipped.items(),
         )  # fmt: skip
-        for (channel, status), n in sorted(c.deliveries.items()):
-            deliveries.add_metric([channel, status], n)
-        yield deliveries
-        retries = CounterMetricFamily(
-            "headroom_delivery_retries", "Delivery attempts after the first, by channel.",
-            labels=["channel"],
+        yield _labelled(
+            GaugeMetricFamily, "headroom_deliveries",
+            "Deliveries by channel and state (queued, sent, dead, ...).", ["channel", "status"],
+            c.deliveries.items(),
         )  # fmt: skip
-        for channel, n in sorted(c.retries.items()):
-            retries.add_metric([channel], n)
-        yield retries
+        yield _labelled(
+            CounterMetricFamily, "headroom_delivery_retries",
+            "Delivery attempts after the first, by channel.", ["channel"], c.retries.items(),
+        )  # fmt: skip
         yield CounterMetricFamily(
             "headroom_ingest_events_accepted", "Events the ingest API kept.", value=c.events
         )
@@ -84,13 +73,11 @@ class StoreCollector(Collector):
             "headroom_queue_overdue_plays", "Open plays past their deadline.",
             value=c.overdue_plays,
         )  # fmt: skip
-        cycles = GaugeMetricFamily(
-            "headroom_cycles", "Days of the scheduled cycle, by how they ended (or running).",
-            labels=["status"],
+        yield _labelled(
+            GaugeMetricFamily, "headroom_cycles",
+            "Days of the scheduled cycle, by how they ended (or running).", ["status"],
+            c.cycles.items(),
         )  # fmt: skip
-        for status, n in sorted(c.cycles.items()):
-            cycles.add_metric([status], n)
-        yield cycles
         if c.last_cycle_day is not None:  # alert when it falls more than a day behind
             midnight = dt.datetime.combine(c.last_cycle_day, dt.time(), dt.UTC)
             yield GaugeMetricFamily(
@@ -98,6 +85,21 @@ class StoreCollector(Collector):
                 "The latest day whose cycle finished, as a Unix time (its midnight, UTC).",
                 value=midnight.timestamp(),
             )
+
+
+def _labelled(
+    family: type[CounterMetricFamily] | type[GaugeMetricFamily],
+    name: str,
+    documentation: str,
+    labels: list[str],
+    values: Iterable[tuple[str | tuple[str, ...], int]],
+) -> Metric:
+    """A family with a sample per ``(labels, value)`` of ``values`` (one label, or a tuple of
+    them), in the labels' order."""
+    made = family(name, documentation, labels=labels)
+    for key, n in sorted(values):
+        made.add_metric(list(key) if isinstance(key, tuple) else [key], n)
+    return made
 
 
 class Telemetry:
