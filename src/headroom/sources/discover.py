@@ -14,7 +14,7 @@ from headroom.errors import ConfigError
 from headroom.sources.config import SourceSpec, database_file
 from headroom.sources.limits import limit
 from headroom.sources.readers import Part
-from headroom.sources.report import Example, Problem, Report
+from headroom.sources.report import BESIDE, Example, Problem, Report
 from headroom.sources.schema import TABLES
 
 
@@ -133,7 +133,7 @@ def discover_folder(spec: SourceSpec, report: Report) -> list[Located]:
                     continue
                 used.add(credits)
                 files_of += (Part(entries[credits], credits),)
-                entry = f"{entry} + {credits}"  # each row names its file
+                entry = BESIDE.join((entry, credits))  # each row names its file
             found.append(Located(name, kind, str(path), entry, files_of))
     report.ignored_files = sorted(
         f for f, p in entries.items() if f not in used and not f.startswith(".") and p.is_file()

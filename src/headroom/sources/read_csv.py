@@ -51,10 +51,9 @@ from headroom.sources.readers import (
     not_text,
     quoted,
     rename,
-    several_files,
     staged,
 )
-from headroom.sources.report import EXAMPLES_PER_PROBLEM, Example, Problem
+from headroom.sources.report import EXAMPLES_PER_PROBLEM, Example, Problem, several_files
 from headroom.sources.schema import TABLES
 
 #: Bytes the CSV reader parses at a time: a batch of rows is about this much text.

@@ -32,10 +32,10 @@ from headroom.sources.readers import (
     missing_columns,
     quoted,
     rename,
-    several_files,
     staged,
     wrong_types,
 )
+from headroom.sources.report import several_files
 from headroom.sources.schema import TABLES, Kind
 
 #: Rows per batch read from a database.

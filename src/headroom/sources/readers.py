@@ -111,12 +111,6 @@ class RawTable:
 STAGE = "stage"
 
 
-def several_files(label: str) -> bool:
-    """Whether a table's label names several files (a folder, or invoices + credit notes),
-    so that each row says which file it is in."""
-    return label.endswith("/") or " + " in label
-
-
 def staged(name: str) -> str:
     """The name of a staging table: ``stage."raw_usage_daily"``."""
     return f"{STAGE}.{quoted(name)}"
@@ -192,9 +186,13 @@ def arrow_kind(t: pa.DataType) -> str:
     return str(t)
 
 
+#: The prefix of the staged columns that only choose rows (``skip``, ``keep``).
+WHERE = "_where_"
+
+
 def where_column(theirs: str) -> str:
-    """The name under which a column that only chooses rows (``skip``, ``keep``) is carried."""
-    return f"_where_{theirs}"
+    """The name under which a column that only chooses rows is carried."""
+    return WHERE + theirs
 
 
 def staged_as(table: str, mapping: TableMapping, theirs: str) -> str | None:

@@ -35,7 +35,7 @@ import ibis.expr.types as ir
 from headroom.sources.cells import is_text, present, quote
 from headroom.sources.config import TableMapping
 from headroom.sources.currency import code
-from headroom.sources.readers import PART, staged_as
+from headroom.sources.readers import PART, WHERE, staged_as
 from headroom.sources.schema import EARLIEST, LATEST, TABLES, Kind
 from headroom.sources.validate import Row, RowCheck, Validator
 
@@ -120,7 +120,7 @@ def _chosen(v: Validator, name: str, t: ir.Table, mapping: TableMapping) -> ir.T
     left_out = t.aggregate(n=(~chosen).cast("int64").sum()).to_pyarrow()["n"][0].as_py() or 0
     if name in v.report.tables:
         v.report.tables[name].skipped += left_out
-    only = [c for c in t.columns if not c.startswith("_where_")]
+    only = [c for c in t.columns if not c.startswith(WHERE)]
     return t.filter(chosen).select(*only)
 
 

@@ -15,6 +15,16 @@ Severity = Literal["error", "warning"]
 EXAMPLES_PER_PROBLEM = 5
 
 
+#: Joins, in a table's label, the files it is read from together (invoices + credit notes).
+BESIDE = " + "
+
+
+def several_files(label: str) -> bool:
+    """Whether a table's label names several files (a folder, or files joined by
+    :data:`BESIDE`), so that each row says which file it is in."""
+    return label.endswith("/") or BESIDE in label
+
+
 @dataclass(frozen=True)
 class Example:
     """One row of a problem: where it is and what is wrong with it."""
@@ -45,7 +55,7 @@ class Problem:
         """The problem as the lines a person reads: one per example, then how many more."""
         # a folder's examples name their file in it: "usage_daily/" + "2026-12-06.csv, line 4";
         # those of several files ("invoices.csv + credits.csv") name their file alone
-        if " + " in self.file:
+        if BESIDE in self.file:
             head = "{loc}"
         else:
             head = self.file + ("" if self.file.endswith("/") else ", ") + "{loc}"
