@@ -47,6 +47,15 @@ class Lookup(BaseModel):
 Form = Literal["timestamp", "unix", "minor_units"]
 
 
+def _as_text(value: Any) -> Any:
+    """A YAML scalar as a CSV file writes it: ``true``, ``3``, ``2.5``."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
 class TableMapping(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     source: str | None = Field(default=None, alias="from")
@@ -67,20 +76,12 @@ class TableMapping(BaseModel):
     @field_validator("skip", "keep", mode="before")
     @classmethod
     def _as_written(cls, value: Any) -> Any:
-        """Values as a file writes them: ``[true, 3]`` is ``["true", "3"]``."""
+        """Values as a file writes them: ``[true, 3]`` is ``["true", "3"]`` (anything else is
+        left for the model to refuse)."""
         if not isinstance(value, dict):
             return value
         return {
-            column: [
-                str(v).lower()
-                if isinstance(v, bool)
-                else str(v)
-                if isinstance(v, int | float)
-                else v
-                for v in values
-            ]
-            if isinstance(values, list)
-            else values
+            column: [_as_text(v) for v in values] if isinstance(values, list) else values
             for column, values in value.items()
         }
 
@@ -143,17 +144,19 @@ def _check_mapping(doc: Document, config: SourceConfig) -> None:
             )
     for table, mapping in config.tables.items():
         known = TABLES[table].column_names
-        for setting, names in (("columns", mapping.columns), ("lookup", mapping.lookup)):
+        named = (("columns", mapping.columns), ("lookup", mapping.lookup), ("read", mapping.read))
+        for setting, names in named:
             for ours in names:
                 if ours not in known:
                     close = difflib.get_close_matches(ours, known, n=1)
                     hint = f" (did you mean {close[0]!r}?)" if close else ""
                     theirs = mapping.columns.get(ours)
-                    fix = (
-                        f"write mappings as ours: theirs, here {theirs}: {ours}"
-                        if setting == "columns" and theirs in known
-                        else "write mappings as ours: theirs"
-                    )
+                    if setting == "read":
+                        fix = "name our column under read:, as under columns:"
+                    elif setting == "columns" and theirs in known:
+                        fix = f"write mappings as ours: theirs, here {theirs}: {ours}"
+                    else:
+                        fix = "write mappings as ours: theirs"
                     raise doc.error(
                         ("tables", table, setting, ours),
                         f"{table} has no column {ours!r}{hint}; its columns are {', '.join(known)}",
@@ -192,17 +195,7 @@ _FORM_KINDS = {
 def _check_reading(doc: Document, table: str, mapping: TableMapping) -> None:
     """``read``, ``skip``, ``keep`` and ``credits``: what they name must be there to name."""
     spec = TABLES[table]
-    for ours, form in mapping.read.items():
-        if ours not in spec.column_names:
-            close = difflib.get_close_matches(ours, spec.column_names, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise doc.error(
-                ("tables", table, "read", ours),
-                f"{table} has no column {ours!r}{hint}; its columns are "
-                f"{', '.join(spec.column_names)}",
-                fix="name our column under read:, as under columns:",
-                at_key=True,
-            )
+    for ours, form in mapping.read.items():  # a column of ours: checked with columns:
         kind = spec.column(ours).kind
         if kind not in _FORM_KINDS[form]:
             fits = [c.name for c in spec.columns if c.kind in _FORM_KINDS[form]]
