@@ -31,17 +31,16 @@ import ibis
 import ibis.expr.types as ir
 
 from headroom.errors import UsageError
-from headroom.signals.builtin import limits_in_force
 from headroom.signals.registry import Context
-from headroom.signals.trend import CYCLE_DAYS, projections
+from headroom.signals.trend import PROJECTION_HORIZON, limit_levels, metered, projections
 from headroom.sources import Source
 
 #: The horizon bands forecasts are judged in: days ahead from, up to (the last: and beyond).
 BANDS = ((0, 30), (30, 60), (60, 120), (120, None))
 #: A billing cycle's trailing window, whose daily mean a per-cycle limit is compared with.
 CYCLE_WINDOW = 30
-#: "Within a year", for the not-growing calls.
-YEAR = 365
+#: "Within a year", for the not-growing calls: as far as a projection gives a date.
+YEAR = PROJECTION_HORIZON
 
 
 @dataclass(frozen=True)
@@ -107,16 +106,15 @@ def check_forecasts(source: Source, start: dt.date, end: dt.date) -> ForecastChe
             fix=f"pass --start and --end with start <= end <= {last}; end it a year before "
             f"{last} to judge forecasts a year ahead",
         )
-    limits = source.table("plan_limits")
-    metrics = sorted(limits.select("metric").distinct().to_pyarrow().column(0).to_pylist())
     bands: list[BandScore] = []
     not_growing: list[NotGrowing] = []
     with (
         Context(source, end, (end - start).days + 1) as ctx,
         Context(source, last, (last - start).days + 1) as truth,
     ):
-        for metric in metrics:
-            made = with_threshold(ctx, metric, projections(ctx, metric))
+        for metric in metered(ctx):
+            # computed once: the projected and the not-growing ones are both read from it
+            made = ctx.keep(with_threshold(ctx, metric, projections(ctx, metric)))
             projected = outcomes(truth, metric, made.filter(made.status == "projected"))
             scored = _scores(_judged(projected))
             for band, row in sorted(scored.items(), key=lambda kv: _order(kv[0])):
@@ -152,16 +150,7 @@ def _order(band: str) -> int:
 def with_threshold(ctx: Context, metric: str, made: ir.Table) -> ir.Table:
     """Projections (``account_id``, ``day``, ...) with the level that was the limit on their
     day (``threshold``) and whether it is per cycle (``cycle``)."""
-    limits = limits_in_force(ctx)
-    limits = limits.filter(limits.metric == metric)
-    limits = limits.select(
-        l_account="account_id",
-        l_day="day",
-        cycle=limits.kind == "per_cycle",
-        threshold=ibis.cases(
-            (limits.kind == "per_cycle", limits["limit"] / CYCLE_DAYS), else_=limits["limit"]
-        ).cast("float64"),
-    )
+    limits = limit_levels(ctx, metric)
     on = (made.account_id == limits.l_account) & (made.day == limits.l_day)
     return made.inner_join(limits, on).drop("l_account", "l_day")
 

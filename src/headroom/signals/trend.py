@@ -142,6 +142,22 @@ def _t80_table(ctx: Context) -> ir.Table:
     return ctx.once("_t80", lambda: ctx.source.small_table("headroom_t80", rows))
 
 
+def limit_levels(ctx: Context, metric: str) -> ir.Table:
+    """Per account (``l_account``) and spine day (``l_day``): the level at which ``metric``
+    is at its limit (``threshold``: a per-cycle limit as the daily rate that fills a cycle),
+    and whether the limit is per cycle (``cycle``)."""
+    limits = limits_in_force(ctx)
+    limits = limits.filter(limits.metric == metric)
+    return limits.select(
+        l_account="account_id",
+        l_day="day",
+        cycle=limits.kind == "per_cycle",
+        threshold=ibis.cases(
+            (limits.kind == "per_cycle", limits["limit"] / CYCLE_DAYS), else_=limits["limit"]
+        ).cast("float64"),
+    )
+
+
 def projections(ctx: Context, metric: str) -> ir.Table:
     """Per account and spine day: ``status``, ``days``, ``low``, ``high`` for one metric."""
     return ctx.once(f"_projection_{metric}", lambda: _projection(ctx, metric))
@@ -164,14 +180,7 @@ def _projection(ctx: Context, metric: str) -> ir.Table:
         syy=(y * y).sum().over(w),
     )
     s = _on_spine(ctx, sums)
-    limits = limits_in_force(ctx)
-    limits = limits.filter(limits.metric == metric).select(
-        l_account="account_id",
-        l_day="day",
-        threshold=ibis.cases(
-            (limits.kind == "per_cycle", limits["limit"] / CYCLE_DAYS), else_=limits["limit"]
-        ).cast("float64"),
-    )
+    limits = limit_levels(ctx, metric)
     s = s.inner_join(limits, (s.account_id == limits.l_account) & (s.day == limits.l_day))
     quantiles = _t80_table(ctx)
     s = s.left_join(quantiles, s.n == quantiles.t_n).drop("t_n")
@@ -285,7 +294,7 @@ def projection_status(match: re.Match[str]) -> Compute:
     return _projection_columns(match.group(1))
 
 
-def _metered(ctx: Context) -> list[str]:
+def metered(ctx: Context) -> list[str]:
     """The metrics some plan limits, in name order."""
     limits = ctx.table("plan_limits")
     return sorted(limits.select("metric").distinct().to_pyarrow().column("metric").to_pylist())
@@ -296,7 +305,7 @@ def _metered(ctx: Context) -> list[str]:
         describe=lambda value, _: None if value is None else f"nearest limit in {in_days(value)}",
         )  # fmt: skip
 def nearest_limit(ctx: Context) -> ir.Table:
-    parts = [projections(ctx, m).select("account_id", "day", "days") for m in _metered(ctx)]
+    parts = [projections(ctx, m).select("account_id", "day", "days") for m in metered(ctx)]
     if not parts:
         return ctx.grid().mutate(days_to_limit=ibis.null("float64"))
     every = ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
@@ -319,7 +328,7 @@ def nearest_limit_growth(match: re.Match[str]) -> Compute:
 
     def compute(ctx: Context) -> ir.Table:
         parts = []
-        for m in _metered(ctx):
+        for m in metered(ctx):
             days = projections(ctx, m).select("account_id", "day", "days")
             days = days.filter(days.days.notnull())
             g = _growth(m, months, "g")(ctx).rename(g_account="account_id", g_day="day")
