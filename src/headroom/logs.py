@@ -34,6 +34,8 @@ _ids: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("headroom_
 
 #: The formats ``HEADROOM_LOG_FORMAT`` takes.
 FORMATS = ("text", "json")
+#: The loggers :func:`configure` sets up: headroom's and the web server's.
+LOGGERS = ("headroom", "uvicorn", "uvicorn.error", "uvicorn.access")
 
 
 @contextmanager
@@ -114,7 +116,7 @@ def configure() -> None:
     """Send headroom's logs (and the web server's) to stderr in the chosen format, at INFO."""
     handler = _Stderr()
     handler.setFormatter(formatter())
-    for name in ("headroom", "uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in LOGGERS:
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
         logger.setLevel(logging.INFO)

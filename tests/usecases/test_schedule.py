@@ -238,9 +238,10 @@ def quiet_logs() -> Iterator[None]:
     """The logging set-up as it was: a command run in-process configures it for the process."""
     import logging
 
-    names = ("headroom", "uvicorn", "uvicorn.error", "uvicorn.access")
+    from headroom.logs import LOGGERS
+
     saved = {n: (logging.getLogger(n).handlers[:], logging.getLogger(n).level,
-                 logging.getLogger(n).propagate) for n in names}  # fmt: skip
+                 logging.getLogger(n).propagate) for n in LOGGERS}  # fmt: skip
     yield
     for name, (handlers, level, propagate) in saved.items():
         logger = logging.getLogger(name)
