@@ -1,6 +1,7 @@
 """The forecast check on hand-made usage whose crossing days are planted: every projection of a
 straight line lands on its day; a line that bends after the forecast misses by what the bend
-moved it; an account that stops reporting is judged only as far as its data goes; a flat
+moved it; forecasts without an interval (two accounts: too little history to measure one on)
+are counted apart; an account that stops reporting is judged only as far as its data goes; a flat
 account that later jumps is a "not growing" call that reached the limit; the command prints
 the table and refuses a range outside the data with the fix."""
 
@@ -49,22 +50,23 @@ def test_a_straight_line_is_forecast_to_its_day_and_a_bend_is_missed_by_its_size
     folder = write(tmp_path / "src", {"a1": line(150, 10, 0.1), "a2": bent})
     source = load(folder, today=dt.date(2026, 12, 31))
     try:
-        # forecasts made on days 27 to 40 (28 to 41 days of data): 60 to 73 days ahead
-        first, last = START + dt.timedelta(days=27), START + dt.timedelta(days=40)
+        # forecasts made on days 27 to 39 (28 to 40 days of data): 61 to 73 days ahead
+        first, last = START + dt.timedelta(days=27), START + dt.timedelta(days=39)
         check = check_forecasts(source, first, last)
     finally:
         source.close()
     (band,) = [b for b in check.bands if b.metric == "storage_gb"]
-    assert (band.band, band.projections, band.crossed, band.judged) == ("60-120", 28, 28, 28)
-    # a1 lands on its day (its interval is the single day: a perfect line); a2 crossed 20 days
-    # earlier than its straight line said, outside the interval
-    assert band.coverage == 0.5
-    assert band.median_abs_error == pytest.approx(10.0)  # half 0 days off, half 20
+    assert (band.band, band.projections, band.crossed) == ("60-120", 26, 26)
+    assert (band.judged, band.no_interval, band.coverage) == (0, 26, None)
+    # a1 lands during its day (at k - 0.5: half a day off); a2 crossed 20 days earlier than
+    # its straight line said; the plain line is the same line here, uncalibrated
+    assert band.median_abs_error == pytest.approx(10.5)
+    assert band.paired == 26
+    assert band.line_median_abs_error == pytest.approx(10.5)
 
 
 def test_data_that_stops_judges_a_forecast_only_as_far_as_it_goes(tmp_path: Path) -> None:
-    # a1 stops reporting on day 59, before its crossing on day 100: never judged, as its
-    # interval (one day) lies past its data
+    # a1 stops reporting on day 59, before its crossing on day 100: it never crosses
     folder = write(tmp_path / "src", {"a1": line(60, 10, 0.1), "a2": line(150, 10, 0.1)})
     source = load(folder, today=dt.date(2026, 12, 31))
     try:
@@ -74,7 +76,7 @@ def test_data_that_stops_judges_a_forecast_only_as_far_as_it_goes(tmp_path: Path
     finally:
         source.close()
     (band,) = check.bands
-    assert (band.projections, band.crossed, band.judged, band.coverage) == (8, 4, 4, 1.0)
+    assert (band.projections, band.crossed, band.no_interval) == (8, 4, 8)
 
 
 def test_a_flat_account_that_jumps_is_a_not_growing_call_that_reached_the_limit(
@@ -98,12 +100,14 @@ def test_a_flat_account_that_jumps_is_a_not_growing_call_that_reached_the_limit(
 def test_the_command_prints_the_table_and_refuses_a_range_past_the_data(tmp_path: Path) -> None:
     folder = write(tmp_path / "src", {"a1": line(150, 10, 0.1)})
     run = CliRunner().invoke(
-        app, ["backtest-forecasts", str(folder), "--start", "2026-01-28", "--end", "2026-02-10",
+        app, ["backtest-forecasts", str(folder), "--start", "2026-01-28", "--end", "2026-02-09",
               "--format", "json"],
     )  # fmt: skip
     assert run.exit_code == 0, run.output
     result = json.loads(run.stdout)
-    assert [(b["band"], b["coverage"]) for b in result["bands"]] == [("60-120", 1.0)]
+    assert [(b["band"], b["crossed"], b["coverage"]) for b in result["bands"]] == [
+        ("60-120", 13, None)
+    ]
     assert result["data_end"] == "2026-05-30"
     run = CliRunner().invoke(
         app, ["backtest-forecasts", str(folder), "--start", "2026-05-01", "--end", "2026-07-01"]

@@ -12,9 +12,11 @@ horizon band of the forecast (0-30, 30-60, 60-120, 120+ days ahead):
 * ``coverage``: the share of judged projections whose crossing fell inside the interval. A
   projection is judged when it crossed, when its data runs past the interval's end without a
   crossing (outside), or past its start when the interval has no end (inside); one whose data
-  ends inside its interval is not judged (so end the range well before the data ends). The
-  crossing is seen by the day: one on day k is inside an interval that reaches into day k;
+  ends inside its interval is not judged (so end the range well before the data ends).
+  A forecast without an interval (too little history to calibrate one) is counted apart;
 * ``median_abs_error``: over those that crossed, the median of |actual - forecast| in days;
+  ``line_median_abs_error`` the same for the plain least-squares line through the daily values
+  (the forecast before it was calibrated), over the crossings both dated: the comparison;
 * the "not growing" calls, and the share of them that reached the limit within a year (among
   those with a year of data after them).
 
@@ -31,14 +33,12 @@ import ibis
 import ibis.expr.types as ir
 
 from headroom.errors import UsageError
+from headroom.signals.calibration import HALF_DAY, band_names, band_of
+from headroom.signals.crossings import outcomes, with_threshold
 from headroom.signals.registry import Context
-from headroom.signals.trend import PROJECTION_HORIZON, limit_levels, metered, projections
+from headroom.signals.trend import PROJECTION_HORIZON, daily_line, metered, projections
 from headroom.sources import Source
 
-#: The horizon bands forecasts are judged in: days ahead from, up to (the last: and beyond).
-BANDS = ((0, 30), (30, 60), (60, 120), (120, None))
-#: A billing cycle's trailing window, whose daily mean a per-cycle limit is compared with.
-CYCLE_WINDOW = 30
 #: "Within a year", for the not-growing calls: as far as a projection gives a date.
 YEAR = PROJECTION_HORIZON
 
@@ -51,9 +51,15 @@ class BandScore:
     band: str
     projections: int
     crossed: int
+    #: crossed or not, judged against their interval; without one: counted apart
     judged: int
+    no_interval: int
     coverage: float | None
     median_abs_error: float | None
+    #: the plain line's median error, and the forecast's, over the crossings both dated
+    paired: int
+    line_median_abs_error: float | None
+    paired_median_abs_error: float | None
 
 
 @dataclass(frozen=True)
@@ -114,10 +120,12 @@ def check_forecasts(source: Source, start: dt.date, end: dt.date) -> ForecastChe
     ):
         for metric in metered(ctx):
             # computed once: the projected and the not-growing ones are both read from it
-            made = ctx.keep(with_threshold(ctx, metric, projections(ctx, metric)))
+            made = ctx.keep(with_threshold(ctx, metric, _with_line(ctx, metric)))
             projected = outcomes(truth, metric, made.filter(made.status == "projected"))
             scored = _scores(_judged(projected))
-            for band, row in sorted(scored.items(), key=lambda kv: _order(kv[0])):
+            for band in band_names():
+                if (row := scored.get(band)) is None:
+                    continue
                 judged = int(row["judged"] or 0)
                 bands.append(
                     BandScore(
@@ -126,8 +134,12 @@ def check_forecasts(source: Source, start: dt.date, end: dt.date) -> ForecastChe
                         int(row["n"]),
                         int(row["crossed"] or 0),
                         judged,
+                        int(row["no_interval"] or 0),
                         int(row["covered"] or 0) / judged if judged else None,
                         row["mae"],
+                        int(row["paired"] or 0),
+                        row["line_mae"],
+                        row["paired_mae"],
                     )
                 )
             flat = outcomes(truth, metric, made.filter(made.status == "not_growing"))
@@ -135,86 +147,35 @@ def check_forecasts(source: Source, start: dt.date, end: dt.date) -> ForecastChe
     return ForecastCheck(start, end, last, bands, not_growing)
 
 
-def band_of(days: ir.FloatingValue) -> ir.StringValue:
-    """``0-30``, ``30-60``, ``60-120`` or ``120+``: the horizon band of a forecast of ``days``."""
-    cases = [((days >= lo) & (days < hi), f"{lo}-{hi}") for lo, hi in BANDS if hi is not None]
-    last = BANDS[-1][0]
-    result: ir.StringValue = ibis.cases(*cases, (days >= last, f"{last}+"), else_=None)
-    return result
-
-
-def _order(band: str) -> int:
-    return int(band.rstrip("+").split("-")[0])
-
-
-def with_threshold(ctx: Context, metric: str, made: ir.Table) -> ir.Table:
-    """Projections (``account_id``, ``day``, ...) with the level that was the limit on their
-    day (``threshold``) and whether it is per cycle (``cycle``)."""
-    limits = limit_levels(ctx, metric)
-    on = (made.account_id == limits.l_account) & (made.day == limits.l_day)
-    return made.inner_join(limits, on).drop("l_account", "l_day")
-
-
-def outcomes(truth: Context, metric: str, made: ir.Table) -> ir.Table:
-    """``made`` (account_id, day, threshold, cycle, ...) with ``crossed_on``, the first later
-    day the level reached its threshold (null: not by ``seen_until``), and ``seen_until``, the
-    account's last day of usage up to ``truth``'s as-of day."""
-    u = truth.table("usage_daily")
-    u = u.filter((u.metric == metric) & (u.date >= truth.first_day))
-    x = u.date.delta(ibis.literal(truth.as_of), unit="day")
-    u = u.select("account_id", "date", x=x, y=u.value.cast("float64"))
-    cycle = ibis.window(range=(-(CYCLE_WINDOW - 1), 0), group_by="account_id", order_by="x")
-    u = u.mutate(yc=u.y.mean().over(cycle))
-    last = u.group_by("account_id").aggregate(_last=u.date.max())
-    # each account's levels against each threshold its projections aimed at (a few per account)
-    targets = made.select(t_account="account_id", t_threshold="threshold", t_cycle="cycle")
-    targets = targets.distinct()
-    u = u.inner_join(targets, u.account_id == targets.t_account)
-    level = ibis.ifelse(u.t_cycle, u.yc, u.y)
-    crossed = u.filter(level >= u.t_threshold).select("account_id", "date", threshold="t_threshold")
-    p = _next_after(made, crossed)
-    p = p.left_join(last, p.account_id == last.account_id).drop("account_id_right")
-    seen = ibis.coalesce(p._last, ibis.literal(truth.as_of))
-    crossed_on = ibis.ifelse(p._crossed <= seen, p._crossed, ibis.null("date"))
-    return p.mutate(crossed_on=crossed_on, seen_until=seen).drop("_crossed", "_last")
-
-
-def _next_after(made: ir.Table, marks: ir.Table) -> ir.Table:
-    """``made`` with ``_crossed``: the first ``date`` of ``marks`` (account_id, date,
-    threshold) after the projection's day, at its threshold."""
-    keys = ["account_id", "threshold"]
-    m = marks.select(*keys, day="date", _mark=ibis.literal(True))
-    rows = made.select(*keys, "day", _mark=ibis.literal(False)).union(m)
-    # a mark on the projection's own day sorts before it: only later days count
-    ahead = ibis.window(
-        group_by=keys, order_by=[rows.day, rows._mark.desc()], preceding=0, following=None
-    )
-    nxt = ibis.cases((rows._mark, rows.day), else_=ibis.null("date")).min().over(ahead)
-    firsts = rows.mutate(_crossed=nxt).filter(~rows._mark)
-    firsts = firsts.select(n_account="account_id", n_threshold="threshold", n_day="day",
-                           _crossed="_crossed")  # fmt: skip
-    on = (
-        (made.account_id == firsts.n_account)
-        & (made.threshold == firsts.n_threshold)
-        & (made.day == firsts.n_day)
-    )
-    return made.left_join(firsts, on).drop("n_account", "n_threshold", "n_day")
+def _with_line(ctx: Context, metric: str) -> ir.Table:
+    """The projections with ``line_days``: the plain line's date, where it gave one."""
+    line = daily_line(ctx, metric)
+    line = line.filter((line.status == "projected") & (line.days <= PROJECTION_HORIZON))
+    line = line.select(k_account="account_id", k_day="day", line_days="days")
+    made = projections(ctx, metric)
+    on = (made.account_id == line.k_account) & (made.day == line.k_day)
+    return made.left_join(line, on).drop("k_account", "k_day")
 
 
 def _judged(p: ir.Table) -> ir.Table:
-    actual = p.crossed_on.delta(p.day, unit="day").cast("float64")
+    # crossed during day k: at k - 0.5, as the forecasts are calibrated
+    actual = p.crossed_on.delta(p.day, unit="day").cast("float64") - HALF_DAY
     seen = p.seen_until.delta(p.day, unit="day").cast("float64")
     did = p.crossed_on.notnull()
     open_ = p.high.isnull()  # "maybe never": not crossing after low is inside it
-    # crossing on day k means the level got there after day k - 1: inside if the interval
-    # meets that day (a forecast of 72.9999 days is not missed by the crossing on day 73)
-    inside = (actual >= p.low.floor()) & (open_ | (actual <= p.high.ceil()))
+    inside = (actual >= p.low - 1e-9) & (open_ | (actual <= p.high + 1e-9))
+    has = p.low.notnull()
+    both = did & p.line_days.notnull()
     return p.select(
         band=band_of(p.days),
         did=did,
-        judged=did | (~open_ & (seen > p.high)) | (open_ & (seen >= p.low)),
-        covered=(did & inside) | (~did & open_ & (seen >= p.low)),
+        judged=has & (did | (~open_ & (seen > p.high)) | (open_ & (seen >= p.low))),
+        no_interval=~has,
+        covered=has & ((did & inside) | (~did & open_ & (seen >= p.low))),
         err=ibis.ifelse(did, (actual - p.days).abs(), ibis.null("float64")),
+        both=both,
+        line_err=ibis.ifelse(both, (actual - p.line_days).abs(), ibis.null("float64")),
+        paired_err=ibis.ifelse(both, (actual - p.days).abs(), ibis.null("float64")),
     )
 
 
@@ -226,8 +187,12 @@ def _scores(j: ir.Table) -> dict[str, dict[str, Any]]:
             n=j.count(),
             crossed=j.did.cast("int64").sum(),
             judged=j.judged.cast("int64").sum(),
+            no_interval=j.no_interval.cast("int64").sum(),
             covered=j.covered.cast("int64").sum(),
             mae=j.err.median(),
+            paired=j.both.cast("int64").sum(),
+            line_mae=j.line_err.median(),
+            paired_mae=j.paired_err.median(),
         )
         .to_pyarrow()
         .to_pylist()

@@ -175,8 +175,11 @@ def backtest_forecasts_command(
             "projections": f"{b.projections:,}",
             "crossed": f"{b.crossed:,}",
             "judged": f"{b.judged:,}",
+            "no interval": f"{b.no_interval:,}",
             "80% interval held": percent(b.coverage),
-            "median error": "n/a" if b.median_abs_error is None else f"{b.median_abs_error:.1f} d",
+            "median error": _days(b.median_abs_error),
+            "plain line's": _days(b.line_median_abs_error),
+            "this, same crossings": _days(b.paired_median_abs_error),
         }
         for b in check.bands
     ]
@@ -187,9 +190,17 @@ def backtest_forecasts_command(
         rows, fmt, title=f"Ceiling forecasts made {first} to {last}, judged to {check.data_end}"
     )
     out = console()
+    out.print(
+        "plain line's: the least-squares line through the daily values, uncalibrated, over the "
+        "crossings both dated ('this, same crossings')"
+    )
     for n in check.not_growing:
         if n.judged:
             out.print(
                 f"{n.metric}: {n.reached_within_a_year:,} of {n.judged:,} 'not growing' calls "
                 f"reached the limit within a year ({percent(n.share)})"
             )
+
+
+def _days(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f} d"

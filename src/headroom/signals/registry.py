@@ -62,6 +62,9 @@ class Context:
     as_of: dt.date
     history: int = 1
     accounts: ir.Table | None = None
+    #: Only every n-th day of the range is a spine day (the days whose ordinal is a multiple
+    #: of it, so that two contexts agree on them): a sample of a long history.
+    every: int = 1
     _cache: dict[str, ir.Table] = field(default_factory=dict)
     _kept: list[ir.Table] = field(default_factory=list)
     #: Anything else computed once per context (step forms, see :mod:`headroom.signals.steps`).
@@ -95,6 +98,11 @@ class Context:
             self._kept.pop().release()
         self.memo.clear()
 
+    def beside(self, as_of: dt.date, history: int, every: int = 1) -> Context:
+        """A context over other days of the same source and all its accounts, whose kept
+        tables are released with this one's and whose reads count as this one's."""
+        return Context(self.source, as_of, history, every=every, _kept=self._kept, reach=self.reach)
+
     def __enter__(self) -> Context:
         return self
 
@@ -122,10 +130,11 @@ class Context:
 
         def spine() -> ir.Table:
             days = [self.first_day + dt.timedelta(days=i) for i in range(self.history)]
+            days = [d for d in days if d.toordinal() % self.every == 0]
             # A table of the engine's own, not an in-memory one: knowing it has only a few
             # rows, the planner loops over it instead of sorting usage for a merge join.
             return self.source.small_table(
-                f"headroom_days_{self.as_of:%Y%m%d}_{self.history}_{n}",
+                f"headroom_days_{self.as_of:%Y%m%d}_{self.history}_{n}_{self.every}",
                 ibis.memtable(
                     {"day": days, "window_start": [d - dt.timedelta(days=n - 1) for d in days]},
                     schema={"day": "date", "window_start": "date"},

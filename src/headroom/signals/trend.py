@@ -8,19 +8,27 @@ own row: a day without a usage row for the metric has no value, as stale data sh
 month-over-month changes of the metric's daily mean, so ``growth_api_calls_3m >= 0.08`` reads
 "+8% month over month, sustained for 3 months". A window needs at least 20 days of data.
 
-*Projection* fits a least-squares line to the last 90 days of the metric's daily values and
-asks when the line reaches the limit of the plan in force. A gauge (storage) reaches it when its
-value does; a per-cycle limit resets every billing cycle, so it is reached when the daily rate
-would fill a whole cycle's allowance (limit / 30.44 a day). The 80% interval comes from the
-slope's uncertainty (Student's t on n - 2 degrees of freedom): ``days_to_limit_<metric>_low``
-if usage grows at the top of its likely range, ``_high`` at the bottom, missing when the bottom
-is flat (the limit may never be reached). ``projection_<metric>`` says which case applies:
+*Projection* fits a least-squares line to the last 90 days of the metric, each day weighted
+by exp(-age / 30 days) so that a change of pace shows within weeks, and asks when the line
+reaches the limit of the plan in force. A gauge (storage) is fitted on its daily values and
+reaches the limit when its value does. A per-cycle limit resets every billing cycle, so what
+reaches it is a cycle's total: the line is fitted on the trailing 30-day mean (which also
+leaves weekly seasonality out of the slope) against the cycle's daily allowance (limit / 30.44
+a day); see :mod:`headroom.signals.crossings`.
+
+How far to trust the line is measured on the source's own history
+(:mod:`headroom.signals.calibration`): the median and the 10th and 90th percentiles of how far
+off its past projections of the same horizon were turn the line's days into
+``days_to_limit_<metric>`` and its 80% interval ``_low`` to ``_high`` (``_high`` missing:
+maybe never; both missing: too little history to say). ``projection_<metric>`` says which case
+applies:
 
 * ``projected``: a days-to-limit figure exists;
 * ``reached``: the latest value (or the cycle's run rate) is at or past the limit: 0 days;
 * ``not_growing``: the fitted trend is flat or falling: no date;
-* ``not_within_a_year``: the line meets the limit over 365 days out: no date (a straight line
-  that far ahead says nothing anyone can act on, and its interval would mislead);
+* ``not_within_a_year``: the forecast is over 365 days out, or most of the source's past
+  forecasts like it had not come true a year on: no date (a straight line that far ahead says
+  nothing anyone can act on);
 * ``too_little_history``: fewer than 28 days of data in the 90-day window: no date.
 """
 
@@ -33,10 +41,10 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
-from scipy import stats
 
 from headroom.playbook.expressions import SignalType
-from headroom.signals.builtin import limits_in_force
+from headroom.signals.calibration import bin_of, error_quantiles, scaled
+from headroom.signals.crossings import CYCLE_WINDOW, per_cycle, with_level, with_threshold
 from headroom.signals.registry import Compute, Context, family, signal
 from headroom.signals.wording import in_days, words
 
@@ -45,11 +53,16 @@ N, T = SignalType.number, SignalType.text
 #: Days of history a projection is fitted on, and the fewest days of data it accepts.
 PROJECTION_WINDOW = 90
 PROJECTION_MIN_DAYS = 28
+#: Days over which a day's weight in the fitted line falls by e: a line that follows a change
+#: of pace within weeks, still fitted on 90 days of data (measured in docs/backtest.md: the
+#: median error at 30-60 days ahead fell below the unweighted line's on every history tried).
+RECENCY_DAYS = 30.0
 #: The furthest ahead a projection gives a date.
 PROJECTION_HORIZON = 365
-#: A month, for growth windows and for turning a per-cycle limit into a daily allowance.
+#: A month, for growth windows.
 MONTH_DAYS = 30
-CYCLE_DAYS = 30.4375
+#: A week: a per-cycle metric's line is fitted on weekly means.
+WEEK = 7
 #: The fewest days of data a 30-day growth window accepts.
 GROWTH_MIN_DAYS = 20
 _METRIC = r"([a-z][a-z0-9_]*?)"
@@ -130,94 +143,103 @@ def _growth(metric: str, months: int, name: str) -> Compute:
 # -- projection to the limit --------------------------------------------------------------------
 
 
-def _t80_table(ctx: Context) -> ir.Table:
-    """Student's t 90th percentile by number of points (n - 2 degrees of freedom), from scipy:
-    joined in, so the engine uses the exact quantile without computing it. A table of the
-    engine's own (not an in-memory one), so that a query compiled once can run again."""
-    ns = list(range(3, PROJECTION_WINDOW + 1))
-    rows = ibis.memtable(
-        {"t_n": ns, "t80": [float(stats.t.ppf(0.9, n - 2)) for n in ns]},
-        schema={"t_n": "int64", "t80": "float64"},
-    )
-    return ctx.once("_t80", lambda: ctx.source.small_table("headroom_t80", rows))
-
-
-def limit_levels(ctx: Context, metric: str) -> ir.Table:
-    """Per account (``l_account``) and spine day (``l_day``): the level at which ``metric``
-    is at its limit (``threshold``: a per-cycle limit as the daily rate that fills a cycle),
-    and whether the limit is per cycle (``cycle``)."""
-    limits = limits_in_force(ctx)
-    limits = limits.filter(limits.metric == metric)
-    return limits.select(
-        l_account="account_id",
-        l_day="day",
-        cycle=limits.kind == "per_cycle",
-        threshold=ibis.cases(
-            (limits.kind == "per_cycle", limits["limit"] / CYCLE_DAYS), else_=limits["limit"]
-        ).cast("float64"),
-    )
-
-
 def projections(ctx: Context, metric: str) -> ir.Table:
     """Per account and spine day: ``status``, ``days``, ``low``, ``high`` for one metric."""
-    return ctx.once(f"_projection_{metric}", lambda: _projection(ctx, metric))
+    return ctx.once(f"_projection_{metric}", lambda: _calibrated(ctx, metric))
 
 
-def _projection(ctx: Context, metric: str) -> ir.Table:
-    u = _usage(ctx, metric, PROJECTION_WINDOW)
+def straight_line(ctx: Context, metric: str) -> ir.Table:
+    """Per account and spine day: the least-squares line's ``status`` and ``days`` (as far
+    ahead as it says, uncalibrated), with the limit's ``threshold`` and ``cycle``."""
+    return ctx.once(
+        f"_line_{metric}", lambda: daily_line(ctx, metric, per_cycle(ctx, metric), True)
+    )
+
+
+def daily_line(ctx: Context, metric: str, level: bool = False, recency: bool = False) -> ir.Table:
+    """A least-squares line through the last 90 days, as :func:`straight_line` says: with
+    ``recency`` weighted toward the latest days, and for a per-cycle limit (``level``) reached
+    when the trailing 30-day mean is at the limit and projected to get there from the line
+    through the weekly means, shifted by the difference of their lags (a line through the
+    30-day means would follow a change of pace a fortnight late). With neither, the line as
+    it was before forecasts were measured: every metric's daily values, unweighted, against
+    the limit (kept to compare with)."""
+    u = _usage(ctx, metric, PROJECTION_WINDOW + (CYCLE_WINDOW - 1 if level else 0))
+    if level:
+        # fitted on whole weeks: a weekly pattern in the daily values would tilt the line
+        week = ibis.window(range=(-(WEEK - 1), 0), group_by="account_id", order_by="x")
+        first = u.x.min().over(ibis.window(group_by="account_id"))
+        weekly = ibis.ifelse(u.x - first >= WEEK - 1, u.y.mean().over(week), None)
+        u = with_level(u).mutate(y=weekly)
     w = ibis.window(range=(-(PROJECTION_WINDOW - 1), 0), group_by="account_id", order_by="x")
-    x, y = u.x.cast("float64"), u.y
+    x, y = ibis.ifelse(u.y.notnull(), u.x.cast("float64"), None), u.y
+    # weights exp(x / RECENCY_DAYS): relative to a window's last day they are the same
+    # whatever day x counts from, so one pass of window sums serves every day
+    wt = (u.x.cast("float64") / RECENCY_DAYS).exp() if recency else ibis.literal(1.0)
+    wt = ibis.ifelse(y.notnull(), wt, None)
     sums = u.select(
         "account_id",
         "date",
-        x0=x,
-        y0=y,
+        x0=u.x.cast("float64"),
+        y0=u.level if level else y,
         n=y.count().over(w),
-        sx=x.sum().over(w),
-        sy=y.sum().over(w),
-        sxx=(x * x).sum().over(w),
-        sxy=(x * y).sum().over(w),
-        syy=(y * y).sum().over(w),
+        sw=wt.sum().over(w),
+        sx=(wt * x).sum().over(w),
+        sy=(wt * y).sum().over(w),
+        sxx=(wt * x * x).sum().over(w),
+        sxy=(wt * x * y).sum().over(w),
     )
-    s = _on_spine(ctx, sums)
-    limits = limit_levels(ctx, metric)
-    s = s.inner_join(limits, (s.account_id == limits.l_account) & (s.day == limits.l_day))
-    quantiles = _t80_table(ctx)
-    s = s.left_join(quantiles, s.n == quantiles.t_n).drop("t_n")
-    n = s.n.cast("float64")
+    s = with_threshold(ctx, metric, _on_spine(ctx, sums))
+    n = s.sw
     xbar, ybar = s.sx / n, s.sy / n
-    cxx = s.sxx - n * xbar * xbar
-    cxy = s.sxy - n * xbar * ybar
-    cyy = s.syy - n * ybar * ybar
-    slope = cxy / cxx.nullif(0)
-    resid = ibis.greatest(cyy - slope * cxy, 0.0) / (n - 2)
-    se = (resid / cxx.nullif(0)).sqrt()
-    t80 = s.t80
-    fitted = ybar + slope * (s.x0 - xbar)
-    gap = s.threshold - fitted
-    fast, slow = slope + t80 * se, slope - t80 * se
+    slope = (s.sxy - n * xbar * ybar) / (s.sxx - n * xbar * xbar).nullif(0)
+    gap = s.threshold - (ybar + slope * (s.x0 - xbar))
+    # a trailing mean lags a straight line by half its window: the 30 days' by 14.5, the
+    # week's fitted here by 3
+    lag = (CYCLE_WINDOW - WEEK) / 2 if level else 0.0
     status = ibis.cases(
-        (s.n < PROJECTION_MIN_DAYS, "too_little_history"),
-        ((s.y0 >= s.threshold) | (gap <= 0), "reached"),
+        ((s.n < PROJECTION_MIN_DAYS) | s.y0.isnull(), "too_little_history"),
+        ((s.y0 >= s.threshold) | ((gap <= 0) & (lag == 0)), "reached"),
         (slope.isnull() | (slope <= 0), "not_growing"),
-        (gap / slope > PROJECTION_HORIZON, "not_within_a_year"),
         else_="projected",
     )
-    out = s.select(
+    ahead = gap / slope + lag
+    ahead = ibis.ifelse(ahead < 1.0, 1.0, ahead) if level else ahead  # reached tomorrow at least
+    days = ibis.cases((status == "reached", 0.0), (status == "projected", ahead), else_=None)
+    return s.select("account_id", "day", "threshold", "cycle", status=status, days=days)
+
+
+def _calibrated(ctx: Context, metric: str) -> ir.Table:
+    line = straight_line(ctx, metric)
+    q = error_quantiles(ctx, metric, straight_line)
+    mid = q.select(m_month="c_month", m_band="c_band", m_known="known", m_mid="q_mid")
+    spread = q.select(s_month="c_month", s_band="c_band", s_known="spread_known",
+                      s_low="q_low", s_high="q_high")  # fmt: skip
+    line = line.mutate(_month=line.day.truncate("M"))
+    p = line.left_join(mid, (line._month == mid.m_month) & (bin_of(line.days) == mid.m_band))
+    projected = p.status == "projected"
+    sure = projected & p.m_known.fill_null(False)
+    days = ibis.ifelse(sure, scaled(p.days, p.m_mid), p.days)
+    # known, with no median: most past forecasts like this one had not come true a year on
+    far = days.isnull() | (days > PROJECTION_HORIZON)
+    status = ibis.cases((projected & far, "not_within_a_year"), else_=p.status)
+    p = p.mutate(status=status, days=days, sure=sure)
+    p = p.left_join(spread, (p._month == spread.s_month) & (bin_of(p.days) == spread.s_band))
+    dated = p.status == "projected"
+    reached = p.status == "reached"
+    spread_ok = dated & p.sure & p.s_known.fill_null(False)
+    return p.select(
         "account_id",
         "day",
-        status=status,
-        days=ibis.cases(
-            (status == "reached", 0.0), (status == "projected", gap / slope), else_=None
-        ),
-        low=ibis.cases((status == "reached", 0.0), (status == "projected", gap / fast), else_=None),
+        "status",
+        days=ibis.cases((reached, 0.0), (dated, p.days), else_=None),
+        low=ibis.cases((reached, 0.0), (spread_ok, scaled(p.days, p.s_low)), else_=None),
         high=ibis.cases(
-            (status == "reached", 0.0),
-            ((status == "projected") & (slow > 0), gap / slow),
+            (reached, 0.0),
+            (spread_ok & p.s_high.notnull(), scaled(p.days, p.s_high)),
             else_=None,
         ),
     )
-    return out
 
 
 #: What a missing days_to_limit_<metric> means, by projection_<metric>.
@@ -251,7 +273,8 @@ def _limit_words(match: re.Match[str], value: Any, evidence: Mapping[str, Any]) 
     "days_to_limit_<metric>[_low|_high]",
     N,
     "days until the metric's 90-day trend reaches the plan's limit (a per-cycle limit: the "
-    "daily rate that fills a cycle), with _low and _high the 80% interval; 0 when reached, "
+    "30-day mean against the daily rate that fills a cycle), with _low and _high the 80% "
+    "interval measured on the source's past forecasts; 0 when reached, "
     "missing when not growing, over a year out, or with under 28 days of data (see "
     "projection_<metric>)",
     needs=("usage_daily", "plan_limits"),
@@ -300,17 +323,63 @@ def metered(ctx: Context) -> list[str]:
     return sorted(limits.select("metric").distinct().to_pyarrow().column("metric").to_pylist())
 
 
+def _nearest_words(value: Any, evidence: Mapping[str, Any]) -> str | None:
+    if value is None:
+        return None
+    low, high = evidence.get("days_to_limit_low"), evidence.get("days_to_limit_high")
+    interval = ""
+    if low is not None and value > 0:
+        top = f"{math.ceil(high)}" if high is not None else "never"
+        interval = f" (80%: {math.floor(low)}-{top})"
+    return f"nearest limit in {in_days(value)}{interval}"
+
+
+def _nearest(ctx: Context) -> ir.Table:
+    """Per account and spine day: the projection of the metered metric nearest its limit
+    (``days``, ``low``, ``high``; a tie goes to the metric named first)."""
+
+    def build() -> ir.Table:
+        parts = [
+            projections(ctx, m).select(
+                "account_id", "day", "days", "low", "high", metric=ibis.literal(m)
+            )
+            for m in metered(ctx)
+        ]
+        if not parts:
+            return ctx.grid().mutate(
+                days=ibis.null("float64"), low=ibis.null("float64"), high=ibis.null("float64")
+            )
+        every = ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
+        every = every.filter(every.days.notnull())
+        first = ibis.row_number().over(
+            group_by=["account_id", "day"], order_by=[every.days, every.metric]
+        )
+        every = every.mutate(_n=first)
+        return every.filter(every._n == 0).select("account_id", "day", "days", "low", "high")
+
+    return ctx.once("_nearest_limit", build)
+
+
 @signal("days_to_limit", N, "the fewest days_to_limit_<metric> of the plan's metered metrics",
-        needs=("usage_daily", "plan_limits"),
-        describe=lambda value, _: None if value is None else f"nearest limit in {in_days(value)}",
-        )  # fmt: skip
+        needs=("usage_daily", "plan_limits"), describe=_nearest_words)  # fmt: skip
 def nearest_limit(ctx: Context) -> ir.Table:
-    parts = [projections(ctx, m).select("account_id", "day", "days") for m in metered(ctx)]
-    if not parts:
-        return ctx.grid().mutate(days_to_limit=ibis.null("float64"))
-    every = ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
-    every = every.filter(every.days.notnull())
-    return every.group_by(["account_id", "day"]).aggregate(days_to_limit=every.days.min())
+    n = _nearest(ctx)
+    return n.select("account_id", "day", days_to_limit=n.days)
+
+
+@signal("days_to_limit_low", N, "the 80% interval's start of days_to_limit (its metric's "
+        "days_to_limit_<metric>_low)", needs=("usage_daily", "plan_limits"),
+        describe=lambda value, _: None)  # fmt: skip
+def nearest_limit_low(ctx: Context) -> ir.Table:
+    n = _nearest(ctx)
+    return n.select("account_id", "day", days_to_limit_low=n.low)
+
+
+@signal("days_to_limit_high", N, "the 80% interval's end of days_to_limit (missing: maybe "
+        "never)", needs=("usage_daily", "plan_limits"), describe=lambda value, _: None)  # fmt: skip
+def nearest_limit_high(ctx: Context) -> ir.Table:
+    n = _nearest(ctx)
+    return n.select("account_id", "day", days_to_limit_high=n.high)
 
 
 @family(

@@ -34,6 +34,9 @@ class Source:
     #: The first day of each dated table that the computations on this source have read
     #: (None: every row), as they said through :meth:`note_read`.
     reads: dict[str, dt.date | None] = field(default_factory=dict)
+    #: Per metric: the ceiling forecasts' error percentiles computed on another source holding
+    #: every account (see :mod:`headroom.signals.calibration`), for an engine holding a few.
+    calibrations: dict[str, ir.Table] = field(default_factory=dict)
 
     @property
     def window(self) -> dict[str, dt.date]:

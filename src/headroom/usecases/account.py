@@ -19,7 +19,9 @@ import pyarrow as pa
 from headroom.errors import NotFoundError
 from headroom.facts.usage_index import UsageIndex, usage_index
 from headroom.signals.builtin import limits_in_force
+from headroom.signals.calibration import error_quantiles
 from headroom.signals.registry import Context, signal_table
+from headroom.signals.trend import metered, straight_line
 from headroom.sources import Source
 from headroom.sources.narrow import Narrow
 
@@ -351,11 +353,29 @@ def _view(
     return AccountView(account_id, as_of, account, facts, usage, utilisation)
 
 
+def _calibrate(narrow: Narrow, as_of: dt.date) -> None:
+    """Give the narrow engine the forecasts' calibration of ``as_of``'s month, computed over
+    every account of the whole source: from one account's rows it would be another (none)."""
+    big = narrow.big.own() or narrow.big  # a cursor of its own: others may be querying
+    try:
+        with Context(big, as_of) as whole:
+            for metric in metered(whole):
+                rows = error_quantiles(whole, metric, straight_line).to_pyarrow()
+                name = f"headroom_calibrated_{metric}_{as_of:%Y%m%d}"
+                narrow.source.calibrations[metric] = narrow.source.small_table(
+                    name, ibis.memtable(rows)
+                )
+    finally:
+        if big is not narrow.big:
+            big.close()
+
+
 def _compile(narrow: Narrow, as_of: dt.date, days: int) -> _Queries:
     """The page's queries against a ``narrow`` engine (whose plan tables are whole, so the
     metered metrics are every metric any plan limits)."""
     source = narrow.source
     con = source.con
+    _calibrate(narrow, as_of)
     charted = Context(source, as_of, history=days)
     daily = signal_table(charted, set(FACTS)).order_by("day")
     ctx = Context(source, as_of)
