@@ -51,6 +51,19 @@ from headroom.triggers.evidence import describe
             {"days_to_limit": 108.2, "projected_ceiling": dt.date(2026, 6, 2)},
             "nearest limit in 109 days, ceiling 2026-06-02",
         ),
+        (
+            {
+                "days_to_limit": 41.2,
+                "days_to_limit_low": 35.0,
+                "days_to_limit_high": 50.4,
+                "projected_ceiling": dt.date(2026, 5, 12),
+            },
+            "nearest limit in 42 days (80%: 35-51), ceiling 2026-05-12",
+        ),
+        (
+            {"days_to_limit": 41.2, "days_to_limit_low": 35.0, "days_to_limit_high": None},
+            "nearest limit in 42 days (80%: 35-never)",
+        ),
         ({"days_to_limit": None, "projected_ceiling": None}, "no projected ceiling, so due now"),
         ({"days_to_renewal": 90.0}, "renewal in 90 days"),
         ({"segment": "mid_market", "paying": True}, "segment mid_market, paying"),

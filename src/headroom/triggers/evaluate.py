@@ -47,7 +47,8 @@ def evaluate(
     triggers = playbook.model.triggers
     names = playbook.signals() | {"days_to_renewal"}
     if any(Timing.parse(t.timing).kind == "before_ceiling" for t in triggers):
-        names.add("days_to_limit")  # the projected ceiling the play is timed against
+        # the projected ceiling the play is timed against, and its interval
+        names |= {"days_to_limit", "days_to_limit_low", "days_to_limit_high"}
     # Only persistence needs the signals of past days, and only those its conditions name; the
     # rest is computed for the as-of day alone. Each table is computed once and kept by the
     # engine: the decision query reads it, nothing recomputes it.
@@ -376,8 +377,9 @@ def _write_out(
         part = rows.filter(rows[r.col("held")])
         streak_of = next((c for c in ("days_held", "cycles_held") if r.col(c) in has), None)
         evidence = [n for n in r.evidence if n in has]
-        if r.timing.kind == "before_ceiling" and "days_to_limit" not in evidence:
-            evidence.append("days_to_limit")  # what the play is timed against
+        if r.timing.kind == "before_ceiling":  # what the play is timed against, how surely
+            timed = ("days_to_limit", "days_to_limit_low", "days_to_limit_high")
+            evidence += [n for n in timed if n not in evidence and n in has]
         names = [*evidence, *([streak_of] if streak_of else [])]
         cols = {n: part[n].to_pylist() for n in evidence}
         if streak_of:

@@ -29,7 +29,8 @@ def evidence_names(playbook: Playbook, index: int) -> list[str]:
     trigger = playbook.model.triggers[index]
     names = sorted(playbook.when(index).names())
     if Timing.parse(trigger.timing).kind == "before_ceiling":
-        names += [n for n in ("days_to_limit",) if n not in names] + ["projected_ceiling"]
+        ceiling = ("days_to_limit", "days_to_limit_low", "days_to_limit_high")
+        names += [n for n in ceiling if n not in names] + ["projected_ceiling"]
     if trigger.persistence is not None:
         names.append("cycles_held" if trigger.persistence.unit == "cycles" else "days_held")
     return names
