@@ -26,7 +26,7 @@ def test_opening_migrates_and_reopening_changes_nothing(store_url: str) -> None:
     finally:
         store.close()
     assert {"plays", "decisions", "deliveries", "users", "api_tokens", "alembic_version"} <= tables
-    assert head == "0009"
+    assert head == "0010"
     Store().close()  # a second open upgrades nothing and fails nothing
 
 

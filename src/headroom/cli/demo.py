@@ -77,7 +77,7 @@ def _queue(folder: Path, as_of: dt.date) -> list[dict[str, Any]]:
     finally:
         source.close()
     plays = sorted(
-        (d.play for d in decisions if d.play),
+        (d.play for d in decisions if d.play and d.action == "fired"),
         key=lambda p: (p.priority, dt.datetime.fromisoformat(p.due_at), p.account_id),
     )
     return [

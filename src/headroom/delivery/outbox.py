@@ -141,8 +141,8 @@ def outbox_for(
     now: dt.datetime,
 ) -> list[Queued]:
     """The deliveries of a run's plays (none without a ``delivery.yaml``)."""
-    plays = [d.play for d in decisions if d.play is not None]
-    if config is None or not plays:
+    plays = [d.play for d in decisions if d.play is not None and d.action == "fired"]
+    if config is None or not plays:  # held-out plays are controls: never delivered
         return []
     accounts = account_rows(source, sorted({p.account_id for p in plays}))
     return plan(playbook, templates, config, plays, accounts, now)

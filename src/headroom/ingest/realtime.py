@@ -64,6 +64,7 @@ class Reactor:
         with self._lock:
             self.source.add_rows("events", ingested(self.store, accounts))
             decisions = deciding.decide(self.store, self.source, book, day, accounts)
+            # held-out plays are recorded too (controls), and outbox_for sends none of them
             fired = [d for d in decisions if d.play is not None and d.trigger in wanted]
             outbox = outbox_for(self.source, book, self.templates, self.delivery, fired, now)
             plays = [d.play for d in fired if d.play is not None]

@@ -146,6 +146,11 @@ class Trigger(BaseModel):
         description="benchmark share of plays won, e.g. '60-80%': the prior of the learned "
         "win rate until recorded outcomes outweigh it",
     )
+    holdout: str | None = Field(
+        default=None,
+        description="share of the accounts it fires for that are held out at random, e.g. "
+        "'10%': recorded, never delivered, compared with the rest (default: the playbook's)",
+    )
 
     @field_validator("id")
     @classmethod
@@ -162,6 +167,13 @@ class Trigger(BaseModel):
     def _conversion(cls, value: str | None) -> str | None:
         if value is not None:
             conversion_range(value)
+        return value
+
+    @field_validator("holdout")
+    @classmethod
+    def _holdout(cls, value: str | None) -> str | None:
+        if value is not None:
+            holdout_share(value)
         return value
 
     @field_validator("for_")
@@ -197,6 +209,23 @@ def conversion_range(text: str) -> tuple[float, float]:
             f"{text!r} is not a range of percentages between 0 and 100, low first, e.g. 40-60%"
         )
     return low, high
+
+
+_SHARE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+
+def holdout_share(text: str) -> float:
+    """A holdout such as ``10%`` as a share: ``0.1``. From 0% (none) to 50%: holding out
+    more than half would leave the plays themselves the smaller arm.
+
+    >>> holdout_share("10%"), holdout_share("0%")
+    (0.1, 0.0)
+    """
+    m = _SHARE.match(text)
+    share = float(m[1]) / 100 if m else -1.0
+    if not 0 <= share <= 0.5:
+        raise ValueError(f"{text!r} is not a share from 0% to 50%, e.g. 10%")
+    return share
 
 
 class Stage(BaseModel):
@@ -248,6 +277,31 @@ class PlaybookModel(BaseModel):
     stage: Stage = Stage()
     triggers: list[Trigger] = Field(min_length=1)
     routing: list[Route] = Field(default_factory=list)
+    holdout: str | None = Field(
+        default=None, description="every trigger's holdout unless it sets its own, e.g. '10%'"
+    )
+    experiment: str | None = Field(
+        default=None,
+        description="the name accounts are drawn under (default: the playbook's name); a new "
+        "name draws them afresh",
+    )
+
+    @field_validator("holdout")
+    @classmethod
+    def _holdout(cls, value: str | None) -> str | None:
+        if value is not None:
+            holdout_share(value)
+        return value
+
+    def holdout_of(self, trigger: Trigger) -> float:
+        """The share of ``trigger``'s accounts held out (0: none)."""
+        text = trigger.holdout if trigger.holdout is not None else self.holdout
+        return 0.0 if text is None else holdout_share(text)
+
+    @property
+    def experiment_name(self) -> str:
+        """What the random draw is salted with."""
+        return self.experiment or self.name
 
 
 @dataclass(frozen=True)

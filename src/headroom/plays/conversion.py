@@ -104,8 +104,8 @@ def learned(
     recorded: set[tuple[str, str, str, dt.date | None]] = set()
     for play in plays:
         c = counts.get(play.trigger)
-        if c is None:
-            continue  # a trigger no longer in the playbook
+        if c is None or play.status == "held_out":
+            continue  # a trigger no longer in the playbook, or a control (never worked)
         c["plays"] += 1
         if play.status in OPPORTUNITY:
             c["opp"] += 1
@@ -223,7 +223,7 @@ def funnel(store: Store, triggers: Sequence[str] = ()) -> list[Funnel]:
     return [
         Funnel(
             trigger=t,
-            fired=sum(by_status[t].values()),
+            fired=sum(n for k, n in by_status[t].items() if k != "held_out"),  # controls apart
             contacted=sum(by_status[t].get(k, 0) for k in OPPORTUNITY),
             won=by_status[t].get("won", 0),
             lost=by_status[t].get("lost", 0),

@@ -323,16 +323,21 @@ def summary(day: dt.date, decisions: list[Decision], order: list[str]) -> dict[s
     """A run's result as kept: per trigger (in ``order``, the playbook's), the plays fired and
     the skips by reason (the decisions themselves are in the decision log)."""
     fired: Counter[str] = Counter()
+    held: Counter[str] = Counter()
     skipped: dict[str, Counter[str]] = {t: Counter() for t in order}
     for d in decisions:
         if d.action == "fired":
             fired[d.trigger] += 1
+        elif d.action == "held_out":
+            held[d.trigger] += 1
+            skipped.setdefault(d.trigger, Counter())
         else:
             skipped.setdefault(d.trigger, Counter())[d.reason or "unknown"] += 1
     return {
         "as_of": day,
         "triggers": [
             {"trigger": t, "fired": fired[t], "skipped": dict(sorted(skipped[t].items()))}
+            | ({"held_out": held[t]} if held[t] else {})
             for t in skipped
         ],
     }

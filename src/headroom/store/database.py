@@ -186,6 +186,12 @@ class Store:
                     f"no play {play_id!r} in the state store",
                     fix="headroom plays list shows the play ids",
                 )
+            if play.status == "held_out":
+                raise UsageError(
+                    f"play {play_id} is held out: a control of its trigger's experiment",
+                    fix="a held-out account gets no play to win or lose; its expansions count "
+                    "in headroom experiments",
+                )
             if play.status in CLOSED:
                 raise UsageError(
                     f"play {play_id} is already {play.status}",
@@ -210,9 +216,15 @@ class Store:
 
         out = History(declined_on=dict(declines), id_key=self.play_key())
         with self.session() as s:
-            for play in s.scalars(select(Play).where(Play.fired_on < as_of)):
-                if play.status in OPEN:
+            for play in s.scalars(
+                select(Play).where(Play.fired_on < as_of).order_by(Play.fired_on)
+            ):
+                # a control stays "in its play" as the treated do until theirs ends: it is not
+                # drawn again each day
+                if play.status in OPEN or play.status == "held_out":
                     out.open_plays.add((play.account_id, play.trigger))
+                if play.experiment is not None and play.arm is not None:
+                    out.arms.setdefault((play.experiment, play.account_id, play.trigger), play.arm)
                 group = groups.get(play.trigger)
                 if group is not None:
                     key = (play.account_id, group)
@@ -374,13 +386,16 @@ def _play_row(p: PlayDraft, now: dt.datetime) -> dict[str, Any]:
         "priority": p.priority,
         "evidence": jsonable(p.evidence),
         "playbook_version": p.playbook_version,
-        "status": "open",
+        # a control is recorded like a play, never delivered nor queued
+        "status": "held_out" if p.arm == "held_out" else "open",
         "created_at": now,
         "notify": list(p.notify),
         "sla_due_at": p.sla_due_at,
         "role": p.role or None,
         "escalate": list(p.escalate),
         "segment": p.segment,
+        "experiment": p.experiment,
+        "arm": p.arm,
     }
     row["deadline_at"] = deadline_of(row)
     return row

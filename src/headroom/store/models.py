@@ -27,7 +27,10 @@ class Play(Base):
     """A fired trigger for one account: the conversation to have, with its evidence."""
 
     __tablename__ = "plays"
-    __table_args__ = (Index("ix_plays_queue", "status", "priority", "deadline_at"),)
+    __table_args__ = (
+        Index("ix_plays_queue", "status", "priority", "deadline_at"),
+        Index("ix_plays_experiment", "experiment", "trigger"),
+    )
 
     play_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     account_id: Mapped[str] = mapped_column(String(200), index=True)
@@ -56,6 +59,10 @@ class Play(Base):
     deadline_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), default=lambda ctx: deadline_of(ctx.get_current_parameters())
     )
+    #: With a holdout: the experiment the account was drawn in, and its arm (treated, or
+    #: held_out: a control, whose status is held_out for good)
+    experiment: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    arm: Mapped[str | None] = mapped_column(String(20), nullable=True)
 
 
 def deadline_of(row: dict[str, Any]) -> dt.datetime:

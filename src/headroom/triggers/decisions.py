@@ -30,13 +30,17 @@ class PlayDraft:
     role: str = ""  # the owner rule's role (csm, ae, self_serve, ...); owner is the person
     segment: str | None = None  # the account's segment when it fired (the queue filters by it)
     escalate: tuple[str, ...] = ()  # who hears if it is still open once its SLA has passed
+    #: With a holdout: the experiment the account was drawn in, and its arm (treated or
+    #: held_out: a control, recorded like a play but never delivered nor queued)
+    experiment: str | None = None
+    arm: str | None = None
 
 
 @dataclass(frozen=True)
 class Decision:
     account_id: str
     trigger: str
-    action: str  # fired | skipped
+    action: str  # fired | skipped | held_out (fired, and drawn into the trigger's holdout)
     reason: str | None = None  # not_in_stage, not_eligible, already_open, cooldown, suppressed
     until: dt.date | None = None
     play: PlayDraft | None = None
@@ -51,6 +55,8 @@ class History:
     declined_on: dict[str, dt.date] = field(default_factory=dict)  # account -> latest decline
     #: The state store's key for play ids (none: ids anyone can derive, for plays never kept)
     id_key: bytes = b""
+    #: The arm each account was first given, by (experiment, account, trigger): kept for good
+    arms: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
 
 def source_declines(source: Source, as_of: dt.date) -> dict[str, dt.date]:

@@ -16,7 +16,7 @@ import functools
 import math
 import operator
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import ibis
@@ -30,6 +30,7 @@ from headroom.signals.builtin import cycle_streak
 from headroom.signals.registry import Context, signal_table, streak
 from headroom.sources import Source
 from headroom.triggers.decisions import Decision, History, PlayDraft, play_id
+from headroom.triggers.holdout import drawn
 from headroom.triggers.rules import cooldown_days, period_days, persistence_days
 from headroom.triggers.timing import crossings, due_at
 
@@ -76,7 +77,7 @@ def evaluate(
             for r in rules
         }
         moments = crossings(source, playbook, fired, as_of)
-        return _write_out(rows, rules, playbook, as_of, history.id_key, moments)
+        return _write_out(rows, rules, playbook, as_of, history, moments)
     finally:
         # Released in the reverse order of their making: on Spark Connect a table is a plan
         # naming the tables it was made from, and releasing it reads them again.
@@ -356,7 +357,7 @@ def _write_out(
     rules: list[_Rules],
     playbook: Playbook,
     as_of: dt.date,
-    id_key: bytes,
+    history: History,
     moments: dict[tuple[str, str], dt.datetime],
 ) -> list[Decision]:
     """The decision query's rows as decisions and plays (the plays' due times and ids)."""
@@ -372,6 +373,7 @@ def _write_out(
         return notify, min(within) if within else None, escalate
 
     has = set(rows.column_names)
+    experiment = playbook.model.experiment_name
     decisions: list[Decision] = []
     for r in rules:
         part = rows.filter(rows[r.col("held")])
@@ -417,7 +419,7 @@ def _write_out(
                 shown["projected_ceiling"] = ceiling  # None: no projection, so due at once
             notify, sla, escalate = routed(routes[i])
             play = PlayDraft(
-                play_id=play_id(acct, trigger.id, as_of, id_key),
+                play_id=play_id(acct, trigger.id, as_of, history.id_key),
                 account_id=acct,
                 trigger=trigger.id,
                 fired_on=as_of,
@@ -433,5 +435,12 @@ def _write_out(
                 sla_due_at=_sla_due(as_of, zone, sla) if sla is not None else None,
                 segment=segment[i],
             )
-            decisions.append(Decision(acct, trigger.id, "fired", play=play))
+            if share := playbook.model.holdout_of(trigger):
+                # an account keeps the arm it was first given, whatever the share is now
+                arm = history.arms.get((experiment, acct, trigger.id)) or drawn(
+                    experiment, trigger.id, acct, share
+                )
+                play = replace(play, experiment=experiment, arm=arm)
+            action = "held_out" if play.arm == "held_out" else "fired"
+            decisions.append(Decision(acct, trigger.id, action, play=play))
     return decisions

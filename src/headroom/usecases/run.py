@@ -67,7 +67,8 @@ def _earlier(store: Store, day: dt.date, book: Playbook) -> PlaybookRun:
 
 
 def _fresh(day: dt.date, book: Playbook, decisions: list[Decision]) -> PlaybookRun:
-    return _result(day, book, [d.play for d in decisions if d.play is not None], decisions)
+    fired = [d.play for d in decisions if d.play is not None and d.action == "fired"]
+    return _result(day, book, fired, decisions)
 
 
 def run_playbook(
@@ -133,6 +134,6 @@ def _recorded(
         order = [t.id for t in book.model.triggers]
         runs.finish_run(
             store, run.id, runs.summary(day, result, order),
-            plays_fired=sum(1 for d in result if d.play is not None), decisions=len(result),
+            plays_fired=sum(1 for d in result if d.action == "fired"), decisions=len(result),
         )  # fmt: skip
     return result

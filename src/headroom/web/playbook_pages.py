@@ -140,7 +140,7 @@ def would_fire(store: Store, source: Source, playbook: Playbook, as_of: dt.date)
         decisions: list[Decision] = deciding.decide(store, own, playbook, as_of)
     finally:
         own.close()
-    plays = [d.play for d in decisions if d.play is not None]
+    plays = [d.play for d in decisions if d.play is not None and d.action == "fired"]
     plays.sort(key=lambda p: (p.priority, p.trigger, p.account_id))
     skipped = [d for d in decisions if d.action == "skipped"]
     return {
