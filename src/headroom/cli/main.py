@@ -147,6 +147,7 @@ def _register() -> None:
         deliver,
         demo,
         expansion,
+        experiments,
         forecast,
         generate,
         playbook,

@@ -1,0 +1,218 @@
+"""Holdout experiments through the real interfaces: a run draws accounts into arms by a salted
+hash that any rerun repeats, records the held-out ones as controls that are never delivered nor
+queued; `headroom experiments` recovers a planted effect exactly, with the intervals and p-value
+of plain reference formulas, and says first when the arms are not the configured split."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import stats
+from sqlalchemy import update
+from typer.testing import CliRunner
+
+from headroom.cli.main import app
+from headroom.plays.experiments import newcombe, two_proportion_p
+from headroom.store.database import Store
+from headroom.store.models import Delivery, Play
+from headroom.triggers.holdout import draw, drawn
+from tests.delivery.helpers import DAY, playbook_with, source
+from tests.delivery.receivers import SECRET
+from tests.triggers.scenarios import Scenario, days
+
+HOOKS = f"""channels:
+  hook: {{kind: webhook, url: "http://127.0.0.1:9/", secret: "{SECRET}"}}
+send:
+  self_serve: {{channel: hook}}
+  csm: {{channel: hook}}
+  ae: {{channel: hook}}
+  ae_alert: {{channel: hook}}
+  csm_direct_message: {{channel: hook}}
+"""
+
+
+@given(st.text(max_size=20), st.text(max_size=20), st.text(max_size=20))
+def test_the_draw_is_a_number_from_0_to_1_the_same_every_time(e: str, t: str, a: str) -> None:
+    assert 0 <= draw(e, t, a) < 1
+    assert draw(e, t, a) == draw(e, t, a)
+
+
+def test_the_draw_holds_out_its_share_and_a_new_experiment_draws_afresh() -> None:
+    accounts = [f"acc_{i:05d}" for i in range(20_000)]
+    held = {a for a in accounts if drawn("q3", "seats", a, 0.1) == "held_out"}
+    assert 0.09 < len(held) / len(accounts) < 0.11
+    again = {a for a in accounts if drawn("q4", "seats", a, 0.1) == "held_out"}
+    assert 0.005 < len(held & again) / len(accounts) < 0.015  # independent: about 1%
+    # a larger share holds out everyone the smaller one did
+    assert held <= {a for a in accounts if drawn("q3", "seats", a, 0.2) == "held_out"}
+
+
+def _salt(arms: dict[str, str]) -> str:
+    """An experiment name whose draw gives these accounts these arms (the draw is fixed by
+    the names: the test looks for a salt rather than steering the draw)."""
+    trigger = {"a1": "seat_expansion_urgent", "a2": "seat_expansion_proactive",
+               "a3": "enterprise_expansion"}  # fmt: skip
+    for i in range(1000):
+        name = f"trial-{i}"
+        if all(drawn(name, trigger[a], a, 0.5) == arm for a, arm in arms.items()):
+            return name
+    raise AssertionError("no salt found")
+
+
+def test_a_held_out_play_is_recorded_but_never_delivered_queued_nor_won(tmp_path: Path) -> None:
+    book = playbook_with(tmp_path / "book", HOOKS)
+    salt = _salt({"a1": "treated", "a2": "held_out", "a3": "treated"})
+    book.write_text(book.read_text() + f"\nholdout: 50%\nexperiment: {salt}\n")
+    src = source(tmp_path / "src")
+    run = CliRunner().invoke(
+        app, ["run", str(src), "--playbook", str(book), "--as-of", str(DAY), "--format", "json"]
+    )
+    assert run.exit_code == 0, run.output
+    result = json.loads(run.output)
+    assert sorted(p["account_id"] for p in result["plays"]) == ["a1", "a3"]
+    assert {d["account_id"]: d["action"] for d in result["decisions"]} == {
+        "a1": "fired", "a2": "held_out", "a3": "fired"
+    }  # fmt: skip
+    with Store() as store:
+        plays = {p.account_id: p for p in store.plays()}
+        with store.session() as s:
+            sent = {d.play_id for d in s.query(Delivery)}
+    assert {a: (p.status, p.arm, p.experiment) for a, p in plays.items()} == {
+        "a1": ("open", "treated", salt),
+        "a2": ("held_out", "held_out", salt),
+        "a3": ("open", "treated", salt),
+    }
+    assert plays["a2"].play_id not in sent and plays["a1"].play_id in sent
+    listed = CliRunner().invoke(app, ["plays", "list", "--status", "open", "--format", "json"])
+    assert "a2" not in {p["account_id"] for p in json.loads(listed.output)}
+    won = CliRunner().invoke(app, ["plays", "record", plays["a2"].play_id, "--outcome", "won"])
+    assert won.exit_code == 1
+    assert won.stderr.strip() == (
+        f"error: play {plays['a2'].play_id} is held out: a control of its trigger's "
+        "experiment; a held-out account gets no play to win or lose; its expansions count in "
+        "headroom experiments"
+    )
+    # the next day's run does not draw the account again: it is in its (held-out) play
+    nxt = CliRunner().invoke(
+        app, ["run", str(src), "--playbook", str(book), "--as-of", str(DAY + dt.timedelta(days=1)),
+              "--format", "json"],
+    )  # fmt: skip
+    assert nxt.exit_code == 0, nxt.output
+    assert "held_out" not in {d["action"] for d in json.loads(nxt.output)["decisions"]}
+
+
+# -- the report on a planted effect -------------------------------------------------------------
+
+START = dt.date(2026, 1, 5)
+END = START + dt.timedelta(days=120)
+PLAYBOOK = """version: 1
+name: planted
+experiment: spring
+triggers:
+  - id: grow
+    when: "seats > 0"
+    offer: seats
+    holdout: 20%
+"""
+
+
+def planted(folder: Path, n: int = 500) -> tuple[Path, dict[str, str]]:
+    """``n`` accounts that all fire ``grow`` on START. Of the treated, 3 in 10 add 50 MRR 30
+    days later; of the held out, 1 in 10 (in account order): +20 points, caused by the play."""
+    s = Scenario(folder)
+    arms: dict[str, str] = {
+        f"a{i:04d}": drawn("spring", "grow", f"a{i:04d}", 0.2) for i in range(n)
+    }
+    counts = {"treated": 0, "held_out": 0}
+    for account, arm in arms.items():
+        s.account(account, start="2025-06-01")
+        k = counts[arm]
+        counts[arm] += 1
+        if k % 10 < (3 if arm == "treated" else 1):
+            s.subs.append(f"x_{account},{account},{START + dt.timedelta(days=30)},,50,Starter,2,")
+        # a usage row a day to the end: where the data ends
+    s.daily("a0000", "active_users", [(d, 5) for d in days(START, END)])
+    return s.write(), arms
+
+
+def test_experiments_recover_a_planted_effect_with_the_reference_intervals(
+    tmp_path: Path,
+) -> None:
+    folder, arms = planted(tmp_path / "src")
+    book = tmp_path / "playbook.yaml"
+    book.write_text(PLAYBOOK)
+    run = CliRunner().invoke(
+        app, ["run", str(folder), "--playbook", str(book), "--as-of", str(START)]
+    )
+    assert run.exit_code == 0, run.output
+    got = CliRunner().invoke(
+        app, ["experiments", str(folder), "--playbook", str(book), "--through", str(END),
+              "--format", "json"],
+    )  # fmt: skip
+    assert got.exit_code == 0, got.output
+    report = json.loads(got.stdout)
+    (grow,) = report["triggers"]
+    n_t = sum(a == "treated" for a in arms.values())
+    n_c = len(arms) - n_t
+    x_t = sum(k % 10 < 3 for k in range(n_t))
+    x_c = sum(k % 10 < 1 for k in range(n_c))
+    assert (grow["treated"], grow["held_out"], grow["pending"]) == (n_t, n_c, 0)
+    assert grow["rate_treated"] == pytest.approx(x_t / n_t)
+    assert grow["rate_held_out"] == pytest.approx(x_c / n_c)
+    d, low, high = newcombe(x_t, n_t, x_c, n_c)
+    assert [grow["uplift"], grow["uplift_low"], grow["uplift_high"]] == pytest.approx(
+        [d, low, high]
+    )
+    assert 0 < grow["uplift_low"] < 0.2 < grow["uplift_high"]  # covers the planted +20 points
+    assert grow["p_value"] == pytest.approx(two_proportion_p(x_t, n_t, x_c, n_c))
+    arr = 12 * 50 * (x_t / n_t - x_c / n_c) * n_t
+    assert grow["incremental_arr"] == pytest.approx(arr)
+    assert grow["incremental_arr_low"] < arr < grow["incremental_arr_high"]
+    assert grow["sample_ratio_mismatch"] is False and report["sample_ratio_mismatch"] == []
+
+    # docs/experiments.md works this example through: its numbers are these
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "experiments.md").read_text()
+    docs = " ".join(docs.split())
+    for said in (
+        f"The draw gives {n_t} treated and {n_c} held out",
+        f"p-value is {grow['srm_p_value']:.3f}: no mismatch",
+        f"({x_t} of {n_t})",
+        f"({x_c} of {n_c})",
+        f"+{d * 100:.1f} points, 95% interval +{low * 100:.1f} to +{high * 100:.1f} "
+        f"(Newcombe), p = {grow['p_value']:.2g}",
+        f"12 x ({50 * x_t / n_t:.2f} - {50 * x_c / n_c:.2f}) x {n_t} = "
+        f"{grow['incremental_arr']:,.0f}",
+        f"needs {grow['planned_held_out']} accounts",
+    ):
+        assert said in docs, said
+
+    # a tampered store: 60 treated accounts relabelled held out
+    with Store() as store, store.session() as s:
+        ids = [p.play_id for p in s.query(Play).filter(Play.arm == "treated").limit(60)]
+        s.execute(update(Play).where(Play.play_id.in_(ids)).values(arm="held_out"))
+    table = CliRunner().invoke(
+        app, ["experiments", str(folder), "--playbook", str(book), "--through", str(END)]
+    )
+    assert table.exit_code == 0, table.output
+    first = table.stdout.strip().splitlines()[0]
+    assert first.startswith("sample ratio mismatch: grow's arms are not its configured split")
+
+
+@given(
+    x1=st.integers(0, 200), n1=st.integers(1, 200), x2=st.integers(0, 200), n2=st.integers(1, 200)
+)
+def test_the_p_value_is_the_chi_squared_tests_without_correction(
+    x1: int, n1: int, x2: int, n2: int
+) -> None:
+    x1, x2 = min(x1, n1), min(x2, n2)
+    if x1 + x2 in (0, n1 + n2):
+        assert two_proportion_p(x1, n1, x2, n2) == 1.0
+        return
+    table = [[x1, n1 - x1], [x2, n2 - x2]]
+    p = stats.chi2_contingency(table, correction=False).pvalue
+    assert two_proportion_p(x1, n1, x2, n2) == pytest.approx(p, rel=1e-6, abs=1e-12)
