@@ -51,13 +51,48 @@ def teamflow_command(
         DEFAULT_END.isoformat(), "--end", metavar=DAY, help="Last day of the history (YYYY-MM-DD)."
     ),
     parquet: bool = typer.Option(False, "--parquet", help="Write Parquet instead of CSV."),
+    treatment_effect: float | None = typer.Option(
+        None,
+        "--treatment-effect",
+        metavar="SHARE",
+        help="Also replay --playbook's holdouts over the history, recording its plays in the "
+        "state store, each treated play adding an expansion with this chance.",
+    ),
+    playbook: Path | None = typer.Option(
+        None, "--playbook", help="The playbook (with a holdout) --treatment-effect replays."
+    ),
+    horizon_days: int = typer.Option(
+        90, "--horizon-days", metavar="DAYS", help="Days after a play its expansion comes in."
+    ),
     fmt: FormatOption = Format.table,
 ) -> None:
     """Generate the TeamFlow reference source, with its planted truth in OUT/truth/."""
     last = parse_date(end, "--end")
     assert last is not None
+    if (treatment_effect is None) != (playbook is None):
+        from headroom.errors import UsageError
+
+        raise UsageError(
+            "--treatment-effect and --playbook go together",
+            fix="pass both to simulate a holdout experiment, or neither",
+        )
     options = Options(accounts=accounts, days=days, seed=seed, end=last, parquet=parquet)
     summary = run_generate(out, options, quiet=fmt != Format.table)
+    if treatment_effect is not None and playbook is not None:
+        from headroom.playbook.model import load_playbook
+        from headroom.signals.registry import types
+        from headroom.store.database import Store
+        from headroom.usecases.simulate import simulate_holdouts
+
+        book = load_playbook(playbook, types())
+        with Store() as store:
+            sim = simulate_holdouts(out, book, store, treatment_effect, seed, horizon_days)
+        if fmt == Format.table:
+            for t in sim.triggers:
+                console().print(
+                    f"{t.trigger}: {t.treated:,} treated, {t.held_out:,} held out; planted "
+                    f"uplift {t.uplift:+.1%} (truth/experiment.json)"
+                )
     rows = [{"table": name, "rows": n} for name, n in summary.rows.items()]
     if fmt == Format.json:
         print_json(
