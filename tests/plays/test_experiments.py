@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
@@ -17,13 +19,24 @@ from sqlalchemy import update
 from typer.testing import CliRunner
 
 from headroom.cli.main import app
+from headroom.playbook.model import load_playbook
 from headroom.plays.experiments import newcombe, two_proportion_p
+from headroom.signals.registry import types
+from headroom.sources import load
+from headroom.sources.engines import on_engine
 from headroom.store.database import Store
 from headroom.store.models import Delivery, Play
+from headroom.triggers.decisions import Decision, History
+from headroom.triggers.evaluate import evaluate
 from headroom.triggers.holdout import draw, drawn
+from headroom.users import add_user
+from headroom.web.app import create_app
+from headroom.web.parts import Serve
+from tests import parts
 from tests.delivery.helpers import DAY, playbook_with, source
 from tests.delivery.receivers import SECRET
 from tests.triggers.scenarios import Scenario, days
+from tests.web.helpers import HTML, PASSWORD, sign_in
 
 HOOKS = f"""channels:
   hook: {{kind: webhook, url: "http://127.0.0.1:9/", secret: "{SECRET}"}}
@@ -216,3 +229,65 @@ def test_the_p_value_is_the_chi_squared_tests_without_correction(
     table = [[x1, n1 - x1], [x2, n2 - x2]]
     p = stats.chi2_contingency(table, correction=False).pvalue
     assert two_proportion_p(x1, n1, x2, n2) == pytest.approx(p, rel=1e-6, abs=1e-12)
+
+
+# -- the page and the API -----------------------------------------------------------------------
+
+
+def test_the_experiments_page_and_api_show_the_same_numbers(tmp_path: Path) -> None:
+    folder, arms = planted(tmp_path / "src", n=300)
+    book = tmp_path / "playbook.yaml"
+    book.write_text(PLAYBOOK)
+    run = CliRunner().invoke(
+        app, ["run", str(folder), "--playbook", str(book), "--as-of", str(START)]
+    )
+    assert run.exit_code == 0, run.output
+    store = Store()
+    add_user(store, "boss", "manager", PASSWORD)
+    source = load(folder, today=END)
+    serve = Serve(store, [], source=source, as_of=END, playbook=load_playbook(book, types()))
+    try:
+        with TestClient(create_app(serve)) as client:
+            assert client.get("/api/v1/experiments").status_code == 401
+            sign_in(client, "boss")
+            api = client.get("/api/v1/experiments").json()
+            page = client.get("/experiments", headers=HTML)
+            bad = client.get("/api/v1/experiments?horizon_days=ninety")
+    finally:
+        source.close()
+        store.close()
+    (grow,) = api["triggers"]
+    n_t = sum(a == "treated" for a in arms.values())
+    assert (grow["treated"], grow["held_out"]) == (n_t, len(arms) - n_t)
+    assert [c["month"] for c in api["cumulative"]] == ["2026-01-01"]
+    assert api["cumulative"][0]["incremental_arr"] == pytest.approx(grow["incremental_arr"])
+    assert page.status_code == 200
+    row = re.search(r'<table class="queue" id="experiments">.*?</table>', page.text, re.S)
+    assert row is not None
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(0), re.S)
+    assert cells[:3] == ["grow", f"{n_t:,}", f"{len(arms) - n_t:,}"]
+    assert f"{grow['uplift'] * 100:+.1f} pts" in cells[5]
+    assert bad.status_code == 400
+    assert bad.json()["error"]["message"] == "horizon_days 'ninety' is not a whole number of days"
+
+
+@pytest.mark.spark
+@pytest.mark.xdist_group("spark")
+def test_the_draw_is_the_same_on_spark(tmp_path: Path) -> None:
+    parts.spark()
+    folder, arms = planted(tmp_path / "src", n=120)
+    book_file = tmp_path / "playbook.yaml"
+    book_file.write_text(PLAYBOOK)
+    book = load_playbook(book_file, types())
+    source = load(folder, today=END)
+    try:
+        on_duckdb = evaluate(source, book, START, History())
+        on_spark = evaluate(on_engine(source, "spark"), book, START, History())
+    finally:
+        source.close()
+
+    def drawn_arms(decisions: list[Decision]) -> dict[str, tuple[str, str | None]]:
+        return {d.account_id: (d.action, d.play.arm if d.play else None) for d in decisions}
+
+    assert drawn_arms(on_spark) == drawn_arms(on_duckdb)
+    assert {a: arm for a, (_, arm) in drawn_arms(on_duckdb).items()} == arms

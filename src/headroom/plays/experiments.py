@@ -81,6 +81,18 @@ class TriggerResult:
 
 
 @dataclass(frozen=True)
+class Cumulative:
+    """Every trigger's accounts first drawn by the end of ``month``, together."""
+
+    month: dt.date  # its first day
+    treated: int
+    held_out: int
+    incremental_arr: float | None
+    incremental_arr_low: float | None
+    incremental_arr_high: float | None
+
+
+@dataclass(frozen=True)
 class Experiments:
     """Every holdout trigger's experiment, and all of them together."""
 
@@ -90,6 +102,8 @@ class Experiments:
     data_end: dt.date
     triggers: list[TriggerResult]
     overall: TriggerResult | None
+    #: incremental expansion ARR of the accounts drawn by the end of each month: over time
+    cumulative: list[Cumulative]
 
     @property
     def mismatched(self) -> list[str]:
@@ -105,6 +119,7 @@ class Experiments:
             "sample_ratio_mismatch": self.mismatched,
             "triggers": [asdict(t) for t in self.triggers],
             "overall": None if self.overall is None else asdict(self.overall),
+            "cumulative": [asdict(c) | {"month": c.month.isoformat()} for c in self.cumulative],
         }
 
 
@@ -152,7 +167,17 @@ def experiments(
         overall = _result("overall", None, first, outcomes, horizon_days, effect, end)
     elif results:
         overall = results[0]
-    return Experiments(name, horizon_days, effect, end, results, overall)
+    counted = sorted({v[0].replace(day=1) for k, v in first.items() if k in outcomes})
+    cumulative = []
+    for month in counted:
+        after = dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        upto = {k: v for k, v in first.items() if v[0] < after}
+        r = _result("overall", None, upto, outcomes, horizon_days, effect, end)
+        cumulative.append(
+            Cumulative(month, r.treated, r.held_out, r.incremental_arr, r.incremental_arr_low,
+                       r.incremental_arr_high)
+        )  # fmt: skip
+    return Experiments(name, horizon_days, effect, end, results, overall, cumulative)
 
 
 def _outcomes(

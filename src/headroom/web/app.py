@@ -26,6 +26,7 @@ from headroom.sources import Source
 from headroom.sources.limits import is_out_of_memory, out_of_memory
 from headroom.usecases.account import AccountViews
 from headroom.web import (
+    api_experiments,
     api_metrics,
     api_plays,
     api_runs,
@@ -221,6 +222,7 @@ def create_app(serve: Serve) -> FastAPI:
         playbook_pages,
         api_runs,
         api_metrics,
+        api_experiments,
         ingest_api,
         prometheus,
     ):

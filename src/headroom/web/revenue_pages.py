@@ -18,6 +18,7 @@ from headroom.metrics.time_to_expansion import TimeToExpansion
 from headroom.plays.conversion import funnel
 from headroom.plays.pipeline import pipeline
 from headroom.web import metrics_cache
+from headroom.web.api_experiments import experiments_of
 from headroom.web.auth import page_user
 from headroom.web.charts import bar_chart, line_chart, step_chart
 from headroom.web.parts import AsOfDep, PlaybookDep, SourceDep, StoreDep
@@ -106,6 +107,39 @@ def pipeline_page(
                                                  for r in result.by_segment]),
         },
     )  # fmt: skip
+
+
+@router.get("/experiments", response_class=HTMLResponse)
+def experiments_page(
+    store: StoreDep,
+    source: SourceDep,
+    playbook: PlaybookDep,
+    as_of: AsOfDep,
+    request: Request,
+    horizon_days: str = "90",
+    effect: str = "0.05",
+) -> Response:
+    signed = page_user(store, request)
+    result = experiments_of(store, source, playbook, as_of, horizon_days, effect)
+    shown = [*result.triggers]
+    if result.overall is not None and len(result.triggers) > 1:
+        shown.append(result.overall)
+    points = [
+        (c.month, c.incremental_arr) for c in result.cumulative if c.incremental_arr is not None
+    ]
+    return templates.TemplateResponse(
+        request,
+        "experiments.html",
+        {
+            "me": signed.person,
+            "csrf": signed.csrf,
+            "x": result,
+            "shown": shown,
+            "horizon_days": horizon_days,
+            "effect": effect,
+            "chart": line_chart("incremental ARR", points),
+        },
+    )
 
 
 @router.get("/revenue", response_class=HTMLResponse)
