@@ -115,6 +115,8 @@ def _interval(
 def _detectable(days: int | None) -> str:
     if days is None:
         return "n/a"
+    if days > 3650:
+        return "not at this volume"
     return "now" if days == 0 else f"in ~{days} days"
 
 
