@@ -291,3 +291,37 @@ def test_the_draw_is_the_same_on_spark(tmp_path: Path) -> None:
 
     assert drawn_arms(on_spark) == drawn_arms(on_duckdb)
     assert {a: arm for a, (_, arm) in drawn_arms(on_duckdb).items()} == arms
+
+
+def test_a_changed_split_is_recorded_and_each_account_expected_at_its_own(
+    tmp_path: Path,
+) -> None:
+    # 400 accounts drawn at 20% on START; then the split goes to 40%, and 400 accounts that
+    # start paying later are drawn at that
+    s = Scenario(tmp_path / "src")
+    for i in range(400):
+        s.account(f"a{i:04d}", start="2025-06-01")
+        s.account(f"b{i:04d}", start=str(START + dt.timedelta(days=5)))
+    s.daily("a0000", "active_users", [(d, 5) for d in days(START, END)])
+    folder = s.write()
+    book = tmp_path / "playbook.yaml"
+    for share, day in (("20%", START), ("40%", START + dt.timedelta(days=10))):
+        book.write_text(PLAYBOOK.replace("holdout: 20%", f"holdout: {share}"))
+        run = CliRunner().invoke(
+            app, ["run", str(folder), "--playbook", str(book), "--as-of", str(day)]
+        )
+        assert run.exit_code == 0, run.output
+    got = CliRunner().invoke(
+        app, ["experiments", str(folder), "--playbook", str(book), "--through", str(END),
+              "--format", "json"],
+    )  # fmt: skip
+    report = json.loads(got.stdout)
+    assert [(d["first_fired"], d["plays"], d["holdouts"]) for d in report["designs"]] == [
+        (str(START), 400, {"grow": 0.2}),
+        (str(START + dt.timedelta(days=10)), 400, {"grow": 0.4}),
+    ]
+    (grow,) = report["triggers"]
+    held = sum(drawn("spring", "grow", f"a{i:04d}", 0.2) == "held_out" for i in range(400))
+    held += sum(drawn("spring", "grow", f"b{i:04d}", 0.4) == "held_out" for i in range(400))
+    assert grow["held_out"] == held  # nobody drawn twice: the first 400 kept their arms
+    assert grow["sample_ratio_mismatch"] is False, grow["srm_p_value"]

@@ -44,6 +44,7 @@ def experiments_command(
     intervals, incremental expansion ARR, p-value, sample-ratio check."""
     from headroom.playbook.model import load_playbook
     from headroom.plays.experiments import experiments
+    from headroom.plays.versions import texts
     from headroom.signals.registry import types
     from headroom.store.database import Store
 
@@ -51,10 +52,11 @@ def experiments_command(
     book = load_playbook(playbook, types())
     with Store() as store:
         plays = store.plays()
+        kept = texts(store)
     src = load_source(source, mapping)
     try:
         end = report_end(src, asked, "--through")
-        result = experiments(book, plays, src, end, horizon_days, effect)
+        result = experiments(book, plays, src, end, horizon_days, effect, kept)
     finally:
         src.close()
     if fmt == Format.json:
@@ -95,6 +97,12 @@ def experiments_command(
         title=f"Experiment {result.experiment!r}: expansions within {result.horizon_days} "
         f"days, counted to {result.data_end}",
     )
+    for d in result.designs:
+        split = ", ".join(f"{t} {s:.0%}" for t, s in d.holdouts.items() if s) or "unknown"
+        out.print(
+            f"drawn under playbook {d.version} from {d.first_fired} to {d.last_fired}: "
+            f"{d.plays:,} plays; held out: {split}"
+        )
     out.print(
         "Counted: accounts whose horizon is over. 'detectable': when the held-out arm is "
         f"large enough to detect +{result.effect:.0%} at 80% power; a p-value read before "

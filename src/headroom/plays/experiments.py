@@ -31,17 +31,18 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import ibis
 import numpy as np
+import yaml
 from scipy import stats
 
 from headroom.errors import UsageError
 from headroom.metrics.expansion import expansion_events
-from headroom.playbook.model import Playbook
+from headroom.playbook.model import Playbook, PlaybookModel
 from headroom.sources import Source
 from headroom.store.models import Play
 
@@ -81,6 +82,18 @@ class TriggerResult:
 
 
 @dataclass(frozen=True)
+class Design:
+    """The experiment as one playbook version set it: its holdouts, and the plays drawn
+    under it (starting, re-splitting or stopping an experiment is a new version)."""
+
+    version: str
+    first_fired: dt.date
+    last_fired: dt.date
+    plays: int
+    holdouts: dict[str, float]  # by trigger (empty: the version's text is not in the store)
+
+
+@dataclass(frozen=True)
 class Cumulative:
     """Every trigger's accounts first drawn by the end of ``month``, together."""
 
@@ -104,6 +117,8 @@ class Experiments:
     overall: TriggerResult | None
     #: incremental expansion ARR of the accounts drawn by the end of each month: over time
     cumulative: list[Cumulative]
+    #: the playbook versions the accounts were drawn under, oldest first
+    designs: list[Design]
 
     @property
     def mismatched(self) -> list[str]:
@@ -120,6 +135,11 @@ class Experiments:
             "triggers": [asdict(t) for t in self.triggers],
             "overall": None if self.overall is None else asdict(self.overall),
             "cumulative": [asdict(c) | {"month": c.month.isoformat()} for c in self.cumulative],
+            "designs": [
+                asdict(d)
+                | {"first_fired": d.first_fired.isoformat(), "last_fired": d.last_fired.isoformat()}
+                for d in self.designs
+            ],
         }
 
 
@@ -130,9 +150,12 @@ def experiments(
     through: dt.date,
     horizon_days: int = 90,
     effect: float = 0.05,
+    versions: Mapping[str, str] | None = None,
 ) -> Experiments:
     """Treated against held-out accounts of each trigger with a holdout, counted to ``through``
     (the last day of the data: an account counts once its horizon is over by then).
+    ``versions``: the stored playbook texts by version, to say each design's holdouts (and to
+    expect each account's arm at the share it was drawn with).
 
     >>> result = experiments(book, store.plays(), source, dt.date(2026, 9, 30))  # doctest: +SKIP
     >>> result.triggers[0].uplift_low > 0  # doctest: +SKIP
@@ -152,8 +175,13 @@ def experiments(
     end = through
     drawn = [p for p in plays if p.experiment == name and p.arm is not None]
     first: dict[tuple[str, str], tuple[dt.date, str]] = {}
+    drawn_with: dict[tuple[str, str], str] = {}  # the playbook version of the first draw
     for p in sorted(drawn, key=lambda p: p.fired_on):  # plays, not account data: a few a day
-        first.setdefault((p.trigger, p.account_id), (p.fired_on, p.arm or ""))
+        if (p.trigger, p.account_id) not in first:
+            first[(p.trigger, p.account_id)] = (p.fired_on, p.arm or "")
+            drawn_with[(p.trigger, p.account_id)] = p.playbook_version
+    designs = _designs(drawn, versions or {})
+    shares_of = {d.version: d.holdouts for d in designs}
     outcomes = _outcomes(source, first, horizon_days, end)
     results = []
     for trigger in book.model.triggers:
@@ -161,7 +189,11 @@ def experiments(
         mine = {k: v for k, v in first.items() if k[0] == trigger.id}
         if not share and not mine:
             continue
-        results.append(_result(trigger.id, share, mine, outcomes, horizon_days, effect, end))
+        # each account expected in the held-out arm at the share it was drawn with
+        expected = {k: shares_of.get(drawn_with[k], {}).get(k[0], share) for k in mine}
+        results.append(
+            _result(trigger.id, share, mine, outcomes, horizon_days, effect, end, expected)
+        )
     overall = None
     if len(results) > 1:
         overall = _result("overall", None, first, outcomes, horizon_days, effect, end)
@@ -177,7 +209,23 @@ def experiments(
             Cumulative(month, r.treated, r.held_out, r.incremental_arr, r.incremental_arr_low,
                        r.incremental_arr_high)
         )  # fmt: skip
-    return Experiments(name, horizon_days, effect, end, results, overall, cumulative)
+    return Experiments(name, horizon_days, effect, end, results, overall, cumulative, designs)
+
+
+def _designs(plays: Sequence[Play], versions: Mapping[str, str]) -> list[Design]:
+    """The playbook versions ``plays`` were drawn under, with each one's holdouts."""
+    by: dict[str, list[dt.date]] = {}
+    for p in plays:
+        by.setdefault(p.playbook_version, []).append(p.fired_on)
+    out = []
+    for version, days in by.items():
+        holdouts: dict[str, float] = {}
+        text = versions.get(version)
+        if text is not None:
+            model = PlaybookModel.model_validate(yaml.safe_load(text))
+            holdouts = {t.id: model.holdout_of(t) for t in model.triggers}
+        out.append(Design(version, min(days), max(days), len(days), holdouts))
+    return sorted(out, key=lambda d: (d.first_fired, d.version))
 
 
 def _outcomes(
@@ -225,6 +273,7 @@ def _result(
     horizon: int,
     effect: float,
     end: dt.date,
+    expected: Mapping[tuple[str, str], float] | None = None,
 ) -> TriggerResult:
     counted = {k: outcomes[k] for k in mine if k in outcomes}
     arms = {k: mine[k][1] for k in counted}
@@ -248,7 +297,8 @@ def _result(
         arr_low, arr_high = 12 * d_low * n_t, 12 * d_high * n_t
     srm_p = None
     if share and n_t + n_c:
-        srm_p = sample_ratio_p(n_t, n_c, share)
+        shares = [expected[k] for k in counted] if expected else [share] * (n_t + n_c)
+        srm_p = sample_ratio_p(n_c, shares)
     pending = sum(1 for k in mine if k not in outcomes)
     planned = days = None
     split = share if share else (n_c / (n_t + n_c) if n_t + n_c else None)
@@ -356,12 +406,20 @@ def bootstrap_difference(
     return float(low), float(high)
 
 
-def sample_ratio_p(treated: int, held: int, share: float) -> float:
-    """The chi-squared p-value of the arms' sizes against a holdout of ``share``."""
-    n = treated + held
-    expected = (n * (1 - share), n * share)
-    stat = sum((o - e) ** 2 / e for o, e in zip((treated, held), expected, strict=True))
-    return float(stats.chi2.sf(stat, 1))
+def sample_ratio_p(held: int, shares: Sequence[float]) -> float:
+    """The two-sided p-value of ``held`` held-out accounts among accounts each held out with
+    its share of ``shares`` (the split they were drawn with). With one share for all, this is
+    the chi-squared test of the two arms' sizes.
+
+    >>> round(sample_ratio_p(91, [0.2] * 500), 3)
+    0.314
+    """
+    mean = sum(shares)
+    var = sum(s * (1 - s) for s in shares)
+    if var == 0:
+        return 1.0 if held == round(mean) else 0.0
+    z = (held - mean) / math.sqrt(var)
+    return float(2 * stats.norm.sf(abs(z)))
 
 
 def held_out_needed(base: float, effect: float, share: float) -> int:

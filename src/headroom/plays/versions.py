@@ -74,6 +74,13 @@ def record_version(store: Store, book: Playbook, now: dt.datetime | None = None)
     return book.version
 
 
+def texts(store: Store) -> dict[str, str]:
+    """Every kept version's playbook text, by version."""
+    with store.session() as s:
+        rows = s.execute(select(PlaybookVersion.version, PlaybookVersion.text)).all()
+    return {str(v): str(t) for v, t in rows}
+
+
 def _per_version(s: Session, model: type[RunRow] | type[Play]) -> dict[str, int]:
     """How many rows of ``model`` (runs, plays) each playbook version has."""
     q = select(model.playbook_version, func.count()).group_by(model.playbook_version)

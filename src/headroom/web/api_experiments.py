@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from headroom.errors import NotFoundError, UsageError
 from headroom.playbook.model import Playbook
 from headroom.plays.experiments import Experiments, experiments
+from headroom.plays.versions import texts
 from headroom.sources import Source
 from headroom.store.database import Store
 from headroom.web.api_plays import Asker
@@ -52,6 +53,16 @@ class CumulativeMonth(BaseModel):
     incremental_arr_high: float | None
 
 
+class DesignOut(BaseModel):
+    """The experiment as one playbook version set it (a new split is a new version)."""
+
+    version: str
+    first_fired: dt.date
+    last_fired: dt.date
+    plays: int
+    holdouts: dict[str, float] = Field(description="held-out share by trigger")
+
+
 class ExperimentsOut(BaseModel):
     experiment: str
     horizon_days: int
@@ -61,6 +72,7 @@ class ExperimentsOut(BaseModel):
     triggers: list[ExperimentTrigger]
     overall: ExperimentTrigger | None
     cumulative: list[CumulativeMonth]
+    designs: list[DesignOut]
 
 
 def experiments_of(
@@ -88,7 +100,7 @@ def experiments_of(
         share = float(effect)
     except ValueError:
         raise UsageError(f"effect {effect!r} is not a number", fix="e.g. 0.05") from None
-    return experiments(playbook, store.plays(), source, as_of, days, share)
+    return experiments(playbook, store.plays(), source, as_of, days, share, texts(store))
 
 
 router = APIRouter(prefix="/api/v1/experiments", tags=["experiments"])
