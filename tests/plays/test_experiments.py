@@ -325,3 +325,18 @@ def test_a_changed_split_is_recorded_and_each_account_expected_at_its_own(
     held += sum(drawn("spring", "grow", f"b{i:04d}", 0.4) == "held_out" for i in range(400))
     assert grow["held_out"] == held  # nobody drawn twice: the first 400 kept their arms
     assert grow["sample_ratio_mismatch"] is False, grow["srm_p_value"]
+
+
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        ("    holdout: ten\n", "8:14: triggers.0.holdout: 'ten' is not a share from 0% to 50%"),
+        ("    holdout: 60%\n", "8:14: triggers.0.holdout: '60%' is not a share from 0% to 50%"),
+    ],
+)
+def test_a_bad_holdout_is_refused_where_it_is_written(tmp_path: Path, line: str, said: str) -> None:
+    book = tmp_path / "playbook.yaml"
+    book.write_text(PLAYBOOK.replace("    holdout: 20%\n", line))
+    run = CliRunner().invoke(app, ["check", str(book)])
+    assert run.exit_code == 1
+    assert run.stderr.strip() == f"error: playbook.yaml:{said}, e.g. 10%"

@@ -16,11 +16,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import ibis
 import ibis.expr.types as ir
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from headroom.errors import ConfigError
 from headroom.playbook.expressions import ConditionError, Node, SignalType, parse
@@ -108,6 +108,33 @@ def _duration(value: Any) -> Duration | None:
     return None if value is None else Duration.parse(value)
 
 
+_SHARE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+
+def holdout_share(text: str) -> float:
+    """A holdout such as ``10%`` as a share: ``0.1``. From 0% (none) to 50%: holding out
+    more than half would leave the plays themselves the smaller arm.
+
+    >>> holdout_share("10%"), holdout_share("0%")
+    (0.1, 0.0)
+    """
+    m = _SHARE.match(text)
+    share = float(m[1]) / 100 if m else -1.0
+    if not 0 <= share <= 0.5:
+        raise ValueError(f"{text!r} is not a share from 0% to 50%, e.g. 10%")
+    return share
+
+
+def _holdout_text(value: str | None) -> str | None:
+    if value is not None:
+        holdout_share(value)
+    return value
+
+
+#: A holdout as written (``10%``), checked where it is read.
+HoldoutText = Annotated[str | None, AfterValidator(_holdout_text)]
+
+
 class Cooldown(BaseModel):
     """No play of the same group for an account within ``period`` of the last one."""
 
@@ -146,7 +173,7 @@ class Trigger(BaseModel):
         description="benchmark share of plays won, e.g. '60-80%': the prior of the learned "
         "win rate until recorded outcomes outweigh it",
     )
-    holdout: str | None = Field(
+    holdout: HoldoutText = Field(
         default=None,
         description="share of the accounts it fires for that are held out at random, e.g. "
         "'10%': recorded, never delivered, compared with the rest (default: the playbook's)",
@@ -167,13 +194,6 @@ class Trigger(BaseModel):
     def _conversion(cls, value: str | None) -> str | None:
         if value is not None:
             conversion_range(value)
-        return value
-
-    @field_validator("holdout")
-    @classmethod
-    def _holdout(cls, value: str | None) -> str | None:
-        if value is not None:
-            holdout_share(value)
         return value
 
     @field_validator("for_")
@@ -209,23 +229,6 @@ def conversion_range(text: str) -> tuple[float, float]:
             f"{text!r} is not a range of percentages between 0 and 100, low first, e.g. 40-60%"
         )
     return low, high
-
-
-_SHARE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
-
-
-def holdout_share(text: str) -> float:
-    """A holdout such as ``10%`` as a share: ``0.1``. From 0% (none) to 50%: holding out
-    more than half would leave the plays themselves the smaller arm.
-
-    >>> holdout_share("10%"), holdout_share("0%")
-    (0.1, 0.0)
-    """
-    m = _SHARE.match(text)
-    share = float(m[1]) / 100 if m else -1.0
-    if not 0 <= share <= 0.5:
-        raise ValueError(f"{text!r} is not a share from 0% to 50%, e.g. 10%")
-    return share
 
 
 class Stage(BaseModel):
@@ -277,7 +280,7 @@ class PlaybookModel(BaseModel):
     stage: Stage = Stage()
     triggers: list[Trigger] = Field(min_length=1)
     routing: list[Route] = Field(default_factory=list)
-    holdout: str | None = Field(
+    holdout: HoldoutText = Field(
         default=None, description="every trigger's holdout unless it sets its own, e.g. '10%'"
     )
     experiment: str | None = Field(
@@ -285,13 +288,6 @@ class PlaybookModel(BaseModel):
         description="the name accounts are drawn under (default: the playbook's name); a new "
         "name draws them afresh",
     )
-
-    @field_validator("holdout")
-    @classmethod
-    def _holdout(cls, value: str | None) -> str | None:
-        if value is not None:
-            holdout_share(value)
-        return value
 
     def holdout_of(self, trigger: Trigger) -> float:
         """The share of ``trigger``'s accounts held out (0: none)."""
