@@ -119,7 +119,18 @@ def error_quantiles(ctx: Context, metric: str, raw: Raw) -> ir.Table:
     given = ctx.source.calibrations.get(metric)
     if given is not None:  # computed over every account, for an engine holding a few
         return given
-    return ctx.once(f"_calibration_{metric}", lambda: ctx.keep(_quantiles(ctx, metric, raw)))
+
+    def build() -> ir.Table:
+        # a few rows (months x bins), fetched once and handed back as a table of the engine's
+        # own: the queries that join it stay small (Spark would otherwise plan the whole
+        # calibration into each of them)
+        starts = months(ctx)
+        rows = _quantiles(ctx, metric, raw).to_pyarrow()
+        return ctx.source.small_table(
+            f"headroom_calibrated_{metric}_{starts[0]:%Y%m}_{starts[-1]:%Y%m}", ibis.memtable(rows)
+        )
+
+    return ctx.once(f"_calibration_{metric}", build)
 
 
 def _quantiles(ctx: Context, metric: str, raw: Raw) -> ir.Table:
@@ -129,7 +140,11 @@ def _quantiles(ctx: Context, metric: str, raw: Raw) -> ir.Table:
     # else a run looks at
     past = ctx.beside(starts[-1], (starts[-1] - first).days + 1, CALIBRATION_EVERY)
     made = raw(past, metric)
-    made = made.filter(made.days.notnull() & (made.days > 0) & (made.days <= FURTHEST_DAYS))
+    # computed once and kept: the steps below read these several times, and an engine that
+    # does not reuse a subquery (Spark) would replay a year of usage windows for each
+    made = ctx.keep(
+        made.filter(made.days.notnull() & (made.days > 0) & (made.days <= FURTHEST_DAYS))
+    )
     made = outcomes(past, metric, made)
     when = ctx.source.small_table(
         f"headroom_calibration_{starts[0]:%Y%m}_{starts[-1]:%Y%m}",
@@ -149,7 +164,7 @@ def _quantiles(ctx: Context, metric: str, raw: Raw) -> ir.Table:
     # a crossing seen on day k happened during it: at k - 0.5 on the line's continuous days
     # (whole days would make the short forecasts' ratios jump: 1/2, 2/2, 3/2)
     t = after.cast("float64") - ibis.ifelse(crossed, HALF_DAY, 0.0)
-    rows = rows.select("c_month", "days", t=t, event=crossed)
+    rows = ctx.keep(rows.select("c_month", "days", t=t, event=crossed))
     grid = when.select("c_month").cross_join(
         ctx.source.small_table(
             "headroom_bins",
@@ -160,7 +175,7 @@ def _quantiles(ctx: Context, metric: str, raw: Raw) -> ir.Table:
         )
     )
     # first the median, by the line's days: the forecast's own days
-    mid = _percentiles(grid, rows)
+    mid = ctx.keep(_percentiles(grid, rows))
     m = mid.select(m_month="c_month", m_band="c_band", m_known="known", m_mid="q_mid")
     rows = rows.mutate(_bin=bin_of(rows.days))
     rows = rows.inner_join(m, (rows.c_month == m.m_month) & (rows._bin == m.m_band))

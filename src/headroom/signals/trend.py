@@ -145,7 +145,9 @@ def _growth(metric: str, months: int, name: str) -> Compute:
 
 def projections(ctx: Context, metric: str) -> ir.Table:
     """Per account and spine day: ``status``, ``days``, ``low``, ``high`` for one metric."""
-    return ctx.once(f"_projection_{metric}", lambda: _calibrated(ctx, metric))
+    # kept: the days, the interval, the nearest limit and its growth all read it, and an
+    # engine that does not reuse a subquery (Spark) would fit and calibrate it for each
+    return ctx.shared(f"_projection_{metric}", lambda: _calibrated(ctx, metric))
 
 
 def straight_line(ctx: Context, metric: str) -> ir.Table:
@@ -357,7 +359,7 @@ def _nearest(ctx: Context) -> ir.Table:
         every = every.mutate(_n=first)
         return every.filter(every._n == 0).select("account_id", "day", "days", "low", "high")
 
-    return ctx.once("_nearest_limit", build)
+    return ctx.shared("_nearest_limit", build)
 
 
 @signal("days_to_limit", N, "the fewest days_to_limit_<metric> of the plan's metered metrics",
