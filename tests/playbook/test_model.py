@@ -158,7 +158,7 @@ def test_check_on_generated_teamflow_data(tmp_path: Path, teamflow: Callable[...
             "    priorty: 2",
             "playbook.yaml:17:5: unknown setting 'priorty' (did you mean 'priority'?); the "
             "settings here are id, when, for, eligible, cooldown, timing, owner, offer, "
-            "priority, message, conversion",
+            "priority, message, conversion, holdout",
         ),
     ],
 )
