@@ -39,13 +39,22 @@ def per_cycle(ctx: Context, metric: str) -> bool:
     return bool(found.get(metric, False))
 
 
+def trailing_mean(u: ir.Table, days: int) -> ir.FloatingValue:
+    """Over usage rows (``account_id``, ``x`` in days, ``y``): the mean of the trailing ``days``
+    days, null until the account's rows reach that far back (a partial window would lag less
+    than a full one)."""
+    w = ibis.window(range=(-(days - 1), 0), group_by="account_id", order_by="x")
+    first = u.x.min().over(ibis.window(group_by="account_id"))
+    mean: ir.FloatingValue = ibis.ifelse(
+        u.x - first >= days - 1, u.y.mean().over(w), ibis.null("float64")
+    )
+    return mean
+
+
 def with_level(u: ir.Table) -> ir.Table:
     """Usage rows (``account_id``, ``x`` in days, ``y``) with ``level``: the mean of the
     trailing 30 days, null until the account's rows reach 30 days back."""
-    w = ibis.window(range=(-(CYCLE_WINDOW - 1), 0), group_by="account_id", order_by="x")
-    first = u.x.min().over(ibis.window(group_by="account_id"))
-    full = u.x - first >= CYCLE_WINDOW - 1
-    return u.mutate(level=ibis.ifelse(full, u.y.mean().over(w), ibis.null("float64")))
+    return u.mutate(level=trailing_mean(u, CYCLE_WINDOW))
 
 
 def limit_levels(ctx: Context, metric: str) -> ir.Table:

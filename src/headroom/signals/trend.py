@@ -44,7 +44,13 @@ import ibis.expr.types as ir
 
 from headroom.playbook.expressions import SignalType
 from headroom.signals.calibration import bin_of, error_quantiles, scaled
-from headroom.signals.crossings import CYCLE_WINDOW, per_cycle, with_level, with_threshold
+from headroom.signals.crossings import (
+    CYCLE_WINDOW,
+    per_cycle,
+    trailing_mean,
+    with_level,
+    with_threshold,
+)
 from headroom.signals.registry import Compute, Context, family, signal
 from headroom.signals.wording import in_days, words
 
@@ -169,10 +175,7 @@ def daily_line(ctx: Context, metric: str, level: bool = False, recency: bool = F
     u = _usage(ctx, metric, PROJECTION_WINDOW + (CYCLE_WINDOW - 1 if level else 0))
     if level:
         # fitted on whole weeks: a weekly pattern in the daily values would tilt the line
-        week = ibis.window(range=(-(WEEK - 1), 0), group_by="account_id", order_by="x")
-        first = u.x.min().over(ibis.window(group_by="account_id"))
-        weekly = ibis.ifelse(u.x - first >= WEEK - 1, u.y.mean().over(week), None)
-        u = with_level(u).mutate(y=weekly)
+        u = with_level(u).mutate(y=trailing_mean(u, WEEK))
     w = ibis.window(range=(-(PROJECTION_WINDOW - 1), 0), group_by="account_id", order_by="x")
     x, y = ibis.ifelse(u.y.notnull(), u.x.cast("float64"), None), u.y
     # weights exp(x / RECENCY_DAYS): relative to a window's last day they are the same

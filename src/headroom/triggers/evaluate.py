@@ -30,6 +30,7 @@ from headroom.signals.builtin import cycle_streak
 from headroom.signals.registry import Context, signal_table, streak
 from headroom.sources import Source
 from headroom.triggers.decisions import Decision, History, PlayDraft, play_id
+from headroom.triggers.evidence import CEILING
 from headroom.triggers.holdout import drawn
 from headroom.triggers.rules import cooldown_days, period_days, persistence_days
 from headroom.triggers.timing import crossings, due_at
@@ -49,7 +50,7 @@ def evaluate(
     names = playbook.signals() | {"days_to_renewal"}
     if any(Timing.parse(t.timing).kind == "before_ceiling" for t in triggers):
         # the projected ceiling the play is timed against, and its interval
-        names |= {"days_to_limit", "days_to_limit_low", "days_to_limit_high"}
+        names |= set(CEILING)
     # Only persistence needs the signals of past days, and only those its conditions name; the
     # rest is computed for the as-of day alone. Each table is computed once and kept by the
     # engine: the decision query reads it, nothing recomputes it.
@@ -380,8 +381,7 @@ def _write_out(
         streak_of = next((c for c in ("days_held", "cycles_held") if r.col(c) in has), None)
         evidence = [n for n in r.evidence if n in has]
         if r.timing.kind == "before_ceiling":  # what the play is timed against, how surely
-            timed = ("days_to_limit", "days_to_limit_low", "days_to_limit_high")
-            evidence += [n for n in timed if n not in evidence and n in has]
+            evidence += [n for n in CEILING if n not in evidence and n in has]
         names = [*evidence, *([streak_of] if streak_of else [])]
         cols = {n: part[n].to_pylist() for n in evidence}
         if streak_of:

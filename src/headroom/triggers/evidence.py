@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from headroom.playbook.model import Playbook
 
 
+#: What a play timed before the ceiling carries: the days it is timed against, and how surely.
+CEILING = ("days_to_limit", "days_to_limit_low", "days_to_limit_high")
+
+
 def evidence_names(playbook: Playbook, index: int) -> list[str]:
     """The figures a play of the playbook's ``index``-th trigger carries as evidence, in order:
     the signals its condition reads, what its timing is set by, how long it held."""
@@ -29,8 +33,7 @@ def evidence_names(playbook: Playbook, index: int) -> list[str]:
     trigger = playbook.model.triggers[index]
     names = sorted(playbook.when(index).names())
     if Timing.parse(trigger.timing).kind == "before_ceiling":
-        ceiling = ("days_to_limit", "days_to_limit_low", "days_to_limit_high")
-        names += [n for n in ceiling if n not in names] + ["projected_ceiling"]
+        names += [n for n in CEILING if n not in names] + ["projected_ceiling"]
     if trigger.persistence is not None:
         names.append("cycles_held" if trigger.persistence.unit == "cycles" else "days_held")
     return names
