@@ -116,19 +116,19 @@ def test_a_per_cycle_limit_is_reached_by_the_daily_rate_that_fills_a_cycle(
     tmp_path: Path,
 ) -> None:
     # 1,000 runs a cycle is 32.85 a day; runs are 20 today and grow 0.25 a day, so the last
-    # 30 days' mean is 20 - 0.25 * 14.5 and grows 0.25 a day too. Its line is fitted from the
-    # first day with 30 days behind it (31 days here).
+    # 28 days' mean is 20 - 0.25 * 13.5 and grows 0.25 a day too. Its line is fitted from the
+    # first day with 28 days behind it (33 days here).
     src = source(tmp_path / "s", {"automation_runs": lambda i: 20 - 0.25 * i}, 60)
     got = signals(src, {"days_to_limit_automation_runs", "projection_automation_runs"})
     assert got["projection_automation_runs"] == "projected"
-    level = 20 - 0.25 * 14.5
+    level = 20 - 0.25 * 13.5
     assert got["days_to_limit_automation_runs"] == pytest.approx((1000 / CYCLE_DAYS - level) / 0.25)
 
 
 def test_a_per_cycle_limit_is_not_reached_by_one_busy_day(tmp_path: Path) -> None:
     # 40 runs on Mondays, 30 on other days: the cycle's daily allowance (32.85) is passed
-    # every Monday (today is one), but the 30 days' mean (about 31.4) is not there yet, and
-    # the weekly pattern is no growth: at most the mean's wobble, a line years long
+    # every Monday (today is one), but the 28 days' mean (31.4) is not there yet, and the
+    # weekly pattern is no growth: four whole weeks hold every weekday alike, the mean is flat
     src = source(tmp_path / "s", {"automation_runs": lambda i: 40 if i % 7 == 0 else 30}, 90)
     got = signals(src, {"days_to_limit_automation_runs", "projection_automation_runs"})
     assert got["projection_automation_runs"] in ("not_growing", "not_within_a_year")

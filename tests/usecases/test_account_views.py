@@ -125,10 +125,10 @@ def test_the_engine_copies_only_the_usage_the_page_reads(teamflow: Source) -> No
         compiled = views._queries[AS_OF]
     finally:
         views.close()
-    # what the 90-day projection window can see from the as-of day, with the 29 days behind
-    # its first day's 30-day level (a per-cycle limit's), no more: the year its calibration
+    # what the 90-day projection window can see from the as-of day, with the 27 days behind
+    # its first day's 28-day level (a per-cycle limit's), no more: the year its calibration
     # reads is read on the whole source, not copied
-    assert compiled.since == {"usage_daily": AS_OF - dt.timedelta(days=90 + 29)}
+    assert compiled.since == {"usage_daily": AS_OF - dt.timedelta(days=90 + 27)}
     assert first >= compiled.since["usage_daily"]
 
 

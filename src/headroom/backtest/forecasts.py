@@ -5,7 +5,7 @@ A projection made on day ``t`` says usage reaches the plan's limit in ``days`` d
 between ``low`` and ``high`` (80%; no ``high``: maybe never). The actual crossing is the first
 later day whose level reached the limit in force on ``t`` (whatever plan came later: the
 forecast was of usage, and an upgrade does not stop it): a gauge's value, or for a per-cycle
-limit the mean of the trailing 30 days against the cycle's daily allowance (a cycle's total,
+limit the mean of the trailing 28 days against the cycle's daily allowance (a cycle's total,
 not one busy weekday). An account's data ends on its last day of usage. Scored per metric and
 horizon band of the forecast (0-30, 30-60, 60-120, 120+ days ahead):
 

@@ -5,7 +5,7 @@ it is measured rather than assumed: a least-squares interval treats the days as 
 and daily usage is neither independent nor on one trend for long, so such an interval held a
 third of the time in place of 80%.
 
-For the days of a month, the projections made on every 7th day of the year before the month
+For the days of a month, the projections made on every 5th day of the year before the month
 began are compared with what had happened by its first day: ``log(actual days / forecast
 days)``, by horizon band of the forecast. Its 10th, 50th and 90th percentiles scale a new
 forecast of the band: the median gives its days, the others its 80% interval. The percentiles
@@ -36,13 +36,17 @@ from headroom.signals.registry import Context
 BANDS = ((0, 30), (30, 60), (60, 120), (120, None))
 #: The straight line's days a forecast is calibrated by: its errors are taken from past
 #: forecasts of about the same reach (finer than the bands reported, so that a forecast moved
-#: by its calibration into the next band still claims what it holds).
-BINS = (0, 10, 20, 30, 45, 60, 90, 120, 180, 270, 365, 730)
+#: by its calibration into the next band still claims what it holds; finest where a day is a
+#: large share of the forecast).
+BINS = (0, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 270, 365, 730)
 #: The furthest straight-line forecast that calibrates: past it, lines say little about when.
 FURTHEST_DAYS = BINS[-1]
-#: How far back the projections that calibrate a month were made, and every how many days.
+#: How far back the projections that calibrate a month were made, and every how many days:
+#: not every 7th, which would all fall on one weekday, and a short forecast's error depends
+#: on the weekday it is made (measured on docs/backtest.md's planted history, then with a
+#: 30-day level: its 0-30 day band held 70% with every 7th day, 76% with every 5th).
 CALIBRATION_DAYS = 365
-CALIBRATION_EVERY = 7
+CALIBRATION_EVERY = 5
 #: The fewest crossings a band's percentiles are taken from.
 MIN_CROSSINGS = 30
 #: Where in its day a crossing is taken to fall.

@@ -2,9 +2,12 @@
 
 A gauge (storage) is at its limit when its value is. A per-cycle limit (API calls a month)
 resets every billing cycle, so what reaches it is a cycle's total, not one busy weekday: the
-level is the mean of the trailing 30 days, compared with the cycle's daily allowance (limit /
-30.44 a day). It exists once an account has 30 days behind it; before that a partial window
-would lag less than a full one and bend the line fitted through it.
+level is the mean of the trailing 28 days, compared with the cycle's daily allowance (limit /
+30.44 a day). Four whole weeks: a 30-day window holds two weekdays twice, so with a weekday
+pattern its mean wobbles by the weekday it ends on, and so would the day it reaches the limit
+(a short forecast's error then depended on the weekday it was made). The level exists once an
+account has 28 days behind it; before that a partial window would lag less than a full one and
+bend the line fitted through it.
 
 The projection (:mod:`headroom.signals.trend`) fits these levels, its calibration
 (:mod:`headroom.signals.calibration`) and the forecast check (:mod:`headroom.backtest.forecasts`)
@@ -19,8 +22,9 @@ import ibis.expr.types as ir
 from headroom.signals.builtin import limits_in_force
 from headroom.signals.registry import Context
 
-#: A billing cycle's trailing window, whose daily mean a per-cycle limit is compared with.
-CYCLE_WINDOW = 30
+#: A billing cycle's trailing window, whose daily mean a per-cycle limit is compared with:
+#: four whole weeks, so that a weekday pattern does not make the mean wobble.
+CYCLE_WINDOW = 28
 #: A month, for turning a per-cycle limit into a daily allowance.
 CYCLE_DAYS = 30.4375
 
@@ -53,7 +57,7 @@ def trailing_mean(u: ir.Table, days: int) -> ir.FloatingValue:
 
 def with_level(u: ir.Table) -> ir.Table:
     """Usage rows (``account_id``, ``x`` in days, ``y``) with ``level``: the mean of the
-    trailing 30 days, null until the account's rows reach 30 days back."""
+    trailing 28 days, null until the account's rows reach 28 days back."""
     return u.mutate(level=trailing_mean(u, CYCLE_WINDOW))
 
 

@@ -12,7 +12,7 @@ month-over-month changes of the metric's daily mean, so ``growth_api_calls_3m >=
 by exp(-age / 30 days) so that a change of pace shows within weeks, and asks when the line
 reaches the limit of the plan in force. A gauge (storage) is fitted on its daily values and
 reaches the limit when its value does. A per-cycle limit resets every billing cycle, so what
-reaches it is a cycle's total: the line is fitted on the trailing 30-day mean (which also
+reaches it is a cycle's total: the line is fitted on the trailing 28-day mean (which also
 leaves weekly seasonality out of the slope) against the cycle's daily allowance (limit / 30.44
 a day); see :mod:`headroom.signals.crossings`.
 
@@ -167,9 +167,9 @@ def straight_line(ctx: Context, metric: str) -> ir.Table:
 def daily_line(ctx: Context, metric: str, level: bool = False, recency: bool = False) -> ir.Table:
     """A least-squares line through the last 90 days, as :func:`straight_line` says: with
     ``recency`` weighted toward the latest days, and for a per-cycle limit (``level``) reached
-    when the trailing 30-day mean is at the limit and projected to get there from the line
+    when the trailing 28-day mean is at the limit and projected to get there from the line
     through the weekly means, shifted by the difference of their lags (a line through the
-    30-day means would follow a change of pace a fortnight late). With neither, the line as
+    28-day means would follow a change of pace a fortnight late). With neither, the line as
     it was before forecasts were measured: every metric's daily values, unweighted, against
     the limit (kept to compare with)."""
     u = _usage(ctx, metric, PROJECTION_WINDOW + (CYCLE_WINDOW - 1 if level else 0))
@@ -199,7 +199,7 @@ def daily_line(ctx: Context, metric: str, level: bool = False, recency: bool = F
     xbar, ybar = s.sx / n, s.sy / n
     slope = (s.sxy - n * xbar * ybar) / (s.sxx - n * xbar * xbar).nullif(0)
     gap = s.threshold - (ybar + slope * (s.x0 - xbar))
-    # a trailing mean lags a straight line by half its window: the 30 days' by 14.5, the
+    # a trailing mean lags a straight line by half its window: the 28 days' by 13.5, the
     # week's fitted here by 3
     lag = (CYCLE_WINDOW - WEEK) / 2 if level else 0.0
     status = ibis.cases(
@@ -278,7 +278,7 @@ def _limit_words(match: re.Match[str], value: Any, evidence: Mapping[str, Any]) 
     "days_to_limit_<metric>[_low|_high]",
     N,
     "days until the metric's 90-day trend reaches the plan's limit (a per-cycle limit: the "
-    "30-day mean against the daily rate that fills a cycle), with _low and _high the 80% "
+    "28-day mean against the daily rate that fills a cycle), with _low and _high the 80% "
     "interval measured on the source's past forecasts; 0 when reached, "
     "missing when not growing, over a year out, or with under 28 days of data (see "
     "projection_<metric>)",
