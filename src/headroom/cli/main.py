@@ -155,6 +155,7 @@ def _register() -> None:
         retention,
         revenue,
         run,
+        score,
         serve,
         store,
         users,

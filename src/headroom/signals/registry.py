@@ -326,7 +326,7 @@ def signal(
 
 def catalogue() -> dict[str, SignalDef]:
     """Every registered signal by name (built-ins are registered on first use)."""
-    from headroom.signals import builtin, trend  # noqa: F401 - registers the built-in signals
+    from headroom.signals import builtin, readiness, trend  # noqa: F401 - registers the built-ins
 
     return dict(_CATALOGUE)
 

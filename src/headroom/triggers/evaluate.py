@@ -30,7 +30,7 @@ from headroom.signals.builtin import cycle_streak
 from headroom.signals.registry import Context, signal_table, streak
 from headroom.sources import Source
 from headroom.triggers.decisions import Decision, History, PlayDraft, play_id
-from headroom.triggers.evidence import CEILING
+from headroom.triggers.evidence import CEILING, beside
 from headroom.triggers.holdout import drawn
 from headroom.triggers.rules import cooldown_days, period_days, persistence_days
 from headroom.triggers.timing import crossings, due_at
@@ -48,6 +48,7 @@ def evaluate(
     only theirs (an event just arrived for them), every table read for them alone."""
     triggers = playbook.model.triggers
     names = playbook.signals() | {"days_to_renewal"}
+    names |= set(beside(names))  # the score's reasons, where a condition reads it
     if any(Timing.parse(t.timing).kind == "before_ceiling" for t in triggers):
         # the projected ceiling the play is timed against, and its interval
         names |= set(CEILING)
@@ -152,7 +153,7 @@ class _Rules:
             suppress=period_days(stage.declined_suppression),
             cooldown=cooldown_days(trigger) if trigger.cooldown is not None else None,
             timing=Timing.parse(trigger.timing),
-            evidence=tuple(sorted(playbook.when(index).names())),
+            evidence=(*sorted(read := playbook.when(index).names()), *beside(read)),
         )
 
     def col(self, name: str) -> str:

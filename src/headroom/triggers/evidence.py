@@ -11,11 +11,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from headroom.signals.registry import describer
-from headroom.signals.wording import words
+from headroom.signals.wording import figure
 
 if TYPE_CHECKING:
     from headroom.playbook.model import Playbook
@@ -23,15 +22,26 @@ if TYPE_CHECKING:
 
 #: What a play timed before the ceiling carries: the days it is timed against, and how surely.
 CEILING = ("days_to_limit", "days_to_limit_low", "days_to_limit_high")
+#: What a play whose condition reads the learned score carries beside it: the figures that
+#: raised it most (see :mod:`headroom.signals.readiness`).
+READINESS, READINESS_REASONS = "readiness", "readiness_reasons"
+
+
+def beside(names: set[str]) -> list[str]:
+    """What a play carries beside the signals its condition reads: the learned score's
+    reasons where it reads the score."""
+    return [READINESS_REASONS] if READINESS in names and READINESS_REASONS not in names else []
 
 
 def evidence_names(playbook: Playbook, index: int) -> list[str]:
     """The figures a play of the playbook's ``index``-th trigger carries as evidence, in order:
-    the signals its condition reads, what its timing is set by, how long it held."""
+    the signals its condition reads (the learned score with its reasons), what its timing is
+    set by, how long it held."""
     from headroom.playbook.model import Timing
 
     trigger = playbook.model.triggers[index]
     names = sorted(playbook.when(index).names())
+    names += beside(set(names))
     if Timing.parse(trigger.timing).kind == "before_ceiling":
         names += [n for n in CEILING if n not in names] + ["projected_ceiling"]
     if trigger.persistence is not None:
@@ -40,9 +50,12 @@ def evidence_names(playbook: Playbook, index: int) -> list[str]:
 
 
 def describe(evidence: dict[str, Any]) -> str:
-    """The evidence as one line of words and numbers, in the order it was given."""
+    """The evidence as one line of words and numbers, in the order it was given (the learned
+    score's reasons last)."""
     parts: list[str] = []
-    for name, value in evidence.items():
+    # the score's reasons last: "readiness 31% for 7 days, because ..."
+    ordered = sorted(evidence.items(), key=lambda item: item[0] == READINESS_REASONS)
+    for name, value in ordered:
         if value is None and not name.startswith(("days_to_limit", "projected_ceiling")):
             continue
         part = _describe(name, value, evidence)
@@ -62,13 +75,4 @@ def _describe(name: str, value: Any, evidence: dict[str, Any]) -> str | None:
     said = describer(name)  # a signal words its own value, as its family names it
     if said is not None:
         return said(value, evidence)
-    if isinstance(value, bool):
-        return words(name) if value else f"not {words(name)}"
-    if isinstance(value, float):
-        if "utilisation" in name or "share" in name:
-            return f"{words(name)} {value:.0%}"
-        shown = f"{value:,.0f}" if value == int(value) or abs(value) >= 100 else f"{value:,.2f}"
-        return f"{words(name)} {shown}"
-    if isinstance(value, dt.date):
-        return f"{words(name)} {value.isoformat()}"
-    return f"{words(name)} {value}"
+    return figure(name, value)
