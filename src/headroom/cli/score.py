@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -115,7 +116,10 @@ def evaluate_command(
         None, "--playbook", help="Compare with this playbook's hand rules."
     ),
     end: str | None = typer.Option(
-        None, "--end", metavar=DAY, help="Last day of data to judge with. Default: where it ends."
+        None,
+        "--end",
+        metavar=DAY,
+        help="Last day of data to judge with. Default: the last day of usage or events.",
     ),
     horizon_days: int = HorizonOption,
     mapping: MappingOption = None,
@@ -124,7 +128,7 @@ def evaluate_command(
     """Train on the months to --through, judge on the later ones: AUC, average precision,
     reliability, Brier score, calibration error, and precision at each hand rule's volume."""
     from headroom.playbook.model import load_playbook
-    from headroom.readiness.evaluate import evaluate
+    from headroom.readiness.evaluate import activity_end, evaluate
     from headroom.signals.registry import types
 
     first = parse_date(through, "--through")
@@ -133,7 +137,17 @@ def evaluate_command(
     book = load_playbook(playbook, types()) if playbook is not None else None
     src = load_source(source, mapping)
     try:
-        last = report_end(src, asked, "--end")
+        if asked is None:
+            from headroom.metrics.period import report_end as period_end
+
+            loaded = period_end(src, None, "--end", dt.date.today()).day
+            last = activity_end(src, loaded)
+            console(stderr=True).print(
+                f"judged with the data to {last}, the last day of usage or events; pass --end "
+                "to choose another end"
+            )
+        else:
+            last = report_end(src, asked, "--end")
         with console(stderr=True).status("training, then replaying the later months"):
             result = evaluate(src, first, last, horizon_days, book)
     finally:

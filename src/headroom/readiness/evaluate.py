@@ -100,6 +100,20 @@ class Evaluation:
         }
 
 
+def activity_end(source: Source, end: dt.date) -> dt.date:
+    """The last day the source saw its accounts act (usage, events), if before ``end``: a
+    billing export with running subscriptions reads as running to the day it was loaded, but
+    an expansion after the activity stops could not have been seen, and the later days would
+    be judged as if nobody expanded."""
+    found: list[dt.date] = []
+    for name, column in (("usage_daily", "date"), ("events", "timestamp")):
+        if source.has(name):
+            last = source.table(name)[column].max().to_pyarrow().as_py()
+            if last is not None:
+                found.append(last.date() if isinstance(last, dt.datetime) else last)
+    return min(end, max(found)) if found else end
+
+
 def evaluate(
     source: Source,
     through: dt.date,

@@ -36,10 +36,12 @@ from headroom.plays.runs import (
     start_run,
 )
 from headroom.plays.versions import record_version
+from headroom.signals.readiness import current as current_model
 from headroom.signals.registry import types
 from headroom.sources import Source, load
 from headroom.sources.engines import on_engine
 from headroom.store.database import Store
+from headroom.triggers.evidence import READINESS
 from headroom.usecases import Loader
 from headroom.users import Person
 
@@ -70,6 +72,22 @@ class BacktestAsk:
             )
         if self.sweep is not None:
             parse_sweep(self.sweep, book)
+        unseen_by_the_model(book, self.start)
+
+
+def unseen_by_the_model(book: Playbook, start: dt.date) -> None:
+    """Refuse to replay the learned score over days its model learned from: trained on the
+    expansions up to its ``through``, it would be judged on its own answers."""
+    if READINESS not in book.signals():
+        return
+    card = current_model().card
+    if start <= card.through:
+        raise UsageError(
+            f"the readiness model v{card.version} was trained on data to {card.through}: a "
+            f"backtest from {start} would judge it on expansions it learned from",
+            fix=f"start the backtest after {card.through}, or train a model on the data before "
+            f"it: headroom score train SOURCE --through {start - dt.timedelta(days=1)}",
+        )
 
 
 @dataclass(frozen=True)
@@ -91,6 +109,7 @@ class Backtested:
 
 def compute_backtest(source: Source, book: Playbook, ask: BacktestAsk) -> Backtested:
     """The backtest ``ask`` asks for, and its sweep when it asks for one."""
+    unseen_by_the_model(book, ask.start)
     result = backtest(source, book, ask.start, ask.end, ask.horizon_days)
     if ask.sweep is None:
         return Backtested(result)
