@@ -188,8 +188,8 @@ def evaluate_command(
         emit_rows(
             rules,
             fmt,
-            title="at each hand rule's volume: readiness held 7 days above the threshold that "
-            "fires about as often",
+            title="at each hand rule's volume: readiness above the threshold that fires about "
+            "as often",
         )
 
 

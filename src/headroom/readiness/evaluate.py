@@ -32,11 +32,8 @@ from headroom.signals.readiness import Card, using
 from headroom.signals.registry import types
 from headroom.sources import Source
 
-#: The readiness trigger's id in the comparison, and how long it must hold (measured on
-#: TeamFlow: at the hand rules' volume, firing on the first day above the threshold was less
-#: precise than holding 7 days; a cooldown was less precise still).
+#: The readiness trigger's id in the comparison.
 TRIGGER = "readiness"
-PERSISTENCE = "7d"
 #: How close to a hand rule's firings the readiness trigger's are brought (a share of them),
 #: and in at most how many replays.
 CLOSE, TRIES = 0.02, 14
@@ -154,12 +151,10 @@ def evaluate(
 
 
 def readiness_playbook(book: Playbook, threshold: float = 0.5) -> Playbook:
-    """``book``'s stage with one trigger: ``readiness > threshold`` for 7 days (a score that
-    rises for a day or two and falls back is noise, as the hand rules' ``for:`` says)."""
-    when = f"readiness > {threshold}"
-    trigger = Trigger.model_validate(
-        {"id": TRIGGER, "when": when, "for": PERSISTENCE, "offer": "expansion"}
-    )
+    """``book``'s stage with one trigger, ``readiness > threshold``, firing on the first day
+    (holding it 7 or 14 days first was tried on TeamFlow: no more precise at the hand rules'
+    volume)."""
+    trigger = Trigger(id=TRIGGER, when=f"readiness > {threshold}", offer="expansion")
     model = book.model.model_copy(update={"triggers": [trigger], "routing": []})
     conditions = {loc: node for loc, node in book.conditions.items() if loc[0] == "stage"}
     conditions[("triggers", 0, "when")] = parse(trigger.when, types())

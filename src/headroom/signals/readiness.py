@@ -43,8 +43,10 @@ if TYPE_CHECKING:  # imported where a model is loaded: a run without one does no
 
 #: Where a workspace keeps its readiness models, one folder per version.
 FOLDER = Path("models") / "readiness"
-#: How many figures a play's "why" names.
+#: How many figures a play's "why" names, and the least share of the score one must hold to
+#: be named (a figure that moved it by under half a point says nothing to a CSM).
 REASONS = 3
+MIN_SHARE = 0.005
 #: Between a reason's figures, and between its name, value and share.
 _SEP, _EQ, _AT = ";", "=", "@"
 
@@ -132,7 +134,7 @@ class Model:
     def reasons(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per row of ``x``, the features that raised its readiness most: their column index
         (-1: none) and their share of the probability over the base rate, ``REASONS`` each,
-        largest first (only those that raised it)."""
+        largest first (only those that raised it by half a point or more)."""
         n = x.shape[0]
         k = min(REASONS, x.shape[1])
         if n == 0:
@@ -150,8 +152,8 @@ class Model:
         shares = parts * per[:, None]
         order = np.argsort(-shares, axis=1, kind="stable")[:, :k]
         top = np.take_along_axis(shares, order, axis=1)
-        index = np.where(top > 0, order, -1)
-        return index, np.where(top > 0, top, 0.0)
+        named = top >= MIN_SHARE
+        return np.where(named, order, -1), np.where(named, top, 0.0)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
