@@ -2,14 +2,19 @@
 
 An open play (open or contacted) is worth its trigger's offer size, the mean MRR its won plays
 and won imported conversations added, times its learned win rate (see
-:mod:`headroom.plays.conversion`). A trigger that has won nothing yet is sized by the median
-expansion of the source, when one is given; otherwise its plays are counted with no value and
-the result says so. Values are expansion MRR, and ARR (x 12) for coverage: weighted ARR over the
-expansion target.
+:mod:`headroom.plays.conversion`), or, for a play fired on the learned score, times the
+account's own readiness when it fired (see :mod:`headroom.signals.readiness`). A trigger
+that has won nothing yet is sized by the median expansion of the source, when one is given;
+otherwise its plays are counted with no value and the result says so. Values are expansion
+MRR, and ARR (x 12) for coverage: weighted ARR over the expansion target.
 
 >>> p = build([_Open("p1", "a1", "t", "ann", "smb")], {"t": 0.5}, {"t": 200.0}, {}, 12000)
 >>> p.weighted_arr, p.coverage
 (1200.0, 0.1)
+>>> ready = _Open("p2", "a2", "t", "ann", "smb", readiness=0.8)
+>>> [(v.play_id, v.weighted_mrr) for v in build([_Open("p1", "a1", "t", "ann", "smb"), ready],
+...  {"t": 0.5}, {"t": 200.0}, {}, None).plays]
+[('p2', 160.0), ('p1', 100.0)]
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ class _Open:
     trigger: str
     owner: str
     segment: str
+    readiness: float | None = None  # the learned score it fired on, if it did
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,8 @@ class Valued:
     segment: str
     size_mrr: float | None  # None: nothing to size it by
     win_rate: float
-    weighted_mrr: float
+    weighted_mrr: float  # size x readiness where it fired on the score, else x win rate
+    readiness: float | None = None
 
 
 @dataclass(frozen=True)
@@ -70,10 +77,18 @@ class Pipeline:
 def open_plays(plays: Iterable[Any], segments: Mapping[str, str]) -> list[_Open]:
     """The state store's open and contacted plays, with each account's segment."""
     return [
-        _Open(p.play_id, p.account_id, p.trigger, p.owner, segments.get(p.account_id, "(unknown)"))
+        _Open(
+            p.play_id, p.account_id, p.trigger, p.owner, segments.get(p.account_id, "(unknown)"),
+            _readiness(getattr(p, "evidence", None)),
+        )
         for p in plays
         if p.status in OPEN
-    ]
+    ]  # fmt: skip
+
+
+def _readiness(evidence: Any) -> float | None:
+    value = evidence.get("readiness") if isinstance(evidence, Mapping) else None
+    return float(value) if isinstance(value, int | float) else None
 
 
 def build(
@@ -94,10 +109,11 @@ def build(
         if size is None:
             size = fallback.get("median")
         rate = win_rates.get(p.trigger, 0.0)
+        chance = p.readiness if p.readiness is not None else rate
         valued.append(
             Valued(
                 p.play_id, p.account_id, p.trigger, p.owner, p.segment, size, rate,
-                (size or 0.0) * rate,
+                (size or 0.0) * chance, p.readiness,
             )
         )  # fmt: skip
     total = sum(v.weighted_mrr for v in valued)
