@@ -14,18 +14,25 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from headroom.cli.main import app
+from headroom.config import settings
 from headroom.playbook.model import load_playbook
 from headroom.readiness.evaluate import evaluate
 from headroom.readiness.train import train
-from headroom.signals.readiness import Model, feature_table, using
+from headroom.signals.readiness import Model, feature_table, save, using
 from headroom.signals.registry import Context, signal_table, types
 from headroom.sources import load
 from headroom.sources.engines import on_engine
+from headroom.store.database import Store
+from headroom.users import add_user
+from headroom.web.app import create_app
+from headroom.web.parts import Serve
 from tests import parts
 from tests.triggers.scenarios import EXAMPLES
+from tests.web.helpers import HTML, PASSWORD, sign_in
 
 THROUGH = dt.date(2026, 3, 31)
 DAY = dt.date(2026, 6, 15)
@@ -189,6 +196,27 @@ def test_evaluate_needs_later_days_to_judge_on(small: Path) -> None:
         "error: there are no days to judge on: 2026-08-01 + 90 days of horizon reaches "
         "2026-10-30, past 2026-09-30; pass an earlier --through, before 2026-06-02\n"
     )
+
+
+def test_the_account_page_charts_the_score_over_time(small: Path, model: Model) -> None:
+    store = Store(f"sqlite:///{settings().workspace / 'state.sqlite'}")
+    add_user(store, "root", "admin", PASSWORD, "root")
+    src = load(small, today=DATA_END)
+    try:
+        serve = Serve(store, [], source=src, as_of=DAY)
+        with TestClient(create_app(serve)) as c:
+            sign_in(c, "root")
+            page = c.get("/accounts/acc_00001", headers=HTML)
+            assert 'hx-get="/accounts/acc_00001/readiness"' in page.text
+            before = c.get("/accounts/acc_00001/readiness", headers=HTML)
+            assert "No readiness model yet" in before.text
+            save(model.booster, model.card)
+            chart = c.get("/accounts/acc_00001/readiness", headers=HTML)
+    finally:
+        src.close()
+        store.close()
+    assert chart.status_code == 200
+    assert '<svg class="chart"' in chart.text and 'aria-label="readiness"' in chart.text
 
 
 @pytest.mark.spark

@@ -382,6 +382,7 @@ ROUTES = [
     ("GET", "/queue", None),
     ("GET", "/queue?scope=all", None),
     ("GET", f"/accounts/{ACCOUNT}", None),
+    ("GET", f"/accounts/{ACCOUNT}/readiness", None),
     ("GET", "/pipeline", None),
     ("GET", "/revenue", None),
     ("GET", "/backtest", None),

@@ -79,7 +79,9 @@ def candidates(ctx: Context) -> list[Feature]:
         Feature("tenure_days"),
     ]
     if src.has("plan_limits") and src.has("usage_daily"):
-        out += [Feature("limit_share", +1), Feature("nearest_limit_growth_1m", +1)]
+        # not nearest_limit_growth_<N>m: it is read through the calibrated projection, a year
+        # of calibration to score a day, for what the metrics' own growths below already say
+        out.append(Feature("limit_share", +1))
         for m in metered(ctx):
             out += [Feature(f"limit_share_{m}", +1), Feature(f"growth_{m}_1m", +1)]
     if src.has("firmographics"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ import pyarrow as pa
 
 from headroom.errors import NotFoundError
 from headroom.facts.usage_index import UsageIndex, usage_index
+from headroom.signals import readiness
 from headroom.signals.builtin import limits_in_force
 from headroom.signals.calibration import error_quantiles
 from headroom.signals.registry import Context, signal_table
@@ -305,6 +307,26 @@ class AccountViews:
             engine.narrow.close()
         if index is not None:
             index.close()
+
+
+def readiness_history(
+    source: Source, account_id: str, as_of: dt.date, days: int = HISTORY_DAYS
+) -> list[tuple[dt.date, float]] | None:
+    """The account's readiness on every 7th of the charted days (and the as-of day's week), as
+    the workspace's latest model scores it; None when no model is kept."""
+    if not readiness.versions():
+        return None
+    own = source.own() or source  # a cursor of its own: others may be querying
+    try:
+        one = own.small_table(
+            f"headroom_page_{uuid.uuid4().hex}", ibis.memtable({"account_id": [account_id]})
+        )
+        with Context(own, as_of, history=days, every=7, accounts=one) as ctx:
+            rows = signal_table(ctx, {"readiness"}).order_by("day").to_pyarrow().to_pylist()
+    finally:
+        if own is not source:
+            own.close()
+    return [(r["day"], float(r["readiness"])) for r in rows if r["readiness"] is not None]
 
 
 def _by_account(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

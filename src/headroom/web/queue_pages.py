@@ -206,6 +206,32 @@ def account_page(
     )
 
 
+@router.get("/accounts/{account_id}/readiness", response_class=HTMLResponse)
+def readiness_part(
+    store: StoreDep, source: SourceDep, as_of: AsOfDep, request: Request, account_id: str
+) -> Response:
+    """The account's readiness over the charted days: asked for by the account page once it
+    is shown (a model scores a page's worth of days in about a second)."""
+    from headroom.usecases.account import readiness_history
+
+    signed = page_user(store, request)
+    if source is None:  # served without a source: nothing to score
+        return HTMLResponse('<p class="empty">No source is served.</p>')
+    plays = queue.account_plays(store, account_id)
+    a = source.table("accounts")
+    rows = a.filter(a.account_id == account_id).to_pyarrow().to_pylist()
+    queue.check_account(signed.person, rows[0] if rows else {"account_id": account_id}, plays)
+    points = readiness_history(source, account_id, as_of)
+    if points is None:
+        html = (
+            '<p class="empty">No readiness model yet: <code>headroom score train SOURCE '
+            "--through DAY</code> trains one.</p>"
+        )
+    else:
+        html = line_chart("readiness", points, percent=True)
+    return HTMLResponse(html)
+
+
 @router.post("/deliveries/{delivery_id}")
 async def draft(store: StoreDep, request: Request, delivery_id: str) -> Response:
     fields, signed = await posted(store, request)
