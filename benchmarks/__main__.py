@@ -10,6 +10,7 @@ from benchmarks import (
     bench_backtest,
     bench_generate,
     bench_load,
+    bench_readiness,
     bench_revenue,
     bench_run,
     bench_scale,
@@ -27,6 +28,7 @@ BENCHMARKS: dict[str, Callable[..., None]] = {
     "backtest": bench_backtest.main,
     "web": bench_web.main,
     "scale": bench_scale.main,
+    "readiness": bench_readiness.main,
     "warehouse": bench_warehouse.main,
     "metrics": bench_web.metrics_main,
 }

@@ -163,6 +163,23 @@ def test_train_keeps_versions_and_card_shows_them(small: Path) -> None:
     )
 
 
+def test_a_damaged_model_is_refused_with_the_fix(model: Model) -> None:
+    first = save(model.booster, model.card)
+    second = save(model.booster, model.card)  # the next version, whatever the card said
+    assert (first.version, second.version) == (1, 2)
+    (settings().workspace / "models" / "readiness" / "v2" / "card.json").write_text("{")
+    code, out, err = invoke("score", "card")
+    assert (code, out) == (1, "")
+    assert err == (
+        "error: the readiness model v2 cannot be read (JSONDecodeError: Expecting property name "
+        "enclosed in double quotes: line 1 column 2 (char 1)); train it again: headroom score "
+        "train SOURCE --through DAY\n"
+    )
+    (settings().workspace / "models" / "readiness" / "v1" / "model.txt").write_text("tree\n")
+    code, _, err = invoke("score", "card", "--version", "1")
+    assert code == 1 and err.startswith("error: the readiness model v1 cannot be read (")
+
+
 def test_a_backtest_of_the_score_over_days_it_learned_from_is_refused(
     small: Path, tmp_path: Path
 ) -> None:

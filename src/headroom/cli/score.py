@@ -58,8 +58,7 @@ def train_command(
             model = train(src, end, horizon_days)
     finally:
         src.close()
-    readiness.save(model.booster, model.card)
-    _show(model.card, fmt)
+    _show(readiness.save(model.booster, model.card), fmt)
 
 
 @score_app.command("card")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -177,17 +178,30 @@ def versions(workspace: Path | None = None) -> list[int]:
     return sorted(int(v) for v in found if v.isdigit() and (root / f"v{v}" / "card.json").exists())
 
 
-def save(booster: lightgbm.Booster, card: Card, workspace: Path | None = None) -> Path:
-    """Keep a model as the next version; the card is written last, so that a version with a
-    card is whole (a kill mid-way leaves a folder that :func:`versions` does not list)."""
+def save(booster: lightgbm.Booster, card: Card, workspace: Path | None = None) -> Card:
+    """Keep a model as the next free version, and give back its card so numbered.
+
+    The version's folder is claimed by creating it (two trainings at once get two versions),
+    and the card is written last: a version with a card is whole, and a training killed
+    mid-way leaves a folder :func:`versions` does not list.
+    """
     root = folder(workspace)
-    target = root / f"v{card.version}"
-    target.mkdir(parents=True, exist_ok=False)
+    root.mkdir(parents=True, exist_ok=True)
+    taken = {p.name for p in root.iterdir()}
+    version = max([int(n[1:]) for n in taken if n[1:].isdigit()] + [0]) + 1
+    while True:
+        target = root / f"v{version}"
+        try:
+            target.mkdir()
+            break
+        except FileExistsError:
+            version += 1
+    card = dataclasses.replace(card, version=version)
     booster.save_model(str(target / "model.txt"))
     tmp = target / "card.json.tmp"
     tmp.write_text(json.dumps(card.to_dict(), indent=2) + "\n", encoding="utf-8")
     tmp.replace(target / "card.json")
-    return target
+    return card
 
 
 def load(version: int | None = None, workspace: Path | None = None) -> Model:
@@ -205,10 +219,17 @@ def load(version: int | None = None, workspace: Path | None = None) -> Model:
             fix="name a kept version, or train one: headroom score train SOURCE --through DAY",
         )
     target = folder(workspace) / f"v{v}"
-    card = Card.from_dict(json.loads((target / "card.json").read_text(encoding="utf-8")))
     import lightgbm
 
-    return Model(lightgbm.Booster(model_file=str(target / "model.txt")), card)
+    try:
+        card = Card.from_dict(json.loads((target / "card.json").read_text(encoding="utf-8")))
+        booster = lightgbm.Booster(model_file=str(target / "model.txt"))
+    except (OSError, ValueError, LookupError, TypeError, lightgbm.basic.LightGBMError) as e:
+        raise ConfigError(
+            f"the readiness model v{v} cannot be read ({type(e).__name__}: {e})",
+            fix="train it again: headroom score train SOURCE --through DAY",
+        ) from None
+    return Model(booster, card)
 
 
 #: A model handed in by the caller (an evaluation's, trained in memory) in place of the
