@@ -38,7 +38,7 @@ def play(account: str, trigger: str, status: str = "open", **kw: Any) -> SimpleN
     fields = {
         "play_id": f"{account}-{trigger}", "account_id": account, "trigger": trigger,
         "status": status, "fired_on": dt.date(2026, 3, 1), "outcome_on": None,
-        "amount_mrr": None, "owner": f"csm.{account}",
+        "amount_mrr": None, "owner": f"csm.{account}", "evidence": {},
     }  # fmt: skip
     return SimpleNamespace(**(fields | kw))
 

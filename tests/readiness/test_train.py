@@ -85,7 +85,7 @@ def small(teamflow: Callable[..., Path]) -> Path:
 def model(small: Path) -> Model:
     src = load(small, today=DATA_END)
     try:
-        return train(src, THROUGH, 90, workspace_version=1)
+        return train(src, THROUGH, 90, version=1)
     finally:
         src.close()
 
@@ -110,7 +110,7 @@ def test_a_days_score_reads_nothing_after_it(small: Path, model: Model, tmp_path
 def test_training_reads_nothing_after_through(small: Path, model: Model, tmp_path: Path) -> None:
     src = load(cut_after(small, tmp_path / "cut", THROUGH), today=DATA_END)
     try:
-        again = train(src, THROUGH, 90, workspace_version=1)
+        again = train(src, THROUGH, 90, version=1)
     finally:
         src.close()
 

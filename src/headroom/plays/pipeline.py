@@ -79,7 +79,7 @@ def open_plays(plays: Iterable[Any], segments: Mapping[str, str]) -> list[_Open]
     return [
         _Open(
             p.play_id, p.account_id, p.trigger, p.owner, segments.get(p.account_id, "(unknown)"),
-            _readiness(getattr(p, "evidence", None)),
+            _readiness(p.evidence),
         )
         for p in plays
         if p.status in OPEN

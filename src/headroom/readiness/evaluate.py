@@ -127,7 +127,7 @@ def evaluate(
             f"{through + dt.timedelta(days=horizon)}, past {end}",
             fix=f"pass an earlier --through, before {end - dt.timedelta(days=horizon + 30)}",
         )
-    model = train(source, through, horizon, workspace_version=0)
+    model = train(source, through, horizon)  # in memory: not kept
     first = through + dt.timedelta(days=1)
     test = examples(source, model.card.features, first, last, horizon)
     p = model.probability(test.x)

@@ -28,10 +28,11 @@ import numpy as np
 import pyarrow as pa
 from scipy.optimize import minimize
 
+from headroom.backtest.replay import number_day
 from headroom.errors import UsageError
 from headroom.metrics.expansion import expansion_events
 from headroom.readiness import measures
-from headroom.signals.readiness import Card, Feature, Model, feature_table, matrix, versions
+from headroom.signals.readiness import Card, Feature, Model, feature_table, matrix
 from headroom.signals.registry import Context, signal_table
 from headroom.signals.trend import metered
 from headroom.sources import Source
@@ -166,21 +167,20 @@ def train(
     through: dt.date,
     horizon: int = 90,
     history: int = HISTORY_DAYS,
-    workspace_version: int | None = None,
+    version: int = 0,
 ) -> Model:
     """A model trained on the examples up to ``through - horizon`` (a year of them), calibrated
-    on their latest quarter; its card numbered ``workspace_version`` (default: the next)."""
+    on their latest quarter; its card numbered ``version`` (0: not kept yet; keeping it,
+    :func:`headroom.signals.readiness.save` numbers it)."""
     if horizon < 1:
         raise UsageError(f"--horizon-days {horizon} is not a positive number", fix="use e.g. 90")
     last = through - dt.timedelta(days=horizon)
     first = last - dt.timedelta(days=history - 1)
     data = examples(source, None, first, last, horizon)
-    return fit(data, source.name, through, horizon, workspace_version)
+    return fit(data, source.name, through, horizon, version)
 
 
-def fit(
-    data: Examples, trained_on: str, through: dt.date, horizon: int, version: int | None = None
-) -> Model:
+def fit(data: Examples, trained_on: str, through: dt.date, horizon: int, version: int = 0) -> Model:
     """Boost on the earlier days of ``data``, calibrate on the later ones."""
     import lightgbm
 
@@ -216,17 +216,15 @@ def fit(
     booster = lightgbm.train(params, train_set, num_boost_round=ROUNDS)
     margin = np.asarray(booster.predict(data.x[late], raw_score=True), dtype=np.float64)
     a, b = platt(margin, data.y[late].astype(np.float64))
-    to_day = _date_of
-    kept = versions()
     card = Card(
-        version=version if version is not None else (kept[-1] + 1 if kept else 1),
+        version=version,
         trained_on=trained_on,
         through=through,
         horizon_days=horizon,
         features=feats,
         platt=(a, b),
-        train_days=(to_day(int(days[0])), to_day(int(data.day[early].max()))),
-        calibration_days=(to_day(int(cut)), to_day(int(days[-1]))),
+        train_days=(number_day(int(days[0])), number_day(int(data.day[early].max()))),
+        calibration_days=(number_day(int(cut)), number_day(int(days[-1]))),
         rows=len(data.y),
         positives=int(data.y.sum()),
         trained_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -241,15 +239,7 @@ def fit(
         "calibration_error": measures.calibration_error(p, y),
         "base_rate": float(y.mean()),
     }
-    return Model(booster, _with_metrics(card, metrics))
-
-
-def _with_metrics(card: Card, metrics: dict[str, float | None]) -> Card:
-    return dataclasses.replace(card, metrics=metrics)
-
-
-def _date_of(n: int) -> dt.date:
-    return dt.date(1970, 1, 1) + dt.timedelta(days=n)
+    return Model(booster, dataclasses.replace(card, metrics=metrics))
 
 
 def platt(margin: np.ndarray, y: np.ndarray) -> tuple[float, float]:

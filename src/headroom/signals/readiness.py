@@ -389,10 +389,6 @@ def _reasons_evidence(value: Any, evidence: Mapping[str, Any]) -> str | None:
     needs=("subscriptions",),
     describe=_readiness_words,
 )
-def readiness(ctx: Context) -> ir.Table:
-    return ctx.shared("_readiness", lambda: _scores(ctx))
-
-
 @signal(
     "readiness_reasons",
     SignalType.text,
@@ -401,5 +397,6 @@ def readiness(ctx: Context) -> ir.Table:
     needs=("subscriptions",),
     describe=_reasons_evidence,
 )
-def readiness_reasons(ctx: Context) -> ir.Table:
-    return readiness(ctx)
+def readiness(ctx: Context) -> ir.Table:
+    # one compute for both names: a run reading both scores the features once
+    return _scores(ctx)
