@@ -312,8 +312,8 @@ class AccountViews:
 def readiness_history(
     source: Source, account_id: str, as_of: dt.date, days: int = HISTORY_DAYS
 ) -> list[tuple[dt.date, float]] | None:
-    """The account's readiness on every 7th of the charted days (and the as-of day's week), as
-    the workspace's latest model scores it; None when no model is kept."""
+    """The account's readiness on every 7th of the charted days, as the workspace's latest
+    model scores it; None when no model is kept."""
     if not readiness.versions():
         return None
     own = source.own() or source  # a cursor of its own: others may be querying

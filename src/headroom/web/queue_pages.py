@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from headroom.delivery import drafts
+from headroom.delivery.outbox import account_rows
 from headroom.errors import HeadroomError, UsageError
 from headroom.facts.names import account_names
 from headroom.plays import queue
@@ -218,9 +219,8 @@ def readiness_part(
     if source is None:  # served without a source: nothing to score
         return HTMLResponse('<p class="empty">No source is served.</p>')
     plays = queue.account_plays(store, account_id)
-    a = source.table("accounts")
-    rows = a.filter(a.account_id == account_id).to_pyarrow().to_pylist()
-    queue.check_account(signed.person, rows[0] if rows else {"account_id": account_id}, plays)
+    row = account_rows(source, [account_id]).get(account_id, {"account_id": account_id})
+    queue.check_account(signed.person, row, plays)
     points = readiness_history(source, account_id, as_of)
     if points is None:
         html = (
