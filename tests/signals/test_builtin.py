@@ -250,3 +250,14 @@ def test_headcount_growth(tmp_path: Path) -> None:
         src.close()
     # As of 2026-03-10: 120 now; 90 days earlier (2025-12-10) the latest figure was 100.
     assert got["headcount_growth_90d"] == pytest.approx(0.2)
+
+
+def test_days_since_expansion_reads_the_expansions_up_to_the_day(source: Source) -> None:
+    # a1 doubled its MRR on 2026-02-01; a2's new row starts the day after the as-of day
+    got = rows(source, {"days_since_expansion"})
+    assert got["a1"]["days_since_expansion"] == 37.0
+    assert got["a2"]["days_since_expansion"] is None
+    assert rows(source, {"days_since_expansion"}, dt.date(2026, 3, 11))["a2"] == {
+        "account_id": "a2", "days_since_expansion": 0.0}  # fmt: skip
+    assert rows(source, {"days_since_expansion"}, dt.date(2026, 1, 31))["a1"] == {
+        "account_id": "a1", "days_since_expansion": None}  # fmt: skip

@@ -14,6 +14,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from headroom.metrics.expansion import expansion_events
 from headroom.playbook.expressions import SignalType
 from headroom.signals.registry import Compute, Context, family, signal
 from headroom.signals.wording import in_days, words
@@ -111,6 +112,26 @@ def tenure(ctx: Context) -> ir.Table:
     on = first.inner_join(d, first.first <= d.day)
     return on.select(
         "account_id", "day", tenure_days=on.day.delta(on.first, unit="day").cast("float64")
+    )
+
+
+@signal(
+    "days_since_expansion",
+    N,
+    "days since the account's latest expansion (MRR up: a higher tier, more seats or a "
+    "higher price; missing: none yet)",
+)
+def days_since_expansion(ctx: Context) -> ir.Table:
+    plans = ctx.table("plans") if ctx.source.has("plans") else None
+    e = expansion_events(ctx.table("subscriptions"), plans, None, ctx.as_of)
+    e = e.select(_account="account_id", _date="date")
+    d = ctx.days
+    on = e.inner_join(d, e._date <= d.day)
+    latest = on.group_by([on._account, on.day]).aggregate(_latest=on._date.max())
+    return latest.select(
+        account_id=latest._account,
+        day=latest.day,
+        days_since_expansion=latest.day.delta(latest._latest, unit="day").cast("float64"),
     )
 
 
