@@ -78,6 +78,11 @@ NAME_C = ("Labs", "Inc", "Studio", "Group", "Systems", "Co", "Partners", "Digita
 DRIVERS = ("none", "seats", "feature_interest", "power_users", "usage_ceiling")
 D_NONE, D_SEATS, D_FEATURE, D_POWER, D_USAGE = range(5)
 DELAYS = ("none", "soon", "late", "never")
+#: How long after its readiness moment a ready account expands: the share of each delay
+#: (soon, late, never) and the days each waits, drawn evenly from [low, high).
+DELAY_SHARE = (0.25, 0.55, 0.20)
+WAIT_SOON = (3, 31)
+WAIT_LATE = (31, 241)
 NOISES = ("none", "seat_spike", "interest_spike", "organic_expansion", "contraction")
 N_NONE, N_SPIKE, N_INTEREST, N_ORGANIC, N_CONTRACTION = range(5)
 KINDS = ("none", "seats", "tier")
@@ -160,8 +165,8 @@ def population(o: Options) -> Population:
     pick = rng.choice(4, n, p=(0.4, 0.2, 0.2, 0.2)) + 1
     driver = np.where(is_ready, np.where(small, pick, D_SEATS), D_NONE)
 
-    delay = np.where(is_ready, rng.choice(3, n, p=(0.25, 0.55, 0.20)) + 1, 0)
-    wait = np.where(delay == 1, rng.integers(3, 31, n), rng.integers(31, 241, n))
+    delay = np.where(is_ready, rng.choice(3, n, p=DELAY_SHARE) + 1, 0)
+    wait = np.where(delay == 1, rng.integers(*WAIT_SOON, n), rng.integers(*WAIT_LATE, n))
     expand = np.where((delay == 1) | (delay == 2), ready + wait, NEVER)
 
     # Noise on accounts without a readiness moment.
