@@ -78,6 +78,7 @@ def candidates(ctx: Context) -> list[Feature]:
         Feature("acv"),
         Feature("tier_rank"),
         Feature("tenure_days"),
+        Feature("days_since_expansion"),
     ]
     if src.has("plan_limits") and src.has("usage_daily"):
         # not nearest_limit_growth_<N>m: it is read through the calibrated projection, a year
