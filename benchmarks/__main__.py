@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from benchmarks import (
     bench_backtest,
+    bench_ceiling,
     bench_generate,
     bench_load,
     bench_readiness,
@@ -29,6 +30,7 @@ BENCHMARKS: dict[str, Callable[..., None]] = {
     "web": bench_web.main,
     "scale": bench_scale.main,
     "readiness": bench_readiness.main,
+    "ceiling": bench_ceiling.main,
     "warehouse": bench_warehouse.main,
     "metrics": bench_web.metrics_main,
 }

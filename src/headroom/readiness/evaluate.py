@@ -146,37 +146,45 @@ def evaluate(
     if playbook is None:
         return result
     with using(model):
-        matches = _matches(source, playbook, first, last, horizon)
-    return dataclasses.replace(result, replayed=(first, last), matches=matches)
+        found = matches(source, playbook, first, last, horizon)
+    return dataclasses.replace(result, replayed=(first, last), matches=found)
 
 
-def readiness_playbook(book: Playbook, threshold: float = 0.5) -> Playbook:
-    """``book``'s stage with one trigger, ``readiness > threshold``, firing on the first day
-    (holding it 7 or 14 days first was tried on TeamFlow: no more precise at the hand rules'
-    volume)."""
-    trigger = Trigger(id=TRIGGER, when=f"readiness > {threshold}", offer="expansion")
+def readiness_playbook(book: Playbook, threshold: float = 0.5, signal: str = TRIGGER) -> Playbook:
+    """``book``'s stage with one trigger, ``<signal> > threshold`` (by default ``readiness``),
+    firing on the first day (holding it 7 or 14 days first was tried on TeamFlow: no more
+    precise at the hand rules' volume)."""
+    trigger = Trigger(id=signal, when=f"{signal} > {threshold}", offer="expansion")
     model = book.model.model_copy(update={"triggers": [trigger], "routing": []})
     conditions = {loc: node for loc, node in book.conditions.items() if loc[0] == "stage"}
     conditions[("triggers", 0, "when")] = parse(trigger.when, types())
-    return Playbook(book.path, model, conditions, f"{book.version}+{TRIGGER}")
+    return Playbook(book.path, model, conditions, f"{book.version}+{signal}")
 
 
-def _matches(
-    source: Source, book: Playbook, first: dt.date, last: dt.date, horizon: int
+def matches(
+    source: Source,
+    book: Playbook,
+    first: dt.date,
+    last: dt.date,
+    horizon: int,
+    signal: str = TRIGGER,
 ) -> list[Match]:
+    """``book`` replayed from ``first`` to ``last``, and ``<signal> > t`` fired as often as
+    each of its rules and all of them together (``signal``: ``readiness``, or any number
+    signal of the catalogue in its place)."""
     with Replayer(source, book, first, last, horizon) as replayer:
         hand = score(source, replayer.replay(), detail=False)
     rules = [s for s in hand.triggers if s.segment is None]
-    mine = readiness_playbook(book)
+    mine = readiness_playbook(book, signal=signal)
     out: list[Match] = []
     with Replayer(source, mine, first, last, horizon) as replayer:
         tried: dict[float, tuple[int, float | None, float | None]] = {}
 
         def at(t: float) -> tuple[int, float | None, float | None]:
             if t not in tried:
-                spec = Sweep(TRIGGER, 1, (t,))
+                spec = Sweep(signal, 1, (t,))
                 s = score(source, replayer.replay(with_threshold(mine, spec, t)), detail=False)
-                row = next(r for r in s.triggers if r.trigger == TRIGGER)
+                row = next(r for r in s.triggers if r.trigger == signal)
                 tried[t] = (row.fired, row.precision, row.lift)
             return tried[t]
 
