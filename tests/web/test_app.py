@@ -20,10 +20,11 @@ from headroom.cli.main import app as cli
 from headroom.config import settings
 from headroom.playbook.model import Playbook, load_playbook
 from headroom.plays import runs
+from headroom.plays.pipeline import pipeline
 from headroom.signals.registry import types
 from headroom.sources import Source, load
 from headroom.store.database import Store
-from headroom.store.models import Delivery
+from headroom.store.models import Delivery, Play
 from headroom.users import LoginThrottle, create_token, revoke_token
 from headroom.web.app import create_app
 from headroom.web.parts import Serve
@@ -641,3 +642,65 @@ def test_the_queue_names_each_account_beside_its_id(
     assert shown is not None and shown.groups() == (escape(name), ACCOUNT)
     # an account the source does not name keeps its id alone
     assert '<a href="/accounts/acct_p1">acct_p1</a></td>' in page
+
+
+def test_the_queue_and_the_api_rank_by_expected_value(
+    world: tuple[Source, Playbook], store: Store
+) -> None:
+    source, book = world
+    with store.session() as db:
+        ready = play_row("p5", "Ana Lima", 3, 100)  # last by priority, first by value
+        ready.evidence = {"readiness": 0.95}
+        db.add(ready)
+        won = db.get(Play, "p4")
+        assert won is not None
+        won.amount_mrr = 400.0  # what a seat play wins: the size of the others
+    worth = {v.play_id: v.weighted_mrr for v in pipeline(book, store.plays(), source, None).plays}
+    assert worth["p5"] == 0.95 * 400  # its readiness times the size won plays had
+    assert worth["p1"] == worth["p2"] < worth["p5"] and worth["p3"] < worth["p1"]
+    by_priority = ["p2", "p3", "p1", "p5"]  # priority, then due time
+    by_value = sorted(by_priority, key=lambda p: -worth[p])  # ties stay in that order
+    with TestClient(create_app(Serve(store, [], source=source, playbook=book))) as c:
+        sign_in(c, "boss")
+        page = c.get("/queue?scope=all", headers=HTML).text
+        assert re.findall(r'id="play-(\w+)"', page) == by_priority
+        assert '<option value="value" >most expected value first</option>' in page
+        page = c.get("/queue?scope=all&sort=value", headers=HTML).text
+        assert re.findall(r'id="play-(\w+)"', page) == by_value
+        shown = re.findall(r'<td class="num value">([^<]+)</td>', page)
+        assert shown == [f"{worth[p]:,.0f}" for p in by_value]
+        assert '<option value="value" selected>most expected value first</option>' in page
+        got = c.get("/api/v1/plays?sort=value&limit=2&offset=1",
+                    headers={"x-csrf-token": csrf_of(page)})  # fmt: skip
+        assert [p["play_id"] for p in got.json()] == by_value[1:3]
+        assert [p["expected_mrr"] for p in got.json()] == [worth[p] for p in by_value[1:3]]
+        assert got.headers["x-total-count"] == "4"
+        plain = c.get("/api/v1/plays", headers={"x-csrf-token": csrf_of(page)}).json()
+        assert {p["expected_mrr"] for p in plain} == {None}
+        bad = c.get("/queue?sort=size", headers=HTML)
+        assert bad.status_code == 400
+        assert (
+            "sort &#39;size&#39; is not an order" in bad.text
+            and "use priority or value" in bad.text
+        )
+        bad = c.get("/api/v1/plays?sort=size", headers={"x-csrf-token": csrf_of(page)})
+        assert bad.status_code == 400
+        assert bad.json()["error"]["message"] == (
+            "the request is not valid: query.sort: Input should be 'priority' or 'value'"
+        )
+
+
+def test_ranking_by_value_needs_a_playbook(client: TestClient) -> None:
+    sign_in(client, "boss")
+    page = client.get("/queue", headers=HTML).text
+    assert 'name="sort"' not in page  # nothing to value by
+    r = client.get("/queue?sort=value", headers=HTML)
+    assert r.status_code == 404
+    assert "this server has no playbook to value plays by" in r.text
+    r = client.get("/api/v1/plays?sort=value", headers={"x-csrf-token": csrf_of(page)})
+    assert r.status_code == 404
+    assert r.json()["error"] == {
+        "code": "not_found",
+        "message": "this server has no playbook to value plays by",
+        "fix": "start headroom serve with --playbook, or sort by priority",
+    }

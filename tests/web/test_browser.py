@@ -96,8 +96,16 @@ def test_a_csm_works_a_play_in_the_browser(server: str) -> None:
             expect(page.locator("#queue-total")).not_to_have_text("1")  # a4's play too ...
             everyone = int(page.locator("#queue-total").inner_text())
             expect(page.locator("table.queue tbody tr")).to_have_count(everyone)
-            expect(page).to_have_url(server + "/queue?scope=all&owner=&trigger=&segment=&due=")
+            expect(page).to_have_url(
+                server + "/queue?scope=all&owner=&trigger=&segment=&due=&sort=priority"
+            )
             assert page.evaluate("window.stays") is True
+            # ranked by expected value: the most first, each with its value
+            page.get_by_label("Order").select_option("value")
+            expect(page.locator("table.queue th").first).to_have_text("Expected MRR")
+            expect(page.locator("td.value")).to_have_count(everyone)
+            page.get_by_label("Order").select_option("priority")
+            expect(page.locator("td.value")).to_have_count(0)
             page.get_by_label("Whose plays").select_option("mine")
             expect(page.locator("table.queue tbody tr")).to_have_count(1)
 

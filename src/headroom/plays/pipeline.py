@@ -148,6 +148,12 @@ def _by(valued: list[Valued], key: str, target_arr: float | None) -> list[dict[s
     return sorted(rows, key=lambda r: (-r["weighted_arr"], r[key]))
 
 
+def values(playbook: Playbook, plays: list[Any], source: Source | None) -> dict[str, float]:
+    """Each open play's expected value (MRR) by its id, as :func:`pipeline` values it: what
+    the queue is ordered by when asked to rank by value."""
+    return {v.play_id: v.weighted_mrr for v in pipeline(playbook, plays, source, None).plays}
+
+
 def pipeline(
     playbook: Playbook, plays: list[Any], source: Source | None, target_arr: float | None
 ) -> Pipeline:

@@ -1,5 +1,6 @@
-"""The expansion queue: open plays ranked by priority and due time, what each person may see
-and do with them. The web pages and the JSON API both read it.
+"""The expansion queue: open plays ranked by priority and due time (or by expected value,
+given each play's: see :func:`headroom.plays.pipeline.values`), what each person may see and do
+with them. The web pages and the JSON API both read it.
 
 Who may do what: admins and managers see and act on every play and assign them; a CSM or an
 AE sees their own plays (those whose owner is theirs) by default, may switch to all of them to
@@ -9,10 +10,10 @@ look, and acts (records outcomes, edits drafts) on their own only.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -22,10 +23,17 @@ from headroom.store.database import OPEN, Store
 from headroom.store.models import Decision, Play
 from headroom.users import Person
 
+if TYPE_CHECKING:  # the engine loads only when a value is asked for
+    from headroom.playbook.model import Playbook
+    from headroom.sources import Source
+
 #: A play is "due soon" when its SLA (or due time) ends within this many hours.
 SOON_HOURS = 24
 SCOPES = ("mine", "all")
 DUE = ("overdue", "soon")
+#: How the queue can be ordered: priority then due time, or expected value (offer size x the
+#: chance of winning it: the learned readiness where the play fired on it) first.
+ORDERS = ("priority", "value")
 
 
 @dataclass(frozen=True)
@@ -47,11 +55,33 @@ class Filters:
 
 @dataclass(frozen=True)
 class Entry:
-    """One play in the queue, with its SLA badge (``overdue``, ``soon`` or None)."""
+    """One play in the queue, with its SLA badge (``overdue``, ``soon`` or None) and, when the
+    queue is ordered by it, its expected value (MRR)."""
 
     play: Play
     deadline: dt.datetime
     badge: str | None
+    value: float | None = None
+
+
+def order_values(
+    store: Store, source: Source | None, playbook: Playbook | None, order: str
+) -> dict[str, float] | None:
+    """Each open play's expected value by its id when the queue is to be ordered by ``order``
+    ``value`` (as the pipeline values it: offer size x win rate, or x the readiness it fired
+    on); None for ``priority``."""
+    if order not in ORDERS:
+        raise UsageError(f"sort {order!r} is not an order", fix="use priority or value")
+    if order != "value":
+        return None
+    if playbook is None:
+        raise NotFoundError(
+            "this server has no playbook to value plays by",
+            fix="start headroom serve with --playbook, or sort by priority",
+        )
+    from headroom.plays.pipeline import values
+
+    return values(playbook, store.plays(), source)
 
 
 def default_scope(person: Person) -> str:
@@ -145,12 +175,14 @@ def open_queue(
     now: dt.datetime,
     limit: int | None = None,
     offset: int = 0,
+    values: Mapping[str, float] | None = None,
 ) -> tuple[list[Entry], int]:
-    """The open plays ``person`` asked for, highest priority first, then soonest due:
-    ``limit`` of them from ``offset``, and how many there are in all."""
+    """The open plays ``person`` asked for, highest priority first, then soonest due (with
+    ``values``, each play's expected value by its id: the most valuable first): ``limit`` of
+    them from ``offset``, and how many there are in all."""
     q = _selected(person, filters, now)
     with store.session() as s:
-        return _entries(s, q, now, limit, offset), _count(s, q)
+        return _entries(s, q, now, limit, offset, values), _count(s, q)
 
 
 def _count(s: Session, q: Select[Any]) -> int:
@@ -158,12 +190,25 @@ def _count(s: Session, q: Select[Any]) -> int:
 
 
 def _entries(
-    s: Session, q: Select[Any], now: dt.datetime, limit: int | None, offset: int
+    s: Session,
+    q: Select[Any],
+    now: dt.datetime,
+    limit: int | None,
+    offset: int,
+    values: Mapping[str, float] | None = None,
 ) -> list[Entry]:
-    page = q.order_by(Play.priority, Play.deadline_at, Play.play_id).offset(offset)
-    if limit is not None:
-        page = page.limit(limit)
-    return [Entry(p, deadline(p), badge(p, now)) for p in s.scalars(page)]
+    ordered = q.order_by(Play.priority, Play.deadline_at, Play.play_id)
+    if values is None:
+        page = ordered.offset(offset)
+        if limit is not None:
+            page = page.limit(limit)
+        return [Entry(p, deadline(p), badge(p, now)) for p in s.scalars(page)]
+    # the values are worked out beside the database (from learned win rates and the source), so
+    # the open plays asked for are ordered here: a queue holds hundreds, not millions
+    plays = list(s.scalars(ordered))  # priority then due time break ties in value
+    plays.sort(key=lambda p: -values.get(p.play_id, 0.0))
+    end = None if limit is None else offset + limit
+    return [Entry(p, deadline(p), badge(p, now), values.get(p.play_id)) for p in plays[offset:end]]
 
 
 #: Plays per page of the queue.
@@ -182,15 +227,16 @@ class Page:
 
 def queue_page(
     store: Store, person: Person, filters: Filters, now: dt.datetime, number: int,
-    size: int = PAGE_SIZE,
+    size: int = PAGE_SIZE, values: Mapping[str, float] | None = None,
 ) -> Page:  # fmt: skip
-    """Page ``number`` (from 1; past the last page, the last page) of the queue."""
+    """Page ``number`` (from 1; past the last page, the last page) of the queue (``values``:
+    ordered by them, as :func:`open_queue`)."""
     q = _selected(person, filters, now)
     with store.session() as s:
         total = _count(s, q)
         pages = max(1, -(-total // size))
         number = min(max(number, 1), pages)
-        return Page(_entries(s, q, now, size, (number - 1) * size), total, number, pages)
+        return Page(_entries(s, q, now, size, (number - 1) * size, values), total, number, pages)
 
 
 def may_act(person: Person, play: Play) -> bool:

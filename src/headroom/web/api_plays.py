@@ -18,7 +18,15 @@ from headroom.store.database import jsonable
 from headroom.store.models import Play
 from headroom.users import Person
 from headroom.web.auth import api_user
-from headroom.web.parts import AsOfDep, StoreDep, ViewsDep, account_views, served
+from headroom.web.parts import (
+    AsOfDep,
+    PlaybookDep,
+    SourceDep,
+    StoreDep,
+    ViewsDep,
+    account_views,
+    served,
+)
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,9 @@ class PlayOut(PlayView):
     command line prints it), and how near its deadline is."""
 
     badge: queue.Badge | None
+    expected_mrr: float | None = Field(
+        None, description="offer size x chance of winning it (with sort=value, else null)"
+    )
 
 
 class UsageOut(BaseModel):
@@ -71,9 +82,10 @@ class AssignIn(BaseModel):
     owner: str = Field(min_length=1, max_length=200)
 
 
-def play_out(play: Play, now: dt.datetime) -> PlayOut:
-    """A kept play in its one shape (:class:`~headroom.plays.view.PlayView`), with its badge."""
-    return PlayOut(**PlayView.of(play).to_dict(), badge=queue.badge(play, now))
+def play_out(play: Play, now: dt.datetime, value: float | None = None) -> PlayOut:
+    """A kept play in its one shape (:class:`~headroom.plays.view.PlayView`), with its badge
+    (and its expected value, when the queue was ordered by it)."""
+    return PlayOut(**PlayView.of(play).to_dict(), badge=queue.badge(play, now), expected_mrr=value)
 
 
 def current(request: Request) -> Person:
@@ -99,6 +111,8 @@ def me(p: Asker) -> Me:
 @router.get("/plays")
 def plays(
     store: StoreDep,
+    source: SourceDep,
+    playbook: PlaybookDep,
     person: Asker,
     response: Response,
     scope: Literal["mine", "all"] | None = Query(None, description="default: your role's"),
@@ -106,16 +120,21 @@ def plays(
     trigger: str | None = Query(None, max_length=100),
     due: Literal["overdue", "soon"] | None = None,
     segment: str | None = Query(None, max_length=100),
+    sort: Literal["priority", "value"] = Query(
+        "priority", description="value: the most expected MRR first (needs a playbook)"
+    ),
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=2**31 - 1),
 ) -> list[PlayOut]:
-    """The open plays, highest priority first, then soonest due; ``limit`` of them from
-    ``offset`` (the whole count in the ``X-Total-Count`` header)."""
+    """The open plays, highest priority first, then soonest due (``sort=value``: the most
+    expected value first); ``limit`` of them from ``offset`` (the whole count in the
+    ``X-Total-Count`` header)."""
     now = dt.datetime.now(dt.UTC)
     filters = queue.Filters(scope, owner, trigger, due, segment)
-    entries, total = queue.open_queue(store, person, filters, now, limit, offset)
+    worth = queue.order_values(store, source, playbook, sort)
+    entries, total = queue.open_queue(store, person, filters, now, limit, offset, worth)
     response.headers["x-total-count"] = str(total)
-    return [play_out(e.play, now) for e in entries]
+    return [play_out(e.play, now, e.value) for e in entries]
 
 
 @router.get("/plays/{play_id}")

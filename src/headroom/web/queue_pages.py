@@ -41,6 +41,7 @@ from headroom.web.auth import (
 from headroom.web.charts import Projection, line_chart
 from headroom.web.parts import (
     AsOfDep,
+    PlaybookDep,
     SourceDep,
     StoreDep,
     ThrottleDep,
@@ -139,12 +140,14 @@ def home() -> Response:
 def queue_page(
     store: StoreDep,
     source: SourceDep,
+    playbook: PlaybookDep,
     request: Request,
     scope: str | None = None,
     owner: str | None = None,
     trigger: str | None = None,
     due: str | None = None,
     segment: str | None = None,
+    sort: str = "priority",
     page: int = 1,
 ) -> Response:
     signed = page_user(store, request)
@@ -153,7 +156,9 @@ def queue_page(
     filters = queue.Filters(
         scope or None, owner or None, trigger or None, due or None, segment or None
     )
-    shown = queue.queue_page(store, person, filters, now, page)
+    sort = sort or "priority"
+    worth = queue.order_values(store, source, playbook, sort)
+    shown = queue.queue_page(store, person, filters, now, page, values=worth)
     kept = {k: v for k, v in request.query_params.items() if k != "page" and v}
     return templates.TemplateResponse(
         request,
@@ -167,6 +172,8 @@ def queue_page(
             "page_link": lambda n: "/queue?" + urlencode({**kept, "page": n}),
             "scope": filters.scope or queue.default_scope(person),
             "filters": filters,
+            "sort": sort,
+            "may_value": playbook is not None,
             "choices": queue.choices(store),
             "may_act": lambda p: queue.may_act(person, p),
             "back": request.url.path + ("?" + request.url.query if request.url.query else ""),
