@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import ibis
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -21,7 +22,7 @@ from headroom.cli.main import app
 from headroom.config import settings
 from headroom.playbook.model import load_playbook
 from headroom.readiness.evaluate import evaluate
-from headroom.readiness.train import train
+from headroom.readiness.train import _names, train
 from headroom.signals.readiness import Model, feature_table, save, using
 from headroom.signals.registry import Context, signal_table, types
 from headroom.sources import load
@@ -131,6 +132,9 @@ def test_the_card_says_what_the_model_reads_and_how_it_did(model: Model) -> None
     signs = {f.name: f.sign for f in card.features}
     assert signs["seat_utilisation"] == signs["limit_share"] == 1
     assert "events_invite_blocked_seat_limit_30d" in signs
+    # how fast each usage metric climbs, and since when the account last bought
+    assert signs["growth_active_users_1m"] == signs["growth_automation_runs_3m"] == 1
+    assert signs["days_since_expansion"] == 0
     assert [f.name for f in card.features if f.categories] == ["segment"]
     # figures that carry the future on a past day are left out: a subscription's end date
     # stands in for an empty renews_on (so days_to_renewal counts down to an expansion), and
@@ -282,3 +286,8 @@ def test_on_later_months_the_score_is_calibrated(teamflow: Callable[..., Path]) 
     assert [m.trigger for m in result.matches][-1] == "(all)"
     for m in result.matches:
         assert abs(m.readiness_fired - m.fired) <= max(1, 0.02 * m.fired), m
+
+
+def test_only_names_a_signal_can_carry_become_features() -> None:
+    odd = ibis.memtable({"m": ["api_calls", "Über", "2x", "active users", None, "a-b", "seats"]})
+    assert _names(odd, "m") == ["api_calls", "seats"]

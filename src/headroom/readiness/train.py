@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -84,17 +85,27 @@ def candidates(ctx: Context) -> list[Feature]:
         # not nearest_limit_growth_<N>m: it is read through the calibrated projection, a year
         # of calibration to score a day, for what the metrics' own growths below already say
         out.append(Feature("limit_share", +1))
-        for m in metered(ctx):
-            out += [Feature(f"limit_share_{m}", +1), Feature(f"growth_{m}_1m", +1)]
+        out += [Feature(f"limit_share_{m}", +1) for m in metered(ctx)]
+    if src.has("usage_daily"):
+        # each metric's growth over one month and held over three: a climb (seats filling up,
+        # use nearing a limit) against a level that has always been high, or a jump that passes
+        # (on TeamFlow: AUC +0.01 to +0.02 on the later months, and a little more precise at
+        # the hand rules' volumes, three times in four)
+        for m in _names(ctx.table("usage_daily"), "metric"):
+            out += [Feature(f"growth_{m}_1m", +1), Feature(f"growth_{m}_3m", +1)]
     if src.has("firmographics"):
         out.append(Feature("headcount_growth_90d", +1))
     if src.has("events"):
-        e = ctx.table("events")
-        names = e.select("event").distinct().order_by("event").to_pyarrow().column(0)
-        for name in names.to_pylist():
-            if name and name.replace("_", "").isalnum() and name == name.lower():
-                out += [Feature(f"events_{name}_7d"), Feature(f"events_{name}_30d")]
+        for name in _names(ctx.table("events"), "event"):
+            out += [Feature(f"events_{name}_7d"), Feature(f"events_{name}_30d")]
     return out
+
+
+def _names(table: ir.Table, column: str) -> list[str]:
+    """The values of ``column`` that can be part of a signal's name (a lower-case letter, then
+    lower-case letters, digits and underscores), in order."""
+    found = table.select(column).distinct().order_by(column).to_pyarrow().column(0).to_pylist()
+    return [n for n in found if n and re.fullmatch(r"[a-z][a-z0-9_]*", n)]
 
 
 def with_categories(ctx: Context, features: Sequence[Feature]) -> list[Feature]:
