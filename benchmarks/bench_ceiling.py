@@ -69,10 +69,10 @@ def _planted(truth: Path) -> None:
         return k.select("account_id", "day", **{SIGNAL: k.chance.fill_null(0.0)})
 
 
-def _row(label: str, fired: int, precision: float | None, rules: float | None) -> str:
-    ratio = f"{precision / rules:.2f}x" if precision is not None and rules else "-"
-    shown = f"{precision:.1%}" if precision is not None else "-"
-    return f"{label} {fired:>5,} {shown:>6} {ratio:>6}"
+def _row(fired: int, precision: float | None, ratio: float | None) -> str:
+    """A score's firings, precision and ratio to the rule's (``Match.ratio``)."""
+    times = f"{ratio:.2f}x" if ratio is not None else "-"
+    return f"{fired:>5,} {_pct(precision):>6} {times:>6}"
 
 
 def main(accounts: int = 2000) -> None:
@@ -95,8 +95,8 @@ def main(accounts: int = 2000) -> None:
                 b: Match = best[m.trigger]
                 print(
                     f"  {m.trigger:<30} {m.fired:>5,} {_pct(m.precision):>6} | "
-                    f"{_row('', m.readiness_fired, m.readiness_precision, m.precision):>24} | "
-                    f"{_row('', b.readiness_fired, b.readiness_precision, m.precision):>24}"
+                    f"{_row(m.readiness_fired, m.readiness_precision, m.ratio):>24} | "
+                    f"{_row(b.readiness_fired, b.readiness_precision, b.ratio):>24}"
                 )
 
 
